@@ -1,0 +1,41 @@
+namespace Drover.Protocol;
+
+/// <summary>Reason codes carried by refuse and bye frames, and by <see cref="ProtocolException"/>.
+/// Every code has a fixed meaning listed in docs/protocol.md.</summary>
+public enum ErrorCode : ushort
+{
+    /// <summary>A normal close: nothing went wrong.</summary>
+    None = 0,
+    /// <summary>The bytes do not follow the protocol (a field runs past its frame, bad UTF-8, bad enum value).</summary>
+    Malformed = 1,
+    /// <summary>A frame's length prefix exceeds the receiver's maximum frame size.</summary>
+    FrameTooLarge = 2,
+    /// <summary>The message type byte is not one the receiver knows.</summary>
+    UnknownMessageType = 3,
+    /// <summary>A known message arrived where it is not allowed (for example status before hello).</summary>
+    UnexpectedMessage = 4,
+    /// <summary>No protocol version is common to both sides.</summary>
+    UnsupportedVersion = 5,
+    /// <summary>The agent id is empty, too long, or has characters outside [A-Za-z0-9._:@-].</summary>
+    InvalidAgentId = 6,
+    /// <summary>The credential was wrong.</summary>
+    AuthenticationFailed = 7,
+    /// <summary>The hello did not arrive in time.</summary>
+    HandshakeTimeout = 8,
+    /// <summary>A newer session for the same agent id took over this one.</summary>
+    SessionReplaced = 9,
+    /// <summary>The hub is admitting agents at a bounded rate; retry after the given delay.</summary>
+    Overloaded = 10,
+    /// <summary>The hub is shutting down; reconnect (after the given delay, if any).</summary>
+    ShuttingDown = 11,
+    /// <summary>A status report broke a limit (too many fields, field too long).</summary>
+    InvalidStatus = 12,
+    /// <summary>The peer sent nothing for longer than the idle limit.</summary>
+    IdleTimeout = 13,
+    /// <summary>The peer read too slowly and its outbound queue overflowed.</summary>
+    SlowConsumer = 14,
+    /// <summary>The hub holds as many agents as it is allowed to.</summary>
+    CapacityReached = 15,
+    /// <summary>A failure inside the hub; not the agent's fault.</summary>
+    InternalError = 16,
+}

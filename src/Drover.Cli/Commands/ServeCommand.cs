@@ -1,13 +1,98 @@
 using System.CommandLine;
+using System.Net;
+using Drover.Hub;
+using Drover.Storage.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace Drover.Cli.Commands;
 
+/// <summary><c>drover serve</c>: run a hub until Ctrl-C or SIGTERM.</summary>
 internal static class ServeCommand
 {
     public static Command Create()
     {
-        var command = new Command("serve", "TODO");
-        command.SetAction((parseResult, cancellationToken) => Task.FromResult(2));
+        var listen = new Option<string>("--listen") { Description = "Where agents connect (TCP HOST:PORT)", DefaultValueFactory = _ => "0.0.0.0:7400" };
+        var http = new Option<string>("--http") { Description = "Where the HTTP API listens (HOST:PORT, or 'off')", DefaultValueFactory = _ => "127.0.0.1:7401" };
+        var data = new Option<string>("--data") { Description = "Data directory (the SQLite file lives inside)", DefaultValueFactory = _ => "./drover-data" };
+        var interval = new Option<string>("--interval") { Description = "Status report interval (e.g. 60s, 2s, 5m)", DefaultValueFactory = _ => "60s" };
+        var maxRate = new Option<int>("--max-reports-per-second") { Description = "Stretch the interval so reports stay under this rate", DefaultValueFactory = _ => 1000 };
+        var admitRate = new Option<int>("--admit-rate") { Description = "Hellos admitted per second (reconnect storms beyond it get a spread retry-after)", DefaultValueFactory = _ => 2000 };
+        var maxAgents = new Option<int>("--max-agents") { Description = "Most agents to hold (0: as many as the open-files limit allows)", DefaultValueFactory = _ => 0 };
+        var token = new Option<string?>("--token") { Description = "Shared token agents must present (default: $DROVER_TOKEN; none if unset)" };
+        var hubId = new Option<string>("--hub-id") { Description = "This hub's name", DefaultValueFactory = _ => Environment.MachineName };
+        var logLevel = new Option<LogLevel>("--log-level") { Description = "Trace, Debug, Information, Warning, Error", DefaultValueFactory = _ => LogLevel.Information };
+
+        var command = new Command("serve", "Run a hub: agents on --listen, HTTP API on --http, data in --data")
+        {
+            listen, http, data, interval, maxRate, admitRate, maxAgents, token, hubId, logLevel,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!CliParsing.TryParseEndPoint(parse.GetValue(listen), out var agentEndPoint, out var error))
+            {
+                return CliParsing.Fail($"--listen: {error}");
+            }
+
+            IPEndPoint? httpEndPoint = null;
+            var httpText = parse.GetValue(http);
+            if (!string.Equals(httpText, "off", StringComparison.OrdinalIgnoreCase) && !CliParsing.TryParseEndPoint(httpText, out httpEndPoint, out error))
+            {
+                return CliParsing.Fail($"--http: {error}");
+            }
+
+            if (!CliParsing.TryParseDuration(parse.GetValue(interval), out var reportInterval, out error))
+            {
+                return CliParsing.Fail($"--interval: {error}");
+            }
+
+            var options = new HubOptions
+            {
+                AgentEndPoint = agentEndPoint,
+                HttpEndPoint = httpEndPoint,
+                ReportInterval = reportInterval,
+                MaxReportsPerSecond = parse.GetValue(maxRate),
+                AdmitPerSecond = parse.GetValue(admitRate),
+                MaxAgents = parse.GetValue(maxAgents),
+                Token = parse.GetValue(token) ?? Environment.GetEnvironmentVariable("DROVER_TOKEN") ?? string.Empty,
+                HubId = parse.GetValue(hubId)!,
+            };
+            try
+            {
+                options.Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                return CliParsing.Fail(ex.Message);
+            }
+
+            var dataDir = Path.GetFullPath(parse.GetValue(data)!);
+            using var loggerFactory = ConsoleLogging.Create(parse.GetValue(logLevel));
+            var logger = loggerFactory.CreateLogger("drover");
+            await using var store = new SqliteFleetStore(new SqliteStoreOptions { Path = Path.Combine(dataDir, "drover.db") });
+            var hub = new DroverHub(options, store, loggerFactory);
+            try
+            {
+                await hub.StartAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or InvalidOperationException or IOException)
+            {
+                logger.LogCritical("Hub could not start: {Message}", ex.Message);
+                await hub.DisposeAsync();
+                return 1;
+            }
+
+            logger.LogInformation("Data in {DataDir}; report interval {Interval}", dataDir, options.ReportInterval);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await hub.DisposeAsync();
+            return 0;
+        });
         return command;
     }
 }

@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Net;
+
+namespace Drover.Cli;
+
+/// <summary>Parsers for the values our flags take; each returns a clear message instead of throwing.</summary>
+internal static class CliParsing
+{
+    /// <summary>Parses "90", "90s", "500ms", "5m", "1h" (a bare number is seconds).</summary>
+    public static bool TryParseDuration(string? text, out TimeSpan value, out string error)
+    {
+        value = default;
+        error = $"'{text}' is not a duration; use for example 500ms, 10s, 5m or 1h";
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        text = text.Trim();
+        var (number, unit) = text.EndsWith("ms", StringComparison.Ordinal) ? (text[..^2], 1.0)
+            : text.EndsWith('s') ? (text[..^1], 1000.0)
+            : text.EndsWith('m') ? (text[..^1], 60_000.0)
+            : text.EndsWith('h') ? (text[..^1], 3_600_000.0)
+            : (text, 1000.0);
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) || amount < 0 || !double.IsFinite(amount))
+        {
+            return false;
+        }
+
+        value = TimeSpan.FromMilliseconds(amount * unit);
+        return true;
+    }
+
+    /// <summary>Parses "host:port", "[v6]:port" or ":port"; host names resolve via DNS (localhost to loopback).</summary>
+    public static bool TryParseEndPoint(string? text, out IPEndPoint endPoint, out string error)
+    {
+        endPoint = null!;
+        error = $"'{text}' is not HOST:PORT (for example 0.0.0.0:7400 or 127.0.0.1:7401)";
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        // An IP literal with a port: "1.2.3.4:7400" or "[::1]:7400" (a bare address has no port).
+        if (IPEndPoint.TryParse(text, out var parsed) && (text.StartsWith('[') || text.Count(c => c == ':') == 1))
+        {
+            endPoint = parsed;
+            return true;
+        }
+
+        var colon = text.LastIndexOf(':');
+        if (colon < 0 || !int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        {
+            return false;
+        }
+
+        var host = text[..colon];
+        if (host.Length == 0)
+        {
+            endPoint = new IPEndPoint(IPAddress.Any, port);
+            return true;
+        }
+
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            endPoint = new IPEndPoint(IPAddress.Loopback, port);
+            return true;
+        }
+
+        try
+        {
+            var address = Dns.GetHostAddresses(host).FirstOrDefault();
+            if (address is null)
+            {
+                error = $"host '{host}' has no address";
+                return false;
+            }
+
+            endPoint = new IPEndPoint(address, port);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            error = $"cannot resolve host '{host}': {ex.Message}";
+            return false;
+        }
+    }
+
+    /// <summary>Parses "k=v,k2=v2" into labels.</summary>
+    public static bool TryParseLabels(string? text, out Dictionary<string, string> labels, out string error)
+    {
+        labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        error = string.Empty;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return true;
+        }
+
+        foreach (var pair in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                error = $"label '{pair}' must look like key=value";
+                return false;
+            }
+
+            labels[pair[..equals]] = pair[(equals + 1)..];
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes "drover: message" to stderr and returns the usage-error exit code 2.</summary>
+    public static int Fail(string message)
+    {
+        Console.Error.WriteLine($"drover: {message}");
+        return 2;
+    }
+}

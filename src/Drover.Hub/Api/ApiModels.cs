@@ -1,0 +1,59 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Drover.Hub.Api;
+
+/// <summary>An agent as the API shows it.</summary>
+public sealed record AgentView(
+    string Id,
+    string State,
+    bool Connected,
+    DateTimeOffset LastSeen,
+    DateTimeOffset FirstSeen,
+    IReadOnlyDictionary<string, string> Labels,
+    string Address,
+    string Version,
+    string HubNode,
+    ulong SessionEpoch,
+    uint SlotOffsetMs,
+    string? LastDisconnectReason,
+    StatusView? Status);
+
+/// <summary>A status report as the API shows it.</summary>
+public sealed record StatusView(ulong Seq, string State, int? Progress, Dictionary<string, object?> Fields, DateTimeOffset ReceivedAt);
+
+/// <summary>One page of agents, sorted by id. Pass <see cref="Next"/> as <c>after</c> for the next page.</summary>
+public sealed record AgentPage(IReadOnlyList<AgentView> Items, int Total, string? Next);
+
+/// <summary>One agent with its recent status history, newest first.</summary>
+public sealed record AgentDetail(AgentView Agent, IReadOnlyList<StatusView> History);
+
+/// <summary>Fleet counters for the dashboard and `drover clients`.</summary>
+public sealed record StatsView(
+    string HubId,
+    DateTimeOffset StartedAt,
+    bool RestartGrace,
+    int Agents,
+    int Connected,
+    Dictionary<string, int> ByState,
+    uint IntervalMs,
+    double ReportsPerSecond,
+    long TotalReports,
+    long[] ArrivalsPerSecond,
+    int AdmissionWaiting,
+    long Capacity);
+
+/// <summary>The body of every API error.</summary>
+public sealed record ApiError(string Error);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(AgentPage))]
+[JsonSerializable(typeof(List<AgentView>))]
+[JsonSerializable(typeof(AgentDetail))]
+[JsonSerializable(typeof(StatsView))]
+[JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(long))]
+[JsonSerializable(typeof(double))]
+[JsonSerializable(typeof(bool))]
+[JsonSerializable(typeof(string))]
+public sealed partial class ApiJsonContext : JsonSerializerContext;

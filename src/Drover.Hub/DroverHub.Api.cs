@@ -1,0 +1,158 @@
+using System.Net;
+using Drover.Hub.Api;
+using Drover.Hub.Internal;
+using Drover.Protocol;
+using Drover.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Drover.Hub;
+
+public sealed partial class DroverHub
+{
+    private const int DefaultPageSize = 100;
+    private const int MaxPageSize = 1000;
+    private const int HistoryLimit = 100;
+
+    private WebApplication BuildApi(IPEndPoint endPoint)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(LoggerFactory);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(endPoint));
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        var app = builder.Build();
+
+        app.MapGet("/api/agents", ListAgents);
+        app.MapGet("/api/agents/{id}", GetAgentAsync);
+        app.MapGet("/api/stats", GetStats);
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        return app;
+    }
+
+    private IResult ListAgents(string? state, string[]? label, int? limit, string? after)
+    {
+        Presence? wanted = null;
+        if (!string.IsNullOrEmpty(state))
+        {
+            if (!Enum.TryParse<Presence>(state, ignoreCase: true, out var parsed) || int.TryParse(state, out _))
+            {
+                return Results.BadRequest(new ApiError($"unknown state '{state}'; use one of online, late, lost, stale, retired"));
+            }
+
+            wanted = parsed;
+        }
+
+        var selectors = new List<KeyValuePair<string, string>>();
+        foreach (var selector in label ?? [])
+        {
+            var equals = selector.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                return Results.BadRequest(new ApiError($"label selector '{selector}' must look like key=value"));
+            }
+
+            selectors.Add(new(selector[..equals], selector[(equals + 1)..]));
+        }
+
+        var pageSize = limit ?? DefaultPageSize;
+        if (pageSize is < 1 or > MaxPageSize)
+        {
+            return Results.BadRequest(new ApiError($"limit must be between 1 and {MaxPageSize}"));
+        }
+
+        var matches = Registry.Entries
+            .Where(e => (wanted is null || e.Presence == wanted) && selectors.All(s => e.Labels.TryGetValue(s.Key, out var v) && v == s.Value))
+            .OrderBy(e => e.Id, StringComparer.Ordinal)
+            .ToList();
+        var start = after is null ? 0 : matches.FindIndex(e => string.CompareOrdinal(e.Id, after) > 0);
+        if (start < 0)
+        {
+            start = matches.Count;
+        }
+
+        var items = matches.Skip(start).Take(pageSize).Select(ToView).ToList();
+        var next = start + items.Count < matches.Count ? items[^1].Id : null;
+        return Results.Json(new AgentPage(items, matches.Count, next), ApiJsonContext.Default.AgentPage);
+    }
+
+    private async Task<IResult> GetAgentAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!Registry.TryGet(id, out var entry))
+        {
+            return Results.Json(new ApiError($"no agent '{id}'"), ApiJsonContext.Default.ApiError, statusCode: StatusCodes.Status404NotFound);
+        }
+
+        var samples = await _store.GetStatusHistoryAsync(id, HistoryLimit, cancellationToken).ConfigureAwait(false);
+        var history = samples.Select(s => ToView(StatusConversions.FromRecord(s.Status), s.Status.ReceivedAt.UtcTicks)).ToList();
+        return Results.Json(new AgentDetail(ToView(entry), history), ApiJsonContext.Default.AgentDetail);
+    }
+
+    private IResult GetStats()
+    {
+        var byState = Enum.GetValues<Presence>().ToDictionary(p => p.ToString().ToLowerInvariant(), _ => 0);
+        foreach (var entry in Registry.Entries)
+        {
+            byState[entry.Presence.ToString().ToLowerInvariant()]++;
+        }
+
+        var interval = Schedule.IntervalMs;
+        var window = (int)Math.Clamp(interval / 1000, 1, FleetStats.WindowSeconds - 1);
+        var lastInterval = Stats.LastSeconds(window);
+        var histogram = Stats.LastSeconds(60);
+        var view = new StatsView(
+            Options.HubId,
+            StartedAt,
+            InRestartGrace,
+            Registry.Count,
+            Registry.Connected,
+            byState,
+            interval,
+            lastInterval.Sum() / (double)window,
+            Stats.TotalReports,
+            histogram,
+            Admission.Waiting,
+            Options.MaxAgents > 0 ? Options.MaxAgents : Capacity);
+        return Results.Json(view, ApiJsonContext.Default.StatsView);
+    }
+
+    private AgentView ToView(AgentEntry entry)
+    {
+        lock (entry)
+        {
+            return new AgentView(
+                entry.Id,
+                entry.Presence.ToString().ToLowerInvariant(),
+                entry.Session is not null,
+                new DateTimeOffset(entry.LastSeenTicks, TimeSpan.Zero),
+                new DateTimeOffset(entry.FirstSeenTicks, TimeSpan.Zero),
+                entry.Labels,
+                entry.Address,
+                entry.Version,
+                Options.HubId,
+                entry.Epoch,
+                ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, Schedule.IntervalMs),
+                entry.LastDisconnectReason,
+                entry.LatestStatus is null ? null : ToView(entry.LatestStatus, entry.StatusAtTicks));
+        }
+    }
+
+    private static StatusView ToView(Status status, long receivedAtTicks)
+    {
+        var fields = new Dictionary<string, object?>(status.Fields.Count, StringComparer.Ordinal);
+        foreach (var (key, value) in status.Fields)
+        {
+            fields[key] = value.ToObject();
+        }
+
+        return new StatusView(
+            status.Sequence,
+            StatusConversions.StateName(status.State),
+            status.Progress == ProtocolConstants.NoProgress ? null : status.Progress,
+            fields,
+            new DateTimeOffset(receivedAtTicks, TimeSpan.Zero));
+    }
+}

@@ -1,0 +1,144 @@
+using System.Security.Cryptography;
+using System.Text;
+using Drover.Hub.Internal;
+using Drover.Protocol;
+
+namespace Drover.Hub;
+
+public sealed partial class DroverHub
+{
+    private const int MaxLabels = 64;
+    private static readonly TimeSpan RegistrationTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan RetryAfterStoreFailure = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan RetryAfterCapacity = TimeSpan.FromSeconds(30);
+
+    /// <summary>Checks a hello, admits the agent at the bounded rate, binds it to the registry (a new
+    /// session takes over an old one), makes a first registration durable, and answers welcome.</summary>
+    internal async Task HandleHelloAsync(AgentConnection connection, Hello hello)
+    {
+        if (!TryNegotiateVersion(hello, out var version))
+        {
+            RefuseHello(connection, hello, ErrorCode.UnsupportedVersion, TimeSpan.Zero,
+                $"the hub speaks protocol versions {ProtocolConstants.MinVersion}-{ProtocolConstants.MaxVersion}; the agent asked for {hello.MinVersion}-{hello.MaxVersion}");
+            return;
+        }
+
+        if (!AgentIds.IsValid(hello.AgentId, out var idProblem))
+        {
+            RefuseHello(connection, hello, ErrorCode.InvalidAgentId, TimeSpan.Zero, idProblem);
+            return;
+        }
+
+        if (!TokenMatches(hello.Credential))
+        {
+            RefuseHello(connection, hello, ErrorCode.AuthenticationFailed, TimeSpan.Zero, "wrong token: start the agent with the hub's --token (or DROVER_TOKEN)");
+            return;
+        }
+
+        if (hello.Labels.Count > MaxLabels)
+        {
+            RefuseHello(connection, hello, ErrorCode.Malformed, TimeSpan.Zero, $"{hello.Labels.Count} labels; the limit is {MaxLabels}");
+            return;
+        }
+
+        var alreadyConnected = Registry.TryGet(hello.AgentId, out var known) && known.Session is not null;
+        var capacity = Options.MaxAgents > 0 ? Options.MaxAgents : Capacity;
+        if (capacity > 0 && !alreadyConnected && Registry.Connected >= capacity)
+        {
+            RefuseHello(connection, hello, ErrorCode.CapacityReached, RetryAfterCapacity, $"this hub holds its limit of {capacity} agents");
+            return;
+        }
+
+        if (!Admission.TryAdmit(hello.AgentId, out var retryAfter))
+        {
+            RefuseHello(connection, hello, ErrorCode.Overloaded, retryAfter,
+                $"the hub admits {Options.AdmitPerSecond} agents per second; your turn comes in {(long)retryAfter.TotalMilliseconds} ms");
+            return;
+        }
+
+        var replaced = Registry.Attach(connection, hello, connection.RemoteAddress, out var entry, out var epoch, out var isNew);
+        _pending.TryRemove(connection, out _);
+        connection.Established(entry, epoch);
+        replaced?.Close(DisconnectReason.Replaced, ErrorCode.SessionReplaced, $"a newer session for agent {hello.AgentId} connected from {connection.RemoteAddress}");
+
+        if (isNew)
+        {
+            // The registration is hard state: commit it (grouped with others) before the welcome.
+            try
+            {
+                await Writer.WaitDurableAsync().WaitAsync(RegistrationTimeout, Time).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Log.Refused(Logger, connection.RemoteAddress, hello.AgentId, ErrorCode.InternalError, "the store did not commit the registration in time");
+                connection.Close(DisconnectReason.InternalError, ErrorCode.InternalError, "the hub could not store the registration; retry later");
+                return;
+            }
+        }
+
+        if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            Log.AgentConnected(Logger, hello.AgentId, connection.RemoteAddress, epoch, isNew);
+        }
+
+        var interval = Schedule.IntervalMs;
+        connection.Send(new Welcome(
+            version,
+            epoch,
+            interval,
+            ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, interval),
+            Time.GetUtcNow().ToUnixTimeMilliseconds(),
+            (uint)Options.MaxFrameSize,
+            (ushort)Options.MaxStatusFields,
+            Options.HubId));
+    }
+
+    /// <summary>Records a report from an established session and acknowledges it.</summary>
+    internal void OnStatus(AgentConnection connection, Status status)
+    {
+        if (status.Fields.Count > Options.MaxStatusFields)
+        {
+            throw new ProtocolException(ErrorCode.InvalidStatus, $"status has {status.Fields.Count} fields; the limit is {Options.MaxStatusFields}");
+        }
+
+        if (Registry.RecordStatus(connection.Entry!, connection.Epoch, status))
+        {
+            Stats.RecordReport();
+            connection.Send(new StatusAck(status.Sequence));
+        }
+    }
+
+    private static bool TryNegotiateVersion(Hello hello, out ushort version)
+    {
+        version = Math.Min(hello.MaxVersion, ProtocolConstants.MaxVersion);
+        return hello.MinVersion <= hello.MaxVersion && version >= hello.MinVersion && version >= ProtocolConstants.MinVersion;
+    }
+
+    private bool TokenMatches(string credential)
+    {
+        if (Options.Token.Length == 0)
+        {
+            return true;
+        }
+
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(credential), Encoding.UTF8.GetBytes(Options.Token));
+    }
+
+    private void RefuseHello(AgentConnection connection, Hello hello, ErrorCode code, TimeSpan retryAfter, string detail)
+    {
+        if (code == ErrorCode.Overloaded)
+        {
+            // Refusals during a reconnect storm are expected: log one line per hundred, not one per agent.
+            if (Admission.Waiting % 100 == 1)
+            {
+                Log.AdmissionBusy(Logger, Admission.Waiting, (long)retryAfter.TotalMilliseconds);
+            }
+        }
+        else
+        {
+            Log.Refused(Logger, connection.RemoteAddress, hello.AgentId.Length > 140 ? hello.AgentId[..140] + "…" : hello.AgentId, code, detail);
+        }
+
+        connection.Refuse(code, retryAfter, detail);
+    }
+}

@@ -1,0 +1,134 @@
+using Drover.Hub.Internal;
+using Drover.Protocol;
+using Drover.Storage;
+
+namespace Drover.Hub;
+
+public sealed partial class DroverHub
+{
+    private async Task SweepLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.SweepInterval, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    Sweep();
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.SessionBug(Logger, "sweep", ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>One pass over every connection and agent: handshake timeouts, lingering closes,
+    /// interval stretching, and liveness (online → late → lost → stale → retired). The only timer
+    /// the hub has for its agents.</summary>
+    internal void Sweep()
+    {
+        var now = Time.GetUtcNow().UtcTicks;
+
+        foreach (var connection in _pending.Keys)
+        {
+            if (now - connection.AcceptedTicks > Options.HandshakeTimeout.Ticks)
+            {
+                connection.Close(DisconnectReason.HandshakeTimeout, ErrorCode.HandshakeTimeout, $"no hello within {Options.HandshakeTimeout.TotalSeconds:0.#} s");
+            }
+        }
+
+        foreach (var connection in _closing.Keys)
+        {
+            if (now - connection.ClosingSinceTicks > LingerAfterClose.Ticks)
+            {
+                connection.Dispose();
+                _closing.TryRemove(connection, out _);
+            }
+        }
+
+        if (Schedule.Update(Registry.Connected))
+        {
+            BroadcastSchedule();
+        }
+
+        SweepLiveness(now);
+        Admission.ExpireReservations();
+    }
+
+    private void BroadcastSchedule()
+    {
+        var interval = Schedule.IntervalMs;
+        Log.IntervalChanged(Logger, interval, Registry.Connected, Options.MaxReportsPerSecond);
+        foreach (var entry in Registry.Entries)
+        {
+            entry.Session?.Send(new Reschedule(interval, ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, interval)));
+        }
+    }
+
+    private void SweepLiveness(long now)
+    {
+        var interval = TimeSpan.FromMilliseconds(Schedule.IntervalMs).Ticks;
+        var grace = Options.EffectiveLateGrace.Ticks;
+        var lostAfter = interval * Options.MissedReportsForLost + grace;
+        var inGrace = InRestartGrace;
+        int late = 0, lost = 0, stale = 0, retired = 0;
+
+        foreach (var entry in Registry.Entries)
+        {
+            AgentConnection? session;
+            Presence presence;
+            long silent;
+            lock (entry)
+            {
+                session = entry.Session;
+                presence = entry.Presence;
+                silent = now - entry.LastSeenTicks;
+            }
+
+            if (session is not null)
+            {
+                if (silent > lostAfter && !inGrace)
+                {
+                    lost++;
+                    session.Close(DisconnectReason.MissedReports, ErrorCode.IdleTimeout, $"missed {Options.MissedReportsForLost} reports in a row");
+                }
+                else if (silent > interval + grace && presence == Presence.Online)
+                {
+                    late++;
+                    Registry.SetPresence(entry, Presence.Late, null);
+                }
+
+                continue;
+            }
+
+            switch (presence)
+            {
+                case Presence.Online or Presence.Late when !inGrace:
+                    // Loaded from the store at start and not back within the restart grace.
+                    lost++;
+                    Registry.SetPresence(entry, Presence.Lost, "did not reconnect after the hub restarted");
+                    break;
+                case Presence.Lost when silent > Options.StaleAfter.Ticks:
+                    stale++;
+                    Registry.SetPresence(entry, Presence.Stale, null);
+                    break;
+                case Presence.Stale when silent > Options.RetireAfter.Ticks:
+                    retired++;
+                    Registry.SetPresence(entry, Presence.Retired, null);
+                    Registry.Remove(entry);
+                    break;
+            }
+        }
+
+        if (late + lost + stale + retired > 0)
+        {
+            Log.SweepChanges(Logger, late, lost, stale, retired);
+        }
+    }
+}

@@ -1,0 +1,250 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Drover.Hub.Internal;
+using Drover.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Drover.Hub;
+
+/// <summary>The hub: accepts agents, keeps the registry, sweeps liveness, writes behind to the store,
+/// serves the HTTP API. Partial files: Handshake (hello and status handling), Sweep (liveness and
+/// scheduling), Api (HTTP).</summary>
+public sealed partial class DroverHub : IAsyncDisposable
+{
+    private static readonly TimeSpan LingerAfterClose = TimeSpan.FromSeconds(2);
+
+    private readonly IFleetStore _store;
+    private readonly ConcurrentDictionary<AgentConnection, byte> _pending = new();
+    private readonly ConcurrentDictionary<AgentConnection, byte> _closing = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _loops = [];
+    private Socket? _listener;
+    private WebApplication? _api;
+    private long _restartGraceUntilTicks;
+    private int _stopped;
+
+    public DroverHub(HubOptions options, IFleetStore store, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        _store = store;
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        Logger = LoggerFactory.CreateLogger("Drover.Hub");
+        Time = options.TimeProvider;
+        Registry = new AgentRegistry(Time);
+        Stats = new FleetStats(Time);
+        Schedule = new ReportSchedule(options.ReportInterval, options.MaxReportsPerSecond);
+        Admission = new AdmissionControl(options.AdmitPerSecond, Time);
+        Writer = new StatusWriter(Registry, store, options, Logger);
+    }
+
+    public HubOptions Options { get; }
+
+    /// <summary>The bound agent endpoint (the real port when port 0 was asked for).</summary>
+    public IPEndPoint AgentEndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("hub not started");
+
+    /// <summary>The HTTP API's base URL, or null when the API is off.</summary>
+    public Uri? ApiUrl { get; private set; }
+
+    public DateTimeOffset StartedAt { get; private set; }
+
+    /// <summary>How many agents this process can hold, from the open-files limit (0: not known).</summary>
+    public long Capacity { get; private set; }
+
+    /// <summary>Agents with a live session.</summary>
+    public int ConnectedAgents => Registry.Connected;
+
+    /// <summary>Status reports recorded since start.</summary>
+    public long ReportsRecorded => Stats.TotalReports;
+
+    /// <summary>The report interval agents are given now (stretched as the fleet grows).</summary>
+    public TimeSpan CurrentInterval => TimeSpan.FromMilliseconds(Schedule.IntervalMs);
+
+    internal ILoggerFactory LoggerFactory { get; }
+
+    internal ILogger Logger { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal AgentRegistry Registry { get; }
+
+    internal FleetStats Stats { get; }
+
+    internal ReportSchedule Schedule { get; }
+
+    internal AdmissionControl Admission { get; }
+
+    internal StatusWriter Writer { get; }
+
+    internal IFleetStore Store => _store;
+
+    /// <summary>Connections without a hello yet, plus those closing: zero once every dropped socket is released.</summary>
+    internal int PendingConnections => _pending.Count + _closing.Count;
+
+    internal bool InRestartGrace => Time.GetUtcNow().UtcTicks < Volatile.Read(ref _restartGraceUntilTicks);
+
+    /// <summary>Opens the store, loads the registry, raises the open-files limit, and starts listening.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        StartedAt = Time.GetUtcNow();
+        RaiseOpenFilesLimit();
+
+        await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        var stored = await _store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
+        var (maxEpoch, maxOrdinal) = await _store.GetCountersAsync(cancellationToken).ConfigureAwait(false);
+        Registry.Load(stored, maxEpoch, maxOrdinal);
+
+        // Managed restart: nobody is marked lost until one interval plus grace has passed.
+        var graceUntil = StartedAt + Options.ReportInterval + Options.EffectiveLateGrace;
+        _restartGraceUntilTicks = graceUntil.UtcTicks;
+        Log.Loaded(Logger, stored.Count, graceUntil);
+
+        _listener = new Socket(Options.AgentEndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        _listener.Bind(Options.AgentEndPoint);
+        _listener.Listen(Options.ListenBacklog);
+
+        if (Options.HttpEndPoint is not null)
+        {
+            _api = BuildApi(Options.HttpEndPoint);
+            await _api.StartAsync(cancellationToken).ConfigureAwait(false);
+            ApiUrl = new Uri(_api.Urls.First());
+        }
+
+        var stopping = _stopping.Token;
+        _loops.Add(Task.Run(() => AcceptLoopAsync(stopping), CancellationToken.None));
+        _loops.Add(Task.Run(() => AcceptLoopAsync(stopping), CancellationToken.None));
+        _loops.Add(Task.Run(() => SweepLoopAsync(stopping), CancellationToken.None));
+        _loops.Add(Task.Run(() => Writer.RunAsync(stopping), CancellationToken.None));
+        Log.Started(Logger, Options.HubId, AgentEndPoint.ToString(), ApiUrl?.ToString() ?? "off");
+    }
+
+    /// <summary>Stops accepting, says bye to every agent (they reconnect elsewhere or later), flushes the store.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        _listener?.Dispose();
+        var sessions = Registry.Entries.Select(e => e.Session).OfType<AgentConnection>().ToList();
+        Log.Stopping(Logger, sessions.Count);
+        foreach (var session in sessions)
+        {
+            session.Close(DisconnectReason.HubStopping, Protocol.ErrorCode.ShuttingDown, "hub is shutting down; reconnect with backoff");
+        }
+
+        foreach (var connection in _pending.Keys)
+        {
+            connection.Close(DisconnectReason.HubStopping, Protocol.ErrorCode.ShuttingDown, "hub is shutting down");
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A loop that does not end in time is abandoned; the final flush below still runs.
+        }
+
+        await Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var connection in _closing.Keys.Concat(sessions))
+        {
+            connection.Dispose();
+        }
+
+        if (_api is not null)
+        {
+            await _api.StopAsync(cancellationToken).ConfigureAwait(false);
+            await _api.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopping.Dispose();
+        Writer.Dispose();
+    }
+
+    private async Task AcceptLoopAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener!.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException)
+            {
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                // Out of descriptors: the pending connections wait in the backlog; do not spin.
+                Log.AcceptFailed(Logger, ex);
+                await Task.Delay(TimeSpan.FromMilliseconds(100), Time, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            catch (SocketException)
+            {
+                // The peer reset before we accepted it.
+                continue;
+            }
+
+            socket.NoDelay = true;
+            socket.Blocking = false;
+            var connection = new AgentConnection(socket, this, Time.GetUtcNow().UtcTicks);
+            _pending.TryAdd(connection, 0);
+            _ = connection.RunAsync();
+        }
+    }
+
+    /// <summary>Called once when a connection begins to close (reason decided).</summary>
+    internal void OnConnectionClosed(AgentConnection connection, DisconnectReason reason, string detail)
+    {
+        _pending.TryRemove(connection, out _);
+        _closing.TryAdd(connection, 0);
+        var entry = connection.Entry;
+        if (entry is not null)
+        {
+            Registry.Detach(entry, connection.Epoch, $"{reason}: {detail}");
+        }
+
+        switch (reason)
+        {
+            case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer:
+                Log.BadPeer(Logger, connection.RemoteAddress, reason, detail);
+                break;
+            case DisconnectReason.InternalError:
+                break;
+            default:
+                if (Logger.IsEnabled(LogLevel.Debug))
+                {
+                    Log.SessionEnded(Logger, entry?.Id ?? "(no hello)", connection.RemoteAddress, reason, detail);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Called once when the read loop has ended and the socket is released.</summary>
+    internal void OnConnectionEnded(AgentConnection connection)
+    {
+        _pending.TryRemove(connection, out _);
+        _closing.TryRemove(connection, out _);
+    }
+
+    private void RaiseOpenFilesLimit()
+    {
+        Capacity = 0;
+    }
+}

@@ -1,0 +1,102 @@
+using System.Net;
+using Drover.Protocol;
+
+namespace Drover.Hub;
+
+/// <summary>Everything the hub can be told at start. Defaults are the production defaults;
+/// <see cref="Validate"/> runs in <see cref="DroverHub.StartAsync"/>.</summary>
+public sealed record HubOptions
+{
+    /// <summary>Where agents connect (TCP). Default 0.0.0.0:7400; port 0 picks a free port.</summary>
+    public IPEndPoint AgentEndPoint { get; init; } = new(IPAddress.Any, 7400);
+
+    /// <summary>Where the HTTP API listens. Default 127.0.0.1:7401; null turns the API off.</summary>
+    public IPEndPoint? HttpEndPoint { get; init; } = new(IPAddress.Loopback, 7401);
+
+    /// <summary>This hub's name, given to agents in the welcome and stored with each agent. Default: the machine name.</summary>
+    public string HubId { get; init; } = Environment.MachineName;
+
+    /// <summary>The shared token every agent must present. Empty means no authentication.</summary>
+    public string Token { get; init; } = string.Empty;
+
+    /// <summary>The report interval agents are given. Default 60 s.</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The hub stretches the interval so that connected agents / interval stays at or below
+    /// this many reports per second. Default 1,000.</summary>
+    public int MaxReportsPerSecond { get; init; } = 1_000;
+
+    /// <summary>How late a report may be before the agent is marked late. Default: a quarter of the
+    /// interval, at least 2 s.</summary>
+    public TimeSpan? LateGrace { get; init; }
+
+    /// <summary>An agent that missed this many reports in a row is marked lost and disconnected. Default 3.</summary>
+    public int MissedReportsForLost { get; init; } = 3;
+
+    /// <summary>A lost agent becomes stale after this long without contact. Default 1 hour.</summary>
+    public TimeSpan StaleAfter { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>A stale agent is retired (dropped from memory, kept in the store) after this long without contact. Default 7 days.</summary>
+    public TimeSpan RetireAfter { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>A connection that has not sent a hello after this long is closed. Default 10 s.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the liveness sweep runs. Default 1 s.</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often coalesced status reports are written to the store. Default 1 s: a crash loses at most this much soft status.</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Hellos admitted per second; those beyond it are refused with a retry-after spread over the
+    /// following seconds (the reconnect storm after a restart). Default 2,000.</summary>
+    public int AdmitPerSecond { get; init; } = 2_000;
+
+    /// <summary>Status samples kept per agent in the store's history. Default 100.</summary>
+    public int HistoryPerAgent { get; init; } = 100;
+
+    /// <summary>Status samples older than this are pruned. Default 1 day.</summary>
+    public TimeSpan HistoryMaxAge { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>Largest frame payload accepted after the handshake. Default 64 KiB.</summary>
+    public int MaxFrameSize { get; init; } = ProtocolConstants.DefaultMaxFrameSize;
+
+    /// <summary>Most free-form fields accepted in one status report. Default 64.</summary>
+    public int MaxStatusFields { get; init; } = ProtocolConstants.DefaultMaxStatusFields;
+
+    /// <summary>Most agents this hub admits (0: as many as the open-files limit allows). Default 0.</summary>
+    public int MaxAgents { get; init; }
+
+    /// <summary>Pending-connection queue length handed to listen(2). Default 4,096 (also capped by net.core.somaxconn).</summary>
+    public int ListenBacklog { get; init; } = 4_096;
+
+    /// <summary>The clock. Tests pass a FakeTimeProvider.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    internal TimeSpan EffectiveLateGrace => LateGrace ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, ReportInterval.Ticks / 4));
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
+    public void Validate()
+    {
+        static void Require(bool condition, string message)
+        {
+            if (!condition)
+            {
+                throw new ArgumentException(message);
+            }
+        }
+
+        Require(ReportInterval >= TimeSpan.FromMilliseconds(100) && ReportInterval <= TimeSpan.FromHours(24), $"report interval must be between 100 ms and 24 h, got {ReportInterval}");
+        Require(MaxReportsPerSecond > 0, $"max reports per second must be positive, got {MaxReportsPerSecond}");
+        Require(MissedReportsForLost >= 1, $"missed reports for lost must be at least 1, got {MissedReportsForLost}");
+        Require(StaleAfter > TimeSpan.Zero && RetireAfter > StaleAfter, "retire age must be longer than the stale age, and both positive");
+        Require(HandshakeTimeout > TimeSpan.Zero, "handshake timeout must be positive");
+        Require(SweepInterval > TimeSpan.Zero && FlushInterval > TimeSpan.Zero, "sweep and flush intervals must be positive");
+        Require(AdmitPerSecond > 0, $"admit rate must be positive, got {AdmitPerSecond}");
+        Require(HistoryPerAgent >= 0, "history per agent cannot be negative");
+        Require(MaxFrameSize >= 1024 && MaxFrameSize <= 16 * 1024 * 1024, $"max frame size must be between 1 KiB and 16 MiB, got {MaxFrameSize}");
+        Require(MaxStatusFields is > 0 and <= ushort.MaxValue, $"max status fields must be 1-65535, got {MaxStatusFields}");
+        Require(MaxAgents >= 0, "max agents cannot be negative");
+        Require(!string.IsNullOrWhiteSpace(HubId), "hub id cannot be empty");
+    }
+}

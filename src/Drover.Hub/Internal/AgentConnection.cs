@@ -1,0 +1,96 @@
+using System.Net;
+using System.Net.Sockets;
+using Drover.Protocol;
+
+namespace Drover.Hub.Internal;
+
+/// <summary>One agent connection: the lean socket loop. While idle it holds no buffer and no timer:
+/// a zero-byte receive waits for data, and the liveness sweep (not a per-connection timer) decides
+/// when it is too quiet. Partial files: Read (the read loop and dispatch), Write (the one writer).</summary>
+internal sealed partial class AgentConnection
+{
+    private readonly Socket _socket;
+    private readonly DroverHub _hub;
+    private int _closed;
+
+    public AgentConnection(Socket socket, DroverHub hub, long acceptedTicks)
+    {
+        _socket = socket;
+        _hub = hub;
+        AcceptedTicks = acceptedTicks;
+    }
+
+    public long AcceptedTicks { get; }
+
+    /// <summary>Set when the close began (bye sent, send side shut); the sweep ends lingering closes.</summary>
+    public long ClosingSinceTicks { get; private set; }
+
+    /// <summary>The agent this connection speaks for, once the hello was accepted.</summary>
+    public AgentEntry? Entry { get; private set; }
+
+    public ulong Epoch { get; private set; }
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    public string RemoteAddress => (_socket.RemoteEndPoint as IPEndPoint)?.ToString() ?? "unknown";
+
+    /// <summary>Ends the session: sends bye with <paramref name="code"/> when it is given, shuts the send
+    /// side so the bye reaches the agent, and detaches from the registry (epoch-ordered). The read loop
+    /// then drains until the agent closes, or the sweep disposes the socket after a short linger.
+    /// Safe to call from any thread, any number of times: the first call decides the reason.</summary>
+    public void Close(DisconnectReason reason, ErrorCode? code, string detail)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        ClosingSinceTicks = _hub.Time.GetUtcNow().UtcTicks;
+        if (code is { } byeCode)
+        {
+            SendFinal(new Bye(byeCode, detail));
+        }
+
+        ShutdownSend();
+        _hub.OnConnectionClosed(this, reason, detail);
+    }
+
+    /// <summary>Closes after a refused hello: the refusal is the last frame.</summary>
+    public void Refuse(ErrorCode code, TimeSpan retryAfter, string detail)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        ClosingSinceTicks = _hub.Time.GetUtcNow().UtcTicks;
+        SendFinal(new Refuse(code, (uint)Math.Clamp(retryAfter.TotalMilliseconds, 0, uint.MaxValue), detail));
+        ShutdownSend();
+        _hub.OnConnectionClosed(this, DisconnectReason.Refused, detail);
+    }
+
+    /// <summary>Releases the socket (the read loop ends with it).</summary>
+    public void Dispose()
+    {
+        Interlocked.Exchange(ref _closed, 1);
+        _socket.Dispose();
+    }
+
+    internal void Established(AgentEntry entry, ulong epoch)
+    {
+        Entry = entry;
+        Epoch = epoch;
+    }
+
+    private void ShutdownSend()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already gone.
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using Drover.Protocol;
+using Drover.Storage;
+
+namespace Drover.Hub.Internal;
+
+/// <summary>One agent in the live registry. Every mutable field is guarded by <c>lock (entry)</c>;
+/// <see cref="Dirty"/> is the exception (Interlocked). Kept small: an idle agent costs this object,
+/// its strings and its latest status.</summary>
+internal sealed class AgentEntry
+{
+    public AgentEntry(string id, long slotOrdinal)
+    {
+        Id = id;
+        SlotOrdinal = slotOrdinal;
+    }
+
+    public string Id { get; }
+
+    public long SlotOrdinal { get; }
+
+    public IReadOnlyDictionary<string, string> Labels = EmptyLabels;
+
+    public string Address = string.Empty;
+
+    public string Version = string.Empty;
+
+    public long FirstSeenTicks;
+
+    /// <summary>UTC ticks of the last hello or report: what liveness is measured from.</summary>
+    public long LastSeenTicks;
+
+    public Presence Presence = Presence.Lost;
+
+    public ulong Epoch;
+
+    /// <summary>The live session, or null while disconnected.</summary>
+    public AgentConnection? Session;
+
+    public Status? LatestStatus;
+
+    public long StatusAtTicks;
+
+    public string? LastDisconnectReason;
+
+    /// <summary>True once the store holds this agent's row (its registration is durable).</summary>
+    public bool Stored;
+
+    /// <summary>A report arrived since the last flush: the flush appends one history sample.</summary>
+    public bool HasUnflushedStatus;
+
+    /// <summary>1 while the entry waits in the write-behind queue (Interlocked).</summary>
+    public int Dirty;
+
+    public static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>();
+}

@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using Drover.Protocol;
+using Drover.Storage;
+
+namespace Drover.Hub.Internal;
+
+/// <summary>The live list of agents, keyed by id. Sessions attach and detach here; presence changes
+/// are ordered by session epoch, so a late detach of an old session never marks a newer one offline.
+/// Every change marks the entry dirty for the write-behind <see cref="StatusWriter"/>.</summary>
+internal sealed class AgentRegistry
+{
+    private readonly ConcurrentDictionary<string, AgentEntry> _agents = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<AgentEntry> _dirty = new();
+    private readonly TimeProvider _time;
+    private long _nextOrdinal;
+    private long _nextEpoch;
+    private int _connected;
+
+    public AgentRegistry(TimeProvider time) => _time = time;
+
+    public int Count => _agents.Count;
+
+    /// <summary>Agents with a live session.</summary>
+    public int Connected => Volatile.Read(ref _connected);
+
+    public IEnumerable<AgentEntry> Entries => _agents.Values;
+
+    public bool TryGet(string id, out AgentEntry entry) => _agents.TryGetValue(id, out entry!);
+
+    /// <summary>Loads the stored agents at start. Session epochs continue above both the stored maximum
+    /// and the clock in microseconds, so they increase across restarts even if the store lost its tail.</summary>
+    public void Load(IReadOnlyList<AgentRecord> records, ulong maxEpoch, long maxOrdinal)
+    {
+        foreach (var record in records)
+        {
+            var entry = new AgentEntry(record.Id, record.SlotOrdinal)
+            {
+                Labels = record.Labels,
+                Address = record.Address,
+                Version = record.Version,
+                FirstSeenTicks = record.FirstSeen.UtcTicks,
+                LastSeenTicks = record.LastSeen.UtcTicks,
+                Presence = record.Presence,
+                Epoch = record.SessionEpoch,
+                LastDisconnectReason = record.LastDisconnectReason,
+                Stored = true,
+                LatestStatus = record.Status is null ? null : StatusConversions.FromRecord(record.Status),
+                StatusAtTicks = record.Status?.ReceivedAt.UtcTicks ?? 0,
+            };
+            _agents[record.Id] = entry;
+        }
+
+        _nextOrdinal = Math.Max(maxOrdinal + 1, records.Count == 0 ? 0 : records.Max(r => r.SlotOrdinal) + 1);
+        var clockMicros = (ulong)(_time.GetUtcNow().ToUnixTimeMilliseconds() * 1000);
+        _nextEpoch = (long)Math.Max(maxEpoch, clockMicros);
+    }
+
+    /// <summary>Binds a new session to its agent, creating the agent on first contact. Returns the
+    /// session that was replaced, if any: the caller closes it outside the lock.</summary>
+    public AgentConnection? Attach(AgentConnection session, Hello hello, string address, out AgentEntry entry, out ulong epoch, out bool isNew)
+    {
+        var now = _time.GetUtcNow().UtcTicks;
+        var created = false;
+        entry = _agents.GetOrAdd(hello.AgentId, id =>
+        {
+            created = true;
+            return new AgentEntry(id, Interlocked.Increment(ref _nextOrdinal) - 1) { FirstSeenTicks = now };
+        });
+
+        AgentConnection? replaced;
+        lock (entry)
+        {
+            replaced = entry.Session;
+            epoch = (ulong)Interlocked.Increment(ref _nextEpoch);
+            entry.Epoch = epoch;
+            entry.Session = session;
+            entry.Labels = hello.Labels;
+            entry.Version = hello.AgentVersion;
+            entry.Address = address;
+            entry.LastSeenTicks = now;
+            entry.Presence = Presence.Online;
+            entry.LastDisconnectReason = null;
+            isNew = !entry.Stored;
+        }
+
+        if (replaced is null)
+        {
+            Interlocked.Increment(ref _connected);
+        }
+
+        _ = created;
+        MarkDirty(entry);
+        return replaced;
+    }
+
+    /// <summary>Ends a session's hold on its agent. Does nothing when a newer session already took over.</summary>
+    public bool Detach(AgentEntry entry, ulong epoch, string reason)
+    {
+        lock (entry)
+        {
+            if (entry.Epoch != epoch || entry.Session is null)
+            {
+                return false;
+            }
+
+            entry.Session = null;
+            entry.Presence = Presence.Lost;
+            entry.LastDisconnectReason = reason;
+        }
+
+        Interlocked.Decrement(ref _connected);
+        MarkDirty(entry);
+        return true;
+    }
+
+    /// <summary>Records a report from the session with <paramref name="epoch"/>; false if that session was superseded.</summary>
+    public bool RecordStatus(AgentEntry entry, ulong epoch, Status status)
+    {
+        var now = _time.GetUtcNow().UtcTicks;
+        lock (entry)
+        {
+            if (entry.Epoch != epoch)
+            {
+                return false;
+            }
+
+            entry.LatestStatus = status;
+            entry.StatusAtTicks = now;
+            entry.LastSeenTicks = now;
+            entry.Presence = Presence.Online;
+            entry.HasUnflushedStatus = true;
+        }
+
+        MarkDirty(entry);
+        return true;
+    }
+
+    /// <summary>Changes presence from the sweep; returns false if the entry changed meanwhile.</summary>
+    public void SetPresence(AgentEntry entry, Presence presence, string? reason)
+    {
+        lock (entry)
+        {
+            entry.Presence = presence;
+            if (reason is not null)
+            {
+                entry.LastDisconnectReason = reason;
+            }
+        }
+
+        MarkDirty(entry);
+    }
+
+    /// <summary>Removes a retired agent from memory; the store keeps its row.</summary>
+    public void Remove(AgentEntry entry) => _agents.TryRemove(new KeyValuePair<string, AgentEntry>(entry.Id, entry));
+
+    public void MarkDirty(AgentEntry entry)
+    {
+        if (Interlocked.Exchange(ref entry.Dirty, 1) == 0)
+        {
+            _dirty.Enqueue(entry);
+        }
+    }
+
+    /// <summary>Takes every dirty entry (each once) for the next flush.</summary>
+    public List<AgentEntry> DrainDirty()
+    {
+        var batch = new List<AgentEntry>(_dirty.Count);
+        while (_dirty.TryDequeue(out var entry))
+        {
+            Interlocked.Exchange(ref entry.Dirty, 0);
+            batch.Add(entry);
+        }
+
+        return batch;
+    }
+}

@@ -1,0 +1,65 @@
+namespace Drover.Hub.Internal;
+
+/// <summary>Decides when each agent reports. Every agent has a permanent slot ordinal (0, 1, 2, …, in
+/// order of first registration); its offset in the interval is the ordinal's van der Corput fraction
+/// (the bit-reversed ordinal: 0, 1/2, 1/4, 3/4, 1/8, …) times the interval. Any prefix of that
+/// sequence is spread almost perfectly evenly, so N agents arrive at N / interval per second in every
+/// second, not in random clumps; and the fraction, not the offset, is what an agent keeps, so a
+/// stretched interval keeps the spread.</summary>
+internal sealed class ReportSchedule
+{
+    private readonly uint _configuredMs;
+    private readonly int _maxReportsPerSecond;
+    private uint _currentMs;
+
+    public ReportSchedule(TimeSpan configured, int maxReportsPerSecond)
+    {
+        _configuredMs = (uint)configured.TotalMilliseconds;
+        _maxReportsPerSecond = maxReportsPerSecond;
+        _currentMs = _configuredMs;
+    }
+
+    /// <summary>The interval agents are told now.</summary>
+    public uint IntervalMs => Volatile.Read(ref _currentMs);
+
+    public uint SlotOffsetMs(long ordinal) => SlotOffsetMs(ordinal, IntervalMs);
+
+    public static uint SlotOffsetMs(long ordinal, uint intervalMs) => (uint)(Fraction(ordinal) * intervalMs);
+
+    /// <summary>The van der Corput fraction of <paramref name="ordinal"/> in [0, 1).</summary>
+    public static double Fraction(long ordinal)
+    {
+        var x = (ulong)ordinal;
+        x = ((x >> 1) & 0x5555555555555555UL) | ((x & 0x5555555555555555UL) << 1);
+        x = ((x >> 2) & 0x3333333333333333UL) | ((x & 0x3333333333333333UL) << 2);
+        x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FUL) | ((x & 0x0F0F0F0F0F0F0F0FUL) << 4);
+        x = ((x >> 8) & 0x00FF00FF00FF00FFUL) | ((x & 0x00FF00FF00FF00FFUL) << 8);
+        x = ((x >> 16) & 0x0000FFFF0000FFFFUL) | ((x & 0x0000FFFF0000FFFFUL) << 16);
+        x = (x >> 32) | (x << 32);
+        return (x >> 11) * (1.0 / (1UL << 53));
+    }
+
+    /// <summary>The interval the fleet needs so that <paramref name="agents"/> / interval stays under the
+    /// rate cap: never below the configured interval.</summary>
+    public uint RequiredIntervalMs(int agents)
+    {
+        var needed = (ulong)agents * 1000UL / (ulong)_maxReportsPerSecond;
+        return (uint)Math.Min(Math.Max(needed, _configuredMs), 24UL * 3600 * 1000);
+    }
+
+    /// <summary>Stretches the interval at once when the fleet outgrows it, and shrinks it back only
+    /// when the fleet has fallen 20% below what the current one needs (no flapping). Returns true
+    /// when the interval changed and agents must be told.</summary>
+    public bool Update(int connectedAgents)
+    {
+        var required = RequiredIntervalMs(connectedAgents);
+        var current = IntervalMs;
+        if (required > current || (required < current && required <= current * 0.8))
+        {
+            Volatile.Write(ref _currentMs, required);
+            return true;
+        }
+
+        return false;
+    }
+}

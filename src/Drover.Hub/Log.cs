@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Logging;
+
+namespace Drover.Hub;
+
+/// <summary>Every log line the hub writes. Event ids: 1xx lifecycle, 2xx sessions, 3xx liveness and
+/// scheduling, 4xx store.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(100, LogLevel.Information, "Hub {HubId} listening for agents on {AgentEndPoint}; HTTP API on {HttpUrl}")]
+    public static partial void Started(ILogger logger, string hubId, string agentEndPoint, string httpUrl);
+
+    [LoggerMessage(101, LogLevel.Information, "Open-files limit: soft {SoftBefore} -> {SoftAfter}, hard {Hard}; this hub can hold about {Capacity} agents")]
+    public static partial void OpenFilesLimit(ILogger logger, ulong softBefore, ulong softAfter, ulong hard, long capacity);
+
+    [LoggerMessage(102, LogLevel.Information, "Loaded {Count} agents from the store; nobody is marked lost before {GraceUntil:O} (managed restart)")]
+    public static partial void Loaded(ILogger logger, int count, DateTimeOffset graceUntil);
+
+    [LoggerMessage(103, LogLevel.Information, "Hub stopping: closing {Sessions} sessions")]
+    public static partial void Stopping(ILogger logger, int sessions);
+
+    [LoggerMessage(104, LogLevel.Error, "Accept loop failed")]
+    public static partial void AcceptFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(200, LogLevel.Debug, "Agent {AgentId} connected from {Address} (epoch {Epoch}, new {IsNew})")]
+    public static partial void AgentConnected(ILogger logger, string agentId, string address, ulong epoch, bool isNew);
+
+    [LoggerMessage(201, LogLevel.Debug, "Session of {AgentId} from {Address} ended: {Reason} ({Detail})")]
+    public static partial void SessionEnded(ILogger logger, string agentId, string address, DisconnectReason reason, string detail);
+
+    [LoggerMessage(202, LogLevel.Warning, "Closed connection from {Address}: {Reason} ({Detail})")]
+    public static partial void BadPeer(ILogger logger, string address, DisconnectReason reason, string detail);
+
+    [LoggerMessage(203, LogLevel.Information, "Refused hello from {Address} for agent '{AgentId}': {Code} ({Detail})")]
+    public static partial void Refused(ILogger logger, string address, string agentId, Drover.Protocol.ErrorCode code, string detail);
+
+    [LoggerMessage(204, LogLevel.Error, "Session from {Address} failed inside the hub")]
+    public static partial void SessionBug(ILogger logger, string address, Exception exception);
+
+    [LoggerMessage(205, LogLevel.Information, "Admission: {Waiting} agents hold a reconnect slot; next retry-after {RetryAfterMs} ms")]
+    public static partial void AdmissionBusy(ILogger logger, int waiting, long retryAfterMs);
+
+    [LoggerMessage(300, LogLevel.Information, "Report interval is now {IntervalMs} ms for {Agents} connected agents (cap {MaxPerSecond} reports/s)")]
+    public static partial void IntervalChanged(ILogger logger, uint intervalMs, int agents, int maxPerSecond);
+
+    [LoggerMessage(301, LogLevel.Information, "Liveness: {Late} late, {Lost} lost, {Stale} stale, {Retired} retired in this sweep")]
+    public static partial void SweepChanges(ILogger logger, int late, int lost, int stale, int retired);
+
+    [LoggerMessage(400, LogLevel.Error, "Store write of {Agents} agents failed ({Failures} in a row); nothing is dropped, retrying")]
+    public static partial void StoreWriteFailed(ILogger logger, int agents, int failures, Exception exception);
+
+    [LoggerMessage(401, LogLevel.Information, "Store writes recovered after {Failures} failures")]
+    public static partial void StoreRecovered(ILogger logger, int failures);
+
+    [LoggerMessage(402, LogLevel.Debug, "Pruned {Deleted} status history samples")]
+    public static partial void HistoryPruned(ILogger logger, int deleted);
+}

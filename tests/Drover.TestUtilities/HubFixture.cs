@@ -1,0 +1,94 @@
+using System.Net;
+using Drover.Hub;
+using Drover.Storage.Sqlite;
+
+namespace Drover.TestUtilities;
+
+/// <summary>A real hub in-process: agent port and HTTP API on 127.0.0.1 with free ports, a real
+/// SQLite file in a temporary folder that is deleted on dispose.</summary>
+public sealed class HubFixture : IAsyncDisposable
+{
+    private readonly bool _ownsDirectory;
+
+    private HubFixture(DroverHub hub, SqliteFleetStore store, string directory, bool ownsDirectory)
+    {
+        Hub = hub;
+        Store = store;
+        DataDirectory = directory;
+        _ownsDirectory = ownsDirectory;
+    }
+
+    public DroverHub Hub { get; }
+
+    public SqliteFleetStore Store { get; }
+
+    public string DataDirectory { get; }
+
+    public IPEndPoint AgentEndPoint => Hub.AgentEndPoint;
+
+    public Uri ApiUrl => Hub.ApiUrl!;
+
+    public static string NewDataDirectory() => Directory.CreateTempSubdirectory("drover-test-").FullName;
+
+    /// <summary>Starts a hub. <paramref name="configure"/> adjusts the test defaults; pass
+    /// <paramref name="dataDirectory"/> to reuse a previous hub's data (a restart).</summary>
+    public static async Task<HubFixture> StartAsync(Func<HubOptions, HubOptions>? configure = null, string? dataDirectory = null)
+    {
+        var ownsDirectory = dataDirectory is null;
+        var directory = dataDirectory ?? NewDataDirectory();
+        var options = new HubOptions
+        {
+            AgentEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            HttpEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            HubId = "test-hub",
+            ReportInterval = TimeSpan.FromSeconds(60),
+            FlushInterval = TimeSpan.FromMilliseconds(100),
+            SweepInterval = TimeSpan.FromMilliseconds(100),
+            AdmitPerSecond = 100_000,
+        };
+        options = configure?.Invoke(options) ?? options;
+        var store = new SqliteFleetStore(new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db") });
+        var hub = new DroverHub(options, store);
+        await hub.StartAsync(CancellationToken.None);
+        return new HubFixture(hub, store, directory, ownsDirectory);
+    }
+
+    public HttpClient CreateApiClient() => new() { BaseAddress = ApiUrl, Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Polls <paramref name="condition"/> with a real timeout: for state reached through real sockets.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null, string? because = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"condition not reached in time{(because is null ? string.Empty : ": " + because)}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Stops the hub and closes the store, keeping the data (for restart tests).</summary>
+    public async Task StopAsync()
+    {
+        await Hub.DisposeAsync();
+        await Store.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (_ownsDirectory)
+        {
+            try
+            {
+                Directory.Delete(DataDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}

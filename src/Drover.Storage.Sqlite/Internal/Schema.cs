@@ -1,0 +1,108 @@
+namespace Drover.Storage.Sqlite.Internal;
+
+/// <summary>The schema, versioned with <c>PRAGMA user_version</c>. Migration i takes the store from
+/// version i to version i + 1; never edit a shipped migration, append a new one.</summary>
+internal static class Schema
+{
+    public static readonly string[] Migrations =
+    [
+        // 0 -> 1: agents and their status history.
+        """
+        CREATE TABLE agents (
+            id                     TEXT    NOT NULL PRIMARY KEY,
+            labels                 TEXT    NOT NULL DEFAULT '{}',
+            address                TEXT    NOT NULL DEFAULT '',
+            version                TEXT    NOT NULL DEFAULT '',
+            hub_node               TEXT    NOT NULL DEFAULT '',
+            first_seen             INTEGER NOT NULL,
+            last_seen              INTEGER NOT NULL,
+            presence               TEXT    NOT NULL,
+            session_epoch          INTEGER NOT NULL,
+            slot_ordinal           INTEGER NOT NULL,
+            last_disconnect_reason TEXT    NULL,
+            status_seq             INTEGER NULL,
+            status_state           TEXT    NULL,
+            status_progress        INTEGER NULL,
+            status_fields          TEXT    NULL,
+            status_at              INTEGER NULL
+        );
+        CREATE TABLE status_history (
+            id          INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            agent_id    TEXT    NOT NULL,
+            seq         INTEGER NOT NULL,
+            state       TEXT    NOT NULL,
+            progress    INTEGER NULL,
+            fields      TEXT    NOT NULL,
+            received_at INTEGER NOT NULL
+        );
+        CREATE INDEX status_history_agent_id ON status_history (agent_id, id);
+        """,
+    ];
+
+    /// <summary>The version this code writes and reads.</summary>
+    public static long CurrentVersion => Migrations.Length;
+
+    /// <summary>The agent columns in the order <see cref="AgentRows.Read"/> expects them.</summary>
+    public const string AgentColumns =
+        "id, labels, address, version, hub_node, first_seen, last_seen, presence, session_epoch, slot_ordinal, " +
+        "last_disconnect_reason, status_seq, status_state, status_progress, status_fields, status_at";
+
+    public const string UpsertAgent =
+        """
+        INSERT INTO agents (id, labels, address, version, hub_node, first_seen, last_seen, presence, session_epoch,
+                            slot_ordinal, last_disconnect_reason, status_seq, status_state, status_progress, status_fields, status_at)
+        VALUES ($id, $labels, $address, $version, $hub_node, $first_seen, $last_seen, $presence, $session_epoch,
+                $slot_ordinal, $last_disconnect_reason, $status_seq, $status_state, $status_progress, $status_fields, $status_at)
+        ON CONFLICT (id) DO UPDATE SET
+            labels = excluded.labels,
+            address = excluded.address,
+            version = excluded.version,
+            hub_node = excluded.hub_node,
+            last_seen = excluded.last_seen,
+            presence = excluded.presence,
+            session_epoch = excluded.session_epoch,
+            slot_ordinal = excluded.slot_ordinal,
+            last_disconnect_reason = excluded.last_disconnect_reason,
+            status_seq = excluded.status_seq,
+            status_state = excluded.status_state,
+            status_progress = excluded.status_progress,
+            status_fields = excluded.status_fields,
+            status_at = excluded.status_at
+        """;
+
+    public const string InsertSample =
+        """
+        INSERT INTO status_history (agent_id, seq, state, progress, fields, received_at)
+        VALUES ($agent_id, $seq, $state, $progress, $fields, $received_at)
+        """;
+
+    public const string SelectLiveAgents = "SELECT " + AgentColumns + " FROM agents WHERE presence <> 'retired'";
+
+    public const string SelectAgent = "SELECT " + AgentColumns + " FROM agents WHERE id = $id";
+
+    public const string SelectHistory =
+        """
+        SELECT seq, state, progress, fields, received_at FROM status_history
+        WHERE agent_id = $agent_id ORDER BY id DESC LIMIT $limit
+        """;
+
+    /// <summary>Rows older than the cut-off, and rows ranked beyond the cap within their agent (newest first).</summary>
+    public const string PruneHistory =
+        """
+        DELETE FROM status_history
+        WHERE received_at < $older_than
+           OR id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY id DESC) AS rn
+                                     FROM status_history)
+                     WHERE rn > $max_per_agent)
+        """;
+
+    /// <summary>Epochs are unsigned stored as their signed bit pattern: any negative value is above every
+    /// non-negative one, and among the negatives the signed order is the unsigned order.</summary>
+    public const string SelectCounters =
+        """
+        SELECT COALESCE((SELECT MAX(session_epoch) FROM agents WHERE session_epoch < 0),
+                        (SELECT MAX(session_epoch) FROM agents),
+                        0),
+               COALESCE((SELECT MAX(slot_ordinal) FROM agents), 0)
+        """;
+}

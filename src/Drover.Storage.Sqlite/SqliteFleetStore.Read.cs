@@ -1,0 +1,120 @@
+using Drover.Storage.Sqlite.Internal;
+using Microsoft.Data.Sqlite;
+
+namespace Drover.Storage.Sqlite;
+
+public sealed partial class SqliteFleetStore
+{
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<AgentRecord>> LoadAgentsAsync(CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<AgentRecord>>(
+            async (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = Schema.SelectLiveAgents;
+                var agents = new List<AgentRecord>();
+                SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        agents.Add(AgentRows.Read(reader));
+                    }
+                }
+
+                return agents;
+            },
+            cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<AgentRecord?> GetAgentAsync(string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return ReadAsync(
+            async (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = Schema.SelectAgent;
+                command.Parameters.Add("$id", SqliteType.Text).Value = id;
+                SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    return await reader.ReadAsync(ct).ConfigureAwait(false) ? AgentRows.Read(reader) : null;
+                }
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Newest first by insertion order. <paramref name="limit"/> 0 returns an empty list.</remarks>
+    public Task<IReadOnlyList<StatusSample>> GetStatusHistoryAsync(string agentId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        return ReadAsync<IReadOnlyList<StatusSample>>(
+            async (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = Schema.SelectHistory;
+                command.Parameters.Add("$agent_id", SqliteType.Text).Value = agentId;
+                command.Parameters.Add("$limit", SqliteType.Integer).Value = limit;
+                var samples = new List<StatusSample>(Math.Min(limit, 1024));
+                SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        samples.Add(new StatusSample(agentId, AgentRows.ReadSample(reader)));
+                    }
+                }
+
+                return samples;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Over every row, retired agents included. (0, 0) for an empty store.</remarks>
+    public Task<(ulong MaxEpoch, long MaxSlotOrdinal)> GetCountersAsync(CancellationToken cancellationToken) =>
+        ReadAsync(
+            async (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = Schema.SelectCounters;
+                SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    await reader.ReadAsync(ct).ConfigureAwait(false);
+                    return (AgentRows.FromColumn(reader.GetInt64(0)), reader.GetInt64(1));
+                }
+            },
+            cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> on a pooled read connection (not the write connection), so it
+    /// sees the last committed state and does not wait for a write in progress.</summary>
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ThrowIfNotReady();
+        var connection = new SqliteConnection(_readConnectionString);
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (SqliteException e)
+            {
+                throw StoreErrors.Open(_path, e);
+            }
+
+            try
+            {
+                return await work(connection, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SqliteException e)
+            {
+                throw StoreErrors.Read(_path, e);
+            }
+        }
+    }
+}

@@ -216,7 +216,7 @@ public sealed partial class DroverHub : IAsyncDisposable
         var entry = connection.Entry;
         if (entry is not null)
         {
-            Registry.Detach(entry, connection.Epoch, $"{reason}: {detail}");
+            Registry.Detach(entry, connection.Epoch, $"{reason}: {detail}", keepPresence: reason == DisconnectReason.HubStopping);
         }
 
         switch (reason)

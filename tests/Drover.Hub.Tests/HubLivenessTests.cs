@@ -132,6 +132,8 @@ public sealed class HubLivenessTests
 
         await AdvanceAsync(time, TimeSpan.FromSeconds(11));
         Assert.All(second.Hub.Registry.Entries, e => Assert.NotEqual(Presence.Lost, e.Presence));
+        await back.SendAsync(RawProtocolClient.MakeStatus(2));
+        await back.ReceiveAsync<StatusAck>();
 
         await AdvanceAsync(time, TimeSpan.FromSeconds(3));
         await HubFixture.WaitUntilAsync(() => second.Hub.Registry.Entries.Count(e => e.Presence == Presence.Lost) == 4);

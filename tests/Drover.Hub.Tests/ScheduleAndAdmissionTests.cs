@@ -16,7 +16,7 @@ public class ReportScheduleTests
         }
 
         // 10,000 / 60 = 166.7 per second; random jitter would give roughly ±40 at the extremes.
-        Assert.All(perSecond, count => Assert.InRange(count, 165, 168));
+        Assert.All(perSecond, count => Assert.InRange(count, 163, 170));
     }
 
     [Fact]
@@ -74,7 +74,8 @@ public class AdmissionControlTests
         Assert.Equal(300 - admitted, retryAfters.Count);
         Assert.Equal(retryAfters.Count, retryAfters.Distinct().Count());
         Assert.All(retryAfters.Zip(retryAfters.Skip(1)), pair => Assert.Equal(TimeSpan.FromMilliseconds(10), pair.Second - pair.First));
-        Assert.True(retryAfters[^1] <= TimeSpan.FromSeconds(2.01), $"last retry-after {retryAfters[^1]}");
+        // 300 agents at 100/s: the last one comes back three seconds after the storm began.
+        Assert.InRange(retryAfters[^1], TimeSpan.FromSeconds(2.9), TimeSpan.FromSeconds(3.01));
     }
 
     [Fact]

@@ -93,8 +93,10 @@ internal sealed class AgentRegistry
         return replaced;
     }
 
-    /// <summary>Ends a session's hold on its agent. Does nothing when a newer session already took over.</summary>
-    public bool Detach(AgentEntry entry, ulong epoch, string reason)
+    /// <summary>Ends a session's hold on its agent. Does nothing when a newer session already took over.
+    /// When the hub itself is stopping, presence is kept: the agent did nothing wrong, and the next
+    /// hub start gives it the managed-restart grace to come back.</summary>
+    public bool Detach(AgentEntry entry, ulong epoch, string reason, bool keepPresence = false)
     {
         lock (entry)
         {
@@ -104,7 +106,11 @@ internal sealed class AgentRegistry
             }
 
             entry.Session = null;
-            entry.Presence = Presence.Lost;
+            if (!keepPresence)
+            {
+                entry.Presence = Presence.Lost;
+            }
+
             entry.LastDisconnectReason = reason;
         }
 

@@ -14,6 +14,7 @@ public sealed record Status(
     {
         get
         {
+            Protocol.PayloadSize.CheckCount(Fields.Count, "status field list");
             var size = 8 + 1 + 1 + 2;
             foreach (var (key, value) in Fields)
             {

@@ -97,6 +97,7 @@ public static class PayloadSize
 
     public static int Of(IReadOnlyDictionary<string, string> map)
     {
+        CheckCount(map.Count, "map");
         var size = 2;
         foreach (var (key, value) in map)
         {
@@ -108,6 +109,7 @@ public static class PayloadSize
 
     public static int Of(IReadOnlyList<string> list)
     {
+        CheckCount(list.Count, "list");
         var size = 2;
         foreach (var item in list)
         {
@@ -115,5 +117,16 @@ public static class PayloadSize
         }
 
         return size;
+    }
+
+    /// <summary>Counts are u16 on the wire: checked here, in the sizing pass, so that a message that cannot
+    /// be encoded throws <see cref="ProtocolException"/> before any byte is written (not an
+    /// OverflowException halfway through the frame).</summary>
+    internal static void CheckCount(int count, string what)
+    {
+        if (count > ushort.MaxValue)
+        {
+            throw new ProtocolException(ErrorCode.Malformed, $"{what} of {count} entries exceeds the 65535-entry limit");
+        }
     }
 }

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+
+namespace Drover.Cli.Tests;
+
+/// <summary>Runs the real built <c>drover</c> as a child process.</summary>
+public sealed class DoctorProcessTests
+{
+    [Fact]
+    public async Task Doctor_for_100_agents_exits_0()
+    {
+        var (exitCode, output, error) = await RunDroverAsync("doctor", "--agents", "100");
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}\n{output}\n{error}");
+        Assert.Contains("This hub process can hold about", output, StringComparison.Ordinal);
+        Assert.Contains("100 agents fit.", output, StringComparison.Ordinal);
+        Assert.Contains("nofile hard (ulimit -Hn)", output, StringComparison.Ordinal);
+        Assert.Contains("net.core.somaxconn", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b[", output, StringComparison.Ordinal); // no ANSI codes when redirected
+    }
+
+    [Fact]
+    public async Task Doctor_on_a_low_limit_tree_exits_1_with_the_fixes()
+    {
+        using var proc = new FakeProc(openFiles: "1024 1024");
+        var (exitCode, output, _) = await RunDroverAsync("doctor", "--agents", "10000", "--proc-root", proc.Root);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("* hard nofile 10240", output, StringComparison.Ordinal);
+        Assert.Contains("LimitNOFILE=10240", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Doctor_with_a_non_numeric_agents_value_fails_clearly()
+    {
+        var (exitCode, output, error) = await RunDroverAsync("doctor", "--agents", "abc");
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("abc", error, StringComparison.Ordinal);
+        Assert.Contains("--agents", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("can hold about", output, StringComparison.Ordinal);
+    }
+
+    private static string FindDroverDll()
+    {
+        // The test project references Drover.Cli, so the build copies drover.dll next to the tests.
+        var besideTests = Path.Combine(AppContext.BaseDirectory, "drover.dll");
+        if (File.Exists(besideTests) && File.Exists(Path.Combine(AppContext.BaseDirectory, "drover.runtimeconfig.json")))
+        {
+            return besideTests;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Drover.slnx")))
+            {
+                var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
+                var built = Path.Combine(dir.FullName, "src", "Drover.Cli", "bin", configuration, "net10.0", "drover.dll");
+                Assert.True(File.Exists(built), $"drover.dll is neither next to the tests nor at {built}");
+                return built;
+            }
+        }
+
+        throw new InvalidOperationException("drover.dll not found");
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunDroverAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(FindDroverDll());
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
+        var error = process.StandardError.ReadToEndAsync(timeout.Token);
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output, await error);
+    }
+}

@@ -1,0 +1,193 @@
+using System.Text.RegularExpressions;
+
+namespace Drover.Protocol.Tests;
+
+/// <summary>docs/protocol.md and the codec agree: every "### Vector:" hex block decodes to the
+/// message in <see cref="DocVectors"/> and re-encodes to the same bytes, and the two lists match.</summary>
+public sealed partial class DocVectorTests
+{
+    private static readonly Lazy<IReadOnlyDictionary<string, byte[]>> DocumentVectors = new(ParseDocument);
+
+    public static TheoryData<string> VectorNames()
+    {
+        var data = new TheoryData<string>();
+        foreach (var name in DocVectors.Expected.Keys.Order(StringComparer.Ordinal))
+        {
+            data.Add(name);
+        }
+
+        return data;
+    }
+
+    [Fact]
+    public void Document_and_test_know_the_same_vectors()
+    {
+        var inDocument = DocumentVectors.Value.Keys.Order(StringComparer.Ordinal).ToList();
+        var inTest = DocVectors.Expected.Keys.Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(inTest, inDocument);
+    }
+
+    [Fact]
+    public void Every_message_type_has_a_vector()
+    {
+        var covered = DocVectors.Expected.Values.Select(m => m.Type).ToHashSet();
+        Assert.Equal(Enum.GetValues<MessageType>().Order(), covered.Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(VectorNames))]
+    public void Vector_decodes_to_the_expected_message_and_reencodes_identically(string name)
+    {
+        Assert.True(DocumentVectors.Value.TryGetValue(name, out var bytes), $"docs/protocol.md has no vector '{name}'");
+        var expected = DocVectors.Expected[name];
+
+        // The reference encoder produces exactly the documented bytes.
+        Assert.Equal(Convert.ToHexString(bytes), Convert.ToHexString(FrameCodec.ToArray(expected)));
+
+        // The documented bytes decode (span form) to the expected message.
+        var decoded = Frames.ReadOne(bytes);
+        MessageAssert.Equivalent(expected, decoded);
+        Assert.Equal(bytes, FrameCodec.ToArray(decoded));
+
+        // Sequence form, one byte per segment: the hardest split.
+        var sequence = Segments.Split(bytes, Enumerable.Range(1, bytes.Length - 1));
+        Assert.True(FrameCodec.TryReadFrame(ref sequence, ProtocolConstants.DefaultMaxFrameSize, out var type, out var payload));
+        Assert.Equal(0, sequence.Length);
+        var fromSequence = FrameCodec.Decode(type, payload);
+        MessageAssert.Equivalent(expected, fromSequence);
+        Assert.Equal(bytes, FrameCodec.ToArray(fromSequence));
+    }
+
+    [Fact]
+    public void Hello_vectors_fit_the_hello_limit()
+    {
+        foreach (var (name, bytes) in DocumentVectors.Value.Where(v => DocVectors.Expected.GetValueOrDefault(v.Key) is Hello))
+        {
+            Assert.True(FrameCodec.TryReadFrame(bytes, ProtocolConstants.MaxHelloFrameSize, out _, out _, out _), name);
+        }
+    }
+
+    /// <summary>The Python sketch in the doc encodes hello and status exactly as the vectors say and
+    /// reads the welcome vector right. Needs python3 on the PATH; passes vacuously without it.</summary>
+    [Fact]
+    public async Task Python_sketch_in_the_document_agrees_with_the_vectors()
+    {
+        var python = FindOnPath("python3");
+        if (python is null)
+        {
+            return;
+        }
+
+        var text = await File.ReadAllTextAsync(FindRepositoryFile(Path.Combine("docs", "protocol.md")));
+        var start = text.IndexOf("```python\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "docs/protocol.md has no ```python block");
+        start += "```python\n".Length;
+        var sketch = text[start..text.IndexOf("\n```", start, StringComparison.Ordinal)];
+
+        var dir = Directory.CreateTempSubdirectory("drover-pyagent-");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(dir.FullName, "agent.py"), sketch);
+            var welcome = DocumentVectors.Value["welcome"].AsSpan(ProtocolConstants.HeaderSize).ToArray();
+            var check = $$"""
+                import struct, agent
+                print("hello", agent.hello("edge-01", "s3cret", "1.0.0", {"site": "lyon", "rack": "r7"}, ["files", "shell"], 4).hex())
+                print("status", agent.status(1, {}).hex())
+                print("ping", agent.frame(0x12, bytes.fromhex("0102030405060708")).hex())
+                print("pong", agent.frame(0x13, bytes.fromhex("0102030405060708")).hex())
+                _, epoch, interval, slot, hub_ms = struct.unpack_from(">HQIIq", bytes.fromhex("{{Convert.ToHexString(welcome)}}"))
+                print("welcome", epoch, interval, slot, hub_ms)
+                print("next_slot", int(agent.next_slot(1767225603000, interval, slot)))
+                """;
+            await File.WriteAllTextAsync(Path.Combine(dir.FullName, "check.py"), check);
+            var start2 = new System.Diagnostics.ProcessStartInfo(python, ["check.py"])
+            {
+                WorkingDirectory = dir.FullName,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = System.Diagnostics.Process.Start(start2)!;
+            var stdout = await process.StandardOutput.ReadToEndAsync();
+            var stderr = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, stderr);
+
+            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', 2)).ToDictionary(p => p[0], p => p[1].Trim());
+            foreach (var name in new[] { "hello", "status", "ping", "pong" })
+            {
+                Assert.Equal(Convert.ToHexString(DocumentVectors.Value[name]), lines[name].ToUpperInvariant());
+            }
+
+            Assert.Equal("42 60000 17250 1767225600000", lines["welcome"]);
+            Assert.Equal("1767225617250", lines["next_slot"]); // 12:00:03 → the 17.250 s slot of the same minute
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static string? FindOnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, program))
+            .FirstOrDefault(File.Exists);
+
+    internal static string FindRepositoryFile(string relativePath)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Drover.slnx")))
+            {
+                var path = Path.Combine(dir.FullName, relativePath);
+                Assert.True(File.Exists(path), $"{path} does not exist");
+                return path;
+            }
+        }
+
+        throw new InvalidOperationException($"no folder above {AppContext.BaseDirectory} holds Drover.slnx");
+    }
+
+    private static Dictionary<string, byte[]> ParseDocument()
+    {
+        var text = File.ReadAllText(FindRepositoryFile(Path.Combine("docs", "protocol.md")));
+        var vectors = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        string? current = null;
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].TrimEnd('\r');
+            if (line.StartsWith('#'))
+            {
+                var heading = VectorHeading().Match(line);
+                current = heading.Success ? heading.Groups[1].Value : null;
+                continue;
+            }
+
+            if (line.Trim() != "```hex")
+            {
+                continue;
+            }
+
+            var hex = new List<string>();
+            for (i++; i < lines.Length && lines[i].Trim() != "```"; i++)
+            {
+                hex.Add(lines[i]);
+            }
+
+            Assert.True(i < lines.Length, "unterminated ```hex block in docs/protocol.md");
+            Assert.True(current is not null, $"a ```hex block in docs/protocol.md (line {i}) is not under a '### Vector:' heading");
+            var body = string.Join(' ', hex);
+            Assert.Matches(HexBody(), body);
+            Assert.True(vectors.TryAdd(current!, Frames.Hex(body)), $"vector '{current}' has two hex blocks");
+        }
+
+        return vectors;
+    }
+
+    [GeneratedRegex(@"^###\s+Vector:\s*(\S+)\s*$")]
+    private static partial Regex VectorHeading();
+
+    [GeneratedRegex(@"^\s*([0-9a-fA-F]{2}\s+)*[0-9a-fA-F]{2}\s*$")]
+    private static partial Regex HexBody();
+}

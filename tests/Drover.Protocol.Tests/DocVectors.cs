@@ -1,0 +1,63 @@
+namespace Drover.Protocol.Tests;
+
+/// <summary>The messages behind the "### Vector:" blocks of docs/protocol.md, by vector name.
+/// <see cref="DocVectorTests"/> checks the doc and this table against each other, both ways.</summary>
+internal static class DocVectors
+{
+    public static readonly IReadOnlyDictionary<string, Message> Expected = new Dictionary<string, Message>(StringComparer.Ordinal)
+    {
+        ["hello"] = new Hello(
+            MinVersion: 1,
+            MaxVersion: 1,
+            AgentId: "edge-01",
+            Credential: "s3cret",
+            AgentVersion: "1.0.0",
+            Labels: new Dictionary<string, string>(StringComparer.Ordinal) { ["site"] = "lyon", ["rack"] = "r7" },
+            Capabilities: ["files", "shell"],
+            JobSlots: 4),
+        ["hello-empty-collections"] = new Hello(1, 3, "a", "", "", new Dictionary<string, string>(), [], 0),
+        ["welcome"] = new Welcome(
+            Version: 1,
+            SessionEpoch: 42,
+            IntervalMs: 60_000,
+            SlotOffsetMs: 17_250,
+            HubTimeUnixMs: 1_767_225_600_000,
+            MaxFrameSize: 65_536,
+            MaxStatusFields: 64,
+            HubId: "hub-a"),
+        ["refuse"] = new Refuse(ErrorCode.UnsupportedVersion, 0, "hub speaks versions 1-1"),
+        ["refuse-overloaded"] = new Refuse(ErrorCode.Overloaded, 5_000, "busy"),
+        ["status"] = new Status(1, AgentState.Idle, ProtocolConstants.NoProgress, []),
+        ["status-all-kinds"] = new Status(
+            Sequence: 7,
+            State: AgentState.Busy,
+            Progress: 42,
+            Fields:
+            [
+                new("load1", FieldValue.From(0.5)),
+                new("jobs", FieldValue.From(3L)),
+                new("ok", FieldValue.From(true)),
+                new("note", FieldValue.From("hé")),
+                new("gone", FieldValue.Null),
+            ]),
+        ["status-extremes"] = new Status(
+            Sequence: ulong.MaxValue,
+            State: AgentState.Draining,
+            Progress: 100,
+            Fields:
+            [
+                new("min", FieldValue.From(long.MinValue)),
+                new("neg", FieldValue.From(-2.5)),
+                new("off", FieldValue.From(false)),
+                new("empty", FieldValue.From("")),
+            ]),
+        ["status-ack"] = new StatusAck(7),
+        ["ping"] = new Ping(0x0102030405060708),
+        ["pong"] = new Pong(0x0102030405060708),
+        ["backoff"] = new Backoff(30_000, "slow down"),
+        ["redirect"] = new Redirect(["hub-b:7400", "10.0.0.12:7400"], "rebalance"),
+        ["reschedule"] = new Reschedule(120_000, 45_500),
+        ["bye"] = new Bye(ErrorCode.None, "bye"),
+        ["bye-unicode"] = new Bye(ErrorCode.ShuttingDown, "arrêt 停止 🚜"),
+    };
+}

@@ -243,8 +243,14 @@ public sealed partial class DroverHub : IAsyncDisposable
         _closing.TryRemove(connection, out _);
     }
 
+    /// <summary>Raises the soft open-files limit to the hard limit (each agent costs one descriptor),
+    /// logs both, and sets <see cref="Capacity"/> from the result.</summary>
     private void RaiseOpenFilesLimit()
     {
-        Capacity = 0;
+        var (softBefore, _) = Os.SystemLimits.GetOpenFilesLimit();
+        var (softAfter, hard) = Os.SystemLimits.RaiseOpenFilesLimit();
+        var capacity = Os.SystemLimits.AgentCapacityFor(softAfter, new Os.SystemLimits().FileMax);
+        Capacity = (long)Math.Min(capacity, int.MaxValue);
+        Log.OpenFilesLimit(Logger, softBefore, softAfter, hard, Capacity);
     }
 }

@@ -11,7 +11,7 @@ public sealed class HubSessionTests : IAsyncLifetime
 {
     private HubFixture _fixture = null!;
 
-    public async Task InitializeAsync() => _fixture = await HubFixture.StartAsync(o => o with { Token = "s3cret", HandshakeTimeout = TimeSpan.FromMilliseconds(500) });
+    public async Task InitializeAsync() => _fixture = await HubFixture.StartAsync(o => o with { Token = "s3cret", HandshakeTimeout = TimeSpan.FromSeconds(2) });
 
     public async Task DisposeAsync() => await _fixture.DisposeAsync();
 

@@ -1,0 +1,158 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Drover.Protocol;
+
+namespace Drover.Agent.Internal;
+
+/// <summary>One TCP connection to a hub: a pipe reader that yields whole decoded messages, and a
+/// serialized frame writer. The reader does zero-byte reads, so an idle connection holds no receive
+/// buffer. Reads happen on one loop at a time; writes may come from any task (the write lock orders them).</summary>
+internal sealed class AgentConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _reader;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private int _disposed;
+
+    private AgentConnection(Socket socket)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(
+            bufferSize: 4096, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
+    }
+
+    /// <summary>Connects to <paramref name="address"/>; <paramref name="timeout"/> is measured on
+    /// <paramref name="time"/>. Throws <see cref="SocketException"/> or <see cref="TimeoutException"/> on failure.</summary>
+    public static async Task<AgentConnection> ConnectAsync(HubAddress address, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var timeoutCts = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
+        try
+        {
+            EndPoint endPoint = IPAddress.TryParse(address.Host, out var ip)
+                ? new IPEndPoint(ip, address.Port)
+                : new DnsEndPoint(address.Host, address.Port);
+            await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
+            return new AgentConnection(socket);
+        }
+        catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new TimeoutException($"connect to {address} timed out after {timeout.TotalMilliseconds:0} ms");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads the next message. Returns null when the hub closed the connection cleanly between
+    /// frames; throws <see cref="ProtocolException"/> for bad frames or a close in the middle of one.</summary>
+    public async ValueTask<Message?> ReadAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (FrameCodec.TryReadFrame(ref buffer, ProtocolConstants.DefaultMaxFrameSize, out var type, out var payload))
+            {
+                // Decode copies everything the message keeps, so the buffer can be released right after.
+                var message = FrameCodec.Decode(type, payload);
+                _reader.AdvanceTo(buffer.Start);
+                return message;
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                var leftover = buffer.Length;
+                _reader.AdvanceTo(buffer.End);
+                if (leftover > 0)
+                {
+                    throw new ProtocolException(ErrorCode.Malformed, $"connection closed inside a frame ({leftover} bytes left)");
+                }
+
+                return null;
+            }
+
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>Writes one whole frame. Concurrent callers are serialized.</summary>
+    public async ValueTask SendAsync(Message message, CancellationToken cancellationToken)
+    {
+        // Ownership: the rented buffer is returned by this method after the write completed or failed.
+        var size = FrameCodec.GetFrameSize(message);
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            FrameCodec.Write(message, buffer.AsSpan(0, size));
+            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _stream.WriteAsync(buffer.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Lingering close after a bye: sends FIN, then discards input until the hub closes its side
+    /// (or <paramref name="cancellationToken"/> fires), so that unread input cannot turn the close into a
+    /// reset that would make the hub lose the bye.</summary>
+    public async ValueTask CloseGracefullyAsync(CancellationToken cancellationToken)
+    {
+        _socket.Shutdown(SocketShutdown.Send);
+        while (true)
+        {
+            var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            _reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Closes the socket at once; pending reads and writes fail.</summary>
+    public void Abort()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _socket.Close();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        Abort();
+        await _reader.CompleteAsync().ConfigureAwait(false);
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _writeLock.Dispose();
+    }
+}

@@ -1,0 +1,60 @@
+using Drover.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Drover.Agent.Internal;
+
+/// <summary>Every log line of the agent library. Event ids: 1000-1019 connection lifecycle,
+/// 1020-1039 reports and schedule, 1040-1059 status content.</summary>
+internal static partial class Log
+{
+    // 1000-1019: connection lifecycle
+    [LoggerMessage(1000, LogLevel.Debug, "Agent {AgentId} connecting to {Hub}")]
+    public static partial void Connecting(ILogger logger, string agentId, string hub);
+
+    [LoggerMessage(1001, LogLevel.Information, "Agent {AgentId} connected to {Hub} (hub {HubId}, protocol v{Version}, interval {IntervalMs} ms, slot {SlotOffsetMs} ms, clock offset {ClockOffsetMs} ms)")]
+    public static partial void Connected(ILogger logger, string agentId, string hub, string hubId, ushort version, long intervalMs, long slotOffsetMs, long clockOffsetMs);
+
+    [LoggerMessage(1002, LogLevel.Information, "Agent {AgentId} disconnected from {Hub}: {Reason} ({Detail}); next attempt in {RetryInMs} ms")]
+    public static partial void Disconnected(ILogger logger, string agentId, string hub, DisconnectReason reason, string detail, long retryInMs);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Agent {AgentId} refused by {Hub}: {Code} {Reason} (retry after {RetryAfterMs} ms)")]
+    public static partial void Refused(ILogger logger, string agentId, string hub, ErrorCode code, string reason, uint retryAfterMs);
+
+    [LoggerMessage(1004, LogLevel.Error, "Agent {AgentId} refused by {Hub} for good: {Code} {Reason}")]
+    public static partial void RefusedPermanently(ILogger logger, string agentId, string hub, ErrorCode code, string reason);
+
+    [LoggerMessage(1005, LogLevel.Information, "Agent {AgentId} redirected by {Hub} to [{Hubs}]: {Reason}")]
+    public static partial void Redirected(ILogger logger, string agentId, string hub, string hubs, string reason);
+
+    [LoggerMessage(1006, LogLevel.Warning, "Agent {AgentId} ignored redirect to '{Entry}': {Error}")]
+    public static partial void BadRedirectEntry(ILogger logger, string agentId, string entry, string error);
+
+    [LoggerMessage(1007, LogLevel.Information, "Agent {AgentId} stopping; said bye to {Hub}")]
+    public static partial void Stopping(ILogger logger, string agentId, string hub);
+
+    [LoggerMessage(1008, LogLevel.Debug, "Agent {AgentId} could not say bye to {Hub}: {Error}")]
+    public static partial void ByeFailed(ILogger logger, string agentId, string hub, string error);
+
+    [LoggerMessage(1009, LogLevel.Warning, "Agent {AgentId} got a protocol error from {Hub}: {Code} {Error}")]
+    public static partial void ProtocolError(ILogger logger, string agentId, string hub, ErrorCode code, string error);
+
+    // 1020-1039: reports and schedule
+    [LoggerMessage(1020, LogLevel.Information, "Agent {AgentId} rescheduled by {Hub}: interval {IntervalMs} ms, slot {SlotOffsetMs} ms")]
+    public static partial void Rescheduled(ILogger logger, string agentId, string hub, long intervalMs, long slotOffsetMs);
+
+    [LoggerMessage(1021, LogLevel.Trace, "Agent {AgentId} sent status {Sequence} to {Hub}")]
+    public static partial void ReportSent(ILogger logger, string agentId, ulong sequence, string hub);
+
+    [LoggerMessage(1022, LogLevel.Debug, "Agent {AgentId} sent {Count} backlogged status samples to {Hub}")]
+    public static partial void BacklogSent(ILogger logger, string agentId, int count, string hub);
+
+    [LoggerMessage(1023, LogLevel.Warning, "Agent {AgentId} status backlog is full ({Capacity}); dropping the oldest samples")]
+    public static partial void BacklogFull(ILogger logger, string agentId, int capacity);
+
+    // 1040-1059: status content
+    [LoggerMessage(1040, LogLevel.Warning, "Agent {AgentId} status has {Count} fields; the hub allows {Max}, so the extra fields are dropped")]
+    public static partial void FieldsDropped(ILogger logger, string agentId, int count, int max);
+
+    [LoggerMessage(1041, LogLevel.Warning, "Agent {AgentId} status provider failed; the report goes out without its fields: {Error}")]
+    public static partial void StatusProviderFailed(ILogger logger, string agentId, string error);
+}

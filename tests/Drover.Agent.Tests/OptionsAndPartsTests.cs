@@ -1,0 +1,107 @@
+using Drover.Agent.Internal;
+using Drover.Protocol;
+
+namespace Drover.Agent.Tests;
+
+public sealed class OptionsAndPartsTests
+{
+    private static AgentOptions Valid => new() { Hubs = ["127.0.0.1:7400"], AgentId = "web-01" };
+
+    [Fact]
+    public void Defaults_are_documented_values()
+    {
+        var options = new AgentOptions();
+        Assert.Equal(Environment.MachineName, options.AgentId);
+        Assert.Equal(string.Empty, options.Token);
+        Assert.Equal(0, options.JobSlots);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), options.BackoffBase);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.BackoffCap);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.HandshakeTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.ConnectTimeout);
+        Assert.Equal(16, options.StatusBacklog);
+        Assert.Same(TimeProvider.System, options.TimeProvider);
+        Assert.False(string.IsNullOrEmpty(options.AgentVersion));
+        Valid.Validate();
+    }
+
+    [Theory]
+    [InlineData("no hubs")]
+    [InlineData("host-without-port")]
+    [InlineData("host:0")]
+    [InlineData("host:70000")]
+    [InlineData(":7400")]
+    [InlineData("[::1]7400")]
+    public void Bad_hub_lists_are_rejected(string hub)
+    {
+        var options = hub == "no hubs" ? Valid with { Hubs = [] } : Valid with { Hubs = [hub] };
+        var ex = Assert.Throws<ArgumentException>(options.Validate);
+        Assert.Contains("hub", ex.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Bad_ids_and_timings_are_rejected_with_a_clear_message()
+    {
+        Assert.Contains("agent id", Assert.Throws<ArgumentException>((Valid with { AgentId = "has space" }).Validate).Message, StringComparison.Ordinal);
+        Assert.Contains("cap", Assert.Throws<ArgumentException>((Valid with { BackoffCap = TimeSpan.FromMilliseconds(100) }).Validate).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>((Valid with { ConnectTimeout = TimeSpan.Zero }).Validate);
+        Assert.Throws<ArgumentException>((Valid with { StatusBacklog = -1 }).Validate);
+        Assert.Throws<ArgumentException>(() => new DroverAgent(Valid with { Hubs = ["nope"] }));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:7400", "127.0.0.1", 7400)]
+    [InlineData("hub.example.com:1", "hub.example.com", 1)]
+    [InlineData("[::1]:7400", "::1", 7400)]
+    public void Hub_addresses_parse(string text, string host, int port)
+    {
+        Assert.True(HubAddress.TryParse(text, out var address, out _));
+        Assert.Equal(host, address.Host);
+        Assert.Equal(port, address.Port);
+        Assert.Equal(text, address.ToString());
+    }
+
+    [Fact]
+    public void Backlog_keeps_the_latest_samples_and_drops_the_oldest()
+    {
+        var backlog = new StatusBacklog(3);
+        for (ulong i = 1; i <= 5; i++)
+        {
+            backlog.Add(new Status(i, AgentState.Idle, ProtocolConstants.NoProgress, []));
+        }
+
+        Assert.Equal([3UL, 4UL, 5UL], backlog.Snapshot().Select(s => s.Sequence));
+        Assert.Equal(2, backlog.Dropped);
+        Assert.True(backlog.TryPeek(out var oldest));
+        backlog.RemoveSent(oldest);
+        Assert.Equal([4UL, 5UL], backlog.Snapshot().Select(s => s.Sequence));
+    }
+
+    [Fact]
+    public void Proc_files_parse_into_fields()
+    {
+        var fields = new List<KeyValuePair<string, FieldValue>>();
+        SystemMetrics.ParseLoadAvg("0.52 0.58 1.59 1/389 12345\n", fields);
+        SystemMetrics.ParseMemInfo("MemTotal:       16318412 kB\nMemFree:  1 kB\nMemAvailable:    8000000 kB\n", fields);
+
+        Assert.Equal(
+            [
+                new("load1", FieldValue.From(0.52)),
+                new("load5", FieldValue.From(0.58)),
+                new("load15", FieldValue.From(1.59)),
+                new("mem_total_bytes", FieldValue.From(16318412L * 1024)),
+                new("mem_available_bytes", FieldValue.From(8000000L * 1024)),
+            ],
+            fields);
+    }
+
+    [Fact]
+    public void SetField_rejects_empty_keys_and_RemoveField_reports_whether_it_removed()
+    {
+        var agent = new DroverAgent(Valid);
+        Assert.Throws<ArgumentException>(() => agent.SetField("", FieldValue.From(1L)));
+        agent.SetField("k", FieldValue.From(1L));
+        Assert.True(agent.RemoveField("k"));
+        Assert.False(agent.RemoveField("k"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => agent.SetProgress(101));
+    }
+}

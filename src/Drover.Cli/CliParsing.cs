@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.Logging;
 
 namespace Drover.Cli;
 
@@ -86,7 +87,7 @@ internal static class CliParsing
         }
     }
 
-    /// <summary>Parses "k=v,k2=v2" into labels.</summary>
+    /// <summary>Parses "k=v,k2=v2" (empty: no labels); rejects empty keys and repeated keys.</summary>
     public static bool TryParseLabels(string? text, out Dictionary<string, string> labels, out string error)
     {
         labels = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -96,19 +97,48 @@ internal static class CliParsing
             return true;
         }
 
-        foreach (var pair in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var pair in text.Split(','))
         {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            if (equals <= 0)
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
             {
-                error = $"label '{pair}' must look like key=value";
+                error = $"'{pair}' is not key=value (expected k=v,k2=v2)";
                 return false;
             }
 
-            labels[pair[..equals]] = pair[(equals + 1)..];
+            var key = pair[..eq].Trim();
+            var value = pair[(eq + 1)..].Trim();
+            if (key.Length == 0)
+            {
+                error = $"'{pair}' has an empty key";
+                return false;
+            }
+
+            if (!labels.TryAdd(key, value))
+            {
+                error = $"label '{key}' is given twice";
+                return false;
+            }
         }
 
         return true;
+    }
+
+    /// <summary>Parses trace, debug, info, warn, error, critical or none.</summary>
+    public static bool TryParseLogLevel(string? text, out LogLevel level)
+    {
+        level = text?.ToLowerInvariant() switch
+        {
+            "trace" => LogLevel.Trace,
+            "debug" => LogLevel.Debug,
+            null or "info" or "information" => LogLevel.Information,
+            "warn" or "warning" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            "critical" => LogLevel.Critical,
+            "none" => LogLevel.None,
+            _ => (LogLevel)(-1),
+        };
+        return level != (LogLevel)(-1);
     }
 
     /// <summary>Writes "drover: message" to stderr and returns the usage-error exit code 2.</summary>

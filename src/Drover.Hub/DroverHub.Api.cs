@@ -93,11 +93,7 @@ public sealed partial class DroverHub
 
     private IResult GetStats()
     {
-        var byState = Enum.GetValues<Presence>().ToDictionary(p => p.ToString().ToLowerInvariant(), _ => 0);
-        foreach (var entry in Registry.Entries)
-        {
-            byState[entry.Presence.ToString().ToLowerInvariant()]++;
-        }
+        var byState = CountAgentsByPresence().ToDictionary(p => p.Key.ToString().ToLowerInvariant(), p => p.Value);
 
         var interval = Schedule.IntervalMs;
         var window = (int)Math.Clamp(interval / 1000, 1, FleetStats.WindowSeconds - 1);

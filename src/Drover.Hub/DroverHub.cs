@@ -64,6 +64,18 @@ public sealed partial class DroverHub : IAsyncDisposable
     /// <summary>The report interval agents are given now (stretched as the fleet grows).</summary>
     public TimeSpan CurrentInterval => TimeSpan.FromMilliseconds(Schedule.IntervalMs);
 
+    /// <summary>How many agents the registry holds in each presence state.</summary>
+    public IReadOnlyDictionary<Presence, int> CountAgentsByPresence()
+    {
+        var counts = Enum.GetValues<Presence>().ToDictionary(p => p, _ => 0);
+        foreach (var entry in Registry.Entries)
+        {
+            counts[entry.Presence]++;
+        }
+
+        return counts;
+    }
+
     internal ILoggerFactory LoggerFactory { get; }
 
     internal ILogger Logger { get; }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Drover.TestUtilities;
 
 namespace Drover.Cli.Tests;
 
@@ -40,48 +40,5 @@ public sealed class DoctorProcessTests
         Assert.DoesNotContain("can hold about", output, StringComparison.Ordinal);
     }
 
-    private static string FindDroverDll()
-    {
-        // The test project references Drover.Cli, so the build copies drover.dll next to the tests.
-        var besideTests = Path.Combine(AppContext.BaseDirectory, "drover.dll");
-        if (File.Exists(besideTests) && File.Exists(Path.Combine(AppContext.BaseDirectory, "drover.runtimeconfig.json")))
-        {
-            return besideTests;
-        }
-
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Drover.slnx")))
-            {
-                var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
-                var built = Path.Combine(dir.FullName, "src", "Drover.Cli", "bin", configuration, "net10.0", "drover.dll");
-                Assert.True(File.Exists(built), $"drover.dll is neither next to the tests nor at {built}");
-                return built;
-            }
-        }
-
-        throw new InvalidOperationException("drover.dll not found");
-    }
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunDroverAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(FindDroverDll());
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var error = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await error);
-    }
+    private static Task<(int ExitCode, string Output, string Error)> RunDroverAsync(params string[] args) => DroverProcess.RunAsync(args);
 }

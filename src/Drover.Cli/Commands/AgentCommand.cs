@@ -1,8 +1,6 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Drover.Agent;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 
 namespace Drover.Cli.Commands;
 
@@ -61,12 +59,12 @@ internal static class AgentCommand
                 return Usage("--hub HOST:PORT is required (repeat it for several hubs)");
             }
 
-            if (!TryParseLogLevel(parseResult.GetValue(logLevelOption), out var level))
+            if (!CliParsing.TryParseLogLevel(parseResult.GetValue(logLevelOption), out var level))
             {
                 return Usage("--log-level must be one of trace, debug, info, warn, error, none");
             }
 
-            if (!TryParseLabels(parseResult.GetValue(labelsOption), out var labels, out var labelError))
+            if (!CliParsing.TryParseLabels(parseResult.GetValue(labelsOption), out var labels, out var labelError))
             {
                 return Usage($"--labels: {labelError}");
             }
@@ -82,15 +80,7 @@ internal static class AgentCommand
                 statusArgv = argv;
             }
 
-            using var loggerFactory = LoggerFactory.Create(builder => builder
-                .SetMinimumLevel(level)
-                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-                .AddSimpleConsole(o =>
-                {
-                    o.SingleLine = true;
-                    o.TimestampFormat = "HH:mm:ss ";
-                    o.ColorBehavior = LoggerColorBehavior.Disabled;
-                }));
+            using var loggerFactory = ConsoleLogging.Create(level);
 
             var statusCommand = statusArgv is null
                 ? null
@@ -115,16 +105,8 @@ internal static class AgentCommand
                 return Usage(ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
             }
 
-            // Ctrl-C and SIGTERM stop the agent cleanly (bye sent, exit 0) whether or not the invocation
-            // configuration handles process termination itself.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-            void OnSignal(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stop.Cancel();
-            }
+            // Ctrl-C and SIGTERM stop the agent cleanly: bye sent, exit 0.
+            using var stop = StopSignal.Create(cancellationToken);
 
             await using var agent = new DroverAgent(options);
             try
@@ -139,59 +121,6 @@ internal static class AgentCommand
             }
         });
         return command;
-    }
-
-    /// <summary>Parses "k=v,k2=v2" (empty: no labels).</summary>
-    internal static bool TryParseLabels(string? text, out Dictionary<string, string> labels, out string error)
-    {
-        labels = new Dictionary<string, string>(StringComparer.Ordinal);
-        error = string.Empty;
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return true;
-        }
-
-        foreach (var pair in text.Split(','))
-        {
-            var eq = pair.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                error = $"'{pair}' is not key=value (expected k=v,k2=v2)";
-                return false;
-            }
-
-            var key = pair[..eq].Trim();
-            var value = pair[(eq + 1)..].Trim();
-            if (key.Length == 0)
-            {
-                error = $"'{pair}' has an empty key";
-                return false;
-            }
-
-            if (!labels.TryAdd(key, value))
-            {
-                error = $"label '{key}' is given twice";
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    internal static bool TryParseLogLevel(string? text, out LogLevel level)
-    {
-        level = text?.ToLowerInvariant() switch
-        {
-            "trace" => LogLevel.Trace,
-            "debug" => LogLevel.Debug,
-            null or "info" or "information" => LogLevel.Information,
-            "warn" or "warning" => LogLevel.Warning,
-            "error" => LogLevel.Error,
-            "critical" => LogLevel.Critical,
-            "none" => LogLevel.None,
-            _ => (LogLevel)(-1),
-        };
-        return level != (LogLevel)(-1);
     }
 
     private static int Usage(string message)

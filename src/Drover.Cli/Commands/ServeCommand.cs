@@ -20,7 +20,7 @@ internal static class ServeCommand
         var maxAgents = new Option<int>("--max-agents") { Description = "Most agents to hold (0: as many as the open-files limit allows)", DefaultValueFactory = _ => 0 };
         var token = new Option<string?>("--token") { Description = "Shared token agents must present (default: $DROVER_TOKEN; none if unset)" };
         var hubId = new Option<string>("--hub-id") { Description = "This hub's name", DefaultValueFactory = _ => Environment.MachineName };
-        var logLevel = new Option<LogLevel>("--log-level") { Description = "Trace, Debug, Information, Warning, Error", DefaultValueFactory = _ => LogLevel.Information };
+        var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn, error or none", DefaultValueFactory = _ => "info" };
 
         var command = new Command("serve", "Run a hub: agents on --listen, HTTP API on --http, data in --data")
         {
@@ -65,16 +65,22 @@ internal static class ServeCommand
                 return CliParsing.Fail(ex.Message);
             }
 
+            if (!CliParsing.TryParseLogLevel(parse.GetValue(logLevel), out var level))
+            {
+                return CliParsing.Fail("--log-level must be one of trace, debug, info, warn, error, none");
+            }
+
             var dataDir = Path.GetFullPath(parse.GetValue(data)!);
-            using var loggerFactory = ConsoleLogging.Create(parse.GetValue(logLevel));
+            using var stop = StopSignal.Create(cancellationToken);
+            using var loggerFactory = ConsoleLogging.Create(level);
             var logger = loggerFactory.CreateLogger("drover");
             await using var store = new SqliteFleetStore(new SqliteStoreOptions { Path = Path.Combine(dataDir, "drover.db") });
             var hub = new DroverHub(options, store, loggerFactory);
             try
             {
-                await hub.StartAsync(cancellationToken);
+                await hub.StartAsync(stop.Token);
             }
-            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or InvalidOperationException or IOException)
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Drover.Storage.StoreException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
                 logger.LogCritical("Hub could not start: {Message}", ex.Message);
                 await hub.DisposeAsync();
@@ -84,12 +90,13 @@ internal static class ServeCommand
             logger.LogInformation("Data in {DataDir}; report interval {Interval}", dataDir, options.ReportInterval);
             try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
+                await Task.Delay(Timeout.Infinite, stop.Token);
             }
             catch (OperationCanceledException)
             {
             }
 
+            logger.LogInformation("Stopping: saying bye to every agent and flushing the store");
             await hub.DisposeAsync();
             return 0;
         });

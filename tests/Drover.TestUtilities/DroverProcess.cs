@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Drover.TestUtilities;
+
+/// <summary>The real <c>drover</c> executable as a child process: output captured line by line,
+/// Ctrl-C (SIGINT) and kill -9 on demand, always killed on dispose.</summary>
+public sealed class DroverProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _newLine = new(0);
+
+    private DroverProcess(Process process)
+    {
+        _process = process;
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public int Id => _process.Id;
+
+    /// <summary>Everything written to stdout and stderr so far, interleaved as it arrived.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public static DroverProcess Start(params string[] args) => Start(null, args);
+
+    public static DroverProcess Start(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment.Remove("DROVER_TOKEN");
+        start.Environment.Remove("DROVER_API");
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        start.ArgumentList.Add(FindDroverDll());
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return new DroverProcess(Process.Start(start)!);
+    }
+
+    /// <summary>Runs a short command to its end: exit code, stdout and stderr.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment.Remove("DROVER_TOKEN");
+        start.Environment.Remove("DROVER_API");
+        start.ArgumentList.Add(FindDroverDll());
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
+        var error = process.StandardError.ReadToEndAsync(timeout.Token);
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output, await error);
+    }
+
+    /// <summary>The path of drover.dll: next to the test assembly (test projects reference Drover.Cli),
+    /// else in src/Drover.Cli/bin of the same configuration.</summary>
+    public static string FindDroverDll()
+    {
+        var besideTests = Path.Combine(AppContext.BaseDirectory, "drover.dll");
+        if (File.Exists(besideTests) && File.Exists(Path.Combine(AppContext.BaseDirectory, "drover.runtimeconfig.json")))
+        {
+            return besideTests;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Drover.slnx")))
+            {
+                var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
+                var built = Path.Combine(dir.FullName, "src", "Drover.Cli", "bin", configuration, "net10.0", "drover.dll");
+                if (!File.Exists(built))
+                {
+                    throw new FileNotFoundException($"drover.dll is neither next to the tests nor at {built}");
+                }
+
+                return built;
+            }
+        }
+
+        throw new FileNotFoundException("drover.dll not found");
+    }
+
+    /// <summary>Waits for an output line matching <paramref name="pattern"/> and returns its match.</summary>
+    public async Task<Match> WaitForLineAsync(string pattern, TimeSpan? timeout = null)
+    {
+        var regex = new Regex(pattern, RegexOptions.CultureInvariant);
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var match = regex.Match(Output);
+            if (match.Success)
+            {
+                return match;
+            }
+
+            var remaining = deadline - DateTime.UtcNow;
+            if (remaining <= TimeSpan.Zero || (_process.HasExited && !await _newLine.WaitAsync(200)))
+            {
+                throw new TimeoutException($"no output matching /{pattern}/ from drover (exited: {_process.HasExited}). Output so far:\n{Output}");
+            }
+
+            await _newLine.WaitAsync(remaining < TimeSpan.FromMilliseconds(500) ? remaining : TimeSpan.FromMilliseconds(500));
+        }
+    }
+
+    /// <summary>Sends SIGINT, as Ctrl-C does.</summary>
+    public void Interrupt() => Signal("INT");
+
+    /// <summary>kill -9: the process dies at once, with no chance to clean up.</summary>
+    public void KillHard() => Signal("KILL");
+
+    public async Task<int> WaitForExitAsync(TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        _newLine.Dispose();
+    }
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _output.AppendLine(line);
+        }
+
+        _newLine.Release();
+    }
+}

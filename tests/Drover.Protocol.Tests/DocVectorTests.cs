@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Drover.TestUtilities;
 
 namespace Drover.Protocol.Tests;
 
@@ -68,21 +69,13 @@ public sealed partial class DocVectorTests
     }
 
     /// <summary>The Python sketch in the doc encodes hello and status exactly as the vectors say and
-    /// reads the welcome vector right. Needs python3 on the PATH; passes vacuously without it.</summary>
+    /// reads the welcome vector right. Needs python3 on the PATH (.ci/run installs it).</summary>
     [Fact]
     public async Task Python_sketch_in_the_document_agrees_with_the_vectors()
     {
-        var python = FindOnPath("python3");
-        if (python is null)
-        {
-            return;
-        }
+        var python = TestPaths.RequirePython();
 
-        var text = await File.ReadAllTextAsync(FindRepositoryFile(Path.Combine("docs", "protocol.md")));
-        var start = text.IndexOf("```python\n", StringComparison.Ordinal);
-        Assert.True(start >= 0, "docs/protocol.md has no ```python block");
-        start += "```python\n".Length;
-        var sketch = text[start..text.IndexOf("\n```", start, StringComparison.Ordinal)];
+        var sketch = TestPaths.ProtocolDocPythonAgent();
 
         var dir = Directory.CreateTempSubdirectory("drover-pyagent-");
         try
@@ -127,30 +120,9 @@ public sealed partial class DocVectorTests
         }
     }
 
-    private static string? FindOnPath(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, program))
-            .FirstOrDefault(File.Exists);
-
-    internal static string FindRepositoryFile(string relativePath)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Drover.slnx")))
-            {
-                var path = Path.Combine(dir.FullName, relativePath);
-                Assert.True(File.Exists(path), $"{path} does not exist");
-                return path;
-            }
-        }
-
-        throw new InvalidOperationException($"no folder above {AppContext.BaseDirectory} holds Drover.slnx");
-    }
-
     private static Dictionary<string, byte[]> ParseDocument()
     {
-        var text = File.ReadAllText(FindRepositoryFile(Path.Combine("docs", "protocol.md")));
+        var text = File.ReadAllText(TestPaths.RepositoryFile("docs", "protocol.md"));
         var vectors = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         string? current = null;
         var lines = text.Split('\n');

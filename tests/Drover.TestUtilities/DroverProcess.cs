@@ -101,22 +101,9 @@ public sealed class DroverProcess : IAsyncDisposable
             return besideTests;
         }
 
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Drover.slnx")))
-            {
-                var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
-                var built = Path.Combine(dir.FullName, "src", "Drover.Cli", "bin", configuration, "net10.0", "drover.dll");
-                if (!File.Exists(built))
-                {
-                    throw new FileNotFoundException($"drover.dll is neither next to the tests nor at {built}");
-                }
-
-                return built;
-            }
-        }
-
-        throw new FileNotFoundException("drover.dll not found");
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
+        var built = TestPaths.RepositoryFile("src", "Drover.Cli", "bin", configuration, "net10.0", "drover.dll");
+        return File.Exists(built) ? built : throw new FileNotFoundException($"drover.dll is neither next to the tests nor at {built}");
     }
 
     /// <summary>Waits for an output line matching <paramref name="pattern"/> and returns its match.</summary>

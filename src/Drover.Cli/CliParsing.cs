@@ -7,11 +7,11 @@ namespace Drover.Cli;
 /// <summary>Parsers for the values our flags take; each returns a clear message instead of throwing.</summary>
 internal static class CliParsing
 {
-    /// <summary>Parses "90", "90s", "500ms", "5m", "1h" (a bare number is seconds).</summary>
+    /// <summary>Parses "90", "90s", "500ms", "5m", "1h", "7d" (a bare number is seconds).</summary>
     public static bool TryParseDuration(string? text, out TimeSpan value, out string error)
     {
         value = default;
-        error = $"'{text}' is not a duration; use for example 500ms, 10s, 5m or 1h";
+        error = $"'{text}' is not a duration; use for example 500ms, 10s, 5m, 1h or 7d";
         if (string.IsNullOrWhiteSpace(text))
         {
             return false;
@@ -22,6 +22,7 @@ internal static class CliParsing
             : text.EndsWith('s') ? (text[..^1], 1000.0)
             : text.EndsWith('m') ? (text[..^1], 60_000.0)
             : text.EndsWith('h') ? (text[..^1], 3_600_000.0)
+            : text.EndsWith('d') ? (text[..^1], 86_400_000.0)
             : (text, 1000.0);
         if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) || amount < 0 || !double.IsFinite(amount))
         {

@@ -127,6 +127,7 @@ public sealed class EndToEndTests : IDisposable
     [Theory]
     [InlineData("serve", "--listen", "nonsense")]
     [InlineData("serve", "--interval", "soon")]
+    [InlineData("serve", "--stale-after", "2d", "--retire-after", "1d")]
     [InlineData("agent")]
     [InlineData("agent", "--hub", "127.0.0.1:7400", "--labels", "novalue")]
     [InlineData("agent", "--hub", "127.0.0.1:7400", "--id", "bad id")]

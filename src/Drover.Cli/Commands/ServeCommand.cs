@@ -20,11 +20,13 @@ internal static class ServeCommand
         var maxAgents = new Option<int>("--max-agents") { Description = "Most agents to hold (0: as many as the open-files limit allows)", DefaultValueFactory = _ => 0 };
         var token = new Option<string?>("--token") { Description = "Shared token agents must present (default: $DROVER_TOKEN; none if unset)" };
         var hubId = new Option<string>("--hub-id") { Description = "This hub's name", DefaultValueFactory = _ => Environment.MachineName };
+        var staleAfter = new Option<string>("--stale-after") { Description = "A lost agent becomes stale after this long", DefaultValueFactory = _ => "1h" };
+        var retireAfter = new Option<string>("--retire-after") { Description = "A stale agent is retired (hidden, kept in the store) after this long", DefaultValueFactory = _ => "7d" };
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn, error or none", DefaultValueFactory = _ => "info" };
 
         var command = new Command("serve", "Run a hub: agents on --listen, HTTP API on --http, data in --data")
         {
-            listen, http, data, interval, maxRate, admitRate, maxAgents, token, hubId, logLevel,
+            listen, http, data, interval, maxRate, admitRate, maxAgents, token, hubId, staleAfter, retireAfter, logLevel,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -45,6 +47,16 @@ internal static class ServeCommand
                 return CliParsing.Fail($"--interval: {error}");
             }
 
+            if (!CliParsing.TryParseDuration(parse.GetValue(staleAfter), out var stale, out error))
+            {
+                return CliParsing.Fail($"--stale-after: {error}");
+            }
+
+            if (!CliParsing.TryParseDuration(parse.GetValue(retireAfter), out var retire, out error))
+            {
+                return CliParsing.Fail($"--retire-after: {error}");
+            }
+
             var options = new HubOptions
             {
                 AgentEndPoint = agentEndPoint,
@@ -55,6 +67,8 @@ internal static class ServeCommand
                 MaxAgents = parse.GetValue(maxAgents),
                 Token = parse.GetValue(token) ?? Environment.GetEnvironmentVariable("DROVER_TOKEN") ?? string.Empty,
                 HubId = parse.GetValue(hubId)!,
+                StaleAfter = stale,
+                RetireAfter = retire,
             };
             try
             {

@@ -8,6 +8,7 @@ var root = new RootCommand("Drover: one hub drives a fleet of agents. Run 'drove
     ClientsCommand.Create(),
     DoctorCommand.Create(),
     DemoCommand.Create(),
+    BenchCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

@@ -91,14 +91,20 @@ public sealed partial class DroverHub
         return Results.Json(new AgentDetail(ToView(entry), history), ApiJsonContext.Default.AgentDetail);
     }
 
-    private IResult GetStats()
+    private IResult GetStats(int? seconds)
     {
+        var histogramSeconds = seconds ?? 60;
+        if (histogramSeconds is < 1 or >= FleetStats.WindowSeconds)
+        {
+            return Results.BadRequest(new ApiError($"seconds must be between 1 and {FleetStats.WindowSeconds - 1}"));
+        }
+
         var byState = CountAgentsByPresence().ToDictionary(p => p.Key.ToString().ToLowerInvariant(), p => p.Value);
 
         var interval = Schedule.IntervalMs;
         var window = (int)Math.Clamp(interval / 1000, 1, FleetStats.WindowSeconds - 1);
         var lastInterval = Stats.LastSeconds(window);
-        var histogram = Stats.LastSeconds(60);
+        var histogram = Stats.LastSeconds(histogramSeconds);
         var view = new StatsView(
             Options.HubId,
             StartedAt,
@@ -111,8 +117,24 @@ public sealed partial class DroverHub
             Stats.TotalReports,
             histogram,
             Admission.Waiting,
-            Options.MaxAgents > 0 ? Options.MaxAgents : Capacity);
+            Options.MaxAgents > 0 ? Options.MaxAgents : Capacity,
+            ReadProcessView());
         return Results.Json(view, ApiJsonContext.Default.StatsView);
+    }
+
+    private static ProcessView ReadProcessView()
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        var gc = GC.GetGCMemoryInfo();
+        return new ProcessView(
+            process.WorkingSet64,
+            GC.GetTotalMemory(forceFullCollection: false),
+            gc.TotalCommittedBytes,
+            gc.FragmentedBytes,
+            GC.CollectionCount(0),
+            GC.CollectionCount(1),
+            GC.CollectionCount(2),
+            process.Threads.Count);
     }
 
     private AgentView ToView(AgentEntry entry)
@@ -132,7 +154,7 @@ public sealed partial class DroverHub
                 entry.Epoch,
                 ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, Schedule.IntervalMs),
                 entry.LastDisconnectReason,
-                entry.LatestStatus is null ? null : ToView(entry.LatestStatus, entry.StatusAtTicks));
+                entry.DecodeStatus() is { } status ? ToView(status, entry.StatusAtTicks) : null);
         }
     }
 

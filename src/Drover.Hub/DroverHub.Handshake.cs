@@ -93,18 +93,14 @@ public sealed partial class DroverHub
             Options.HubId));
     }
 
-    /// <summary>Records a report from an established session and acknowledges it.</summary>
-    internal void OnStatus(AgentConnection connection, Status status)
+    /// <summary>Validates a report without decoding it, records its bytes and acknowledges it.</summary>
+    internal void OnStatus(AgentConnection connection, ReadOnlySpan<byte> payload)
     {
-        if (status.Fields.Count > Options.MaxStatusFields)
-        {
-            throw new ProtocolException(ErrorCode.InvalidStatus, $"status has {status.Fields.Count} fields; the limit is {Options.MaxStatusFields}");
-        }
-
-        if (Registry.RecordStatus(connection.Entry!, connection.Epoch, status))
+        var sequence = Status.Validate(payload, Options.MaxStatusFields);
+        if (Registry.RecordStatus(connection.Entry!, connection.Epoch, payload))
         {
             Stats.RecordReport();
-            connection.Send(new StatusAck(status.Sequence));
+            connection.SendAck(sequence);
         }
     }
 

@@ -91,6 +91,33 @@ public readonly record struct FieldValue
         }
     }
 
+    /// <summary>Checks one encoded value exactly as <see cref="Read"/> would, without allocating.</summary>
+    internal static void Skip(ref PayloadReader reader)
+    {
+        var kind = (FieldKind)reader.ReadU8();
+        switch (kind)
+        {
+            case FieldKind.Null:
+                break;
+            case FieldKind.Bool:
+                var b = reader.ReadU8();
+                if (b > 1)
+                {
+                    throw new ProtocolException(ErrorCode.Malformed, $"bool field value must be 0 or 1, got {b}");
+                }
+
+                break;
+            case FieldKind.Int or FieldKind.Float:
+                reader.Skip(8);
+                break;
+            case FieldKind.String:
+                reader.SkipString();
+                break;
+            default:
+                throw new ProtocolException(ErrorCode.Malformed, $"unknown field kind {(byte)kind}");
+        }
+    }
+
     internal static FieldValue Read(ref PayloadReader reader)
     {
         var kind = (FieldKind)reader.ReadU8();

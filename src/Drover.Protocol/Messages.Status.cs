@@ -38,9 +38,31 @@ public sealed record Status(
         }
     }
 
-    internal static Status Read(ref PayloadReader reader)
+    /// <summary>Checks a status payload exactly as decoding would (same errors), plus the field cap,
+    /// without allocating: the hub validates every report this way and keeps the bytes.</summary>
+    public static ulong Validate(ReadOnlySpan<byte> payload, int maxFields)
     {
+        var reader = new PayloadReader(payload);
         var sequence = reader.ReadU64();
+        ReadStateAndProgress(ref reader);
+        var count = reader.ReadU16();
+        if (count > maxFields)
+        {
+            throw new ProtocolException(ErrorCode.InvalidStatus, $"status has {count} fields; the limit is {maxFields}");
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            reader.SkipString();
+            FieldValue.Skip(ref reader);
+        }
+
+        reader.EnsureEnd(MessageType.Status);
+        return sequence;
+    }
+
+    private static (AgentState State, byte Progress) ReadStateAndProgress(ref PayloadReader reader)
+    {
         var state = reader.ReadU8();
         if (state > (byte)AgentState.Draining)
         {
@@ -53,6 +75,13 @@ public sealed record Status(
             throw new ProtocolException(ErrorCode.Malformed, $"progress must be 0-100 or 255, got {progress}");
         }
 
+        return ((AgentState)state, progress);
+    }
+
+    internal static Status Read(ref PayloadReader reader)
+    {
+        var sequence = reader.ReadU64();
+        var (state, progress) = ReadStateAndProgress(ref reader);
         var count = reader.ReadU16();
         if (count * 3 > reader.Remaining)
         {
@@ -66,7 +95,7 @@ public sealed record Status(
             fields[i] = new(key, FieldValue.Read(ref reader));
         }
 
-        return new Status(sequence, (AgentState)state, progress, fields);
+        return new Status(sequence, state, progress, fields);
     }
 }
 

@@ -84,6 +84,26 @@ public ref struct PayloadReader
         return value;
     }
 
+    /// <summary>Checks a string (length in range, valid UTF-8) and moves past it without allocating.</summary>
+    public void SkipString()
+    {
+        var length = ReadU16();
+        Require(length);
+        if (!System.Text.Unicode.Utf8.IsValid(_buffer.Slice(_position, length)))
+        {
+            throw new ProtocolException(ErrorCode.Malformed, $"invalid UTF-8 in a string at offset {_position}");
+        }
+
+        _position += length;
+    }
+
+    /// <summary>Moves past <paramref name="count"/> bytes (they must be there).</summary>
+    public void Skip(int count)
+    {
+        Require(count);
+        _position += count;
+    }
+
     public Dictionary<string, string> ReadMap()
     {
         var count = ReadU16();

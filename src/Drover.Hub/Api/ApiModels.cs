@@ -41,7 +41,11 @@ public sealed record StatsView(
     long TotalReports,
     long[] ArrivalsPerSecond,
     int AdmissionWaiting,
-    long Capacity);
+    long Capacity,
+    ProcessView Process);
+
+/// <summary>The hub process's own memory and GC figures.</summary>
+public sealed record ProcessView(long WorkingSetBytes, long ManagedHeapBytes, long GcCommittedBytes, long GcFragmentedBytes, int Gen0Collections, int Gen1Collections, int Gen2Collections, int Threads);
 
 /// <summary>The body of every API error.</summary>
 public sealed record ApiError(string Error);

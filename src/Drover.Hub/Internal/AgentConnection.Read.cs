@@ -82,6 +82,11 @@ internal sealed partial class AgentConnection
         {
             while (!IsClosed && TryTakeMessage(ref offset, out var message))
             {
+                if (message is null)
+                {
+                    continue;
+                }
+
                 if (message is Hello hello)
                 {
                     if (Entry is not null)
@@ -109,7 +114,7 @@ internal sealed partial class AgentConnection
 
     /// <summary>Cuts the next whole frame out of the buffer; false when more bytes are needed (the
     /// buffer is then grown to hold the announced frame, whose size was checked against the limit).</summary>
-    private bool TryTakeMessage(ref int offset, out Message message)
+    private bool TryTakeMessage(ref int offset, out Message? message)
     {
         var available = _buffer.AsSpan(offset, _filled - offset);
         var limit = Entry is null ? ProtocolConstants.MaxHelloFrameSize : _hub.Options.MaxFrameSize;
@@ -135,8 +140,17 @@ internal sealed partial class AgentConnection
             return false;
         }
 
-        message = FrameCodec.Decode(type, available.Slice(ProtocolConstants.HeaderSize, length));
+        var payload = available.Slice(ProtocolConstants.HeaderSize, length);
         offset += frameSize;
+        if (type == MessageType.Status && Entry is not null)
+        {
+            // The hot path: validated and recorded from the buffer, never decoded into objects.
+            _hub.OnStatus(this, payload);
+            message = null!;
+            return true;
+        }
+
+        message = FrameCodec.Decode(type, payload);
         return true;
     }
 
@@ -155,9 +169,6 @@ internal sealed partial class AgentConnection
 
         switch (message)
         {
-            case Status status:
-                _hub.OnStatus(this, status);
-                break;
             case Ping ping:
                 Send(new Pong(ping.Value));
                 break;

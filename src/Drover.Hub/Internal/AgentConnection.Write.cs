@@ -28,6 +28,40 @@ internal sealed partial class AgentConnection
         return true;
     }
 
+    /// <summary>Acknowledges a report: the hot path's one frame, written without a message object.</summary>
+    public void SendAck(ulong sequence)
+    {
+        if (IsClosed)
+        {
+            return;
+        }
+
+        Span<byte> frame = stackalloc byte[ProtocolConstants.HeaderSize + 8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame, 8);
+        frame[4] = (byte)MessageType.StatusAck;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame[ProtocolConstants.HeaderSize..], sequence);
+        if (!SendBytes(frame))
+        {
+            Close(DisconnectReason.SlowConsumer, null, "send buffer full: the agent does not read");
+        }
+    }
+
+    private bool SendBytes(ReadOnlySpan<byte> frame)
+    {
+        try
+        {
+            lock (_socket)
+            {
+                var sent = _socket.Send(frame, SocketFlags.None, out var error);
+                return error == SocketError.Success && sent == frame.Length;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     private bool SendFinal(Message message)
     {
         var size = FrameCodec.GetFrameSize(message);
@@ -36,15 +70,7 @@ internal sealed partial class AgentConnection
         try
         {
             FrameCodec.Write(message, buffer);
-            lock (_socket)
-            {
-                var sent = _socket.Send(buffer[..size], SocketFlags.None, out var error);
-                return error == SocketError.Success && sent == size;
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            return false;
+            return SendBytes(buffer[..size]);
         }
         finally
         {

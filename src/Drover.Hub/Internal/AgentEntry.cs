@@ -36,7 +36,12 @@ internal sealed class AgentEntry
     /// <summary>The live session, or null while disconnected.</summary>
     public AgentConnection? Session;
 
-    public Status? LatestStatus;
+    /// <summary>The latest status report's payload, exactly as the agent sent it (validated). Kept as
+    /// bytes, not decoded: a report costs one copy into this array, which is reused while the
+    /// reports keep their size; it is decoded only when the API or the store asks.</summary>
+    public byte[]? StatusPayload;
+
+    public int StatusLength;
 
     public long StatusAtTicks;
 
@@ -52,4 +57,20 @@ internal sealed class AgentEntry
     public int Dirty;
 
     public static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>();
+
+    /// <summary>The latest status, decoded (call under the entry's lock).</summary>
+    public Status? DecodeStatus() =>
+        StatusPayload is null ? null : (Status)FrameCodec.Decode(MessageType.Status, StatusPayload.AsSpan(0, StatusLength));
+
+    /// <summary>Stores a status payload, reusing the array when it is large enough (call under the lock).</summary>
+    public void StoreStatus(ReadOnlySpan<byte> payload)
+    {
+        if (StatusPayload is null || StatusPayload.Length < payload.Length)
+        {
+            StatusPayload = new byte[payload.Length];
+        }
+
+        payload.CopyTo(StatusPayload);
+        StatusLength = payload.Length;
+    }
 }

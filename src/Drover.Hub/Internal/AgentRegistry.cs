@@ -12,6 +12,7 @@ internal sealed class AgentRegistry
     private readonly ConcurrentDictionary<string, AgentEntry> _agents = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<AgentEntry> _dirty = new();
     private readonly TimeProvider _time;
+    private readonly SharedStrings _strings = new();
     private long _nextOrdinal;
     private long _nextEpoch;
     private int _connected;
@@ -44,9 +45,13 @@ internal sealed class AgentRegistry
                 Epoch = record.SessionEpoch,
                 LastDisconnectReason = record.LastDisconnectReason,
                 Stored = true,
-                LatestStatus = record.Status is null ? null : StatusConversions.FromRecord(record.Status),
                 StatusAtTicks = record.Status?.ReceivedAt.UtcTicks ?? 0,
             };
+            if (record.Status is not null)
+            {
+                entry.StoreStatus(FrameCodec.ToArray(StatusConversions.FromRecord(record.Status)).AsSpan(ProtocolConstants.HeaderSize));
+            }
+
             _agents[record.Id] = entry;
         }
 
@@ -74,8 +79,8 @@ internal sealed class AgentRegistry
             epoch = (ulong)Interlocked.Increment(ref _nextEpoch);
             entry.Epoch = epoch;
             entry.Session = session;
-            entry.Labels = hello.Labels;
-            entry.Version = hello.AgentVersion;
+            entry.Labels = _strings.Labels(hello.Labels);
+            entry.Version = _strings.Intern(hello.AgentVersion);
             entry.Address = address;
             entry.LastSeenTicks = now;
             entry.Presence = Presence.Online;
@@ -119,8 +124,9 @@ internal sealed class AgentRegistry
         return true;
     }
 
-    /// <summary>Records a report from the session with <paramref name="epoch"/>; false if that session was superseded.</summary>
-    public bool RecordStatus(AgentEntry entry, ulong epoch, Status status)
+    /// <summary>Records a report (its validated payload) from the session with <paramref name="epoch"/>;
+    /// false if that session was superseded.</summary>
+    public bool RecordStatus(AgentEntry entry, ulong epoch, ReadOnlySpan<byte> payload)
     {
         var now = _time.GetUtcNow().UtcTicks;
         lock (entry)
@@ -130,7 +136,7 @@ internal sealed class AgentRegistry
                 return false;
             }
 
-            entry.LatestStatus = status;
+            entry.StoreStatus(payload);
             entry.StatusAtTicks = now;
             entry.LastSeenTicks = now;
             entry.Presence = Presence.Online;

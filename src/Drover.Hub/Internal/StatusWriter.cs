@@ -96,7 +96,8 @@ internal sealed class StatusWriter : IDisposable
         {
             lock (entry)
             {
-                var status = entry.LatestStatus is null ? null : StatusConversions.ToRecord(entry.LatestStatus, entry.StatusAtTicks);
+                var decoded = entry.DecodeStatus();
+                var status = decoded is null ? null : StatusConversions.ToRecord(decoded, entry.StatusAtTicks);
                 agents.Add(Snapshot(entry, status));
                 if (entry.HasUnflushedStatus && status is not null && _options.HistoryPerAgent > 0)
                 {

@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using Drover.Bench.Internal;
+using Drover.Storage.Sqlite;
+
+namespace Drover.Bench;
+
+/// <summary>Runs one bench: start (or find) the hub, connect the fleet, let it idle, measure the hub
+/// from /proc, run the mode, account for every report, and return the figures.</summary>
+public static class FleetBench
+{
+    private const int ReservedDescriptors = 100;
+
+    /// <summary>Progress as the phases go: (phase, done, total).</summary>
+    public delegate void ProgressHandler(string phase, int done, int total);
+
+    /// <summary>How many agents this bench process can simulate: one descriptor each, plus a reserve.</summary>
+    public static long MaxAgentsForOpenFiles(ulong softLimit) => Math.Max(0, (long)Math.Min(softLimit, int.MaxValue) - ReservedDescriptors);
+
+    public static async Task<BenchResult> RunAsync(BenchOptions options, ulong openFilesLimit, ProgressHandler? progress, CancellationToken cancellationToken)
+    {
+        options.Validate();
+        if (options.Agents > MaxAgentsForOpenFiles(openFilesLimit))
+        {
+            throw new ArgumentException(
+                $"{options.Agents:N0} agents need {options.Agents + ReservedDescriptors:N0} open files in this process; the limit is {openFilesLimit:N0}. "
+                + $"Use --agents {MaxAgentsForOpenFiles(openFilesLimit):N0} or less, or raise the limit ('drover doctor' shows how).");
+        }
+
+        await using var hub = await HubUnderTest.StartAsync(options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await MeasureAsync(options, hub, progress, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await hub.DisposeAsync().ConfigureAwait(false);
+            hub.DeleteData();
+        }
+    }
+
+    private static async Task<BenchResult> MeasureAsync(BenchOptions options, HubUnderTest hub, ProgressHandler? progress, CancellationToken cancellationToken)
+    {
+        var failures = new List<string>();
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        var before = hub.ReadFigures();
+
+        // Connect: every agent says hello and sends its first report; the clock stops when all are welcomed.
+        var fleet = new SimFleet(hub.AgentEndPoint, options.Token, options.ClosedLoop, options.Naive, options.Agents, options.AgentsPerSourceAddress);
+        using var stopAgents = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var connectClock = Stopwatch.StartNew();
+        var runs = await StartAgentsAsync(fleet, options.ConnectConcurrency, stopAgents.Token).ConfigureAwait(false);
+        var connectDeadline = TimeSpan.FromSeconds(60 + options.Agents / 500);
+        while (fleet.ConnectedCount < options.Agents && connectClock.Elapsed < connectDeadline && fleet.Failures.Count == 0)
+        {
+            progress?.Invoke("connecting", fleet.ConnectedCount, options.Agents);
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+
+        var connectSeconds = connectClock.Elapsed.TotalSeconds;
+        var connected = fleet.ConnectedCount;
+        progress?.Invoke("connecting", connected, options.Agents);
+        if (connected < options.Agents)
+        {
+            failures.Add($"only {connected:N0} of {options.Agents:N0} agents connected within {connectDeadline.TotalSeconds:0} s");
+        }
+
+        // Idle, then the memory reading.
+        progress?.Invoke("idle", 0, (int)options.Idle.TotalSeconds);
+        await Task.Delay(options.Idle, cancellationToken).ConfigureAwait(false);
+        var idle = hub.ReadFigures();
+
+        // The measured run.
+        fleet.ResetLatency();
+        var sentBefore = fleet.Agents.Sum(a => Interlocked.Read(ref a.Sent));
+        var ackedBefore = fleet.Agents.Sum(a => Interlocked.Read(ref a.Acked));
+        var cpuBefore = idle.CpuTime;
+        var cpuCarried = TimeSpan.Zero;
+        fleet.Reporting = true;
+        if (options.ClosedLoop)
+        {
+            foreach (var agent in fleet.Agents)
+            {
+                agent.SendStatus();
+            }
+        }
+
+        var runClock = Stopwatch.StartNew();
+        var restart = new RestartFigures();
+        var runSeconds = (int)Math.Ceiling(options.Duration.TotalSeconds);
+        while (runClock.Elapsed < options.Duration)
+        {
+            progress?.Invoke(options.Mode, (int)runClock.Elapsed.TotalSeconds, runSeconds);
+            if (options.RestartAt is { } at && runClock.Elapsed >= at && !restart.Done)
+            {
+                // The hub's CPU so far is kept: the restarted process counts from zero.
+                cpuCarried += hub.ReadFigures().CpuTime - cpuBefore;
+                await RestartHubAsync(hub, fleet, restart, options, cancellationToken).ConfigureAwait(false);
+                cpuBefore = hub.ReadFigures().CpuTime;
+                continue;
+            }
+
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Stop the run: no new reports, read the figures, then wait for the acks of those in flight.
+        fleet.Reporting = false;
+        var elapsed = runClock.Elapsed;
+        var cpu = cpuCarried + hub.ReadFigures().CpuTime - cpuBefore;
+        var acked = fleet.Agents.Sum(a => Interlocked.Read(ref a.Acked)) - ackedBefore;
+        var arrivals = Array.Empty<long>();
+        if (!options.ClosedLoop)
+        {
+            var (perSecond, _, _) = await hub.ReadStatsAsync(Math.Min(599, runSeconds), cancellationToken).ConfigureAwait(false);
+            arrivals = SteadySeconds(perSecond, restart);
+        }
+
+        var drain = Stopwatch.StartNew();
+        while (fleet.Agents.Any(a => a.Connected && Interlocked.Read(ref a.Sent) > Interlocked.Read(ref a.Acked)) && drain.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Let the hub flush and stop it, then compare what the store holds with what each agent sent.
+        IReadOnlyDictionary<string, ulong>? stored = null;
+        if (hub.IsOwn)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1.5), cancellationToken).ConfigureAwait(false);
+            await hub.StopGracefullyAsync().ConfigureAwait(false);
+            stored = await ReadStoredSequencesAsync(hub.DataDirectory!, cancellationToken).ConfigureAwait(false);
+        }
+
+        await stopAgents.CancelAsync().ConfigureAwait(false);
+        foreach (var agent in fleet.Agents)
+        {
+            agent.Close();
+        }
+
+        await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
+
+        var tallies = fleet.Agents.Select(a => new AgentTally(
+            a.Sent,
+            a.Acked,
+            a.InFlightAtKill,
+            a.LastAckedSequence,
+            stored is null ? null : stored.TryGetValue(a.Id, out var sequence) ? sequence : 0UL)).ToList();
+        failures.AddRange(fleet.Failures);
+
+        return new BenchResult
+        {
+            Mode = options.Mode,
+            Agents = options.Agents,
+            Connected = connected,
+            ConnectSeconds = Math.Round(connectSeconds, 3),
+            HubRssBeforeKib = before.RssKib,
+            HubRssAfterKib = idle.RssKib,
+            HubRssKibPerAgent = Math.Round(BenchMath.KibPerAgent(before.RssKib, idle.RssKib, connected), 2),
+            HubThreads = idle.Threads,
+            IntervalMs = fleet.Agents.Max(a => a.IntervalMs),
+            DurationSeconds = Math.Round(elapsed.TotalSeconds, 2),
+            ReportsSent = fleet.Agents.Sum(a => a.Sent) - sentBefore,
+            ReportsAcked = acked,
+            ReportsPerSecond = Math.Round(acked / elapsed.TotalSeconds, 1),
+            HubCpuSeconds = Math.Round(cpu.TotalSeconds, 2),
+            HubCpuUsPerReport = Math.Round(BenchMath.CpuMicrosecondsPerReport(cpu, acked), 2),
+            AckP50Ms = Math.Round(fleet.Latency.Percentile(50).TotalMilliseconds, 3),
+            AckP99Ms = Math.Round(fleet.Latency.Percentile(99).TotalMilliseconds, 3),
+            ArrivalsPeakToMean = Math.Round(BenchMath.PeakToMean(arrivals), 3),
+            ArrivalsPerSecond = arrivals,
+            ReportsLost = BenchMath.ReportsLost(tallies),
+            ReportsInFlightAtKill = tallies.Sum(t => t.InFlightAtKill),
+            ReconnectSeconds = restart.Done ? Math.Round(restart.ReconnectSeconds, 2) : null,
+            HubRestartSeconds = restart.Done ? Math.Round(restart.HubStartSeconds, 2) : null,
+            AgentsGaveUp = restart.Done ? restart.GaveUp : null,
+            LostDuringGrace = restart.Done ? restart.LostDuringGrace : null,
+            Reconnects = fleet.Agents.Sum(a => (long)Math.Max(0, a.Sessions - 1)),
+            Failures = failures,
+        };
+    }
+
+    private static async Task<List<Task>> StartAgentsAsync(SimFleet fleet, int concurrency, CancellationToken stop)
+    {
+        // Start agents in waves so that at most `concurrency` handshakes are in progress at once.
+        var runs = new List<Task>(fleet.Agents.Length);
+        foreach (var agent in fleet.Agents)
+        {
+            while (runs.Count - fleet.ConnectedCount >= concurrency && !stop.IsCancellationRequested)
+            {
+                await Task.Delay(1, stop).ConfigureAwait(false);
+            }
+
+            runs.Add(agent.RunAsync(stop));
+        }
+
+        return runs;
+    }
+
+    private static async Task RestartHubAsync(HubUnderTest hub, SimFleet fleet, RestartFigures figures, BenchOptions options, CancellationToken cancellationToken)
+    {
+        var (beforeKill, _, _) = await hub.ReadStatsAsync(Math.Max(2, (int)options.RestartAt!.Value.TotalSeconds), cancellationToken).ConfigureAwait(false);
+        figures.ArrivalsBeforeKill = beforeKill;
+        fleet.HubKilled = true;
+        await hub.KillHardAsync().ConfigureAwait(false);
+        var clock = Stopwatch.StartNew();
+        await hub.RestartAsync(cancellationToken).ConfigureAwait(false);
+        figures.HubStartSeconds = clock.Elapsed.TotalSeconds;
+        fleet.HubKilled = false;
+
+        // Wait for the fleet to come back; watch the hub's lost count while its restart grace lasts.
+        var deadline = TimeSpan.FromSeconds(60) + options.Interval;
+        var nextStats = TimeSpan.Zero;
+        while (clock.Elapsed < deadline)
+        {
+            if (clock.Elapsed >= nextStats)
+            {
+                nextStats = clock.Elapsed + TimeSpan.FromMilliseconds(500);
+                var (_, lost, grace) = await hub.ReadStatsAsync(1, cancellationToken).ConfigureAwait(false);
+                if (grace)
+                {
+                    figures.LostDuringGrace = Math.Max(figures.LostDuringGrace, lost);
+                }
+            }
+
+            if (fleet.ConnectedCount == fleet.Agents.Length && fleet.Agents.All(a => a.Sessions >= 2))
+            {
+                break;
+            }
+
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+        }
+
+        figures.ReconnectSeconds = clock.Elapsed.TotalSeconds;
+        figures.GaveUp = fleet.Agents.Count(a => a.Sessions < 2 || !a.Connected);
+        figures.Done = true;
+    }
+
+    /// <summary>The hub's per-second arrivals for the seconds wholly inside the run: the complete
+    /// seconds that ended as the run did, without the first (it began before the run). After a
+    /// restart only the seconds before the kill count: the storm is measured by reconnect_seconds.</summary>
+    private static long[] SteadySeconds(long[] perSecond, RestartFigures restart)
+    {
+        return (restart.Done ? restart.ArrivalsBeforeKill : perSecond).Skip(1).ToArray();
+    }
+
+    private static async Task<IReadOnlyDictionary<string, ulong>> ReadStoredSequencesAsync(string dataDirectory, CancellationToken cancellationToken)
+    {
+        await using var store = new SqliteFleetStore(new SqliteStoreOptions { Path = Path.Combine(dataDirectory, "drover.db") });
+        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        var agents = await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
+        return agents.ToDictionary(a => a.Id, a => a.Status?.Sequence ?? 0);
+    }
+
+    private sealed class RestartFigures
+    {
+        public bool Done { get; set; }
+
+        public double ReconnectSeconds { get; set; }
+
+        public double HubStartSeconds { get; set; }
+
+        public int GaveUp { get; set; }
+
+        public int LostDuringGrace { get; set; }
+
+        public long[] ArrivalsBeforeKill { get; set; } = [];
+    }
+}

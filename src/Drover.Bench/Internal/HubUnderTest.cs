@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Drover.Bench.Internal;
+
+/// <summary>The hub being measured: by default a `drover serve` child on a temporary data dir and
+/// free ports, so that the bench can read its /proc figures, kill -9 it and start it again; or an
+/// external hub given by address and pid.</summary>
+internal sealed partial class HubUnderTest : IAsyncDisposable
+{
+    private readonly BenchOptions _options;
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private Process? _process;
+    private string? _dataDirectory;
+
+    private HubUnderTest(BenchOptions options) => _options = options;
+
+    public IPEndPoint AgentEndPoint { get; private set; } = null!;
+
+    public Uri? Api { get; private set; }
+
+    public int Pid { get; private set; }
+
+    public string? DataDirectory => _dataDirectory;
+
+    public string LogPath => Path.Combine(_dataDirectory ?? Path.GetTempPath(), "hub.log");
+
+    public bool IsOwn => _process is not null || _dataDirectory is not null;
+
+    public static async Task<HubUnderTest> StartAsync(BenchOptions options, CancellationToken cancellationToken)
+    {
+        var hub = new HubUnderTest(options);
+        if (options.Hub is { } external)
+        {
+            hub.AgentEndPoint = external;
+            hub.Pid = options.HubPid!.Value;
+            hub.Api = options.HubApi ?? new Uri($"http://{external.Address}:7401/");
+            return hub;
+        }
+
+        hub._dataDirectory = Directory.CreateTempSubdirectory("drover-bench-").FullName;
+        await hub.LaunchAsync(0, cancellationToken).ConfigureAwait(false);
+        return hub;
+    }
+
+    /// <summary>kill -9, at once: the hub gets no chance to flush or say bye.</summary>
+    public async Task KillHardAsync()
+    {
+        var process = _process ?? throw new InvalidOperationException("only the bench's own hub can be killed");
+        using (var kill = Process.Start("kill", ["-KILL", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        process.Dispose();
+        _process = null;
+    }
+
+    /// <summary>Starts the hub again on the same data and the same agent port.</summary>
+    public Task RestartAsync(CancellationToken cancellationToken) => LaunchAsync(AgentEndPoint.Port, cancellationToken);
+
+    /// <summary>Ctrl-C: the hub says bye to every agent and flushes its store, then exits.</summary>
+    public async Task StopGracefullyAsync()
+    {
+        if (_process is not { } process)
+        {
+            return;
+        }
+
+        using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        process.Dispose();
+        _process = null;
+    }
+
+    public ProcessFigures ReadFigures() => ProcessFigures.Read(Pid);
+
+    /// <summary>The hub's own count of reports per second for the last <paramref name="seconds"/> seconds, and the lost count.</summary>
+    public async Task<(long[] ArrivalsPerSecond, int Lost, bool RestartGrace)> ReadStatsAsync(int seconds, CancellationToken cancellationToken)
+    {
+        var json = await _http.GetStringAsync(new Uri(Api!, $"api/stats?seconds={seconds}"), cancellationToken).ConfigureAwait(false);
+        using var document = JsonDocument.Parse(json);
+        var root = document.RootElement;
+        var arrivals = root.GetProperty("arrivalsPerSecond").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+        return (arrivals, root.GetProperty("byState").GetProperty("lost").GetInt32(), root.GetProperty("restartGrace").GetBoolean());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        _process?.Dispose();
+        _http.Dispose();
+    }
+
+    /// <summary>Removes the temporary data directory (after the store was read).</summary>
+    public void DeleteData()
+    {
+        if (_dataDirectory is not null && Directory.Exists(_dataDirectory))
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+    }
+
+    private async Task LaunchAsync(int agentPort, CancellationToken cancellationToken)
+    {
+        var (program, prefix) = _options.HubCommand ?? DefaultCommand();
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in prefix)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        string[] args =
+        [
+            "serve", "--listen", $"127.0.0.1:{agentPort}", "--http", "127.0.0.1:0", "--data", _dataDirectory!,
+            "--interval", $"{(long)_options.Interval.TotalMilliseconds}ms", "--token", _options.Token,
+        ];
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        if (_options.AdmitRate is { } rate)
+        {
+            start.ArgumentList.Add("--admit-rate");
+            start.ArgumentList.Add(rate.ToString(CultureInfo.InvariantCulture));
+        }
+
+        foreach (var (key, value) in _options.HubEnvironment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var ready = new TaskCompletionSource<Match>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
+        var process = Process.Start(start)!;
+        void OnLine(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (log)
+            {
+                log.WriteLine(line);
+            }
+
+            if (ListeningLine().Match(line) is { Success: true } match)
+            {
+                ready.TrySetResult(match);
+            }
+        }
+
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"the hub exited before it listened; see {LogPath}"));
+        process.EnableRaisingEvents = true;
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        _process = process;
+
+        var listening = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        AgentEndPoint = new IPEndPoint(IPAddress.Loopback, int.Parse(listening.Groups[1].Value, CultureInfo.InvariantCulture));
+        Api = new Uri(listening.Groups[2].Value);
+        Pid = process.Id;
+    }
+
+    /// <summary>This same drover executable: `dotnet drover.dll` or the apphost itself.</summary>
+    private static (string, IReadOnlyList<string>) DefaultCommand()
+    {
+        var host = Environment.ProcessPath ?? "dotnet";
+        var entry = System.Reflection.Assembly.GetEntryAssembly()?.Location;
+        return Path.GetFileNameWithoutExtension(host) == "dotnet" && entry is not null ? (host, [entry]) : (host, []);
+    }
+
+    [GeneratedRegex(@"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (http://127\.0\.0\.1:\d+/)")]
+    private static partial Regex ListeningLine();
+}

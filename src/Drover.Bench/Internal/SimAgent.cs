@@ -1,0 +1,316 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Drover.Protocol;
+
+namespace Drover.Bench.Internal;
+
+/// <summary>One simulated agent, as lean as the bench can make it so that one process holds 19,000:
+/// one socket, one 512-byte receive buffer, a pre-encoded ~120-byte status frame whose sequence number
+/// is patched in place, and at most two pending awaits (receive, and the wait for the next slot).
+/// Behaves like the real agent where the figures depend on it: first report right after welcome,
+/// reports on the hub's slot (or the top of the interval when naive), reconnect with full-jitter
+/// backoff, retry-after honoured.</summary>
+internal sealed class SimAgent
+{
+    private static readonly TimeSpan BackoffBase = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan BackoffCap = TimeSpan.FromSeconds(30);
+
+    private readonly SimFleet _fleet;
+    private readonly byte[] _rx = new byte[512];
+    private readonly byte[] _statusFrame;
+    private readonly Lock _sendLock = new();
+    private Socket? _socket;
+    private int _rxFilled;
+    private long _sentAt;
+    private long _clockOffsetMs;
+
+    public SimAgent(SimFleet fleet, int index)
+    {
+        _fleet = fleet;
+        Index = index;
+        Id = $"bench-{index:D6}";
+        _statusFrame = FrameCodec.ToArray(new Status(0, AgentState.Idle, ProtocolConstants.NoProgress,
+        [
+            new("load1", FieldValue.From(0.42)),
+            new("load5", FieldValue.From(0.37)),
+            new("mem_total_bytes", FieldValue.From(8_589_934_592L)),
+            new("mem_available_bytes", FieldValue.From(4_294_967_296L)),
+            new("note", FieldValue.From($"sim {index}")),
+        ]));
+    }
+
+    public int Index { get; }
+
+    public string Id { get; }
+
+    public bool Connected { get; private set; }
+
+    public int Sessions { get; private set; }
+
+    public long Sent;
+
+    public long Acked;
+
+    public long InFlightAtKill;
+
+    public ulong Sequence;
+
+    public ulong LastAckedSequence;
+
+    public uint IntervalMs { get; private set; }
+
+    public uint SlotOffsetMs { get; private set; }
+
+    public bool GaveUp { get; private set; }
+
+    /// <summary>Connects, reports as the fleet's mode says, and reconnects until the fleet stops.</summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        var attempt = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            var retryAfter = TimeSpan.Zero;
+            try
+            {
+                retryAfter = await SessionAsync(stop).ConfigureAwait(false);
+                if (Sessions > 0 && retryAfter == TimeSpan.Zero)
+                {
+                    attempt = 0;
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or ProtocolException or OperationCanceledException)
+            {
+            }
+            finally
+            {
+                Disconnect();
+            }
+
+            if (stop.IsCancellationRequested || GaveUp)
+            {
+                return;
+            }
+
+            // Full jitter drawn below a capped ceiling, plus any retry-after the hub gave.
+            var ceiling = Math.Min(BackoffCap.TotalMilliseconds, BackoffBase.TotalMilliseconds * Math.Pow(2, Math.Min(attempt++, 16)));
+            var delay = retryAfter + TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * (retryAfter > TimeSpan.Zero ? 100 : ceiling));
+            try
+            {
+                await Task.Delay(delay, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One connection. Returns the hub's retry-after when it refused us.</summary>
+    private async Task<TimeSpan> SessionAsync(CancellationToken stop)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _socket = socket;
+        if (_fleet.SourceAddressFor(Index) is { } source)
+        {
+            socket.Bind(new IPEndPoint(source, 0));
+        }
+
+        await socket.ConnectAsync(_fleet.HubEndPoint, stop).ConfigureAwait(false);
+        var hello = new Hello(ProtocolConstants.MinVersion, ProtocolConstants.MaxVersion, Id, _fleet.Token, "bench", SimFleet.Labels, [], 0);
+        await socket.SendAsync(FrameCodec.ToArray(hello), SocketFlags.None, stop).ConfigureAwait(false);
+
+        var first = await ReceiveFrameAsync(stop).ConfigureAwait(false);
+        if (first is Refuse refuse)
+        {
+            if (refuse.Code is ErrorCode.AuthenticationFailed or ErrorCode.InvalidAgentId or ErrorCode.UnsupportedVersion)
+            {
+                GaveUp = true;
+                _fleet.Fail($"{Id} refused for good: {refuse.Code} {refuse.Reason}");
+            }
+
+            return TimeSpan.FromMilliseconds(refuse.RetryAfterMs);
+        }
+
+        if (first is not Welcome welcome)
+        {
+            throw new ProtocolException(ErrorCode.UnexpectedMessage, $"expected welcome, got {first?.Type}");
+        }
+
+        _clockOffsetMs = welcome.HubTimeUnixMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        IntervalMs = welcome.IntervalMs;
+        SlotOffsetMs = welcome.SlotOffsetMs;
+        Sessions++;
+        Connected = true;
+        _fleet.OnConnected(this);
+
+        // The first report goes right after the welcome, as the real agent does.
+        SendStatus();
+        var reporter = _fleet.ClosedLoop ? Task.CompletedTask : ReportOnScheduleAsync(stop);
+        try
+        {
+            while (await ReceiveFrameAsync(stop).ConfigureAwait(false) is { } message)
+            {
+                switch (message)
+                {
+                    case Reschedule reschedule:
+                        IntervalMs = reschedule.IntervalMs;
+                        SlotOffsetMs = reschedule.SlotOffsetMs;
+                        break;
+                    case Ping ping:
+                        await socket.SendAsync(FrameCodec.ToArray(new Pong(ping.Value)), SocketFlags.None, stop).ConfigureAwait(false);
+                        break;
+                    case Backoff backoff:
+                        return TimeSpan.FromMilliseconds(backoff.RetryAfterMs);
+                    case Bye or Redirect:
+                        return TimeSpan.Zero;
+                }
+            }
+        }
+        finally
+        {
+            Connected = false;
+            _fleet.OnDisconnected(this);
+            await reporter.ConfigureAwait(false);
+        }
+
+        return TimeSpan.Zero;
+    }
+
+    private async Task ReportOnScheduleAsync(CancellationToken stop)
+    {
+        // The next slot strictly after the previous one: a timer that fires a little early must not
+        // make the same slot come round twice.
+        var previous = long.MinValue;
+        try
+        {
+            while (Connected && !stop.IsCancellationRequested)
+            {
+                var interval = (long)IntervalMs;
+                var slot = _fleet.Naive ? 0 : (long)SlotOffsetMs;
+                var hubNow = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + _clockOffsetMs;
+                var from = Math.Max(hubNow, previous == long.MinValue ? hubNow : previous + 1);
+                var next = from - ((((from - slot) % interval) + interval) % interval) + interval;
+                previous = next;
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, next - hubNow)), stop).ConfigureAwait(false);
+                if (Connected && _fleet.Reporting)
+                {
+                    SendStatus();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Sends the next report (sequence patched into the pre-encoded frame).</summary>
+    public void SendStatus()
+    {
+        var socket = _socket;
+        if (socket is null || !Connected)
+        {
+            return;
+        }
+
+        lock (_sendLock)
+        {
+            Sequence++;
+            BinaryPrimitives.WriteUInt64BigEndian(_statusFrame.AsSpan(ProtocolConstants.HeaderSize), Sequence);
+            Volatile.Write(ref _sentAt, Stopwatch.GetTimestamp());
+            try
+            {
+                socket.Send(_statusFrame);
+                Interlocked.Increment(ref Sent);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                Sequence--;
+            }
+        }
+    }
+
+    /// <summary>Reads the next frame; acks are handled here without allocating. Null at end of stream.</summary>
+    private async Task<Message?> ReceiveFrameAsync(CancellationToken stop)
+    {
+        while (true)
+        {
+            while (FrameCodec.TryReadFrame(_rx.AsSpan(0, _rxFilled), ProtocolConstants.DefaultMaxFrameSize, out var type, out var payload, out var consumed))
+            {
+                Message? message = null;
+                if (type == MessageType.StatusAck)
+                {
+                    OnAck(BinaryPrimitives.ReadUInt64BigEndian(payload));
+                }
+                else
+                {
+                    message = FrameCodec.Decode(type, payload);
+                }
+
+                _rx.AsSpan(consumed, _rxFilled - consumed).CopyTo(_rx);
+                _rxFilled -= consumed;
+                if (message is not null)
+                {
+                    return message;
+                }
+            }
+
+            var read = await _socket!.ReceiveAsync(_rx.AsMemory(_rxFilled), SocketFlags.None, stop).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return null;
+            }
+
+            _rxFilled += read;
+        }
+    }
+
+    private void OnAck(ulong sequence)
+    {
+        Interlocked.Increment(ref Acked);
+        LastAckedSequence = Math.Max(LastAckedSequence, sequence);
+        if (sequence == Volatile.Read(ref Sequence))
+        {
+            _fleet.Latency.Record(Stopwatch.GetElapsedTime(Volatile.Read(ref _sentAt)));
+        }
+
+        if (_fleet.ClosedLoop && _fleet.Reporting)
+        {
+            SendStatus();
+        }
+    }
+
+    /// <summary>Closes the connection; when the fleet killed the hub, unacknowledged reports count as
+    /// lost in the crash, not as lost by the hub.</summary>
+    private void Disconnect()
+    {
+        Connected = false;
+        if (_fleet.HubKilled)
+        {
+            var unacked = Interlocked.Read(ref Sent) - Interlocked.Read(ref Acked) - Interlocked.Read(ref InFlightAtKill);
+            if (unacked > 0)
+            {
+                Interlocked.Add(ref InFlightAtKill, unacked);
+            }
+        }
+
+        _socket?.Dispose();
+        _socket = null;
+        _rxFilled = 0;
+    }
+
+    /// <summary>Ends the agent: bye, then close.</summary>
+    public void Close()
+    {
+        try
+        {
+            _socket?.Send(FrameCodec.ToArray(new Bye(ErrorCode.None, "bench done")));
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+
+        _socket?.Dispose();
+    }
+}

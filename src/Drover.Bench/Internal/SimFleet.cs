@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using System.Net;
+
+namespace Drover.Bench.Internal;
+
+/// <summary>The simulated agents and what they share: the hub address, the mode switches, the
+/// latency histogram and the connected count.</summary>
+internal sealed class SimFleet
+{
+    public static readonly IReadOnlyDictionary<string, string> Labels = new Dictionary<string, string> { ["sim"] = "bench" };
+
+    private readonly ConcurrentQueue<string> _failures = new();
+    private readonly int _agentsPerSource;
+    private int _connected;
+    private volatile bool _reporting;
+    private volatile bool _hubKilled;
+
+    public SimFleet(IPEndPoint hub, string token, bool closedLoop, bool naive, int agents, int agentsPerSource)
+    {
+        HubEndPoint = hub;
+        Token = token;
+        ClosedLoop = closedLoop;
+        Naive = naive;
+        _agentsPerSource = agentsPerSource;
+        Agents = Enumerable.Range(0, agents).Select(i => new SimAgent(this, i)).ToArray();
+    }
+
+    public IPEndPoint HubEndPoint { get; set; }
+
+    public string Token { get; }
+
+    public bool ClosedLoop { get; }
+
+    public bool Naive { get; }
+
+    public SimAgent[] Agents { get; }
+
+    public LatencyHistogram Latency { get; private set; } = new();
+
+    public int ConnectedCount => Volatile.Read(ref _connected);
+
+    /// <summary>While false, agents stay quiet after their first report.</summary>
+    public bool Reporting
+    {
+        get => _reporting;
+        set => _reporting = value;
+    }
+
+    /// <summary>Set by the bench just before it kills the hub.</summary>
+    public bool HubKilled
+    {
+        get => _hubKilled;
+        set => _hubKilled = value;
+    }
+
+    public IReadOnlyCollection<string> Failures => _failures;
+
+    /// <summary>Past <c>agentsPerSource</c> agents, each block connects from its own 127.0.0.x so that
+    /// the ~28,000 ephemeral ports of one source address are never exhausted. Null: the default.</summary>
+    public IPAddress? SourceAddressFor(int index)
+    {
+        var block = index / _agentsPerSource;
+        return block == 0 || !IPAddress.IsLoopback(HubEndPoint.Address) ? null : new IPAddress(new byte[] { 127, 0, 0, (byte)(1 + block) });
+    }
+
+    public void OnConnected(SimAgent agent) => Interlocked.Increment(ref _connected);
+
+    public void OnDisconnected(SimAgent agent) => Interlocked.Decrement(ref _connected);
+
+    public void Fail(string failure)
+    {
+        if (_failures.Count < 20)
+        {
+            _failures.Enqueue(failure);
+        }
+    }
+
+    /// <summary>Starts a fresh latency histogram (at the start of the measured run).</summary>
+    public void ResetLatency() => Latency = new LatencyHistogram();
+}

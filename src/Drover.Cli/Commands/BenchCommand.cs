@@ -1,0 +1,194 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Drover.Bench;
+using Drover.Hub.Os;
+using Spectre.Console;
+
+namespace Drover.Cli.Commands;
+
+/// <summary><c>drover bench</c>: simulate a fleet against a hub and measure it from outside.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var agents = new Option<int>("--agents") { Description = "Simulated agents (one process; one open file each)", DefaultValueFactory = _ => 10_000 };
+        var interval = new Option<string>("--interval") { Description = "Report interval of the bench's hub", DefaultValueFactory = _ => "10s" };
+        var duration = new Option<string?>("--duration") { Description = "Length of the measured run (default 60s; 10s with --closed-loop)" };
+        var closedLoop = new Option<bool>("--closed-loop") { Description = "Each agent sends its next report as soon as the ack arrives (maximum throughput)" };
+        var naive = new Option<bool>("--naive") { Description = "Agents ignore their slots and report at the top of each interval" };
+        var restartAt = new Option<string?>("--restart-at") { Description = "kill -9 the hub this far into the run, restart it on the same data, measure the reconnect storm" };
+        var hub = new Option<string?>("--hub") { Description = "Measure an external hub at HOST:PORT instead of starting one (needs --hub-pid)" };
+        var hubPid = new Option<int?>("--hub-pid") { Description = "The external hub's process id, for its /proc figures" };
+        var hubApi = new Option<string?>("--hub-api") { Description = "The external hub's HTTP API (default http://HOST:7401)" };
+        var token = new Option<string>("--token") { Description = "Token the simulated agents present", DefaultValueFactory = _ => "bench-token" };
+        var admitRate = new Option<int?>("--admit-rate") { Description = "--admit-rate for the bench's own hub" };
+        var idle = new Option<string>("--idle") { Description = "Idle time before the memory reading", DefaultValueFactory = _ => "5s" };
+        var hubEnv = new Option<string[]>("--hub-env") { Description = "KEY=VALUE environment for the bench's own hub (repeatable), e.g. DOTNET_GCgen0size=0x400000" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object with every figure" };
+
+        var command = new Command("bench", "Simulate a fleet against a hub and measure memory per agent, CPU per report, latency, spread and restarts")
+        {
+            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, token, admitRate, idle, hubEnv, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!CliParsing.TryParseDuration(parse.GetValue(interval), out var reportInterval, out var error))
+            {
+                return CliParsing.Fail($"--interval: {error}");
+            }
+
+            var runFor = parse.GetValue(closedLoop) ? TimeSpan.FromSeconds(10) : TimeSpan.FromSeconds(60);
+            if (parse.GetValue(duration) is { } durationText && !CliParsing.TryParseDuration(durationText, out runFor, out error))
+            {
+                return CliParsing.Fail($"--duration: {error}");
+            }
+
+            TimeSpan? restart = null;
+            if (parse.GetValue(restartAt) is { } restartText)
+            {
+                if (!CliParsing.TryParseDuration(restartText, out var at, out error))
+                {
+                    return CliParsing.Fail($"--restart-at: {error}");
+                }
+
+                restart = at;
+            }
+
+            if (!CliParsing.TryParseDuration(parse.GetValue(idle), out var idleFor, out error))
+            {
+                return CliParsing.Fail($"--idle: {error}");
+            }
+
+            IPEndPoint? external = null;
+            if (parse.GetValue(hub) is { } hubText && !CliParsing.TryParseEndPoint(hubText, out external, out error))
+            {
+                return CliParsing.Fail($"--hub: {error}");
+            }
+
+            Uri? api = null;
+            if (parse.GetValue(hubApi) is { } apiText && !Uri.TryCreate(apiText.EndsWith('/') ? apiText : apiText + "/", UriKind.Absolute, out api))
+            {
+                return CliParsing.Fail($"--hub-api: '{apiText}' is not a URL");
+            }
+
+            var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var pair in parse.GetValue(hubEnv) ?? [])
+            {
+                var equals = pair.IndexOf('=', StringComparison.Ordinal);
+                if (equals <= 0)
+                {
+                    return CliParsing.Fail($"--hub-env: '{pair}' is not KEY=VALUE");
+                }
+
+                environment[pair[..equals]] = pair[(equals + 1)..];
+            }
+
+            var options = new BenchOptions
+            {
+                Agents = parse.GetValue(agents),
+                Interval = reportInterval,
+                Duration = runFor,
+                ClosedLoop = parse.GetValue(closedLoop),
+                Naive = parse.GetValue(naive),
+                RestartAt = restart,
+                Idle = idleFor,
+                Hub = external,
+                HubPid = parse.GetValue(hubPid),
+                HubApi = api,
+                Token = parse.GetValue(token)!,
+                AdmitRate = parse.GetValue(admitRate),
+                HubEnvironment = environment,
+            };
+
+            var (soft, _) = SystemLimits.RaiseOpenFilesLimit();
+            var asJson = parse.GetValue(json);
+            BenchResult result;
+            try
+            {
+                options.Validate();
+                result = asJson
+                    ? await FleetBench.RunAsync(options, soft, (phase, done, total) => { }, cancellationToken)
+                    : await RunWithProgressAsync(options, soft, cancellationToken);
+            }
+            catch (ArgumentException ex)
+            {
+                return CliParsing.Fail(ex.Message);
+            }
+
+            if (asJson)
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(result, BenchJsonContext.Default.BenchResult));
+            }
+            else
+            {
+                RenderSummary(result);
+            }
+
+            return result.Failures.Count == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static async Task<BenchResult> RunWithProgressAsync(BenchOptions options, ulong openFiles, CancellationToken cancellationToken)
+    {
+        AnsiConsole.MarkupLine($"[bold]drover bench[/]: {options.Agents:N0} agents, mode {options.Mode}, interval {options.Interval.TotalSeconds:0.#} s, run {options.Duration.TotalSeconds:0.#} s");
+        BenchResult? result = null;
+        await AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .StartAsync(async context =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                result = await FleetBench.RunAsync(options, openFiles, (phase, done, total) =>
+                {
+                    if (!tasks.TryGetValue(phase, out var task))
+                    {
+                        foreach (var previous in tasks.Values)
+                        {
+                            previous.Value = previous.MaxValue;
+                        }
+
+                        tasks[phase] = task = context.AddTask(phase, maxValue: Math.Max(1, total));
+                    }
+
+                    task.Value = done;
+                }, cancellationToken);
+                foreach (var task in tasks.Values)
+                {
+                    task.Value = task.MaxValue;
+                }
+            });
+        return result!;
+    }
+
+    private static void RenderSummary(BenchResult r)
+    {
+        var table = new Table().AddColumns("figure", "value");
+        void Row(string name, string value) => table.AddRow(name, value);
+        Row("agents connected", $"{r.Connected:N0} / {r.Agents:N0} in {r.ConnectSeconds:0.00} s");
+        Row("hub memory per idle agent", $"{r.HubRssKibPerAgent:0.00} KiB ({r.HubRssBeforeKib:N0} → {r.HubRssAfterKib:N0} KiB RSS)");
+        Row("hub threads", r.HubThreads.ToString(CultureInfo.InvariantCulture));
+        Row("reports acked", $"{r.ReportsAcked:N0} ({r.ReportsPerSecond:N0}/s)");
+        Row("hub CPU per report", $"{r.HubCpuUsPerReport:0.0} µs ({r.HubCpuSeconds:0.00} s CPU)");
+        Row("ack latency p50 / p99", $"{r.AckP50Ms:0.00} / {r.AckP99Ms:0.00} ms");
+        if (r.ArrivalsPerSecond.Count > 0)
+        {
+            Row("arrivals peak / mean", $"{r.ArrivalsPeakToMean:0.00} (per second: {string.Join(' ', r.ArrivalsPerSecond.Take(20))}{(r.ArrivalsPerSecond.Count > 20 ? " …" : string.Empty)})");
+        }
+
+        Row("reports lost", r.ReportsLost.ToString(CultureInfo.InvariantCulture));
+        if (r.ReconnectSeconds is { } reconnect)
+        {
+            Row("restart: all agents back after", $"{reconnect:0.00} s (hub up in {r.HubRestartSeconds:0.00} s; in flight at kill {r.ReportsInFlightAtKill:N0})");
+            Row("restart: gave up / lost during grace", $"{r.AgentsGaveUp} / {r.LostDuringGrace}");
+        }
+
+        foreach (var failure in r.Failures)
+        {
+            Row("[red]failure[/]", Markup.Escape(failure));
+        }
+
+        AnsiConsole.Write(table);
+    }
+}

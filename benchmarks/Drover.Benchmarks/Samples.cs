@@ -19,6 +19,9 @@ internal static class Samples
             new("job", FieldValue.From("nightly-build-4711")),
         ]);
 
+    /// <summary>The payload of <see cref="Status"/> as the hub receives it (no frame header).</summary>
+    public static byte[] StatusPayload(ulong sequence = 4_711) => FrameCodec.ToArray(Status(sequence))[ProtocolConstants.HeaderSize..];
+
     /// <summary>A typical hello: id, token, version, three labels, two capabilities.</summary>
     public static Hello Hello() => new(
         ProtocolConstants.MinVersion,

@@ -20,7 +20,7 @@ public class StatusWriterBenchmarks
     private AgentRegistry _registry = null!;
     private AgentEntry[] _entries = null!;
     private StatusWriter _writer = null!;
-    private Status _status = null!;
+    private byte[] _status = null!;
 
     [Params(1_000, 10_000)]
     public int Agents { get; set; }
@@ -34,7 +34,7 @@ public class StatusWriterBenchmarks
         _registry = Fleet.Create(Agents, TimeProvider.System, out _entries);
         var options = new HubOptions { HubId = "bench-hub", TimeProvider = new FixedTimeProvider(Fleet.Start) };
         _writer = new StatusWriter(_registry, _store, options, NullLogger.Instance);
-        _status = Samples.Status();
+        _status = Samples.StatusPayload();
 
         // First flush: inserts every row and runs the (once a minute) history prune, outside the measurement.
         RecordAll();

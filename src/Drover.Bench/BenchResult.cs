@@ -8,6 +8,9 @@ public sealed record BenchResult
     public string Mode { get; init; } = "interval";
     public int Agents { get; init; }
     public int Connected { get; init; }
+
+    /// <summary>Agents the hub itself counts online after the idle period (warm-up agents are lost, not online).</summary>
+    public int HubOnline { get; init; }
     public double ConnectSeconds { get; init; }
     public long HubRssBeforeKib { get; init; }
     public long HubRssAfterKib { get; init; }

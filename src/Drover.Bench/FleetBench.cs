@@ -9,6 +9,7 @@ namespace Drover.Bench;
 public static class FleetBench
 {
     private const int ReservedDescriptors = 100;
+    private const int WarmUpAgents = 200;
 
     /// <summary>Progress as the phases go: (phase, done, total).</summary>
     public delegate void ProgressHandler(string phase, int done, int total);
@@ -41,7 +42,7 @@ public static class FleetBench
     private static async Task<BenchResult> MeasureAsync(BenchOptions options, HubUnderTest hub, ProgressHandler? progress, CancellationToken cancellationToken)
     {
         var failures = new List<string>();
-        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        await WarmUpAsync(options, hub, cancellationToken).ConfigureAwait(false);
         var before = hub.ReadFigures();
 
         // Connect: every agent says hello and sends its first report; the clock stops when all are welcomed.
@@ -68,6 +69,7 @@ public static class FleetBench
         progress?.Invoke("idle", 0, (int)options.Idle.TotalSeconds);
         await Task.Delay(options.Idle, cancellationToken).ConfigureAwait(false);
         var idle = hub.ReadFigures();
+        var (_, _, _, online) = await hub.ReadStatsAsync(1, cancellationToken).ConfigureAwait(false);
 
         // The measured run.
         fleet.ResetLatency();
@@ -110,7 +112,7 @@ public static class FleetBench
         var arrivals = Array.Empty<long>();
         if (!options.ClosedLoop)
         {
-            var (perSecond, _, _) = await hub.ReadStatsAsync(Math.Min(599, runSeconds), cancellationToken).ConfigureAwait(false);
+            var (perSecond, _, _, _) = await hub.ReadStatsAsync(Math.Min(599, runSeconds), cancellationToken).ConfigureAwait(false);
             arrivals = SteadySeconds(perSecond, restart);
         }
 
@@ -150,6 +152,7 @@ public static class FleetBench
             Mode = options.Mode,
             Agents = options.Agents,
             Connected = connected,
+            HubOnline = online,
             ConnectSeconds = Math.Round(connectSeconds, 3),
             HubRssBeforeKib = before.RssKib,
             HubRssAfterKib = idle.RssKib,
@@ -177,6 +180,30 @@ public static class FleetBench
         };
     }
 
+    /// <summary>A small fleet connects, reports once and leaves before the "before" reading, so that
+    /// one-time costs (JIT-compiled session code, code pages, the store's first pages) are not charged
+    /// to the fleet being measured. Its agents stay in the registry as lost: part of "before".</summary>
+    private static async Task WarmUpAsync(BenchOptions options, HubUnderTest hub, CancellationToken cancellationToken)
+    {
+        var warmup = new SimFleet(hub.AgentEndPoint, options.Token, closedLoop: false, naive: false, WarmUpAgents, options.AgentsPerSourceAddress, "warmup");
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var runs = await StartAgentsAsync(warmup, options.ConnectConcurrency, stop.Token).ConfigureAwait(false);
+        var deadline = Stopwatch.StartNew();
+        while ((warmup.ConnectedCount < WarmUpAgents || warmup.Agents.Any(a => a.Acked == 0)) && deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+        }
+
+        await stop.CancelAsync().ConfigureAwait(false);
+        foreach (var agent in warmup.Agents)
+        {
+            agent.Close();
+        }
+
+        await Task.WhenAll(runs).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);
+    }
+
     private static async Task<List<Task>> StartAgentsAsync(SimFleet fleet, int concurrency, CancellationToken stop)
     {
         // Start agents in waves so that at most `concurrency` handshakes are in progress at once.
@@ -196,7 +223,7 @@ public static class FleetBench
 
     private static async Task RestartHubAsync(HubUnderTest hub, SimFleet fleet, RestartFigures figures, BenchOptions options, CancellationToken cancellationToken)
     {
-        var (beforeKill, _, _) = await hub.ReadStatsAsync(Math.Max(2, (int)options.RestartAt!.Value.TotalSeconds), cancellationToken).ConfigureAwait(false);
+        var (beforeKill, _, _, _) = await hub.ReadStatsAsync(Math.Max(2, (int)options.RestartAt!.Value.TotalSeconds), cancellationToken).ConfigureAwait(false);
         figures.ArrivalsBeforeKill = beforeKill;
         fleet.HubKilled = true;
         await hub.KillHardAsync().ConfigureAwait(false);
@@ -213,7 +240,7 @@ public static class FleetBench
             if (clock.Elapsed >= nextStats)
             {
                 nextStats = clock.Elapsed + TimeSpan.FromMilliseconds(500);
-                var (_, lost, grace) = await hub.ReadStatsAsync(1, cancellationToken).ConfigureAwait(false);
+                var (_, lost, grace, _) = await hub.ReadStatsAsync(1, cancellationToken).ConfigureAwait(false);
                 if (grace)
                 {
                     figures.LostDuringGrace = Math.Max(figures.LostDuringGrace, lost);

@@ -16,6 +16,7 @@ public sealed partial class DroverHub
     /// session takes over an old one), makes a first registration durable, and answers welcome.</summary>
     internal async Task HandleHelloAsync(AgentConnection connection, Hello hello)
     {
+        Interlocked.Increment(ref _hellos);
         if (!TryNegotiateVersion(hello, out var version))
         {
             RefuseHello(connection, hello, ErrorCode.UnsupportedVersion, TimeSpan.Zero,

@@ -6,6 +6,12 @@ namespace Drover.Hub;
 
 public sealed partial class DroverHub
 {
+    private const int TrimAfterAgents = 1_000;
+    private int _agentsAtLastTrim;
+    private long _hellos;
+    private long _hellosAtLastSweep;
+    private int _quietSweeps;
+
     private async Task SweepLoopAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(Options.SweepInterval, Time);
@@ -59,6 +65,41 @@ public sealed partial class DroverHub
 
         SweepLiveness(now);
         Admission.ExpireReservations();
+        TrimAfterBurst();
+    }
+
+    /// <summary>After a burst of connections settles (the fleet grew or shrank by at least
+    /// <see cref="TrimAfterAgents"/> and no hello arrived for two sweeps), one aggressive, compacting
+    /// GC returns the burst's garbage and free regions to the OS, so the hub's memory reflects the
+    /// fleet it holds rather than the storm it survived. A connect storm happens at start and after
+    /// restarts, not in steady state, so this costs one short pause now and then.</summary>
+    private void TrimAfterBurst()
+    {
+        var agents = Registry.Count;
+        var hellos = Volatile.Read(ref _hellos);
+        if (Math.Abs(agents - _agentsAtLastTrim) < TrimAfterAgents)
+        {
+            _hellosAtLastSweep = hellos;
+            return;
+        }
+
+        if (hellos != _hellosAtLastSweep)
+        {
+            _hellosAtLastSweep = hellos;
+            _quietSweeps = 0;
+            return;
+        }
+
+        if (++_quietSweeps < 2)
+        {
+            return;
+        }
+
+        var before = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        Log.TrimmedAfterBurst(Logger, agents, before / 1024 / 1024, GC.GetGCMemoryInfo().TotalCommittedBytes / 1024 / 1024);
+        _agentsAtLastTrim = agents;
+        _quietSweeps = 0;
     }
 
     private void BroadcastSchedule()

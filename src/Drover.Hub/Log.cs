@@ -45,6 +45,9 @@ internal static partial class Log
     [LoggerMessage(301, LogLevel.Information, "Liveness: {Late} late, {Lost} lost, {Stale} stale, {Retired} retired in this sweep")]
     public static partial void SweepChanges(ILogger logger, int late, int lost, int stale, int retired);
 
+    [LoggerMessage(302, LogLevel.Information, "Connection burst settled at {Agents} agents: GC committed memory {BeforeMiB} MiB -> {AfterMiB} MiB")]
+    public static partial void TrimmedAfterBurst(ILogger logger, int agents, long beforeMiB, long afterMiB);
+
     [LoggerMessage(400, LogLevel.Error, "Store write of {Agents} agents failed ({Failures} in a row); nothing is dropped, retrying")]
     public static partial void StoreWriteFailed(ILogger logger, int agents, int failures, Exception exception);
 

@@ -85,13 +85,14 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
     public ProcessFigures ReadFigures() => ProcessFigures.Read(Pid);
 
     /// <summary>The hub's own count of reports per second for the last <paramref name="seconds"/> seconds, and the lost count.</summary>
-    public async Task<(long[] ArrivalsPerSecond, int Lost, bool RestartGrace)> ReadStatsAsync(int seconds, CancellationToken cancellationToken)
+    public async Task<(long[] ArrivalsPerSecond, int Lost, bool RestartGrace, int Online)> ReadStatsAsync(int seconds, CancellationToken cancellationToken)
     {
         var json = await _http.GetStringAsync(new Uri(Api!, $"api/stats?seconds={seconds}"), cancellationToken).ConfigureAwait(false);
         using var document = JsonDocument.Parse(json);
         var root = document.RootElement;
         var arrivals = root.GetProperty("arrivalsPerSecond").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-        return (arrivals, root.GetProperty("byState").GetProperty("lost").GetInt32(), root.GetProperty("restartGrace").GetBoolean());
+        var byState = root.GetProperty("byState");
+        return (arrivals, byState.GetProperty("lost").GetInt32(), root.GetProperty("restartGrace").GetBoolean(), byState.GetProperty("online").GetInt32());
     }
 
     public async ValueTask DisposeAsync()

@@ -30,7 +30,7 @@ internal sealed class SimAgent
     {
         _fleet = fleet;
         Index = index;
-        Id = $"bench-{index:D6}";
+        Id = $"{fleet.IdPrefix}-{index:D6}";
         _statusFrame = FrameCodec.ToArray(new Status(0, AgentState.Idle, ProtocolConstants.NoProgress,
         [
             new("load1", FieldValue.From(0.42)),

@@ -15,8 +15,9 @@ internal sealed class SimFleet
     private volatile bool _reporting;
     private volatile bool _hubKilled;
 
-    public SimFleet(IPEndPoint hub, string token, bool closedLoop, bool naive, int agents, int agentsPerSource)
+    public SimFleet(IPEndPoint hub, string token, bool closedLoop, bool naive, int agents, int agentsPerSource, string idPrefix = "bench")
     {
+        IdPrefix = idPrefix;
         HubEndPoint = hub;
         Token = token;
         ClosedLoop = closedLoop;
@@ -26,6 +27,8 @@ internal sealed class SimFleet
     }
 
     public IPEndPoint HubEndPoint { get; set; }
+
+    public string IdPrefix { get; }
 
     public string Token { get; }
 

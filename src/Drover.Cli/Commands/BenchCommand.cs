@@ -166,7 +166,7 @@ internal static class BenchCommand
     {
         var table = new Table().AddColumns("figure", "value");
         void Row(string name, string value) => table.AddRow(name, value);
-        Row("agents connected", $"{r.Connected:N0} / {r.Agents:N0} in {r.ConnectSeconds:0.00} s");
+        Row("agents connected", $"{r.Connected:N0} / {r.Agents:N0} in {r.ConnectSeconds:0.00} s; the hub counts {r.HubOnline:N0} online");
         Row("hub memory per idle agent", $"{r.HubRssKibPerAgent:0.00} KiB ({r.HubRssBeforeKib:N0} → {r.HubRssAfterKib:N0} KiB RSS)");
         Row("hub threads", r.HubThreads.ToString(CultureInfo.InvariantCulture));
         Row("reports acked", $"{r.ReportsAcked:N0} ({r.ReportsPerSecond:N0}/s)");

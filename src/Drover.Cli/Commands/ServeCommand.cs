@@ -16,7 +16,7 @@ internal static class ServeCommand
         var data = new Option<string>("--data") { Description = "Data directory (the SQLite file lives inside)", DefaultValueFactory = _ => "./drover-data" };
         var interval = new Option<string>("--interval") { Description = "Status report interval (e.g. 60s, 2s, 5m)", DefaultValueFactory = _ => "60s" };
         var maxRate = new Option<int>("--max-reports-per-second") { Description = "Stretch the interval so reports stay under this rate", DefaultValueFactory = _ => 1000 };
-        var admitRate = new Option<int>("--admit-rate") { Description = "Hellos admitted per second (reconnect storms beyond it get a spread retry-after)", DefaultValueFactory = _ => 2000 };
+        var admitRate = new Option<int>("--admit-rate") { Description = "Hellos admitted per second (reconnect storms beyond it get a spread retry-after)", DefaultValueFactory = _ => 10_000 };
         var maxAgents = new Option<int>("--max-agents") { Description = "Most agents to hold (0: as many as the open-files limit allows)", DefaultValueFactory = _ => 0 };
         var token = new Option<string?>("--token") { Description = "Shared token agents must present (default: $DROVER_TOKEN; none if unset)" };
         var hubId = new Option<string>("--hub-id") { Description = "This hub's name", DefaultValueFactory = _ => Environment.MachineName };

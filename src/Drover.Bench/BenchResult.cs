@@ -33,7 +33,13 @@ public sealed record BenchResult
     public double? HubRestartSeconds { get; init; }
     public int? AgentsGaveUp { get; init; }
     public int? LostDuringGrace { get; init; }
+
+    /// <summary>After a kill: how many agents were back in each second after it (second 0 first).</summary>
+    public IReadOnlyList<long> ReconnectedPerSecond { get; init; } = [];
     public long Reconnects { get; init; }
+    /// <summary>The bench's own hub's log file, kept after the run.</summary>
+    public string? HubLog { get; init; }
+
     public IReadOnlyList<string> Failures { get; init; } = [];
 }
 

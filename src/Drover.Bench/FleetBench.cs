@@ -27,7 +27,7 @@ public static class FleetBench
                 + $"Use --agents {MaxAgentsForOpenFiles(openFilesLimit):N0} or less, or raise the limit ('drover doctor' shows how).");
         }
 
-        await using var hub = await HubUnderTest.StartAsync(options, cancellationToken).ConfigureAwait(false);
+        var hub = await HubUnderTest.StartAsync(options, cancellationToken).ConfigureAwait(false);
         try
         {
             return await MeasureAsync(options, hub, progress, cancellationToken).ConfigureAwait(false);
@@ -117,7 +117,8 @@ public static class FleetBench
         }
 
         var drain = Stopwatch.StartNew();
-        while (fleet.Agents.Any(a => a.Connected && Interlocked.Read(ref a.Sent) > Interlocked.Read(ref a.Acked)) && drain.Elapsed < TimeSpan.FromSeconds(10))
+        while (fleet.Agents.Any(a => a.Connected && Interlocked.Read(ref a.Sent) - Interlocked.Read(ref a.InFlightAtKill) > Interlocked.Read(ref a.Acked))
+            && drain.Elapsed < TimeSpan.FromSeconds(10))
         {
             await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
@@ -127,7 +128,11 @@ public static class FleetBench
         if (hub.IsOwn)
         {
             await Task.Delay(TimeSpan.FromSeconds(1.5), cancellationToken).ConfigureAwait(false);
-            await hub.StopGracefullyAsync().ConfigureAwait(false);
+            if (!await hub.StopGracefullyAsync().ConfigureAwait(false))
+            {
+                failures.Add($"the hub did not stop within 30 s of SIGTERM; see {hub.LogPath}");
+            }
+
             stored = await ReadStoredSequencesAsync(hub.DataDirectory!, cancellationToken).ConfigureAwait(false);
         }
 
@@ -146,6 +151,11 @@ public static class FleetBench
             a.LastAckedSequence,
             stored is null ? null : stored.TryGetValue(a.Id, out var sequence) ? sequence : 0UL)).ToList();
         failures.AddRange(fleet.Failures);
+        var unexpected = fleet.Agents.Sum(a => (long)Math.Max(0, a.Sessions - 1)) - (restart.Done ? fleet.Agents.Length : 0);
+        if (unexpected > 0)
+        {
+            failures.Add($"{unexpected} connections broke without the bench killing the hub");
+        }
 
         return new BenchResult
         {
@@ -175,7 +185,9 @@ public static class FleetBench
             HubRestartSeconds = restart.Done ? Math.Round(restart.HubStartSeconds, 2) : null,
             AgentsGaveUp = restart.Done ? restart.GaveUp : null,
             LostDuringGrace = restart.Done ? restart.LostDuringGrace : null,
+            ReconnectedPerSecond = restart.ReconnectedPerSecond,
             Reconnects = fleet.Agents.Sum(a => (long)Math.Max(0, a.Sessions - 1)),
+            HubLog = hub.IsOwn ? hub.LogPath : null,
             Failures = failures,
         };
     }
@@ -223,9 +235,10 @@ public static class FleetBench
 
     private static async Task RestartHubAsync(HubUnderTest hub, SimFleet fleet, RestartFigures figures, BenchOptions options, CancellationToken cancellationToken)
     {
-        var (beforeKill, _, _, _) = await hub.ReadStatsAsync(Math.Max(2, (int)options.RestartAt!.Value.TotalSeconds), cancellationToken).ConfigureAwait(false);
+        var (beforeKill, lostBeforeKill, _, _) = await hub.ReadStatsAsync(Math.Max(2, (int)options.RestartAt!.Value.TotalSeconds), cancellationToken).ConfigureAwait(false);
         figures.ArrivalsBeforeKill = beforeKill;
         fleet.HubKilled = true;
+        var killedAt = Stopwatch.GetTimestamp();
         await hub.KillHardAsync().ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         await hub.RestartAsync(cancellationToken).ConfigureAwait(false);
@@ -243,7 +256,8 @@ public static class FleetBench
                 var (_, lost, grace, _) = await hub.ReadStatsAsync(1, cancellationToken).ConfigureAwait(false);
                 if (grace)
                 {
-                    figures.LostDuringGrace = Math.Max(figures.LostDuringGrace, lost);
+                    // Agents already lost before the kill (the warm-up fleet) do not count.
+                    figures.LostDuringGrace = Math.Max(figures.LostDuringGrace, lost - lostBeforeKill);
                 }
             }
 
@@ -257,6 +271,8 @@ public static class FleetBench
 
         figures.ReconnectSeconds = clock.Elapsed.TotalSeconds;
         figures.GaveUp = fleet.Agents.Count(a => a.Sessions < 2 || !a.Connected);
+        var back = fleet.Agents.Where(a => a.Sessions >= 2).Select(a => Stopwatch.GetElapsedTime(killedAt, a.ConnectedAt).TotalSeconds).ToList();
+        figures.ReconnectedPerSecond = back.Count == 0 ? [] : Enumerable.Range(0, (int)Math.Ceiling(back.Max()) + 1).Select(second => (long)back.Count(t => t >= second && t < second + 1)).ToArray();
         figures.Done = true;
     }
 
@@ -289,5 +305,7 @@ public static class FleetBench
         public int LostDuringGrace { get; set; }
 
         public long[] ArrivalsBeforeKill { get; set; } = [];
+
+        public long[] ReconnectedPerSecond { get; set; } = [];
     }
 }

@@ -7,6 +7,7 @@ namespace Drover.Hub;
 public sealed partial class DroverHub
 {
     private const int TrimAfterAgents = 1_000;
+    private long _rescheduledAtTicks;
     private int _agentsAtLastTrim;
     private long _hellos;
     private long _hellosAtLastSweep;
@@ -104,6 +105,9 @@ public sealed partial class DroverHub
 
     private void BroadcastSchedule()
     {
+        // An agent told a new schedule may stay silent for one new interval from now: liveness
+        // counts from this moment for reports older than it.
+        _rescheduledAtTicks = Time.GetUtcNow().UtcTicks;
         var interval = Schedule.IntervalMs;
         Log.IntervalChanged(Logger, interval, Registry.Connected, Options.MaxReportsPerSecond);
         foreach (var entry in Registry.Entries)
@@ -115,7 +119,7 @@ public sealed partial class DroverHub
     private void SweepLiveness(long now)
     {
         var interval = TimeSpan.FromMilliseconds(Schedule.IntervalMs).Ticks;
-        var grace = Options.EffectiveLateGrace.Ticks;
+        var grace = Options.LateGraceFor(TimeSpan.FromTicks(interval)).Ticks;
         var lostAfter = interval * Options.MissedReportsForLost + grace;
         var inGrace = InRestartGrace;
         int late = 0, lost = 0, stale = 0, retired = 0;
@@ -129,7 +133,7 @@ public sealed partial class DroverHub
             {
                 session = entry.Session;
                 presence = entry.Presence;
-                silent = now - entry.LastSeenTicks;
+                silent = now - (session is null ? entry.LastSeenTicks : Math.Max(entry.LastSeenTicks, _rescheduledAtTicks));
             }
 
             if (session is not null)

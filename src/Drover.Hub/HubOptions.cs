@@ -27,7 +27,7 @@ public sealed record HubOptions
     public int MaxReportsPerSecond { get; init; } = 1_000;
 
     /// <summary>How late a report may be before the agent is marked late. Default: a quarter of the
-    /// interval, at least 2 s.</summary>
+    /// current interval (it grows when the hub stretches the interval), at least 2 s.</summary>
     public TimeSpan? LateGrace { get; init; }
 
     /// <summary>An agent that missed this many reports in a row is marked lost and disconnected. Default 3.</summary>
@@ -75,7 +75,9 @@ public sealed record HubOptions
     /// <summary>The clock. Tests pass a FakeTimeProvider.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
-    internal TimeSpan EffectiveLateGrace => LateGrace ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, ReportInterval.Ticks / 4));
+    internal TimeSpan EffectiveLateGrace => LateGraceFor(ReportInterval);
+
+    internal TimeSpan LateGraceFor(TimeSpan interval) => LateGrace ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, interval.Ticks / 4));
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
     public void Validate()

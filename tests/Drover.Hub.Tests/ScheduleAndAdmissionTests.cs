@@ -40,8 +40,12 @@ public class ReportScheduleTests
         Assert.True(schedule.Update(2_000));
         Assert.Equal(20_000u, schedule.IntervalMs);
 
-        Assert.False(schedule.Update(1_900)); // within 20%: no flapping
-        Assert.Equal(20_000u, schedule.IntervalMs);
+        Assert.True(schedule.Update(2_100)); // a little more than 20 s is needed: stretch by a quarter at least
+        Assert.Equal(25_000u, schedule.IntervalMs);
+        Assert.False(schedule.Update(2_400)); // still fits: no reschedule for every second of growth
+
+        Assert.False(schedule.Update(2_100)); // within 20%: no flapping
+        Assert.Equal(25_000u, schedule.IntervalMs);
 
         Assert.True(schedule.Update(1_000));
         Assert.Equal(10_000u, schedule.IntervalMs); // never below the configured interval

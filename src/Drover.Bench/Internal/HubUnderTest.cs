@@ -26,7 +26,8 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
 
     public string? DataDirectory => _dataDirectory;
 
-    public string LogPath => Path.Combine(_dataDirectory ?? Path.GetTempPath(), "hub.log");
+    /// <summary>The hub's log (kept after the run, beside the temporary data directory).</summary>
+    public string LogPath => (_dataDirectory ?? Path.Combine(Path.GetTempPath(), "drover-bench")) + ".hub.log";
 
     public bool IsOwn => _process is not null || _dataDirectory is not null;
 
@@ -63,23 +64,37 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
     /// <summary>Starts the hub again on the same data and the same agent port.</summary>
     public Task RestartAsync(CancellationToken cancellationToken) => LaunchAsync(AgentEndPoint.Port, cancellationToken);
 
-    /// <summary>Ctrl-C: the hub says bye to every agent and flushes its store, then exits.</summary>
-    public async Task StopGracefullyAsync()
+    /// <summary>SIGTERM (as systemd stops a service; SIGINT is ignored by background jobs of a
+    /// non-interactive shell): the hub says bye to every agent, flushes its store and exits. Returns
+    /// false if it did not exit within 30 s (it is then killed).</summary>
+    public async Task<bool> StopGracefullyAsync()
     {
         if (_process is not { } process)
         {
-            return;
+            return true;
         }
 
-        using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        using (var terminate = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
         {
-            await interrupt.WaitForExitAsync().ConfigureAwait(false);
+            await terminate.WaitForExitAsync().ConfigureAwait(false);
         }
 
+        var stopped = true;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            stopped = false;
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
         process.Dispose();
         _process = null;
+        return stopped;
     }
 
     public ProcessFigures ReadFigures() => ProcessFigures.Read(Pid);
@@ -97,13 +112,18 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_process is { HasExited: false } process)
+        if (_process is { } process)
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync().ConfigureAwait(false);
+            _process = null;
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync().ConfigureAwait(false);
+            }
+
+            process.Dispose();
         }
 
-        _process?.Dispose();
         _http.Dispose();
     }
 

@@ -65,6 +65,9 @@ internal sealed class SimAgent
 
     public bool GaveUp { get; private set; }
 
+    /// <summary>Stopwatch timestamp of the latest welcome.</summary>
+    public long ConnectedAt { get; private set; }
+
     /// <summary>Connects, reports as the fleet's mode says, and reconnects until the fleet stops.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
@@ -142,12 +145,16 @@ internal sealed class SimAgent
         IntervalMs = welcome.IntervalMs;
         SlotOffsetMs = welcome.SlotOffsetMs;
         Sessions++;
+        ConnectedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         Connected = true;
         _fleet.OnConnected(this);
 
-        // The first report goes right after the welcome, as the real agent does.
+        // The first report goes right after the welcome, as the real agent does. The reporter lives
+        // exactly as long as the session: when the connection ends it is cancelled, not left asleep
+        // until its next slot.
         SendStatus();
-        var reporter = _fleet.ClosedLoop ? Task.CompletedTask : ReportOnScheduleAsync(stop);
+        using var session = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var reporter = _fleet.ClosedLoop ? Task.CompletedTask : ReportOnScheduleAsync(session.Token);
         try
         {
             while (await ReceiveFrameAsync(stop).ConfigureAwait(false) is { } message)
@@ -172,6 +179,7 @@ internal sealed class SimAgent
         {
             Connected = false;
             _fleet.OnDisconnected(this);
+            await session.CancelAsync().ConfigureAwait(false);
             await reporter.ConfigureAwait(false);
         }
 
@@ -281,18 +289,16 @@ internal sealed class SimAgent
         }
     }
 
-    /// <summary>Closes the connection; when the fleet killed the hub, unacknowledged reports count as
-    /// lost in the crash, not as lost by the hub.</summary>
+    /// <summary>Closes the connection. Reports still unacknowledged when a connection breaks were in
+    /// flight to a hub that died (the only way connections break in a bench, since any other break
+    /// is a failure the bench reports): they are counted apart from reports the hub lost.</summary>
     private void Disconnect()
     {
         Connected = false;
-        if (_fleet.HubKilled)
+        var unacked = Interlocked.Read(ref Sent) - Interlocked.Read(ref Acked) - Interlocked.Read(ref InFlightAtKill);
+        if (unacked > 0)
         {
-            var unacked = Interlocked.Read(ref Sent) - Interlocked.Read(ref Acked) - Interlocked.Read(ref InFlightAtKill);
-            if (unacked > 0)
-            {
-                Interlocked.Add(ref InFlightAtKill, unacked);
-            }
+            Interlocked.Add(ref InFlightAtKill, unacked);
         }
 
         _socket?.Dispose();

@@ -47,14 +47,22 @@ internal sealed class ReportSchedule
         return (uint)Math.Min(Math.Max(needed, _configuredMs), 24UL * 3600 * 1000);
     }
 
-    /// <summary>Stretches the interval at once when the fleet outgrows it, and shrinks it back only
-    /// when the fleet has fallen 20% below what the current one needs (no flapping). Returns true
-    /// when the interval changed and agents must be told.</summary>
+    /// <summary>Stretches the interval at once when the fleet outgrows it, by at least a quarter each
+    /// time (a fleet that grows by a thousand agents a second is rescheduled a few times, not every
+    /// second), and shrinks it back only when the fleet has fallen 20% below what the current one
+    /// needs (no flapping). Returns true when the interval changed and agents must be told.</summary>
     public bool Update(int connectedAgents)
     {
         var required = RequiredIntervalMs(connectedAgents);
         var current = IntervalMs;
-        if (required > current || (required < current && required <= current * 0.8))
+        if (required > current)
+        {
+            var stepped = (uint)Math.Min(Math.Max(required, current * 1.25), 24.0 * 3600 * 1000);
+            Volatile.Write(ref _currentMs, stepped);
+            return true;
+        }
+
+        if (required < current && required <= current * 0.8)
         {
             Volatile.Write(ref _currentMs, required);
             return true;

@@ -1,0 +1,68 @@
+using System.Text.Json;
+using Drover.TestUtilities;
+
+namespace Drover.Cli.Tests;
+
+/// <summary>`drover bench` as a child process: it starts its own `drover serve` child, simulates a
+/// small fleet, and prints every figure. The figures' values live in docs/benchmarks.md; here the
+/// test checks the JSON is complete and that nothing was lost.</summary>
+public sealed class BenchEndToEndTests
+{
+    private static readonly string[] RequiredFields =
+    [
+        "agents", "connected", "connect_seconds", "hub_rss_kib_per_agent", "hub_threads", "reports_acked",
+        "reports_per_second", "hub_cpu_us_per_report", "ack_p50_ms", "ack_p99_ms", "arrivals_peak_to_mean",
+        "reports_lost", "reconnect_seconds", "agents_gave_up", "failures",
+    ];
+
+    private static async Task<JsonElement> BenchAsync(params string[] args)
+    {
+        var (exit, output, error) = await DroverProcess.RunAsync(["bench", "--json", "--idle", "1s", .. args]);
+        Assert.True(exit == 0, $"bench exited {exit}\n{output}\n{error}");
+        var result = JsonDocument.Parse(output).RootElement;
+        foreach (var field in RequiredFields)
+        {
+            Assert.True(result.TryGetProperty(field, out _), $"the JSON has no '{field}': {output}");
+        }
+
+        Assert.Equal(0, result.GetProperty("failures").GetArrayLength());
+        Assert.Equal(0, result.GetProperty("reports_lost").GetInt64());
+        return result;
+    }
+
+    [Fact]
+    public async Task A_small_interval_run_connects_everyone_and_loses_nothing()
+    {
+        var result = await BenchAsync("--agents", "300", "--interval", "1s", "--duration", "4s");
+        Assert.Equal(300, result.GetProperty("connected").GetInt32());
+        Assert.Equal(300, result.GetProperty("hub_online").GetInt32());
+        Assert.True(result.GetProperty("reports_acked").GetInt64() >= 600, "each agent reports about once a second");
+        Assert.True(result.GetProperty("arrivals_peak_to_mean").GetDouble() >= 1.0);
+        Assert.True(result.GetProperty("hub_cpu_us_per_report").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task A_closed_loop_run_measures_throughput()
+    {
+        var result = await BenchAsync("--agents", "100", "--closed-loop", "--duration", "2s");
+        Assert.True(result.GetProperty("reports_per_second").GetDouble() > 100);
+        Assert.True(result.GetProperty("ack_p99_ms").GetDouble() >= result.GetProperty("ack_p50_ms").GetDouble());
+    }
+
+    [Fact]
+    public async Task A_restart_run_kills_the_hub_and_every_agent_comes_back()
+    {
+        var result = await BenchAsync("--agents", "200", "--interval", "1s", "--duration", "6s", "--restart-at", "2s");
+        Assert.Equal(0, result.GetProperty("agents_gave_up").GetInt32());
+        Assert.Equal(0, result.GetProperty("lost_during_grace").GetInt32());
+        Assert.True(result.GetProperty("reconnect_seconds").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task Wrong_bench_flags_are_refused_clearly()
+    {
+        var (exit, _, error) = await DroverProcess.RunAsync("bench", "--closed-loop", "--naive");
+        Assert.Equal(2, exit);
+        Assert.Contains("--closed-loop", error, StringComparison.Ordinal);
+    }
+}

@@ -276,12 +276,14 @@ public static class FleetBench
         figures.Done = true;
     }
 
-    /// <summary>The hub's per-second arrivals for the seconds wholly inside the run: the complete
-    /// seconds that ended as the run did, without the first (it began before the run). After a
-    /// restart only the seconds before the kill count: the storm is measured by reconnect_seconds.</summary>
+    /// <summary>The hub's per-second arrivals for the seconds wholly inside the run: of the complete
+    /// seconds read as the run ended, the first two and the last may straddle its start or its end
+    /// (the run starts and the stats are read mid-second), so they are left out. After a restart
+    /// only the seconds before the kill count: the storm is measured by reconnect_seconds.</summary>
     private static long[] SteadySeconds(long[] perSecond, RestartFigures restart)
     {
-        return (restart.Done ? restart.ArrivalsBeforeKill : perSecond).Skip(1).ToArray();
+        var seconds = restart.Done ? restart.ArrivalsBeforeKill : perSecond;
+        return seconds.Length > 4 ? seconds[2..^1] : seconds;
     }
 
     private static async Task<IReadOnlyDictionary<string, ulong>> ReadStoredSequencesAsync(string dataDirectory, CancellationToken cancellationToken)

@@ -141,3 +141,23 @@ public class BenchOptionsTests
         Assert.Contains("open files", error.Message, StringComparison.Ordinal);
     }
 }
+
+public class SourceAddressTests
+{
+    [Fact]
+    public void Past_each_block_of_agents_the_next_loopback_source_address_is_used()
+    {
+        var fleet = new Internal.SimFleet(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 7400), "t", false, false, agents: 1, agentsPerSource: 25_000);
+        Assert.Null(fleet.SourceAddressFor(0));
+        Assert.Null(fleet.SourceAddressFor(24_999));
+        Assert.Equal("127.0.0.2", fleet.SourceAddressFor(25_000)!.ToString());
+        Assert.Equal("127.0.0.3", fleet.SourceAddressFor(50_000)!.ToString());
+    }
+
+    [Fact]
+    public void A_hub_off_loopback_gets_the_default_source_address()
+    {
+        var fleet = new Internal.SimFleet(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("10.1.2.3"), 7400), "t", false, false, agents: 1, agentsPerSource: 10);
+        Assert.Null(fleet.SourceAddressFor(500));
+    }
+}

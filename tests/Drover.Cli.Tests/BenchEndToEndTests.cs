@@ -42,6 +42,14 @@ public sealed class BenchEndToEndTests
     }
 
     [Fact]
+    public async Task Agents_spread_over_several_loopback_source_addresses_connect_like_the_rest()
+    {
+        // 100 agents per source address: 250 agents use 127.0.0.1, .2 and .3.
+        var result = await BenchAsync("--agents", "250", "--interval", "1s", "--duration", "2s", "--agents-per-source-address", "100");
+        Assert.Equal(250, result.GetProperty("hub_online").GetInt32());
+    }
+
+    [Fact]
     public async Task A_closed_loop_run_measures_throughput()
     {
         var result = await BenchAsync("--agents", "100", "--closed-loop", "--duration", "2s");

@@ -25,6 +25,7 @@ internal sealed class SimAgent
     private int _rxFilled;
     private long _sentAt;
     private long _clockOffsetMs;
+    private int _scheduleVersion;
 
     public SimAgent(SimFleet fleet, int index)
     {
@@ -164,6 +165,7 @@ internal sealed class SimAgent
                     case Reschedule reschedule:
                         IntervalMs = reschedule.IntervalMs;
                         SlotOffsetMs = reschedule.SlotOffsetMs;
+                        Interlocked.Increment(ref _scheduleVersion);
                         break;
                     case Ping ping:
                         await socket.SendAsync(FrameCodec.ToArray(new Pong(ping.Value)), SocketFlags.None, stop).ConfigureAwait(false);
@@ -201,7 +203,16 @@ internal sealed class SimAgent
                 var from = Math.Max(hubNow, previous == long.MinValue ? hubNow : previous + 1);
                 var next = from - ((((from - slot) % interval) + interval) % interval) + interval;
                 previous = next;
+                var version = Volatile.Read(ref _scheduleVersion);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, next - hubNow)), stop).ConfigureAwait(false);
+                if (version != Volatile.Read(ref _scheduleVersion))
+                {
+                    // Rescheduled while asleep: the next report is at the next slot of the new schedule,
+                    // as the real agent does, not at the old slot.
+                    previous = long.MinValue;
+                    continue;
+                }
+
                 if (Connected && _fleet.Reporting)
                 {
                     SendStatus();

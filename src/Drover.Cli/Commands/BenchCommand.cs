@@ -26,11 +26,16 @@ internal static class BenchCommand
         var admitRate = new Option<int?>("--admit-rate") { Description = "--admit-rate for the bench's own hub" };
         var idle = new Option<string>("--idle") { Description = "Idle time before the memory reading", DefaultValueFactory = _ => "5s" };
         var hubEnv = new Option<string[]>("--hub-env") { Description = "KEY=VALUE environment for the bench's own hub (repeatable), e.g. DOTNET_GCgen0size=0x400000" };
+        var perSource = new Option<int>("--agents-per-source-address")
+        {
+            Description = "Agents per 127.0.0.x source address before the next one is used (one address has ~28,000 ephemeral ports)",
+            DefaultValueFactory = _ => 25_000,
+        };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every figure" };
 
         var command = new Command("bench", "Simulate a fleet against a hub and measure memory per agent, CPU per report, latency, spread and restarts")
         {
-            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, token, admitRate, idle, hubEnv, json,
+            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, token, admitRate, idle, hubEnv, perSource, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -100,6 +105,7 @@ internal static class BenchCommand
                 Token = parse.GetValue(token)!,
                 AdmitRate = parse.GetValue(admitRate),
                 HubEnvironment = environment,
+                AgentsPerSourceAddress = parse.GetValue(perSource),
             };
 
             var (soft, _) = SystemLimits.RaiseOpenFilesLimit();

@@ -22,6 +22,10 @@ public sealed record BenchOptions
     /// <summary>Kill -9 the hub this long into the run and start it again on the same data.</summary>
     public TimeSpan? RestartAt { get; init; }
 
+    /// <summary>Agents that connect, report once and leave before the "before" memory reading, so that
+    /// one-time costs (JIT, code pages, the store's first pages) are not charged per agent. Default 200; 0 for none.</summary>
+    public int WarmUpAgents { get; init; } = 200;
+
     /// <summary>How long all agents stay idle before the memory reading. Default 5 s.</summary>
     public TimeSpan Idle { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -82,6 +86,11 @@ public sealed record BenchOptions
         if (Hub is not null && RestartAt is not null)
         {
             throw new ArgumentException("--restart-at needs the bench's own hub (it kills and restarts it)");
+        }
+
+        if (WarmUpAgents < 0)
+        {
+            throw new ArgumentException("--warmup cannot be negative");
         }
 
         if (ConnectConcurrency < 1 || AgentsPerSourceAddress < 1)

@@ -9,7 +9,6 @@ namespace Drover.Bench;
 public static class FleetBench
 {
     private const int ReservedDescriptors = 100;
-    private const int WarmUpAgents = 200;
 
     /// <summary>Progress as the phases go: (phase, done, total).</summary>
     public delegate void ProgressHandler(string phase, int done, int total);
@@ -197,11 +196,18 @@ public static class FleetBench
     /// to the fleet being measured. Its agents stay in the registry as lost: part of "before".</summary>
     private static async Task WarmUpAsync(BenchOptions options, HubUnderTest hub, CancellationToken cancellationToken)
     {
-        var warmup = new SimFleet(hub.AgentEndPoint, options.Token, closedLoop: false, naive: false, WarmUpAgents, options.AgentsPerSourceAddress, "warmup");
+        var count = options.WarmUpAgents;
+        if (count == 0)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var warmup = new SimFleet(hub.AgentEndPoint, options.Token, closedLoop: false, naive: false, count, options.AgentsPerSourceAddress, "warmup");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var runs = await StartAgentsAsync(warmup, options.ConnectConcurrency, stop.Token).ConfigureAwait(false);
         var deadline = Stopwatch.StartNew();
-        while ((warmup.ConnectedCount < WarmUpAgents || warmup.Agents.Any(a => a.Acked == 0)) && deadline.Elapsed < TimeSpan.FromSeconds(30))
+        while ((warmup.ConnectedCount < count || warmup.Agents.Any(a => a.Acked == 0)) && deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
             await Task.Delay(20, cancellationToken).ConfigureAwait(false);
         }

@@ -31,11 +31,12 @@ internal static class BenchCommand
             Description = "Agents per 127.0.0.x source address before the next one is used (one address has ~28,000 ephemeral ports)",
             DefaultValueFactory = _ => 25_000,
         };
+        var warmup = new Option<int>("--warmup") { Description = "Agents that connect and leave before the 'before' memory reading (one-time costs are not per agent); 0 for none", DefaultValueFactory = _ => 200 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every figure" };
 
         var command = new Command("bench", "Simulate a fleet against a hub and measure memory per agent, CPU per report, latency, spread and restarts")
         {
-            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, token, admitRate, idle, hubEnv, perSource, json,
+            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, token, admitRate, idle, hubEnv, perSource, warmup, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -106,6 +107,7 @@ internal static class BenchCommand
                 AdmitRate = parse.GetValue(admitRate),
                 HubEnvironment = environment,
                 AgentsPerSourceAddress = parse.GetValue(perSource),
+                WarmUpAgents = parse.GetValue(warmup),
             };
 
             var (soft, _) = SystemLimits.RaiseOpenFilesLimit();

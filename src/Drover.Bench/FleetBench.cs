@@ -284,12 +284,18 @@ public static class FleetBench
 
     /// <summary>The hub's per-second arrivals for the seconds wholly inside the run: of the complete
     /// seconds read as the run ended, the first two and the last may straddle its start or its end
-    /// (the run starts and the stats are read mid-second), so they are left out. After a restart
+    /// (the run starts and the stats are read mid-second), so they are left out (in runs shorter
+    /// than five seconds, only the first). After a restart
     /// only the seconds before the kill count: the storm is measured by reconnect_seconds.</summary>
     private static long[] SteadySeconds(long[] perSecond, RestartFigures restart)
     {
         var seconds = restart.Done ? restart.ArrivalsBeforeKill : perSecond;
-        return seconds.Length > 4 ? seconds[2..^1] : seconds;
+        return seconds.Length switch
+        {
+            >= 5 => seconds[2..^1],
+            >= 2 => seconds[1..],
+            _ => seconds,
+        };
     }
 
     private static async Task<IReadOnlyDictionary<string, ulong>> ReadStoredSequencesAsync(string dataDirectory, CancellationToken cancellationToken)

@@ -155,6 +155,7 @@ internal static class BenchCommand
                         foreach (var previous in tasks.Values)
                         {
                             previous.Value = previous.MaxValue;
+                            previous.StopTask();
                         }
 
                         tasks[phase] = task = context.AddTask(phase, maxValue: Math.Max(1, total));
@@ -165,6 +166,7 @@ internal static class BenchCommand
                 foreach (var task in tasks.Values)
                 {
                     task.Value = task.MaxValue;
+                    task.StopTask();
                 }
             });
         return result!;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Drover.Agent.Internal;
 using Drover.Protocol;
 
 namespace Drover.Bench.Internal;
@@ -69,20 +70,19 @@ internal sealed class SimAgent
     /// <summary>Stopwatch timestamp of the latest welcome.</summary>
     public long ConnectedAt { get; private set; }
 
-    /// <summary>Connects, reports as the fleet's mode says, and reconnects until the fleet stops.</summary>
+    /// <summary>Connects, reports as the fleet's mode says, and reconnects until the fleet stops, with
+    /// the real agent's backoff (<see cref="ReconnectBackoff"/>: full jitter below a capped ceiling,
+    /// reset by a welcome, retry-after honoured).</summary>
     public async Task RunAsync(CancellationToken stop)
     {
-        var attempt = 0;
+        var backoff = new ReconnectBackoff(BackoffBase, BackoffCap);
         while (!stop.IsCancellationRequested)
         {
             var retryAfter = TimeSpan.Zero;
+            var sessionsBefore = Sessions;
             try
             {
                 retryAfter = await SessionAsync(stop).ConfigureAwait(false);
-                if (Sessions > 0 && retryAfter == TimeSpan.Zero)
-                {
-                    attempt = 0;
-                }
             }
             catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or ProtocolException or OperationCanceledException)
             {
@@ -97,9 +97,12 @@ internal sealed class SimAgent
                 return;
             }
 
-            // Full jitter drawn below a capped ceiling, plus any retry-after the hub gave.
-            var ceiling = Math.Min(BackoffCap.TotalMilliseconds, BackoffBase.TotalMilliseconds * Math.Pow(2, Math.Min(attempt++, 16)));
-            var delay = retryAfter + TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * (retryAfter > TimeSpan.Zero ? 100 : ceiling));
+            if (Sessions > sessionsBefore)
+            {
+                backoff.Reset();
+            }
+
+            var delay = backoff.NextAtLeast(retryAfter, Random.Shared);
             try
             {
                 await Task.Delay(delay, stop).ConfigureAwait(false);

@@ -170,6 +170,24 @@ public sealed class HubSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_agent_keeps_its_slot_across_reconnects_and_new_agents_get_other_slots()
+    {
+        uint firstSlot;
+        await using (var first = await RawProtocolClient.ConnectAsync(_fixture.AgentEndPoint))
+        {
+            firstSlot = Assert.IsType<Welcome>(await first.HandshakeAsync(RawProtocolClient.MakeHello("slotted", "s3cret"))).SlotOffsetMs;
+        }
+
+        await using var other = await RawProtocolClient.ConnectAsync(_fixture.AgentEndPoint);
+        var otherSlot = Assert.IsType<Welcome>(await other.HandshakeAsync(RawProtocolClient.MakeHello("neighbour", "s3cret"))).SlotOffsetMs;
+        await using var again = await RawProtocolClient.ConnectAsync(_fixture.AgentEndPoint);
+        var againSlot = Assert.IsType<Welcome>(await again.HandshakeAsync(RawProtocolClient.MakeHello("slotted", "s3cret"))).SlotOffsetMs;
+
+        Assert.Equal(firstSlot, againSlot);
+        Assert.NotEqual(firstSlot, otherSlot);
+    }
+
+    [Fact]
     public async Task Ping_is_answered_with_pong()
     {
         await using var client = await ConnectAgentAsync("pinger");

@@ -62,7 +62,7 @@ public sealed class HubWithRealAgentsTests
     }
 
     [Fact]
-    public async Task After_a_hub_restart_agents_reconnect_with_a_newer_epoch_and_their_sequence_continues()
+    public async Task After_a_hub_restart_agents_reconnect_with_a_newer_epoch_the_same_slot_and_their_sequence_continues()
     {
         var data = HubFixture.NewDataDirectory();
         var first = await HubFixture.StartAsync(o => o with { ReportInterval = TimeSpan.FromSeconds(1) }, data);
@@ -70,6 +70,7 @@ public sealed class HubWithRealAgentsTests
         var (agents, runs, stop) = await StartAgentsAsync(Enumerable.Range(0, 10).Select(i => AgentFor($"phoenix-{i}", first.AgentEndPoint)));
         await HubFixture.WaitUntilAsync(() => agents.All(a => a.ReportsAcked >= 2));
         var epochsBefore = agents.ToDictionary(a => a.AgentId, a => a.LastWelcome!.SessionEpoch);
+        var slotsBefore = agents.ToDictionary(a => a.AgentId, a => a.LastWelcome!.SlotOffsetMs);
         var sequenceBefore = agents.ToDictionary(a => a.AgentId, a => a.LastSequence);
         await first.StopAsync();
 
@@ -80,6 +81,7 @@ public sealed class HubWithRealAgentsTests
         foreach (var agent in agents)
         {
             Assert.True(agent.LastWelcome!.SessionEpoch > epochsBefore[agent.AgentId]);
+            Assert.Equal(slotsBefore[agent.AgentId], agent.LastWelcome.SlotOffsetMs); // the slot survives the restart
             Assert.True(agent.LastSequence > sequenceBefore[agent.AgentId]);
         }
 

@@ -99,6 +99,12 @@ public static class FrameCodec
             MessageType.Redirect => Redirect.Read(ref reader),
             MessageType.Reschedule => Reschedule.Read(ref reader),
             MessageType.Bye => Bye.Read(ref reader),
+            MessageType.Job => Job.Read(ref reader),
+            MessageType.JobAccepted => JobAccepted.Read(ref reader),
+            MessageType.JobBusy => JobBusy.Read(ref reader),
+            MessageType.JobResult => JobResult.Read(ref reader),
+            MessageType.JobResultAck => JobResultAck.Read(ref reader),
+            MessageType.JobCancel => JobCancel.Read(ref reader),
             _ => throw new ProtocolException(ErrorCode.UnknownMessageType, $"unknown message type 0x{(byte)type:X2}"),
         };
         reader.EnsureEnd(type);

@@ -42,6 +42,14 @@ public ref struct PayloadReader
         return value;
     }
 
+    public int ReadI32()
+    {
+        Require(4);
+        var value = BinaryPrimitives.ReadInt32BigEndian(_buffer[_position..]);
+        _position += 4;
+        return value;
+    }
+
     public ulong ReadU64()
     {
         Require(8);
@@ -81,6 +89,28 @@ public ref struct PayloadReader
         }
 
         _position += length;
+        return value;
+    }
+
+    /// <summary>Reads a u32 byte count and that many bytes into a new array (a copy: it never aliases the
+    /// receive buffer). The count is checked against the bytes that remain before anything is allocated.</summary>
+    public byte[] ReadBytes()
+    {
+        var length = ReadU32();
+        if (length > (uint)Remaining)
+        {
+            throw new ProtocolException(ErrorCode.Malformed, $"byte array of {length} bytes at offset {_position} runs past the payload ({Remaining} bytes remain)");
+        }
+
+        return ReadRaw((int)length);
+    }
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes (no length prefix) into a new array.</summary>
+    public byte[] ReadRaw(int count)
+    {
+        Require(count);
+        var value = _buffer.Slice(_position, count).ToArray();
+        _position += count;
         return value;
     }
 

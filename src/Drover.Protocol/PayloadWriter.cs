@@ -32,6 +32,12 @@ public ref struct PayloadWriter
         _position += 4;
     }
 
+    public void WriteI32(int value)
+    {
+        BinaryPrimitives.WriteInt32BigEndian(_buffer[_position..], value);
+        _position += 4;
+    }
+
     public void WriteU64(ulong value)
     {
         BinaryPrimitives.WriteUInt64BigEndian(_buffer[_position..], value);
@@ -56,6 +62,20 @@ public ref struct PayloadWriter
         var length = Encoding.UTF8.GetBytes(value, _buffer[(_position + 2)..]);
         BinaryPrimitives.WriteUInt16BigEndian(_buffer[_position..], checked((ushort)length));
         _position += 2 + length;
+    }
+
+    /// <summary>Writes a u32 byte count followed by the bytes.</summary>
+    public void WriteBytes(ReadOnlySpan<byte> value)
+    {
+        WriteU32((uint)value.Length);
+        WriteRaw(value);
+    }
+
+    /// <summary>Writes the bytes as they are, with no length prefix (fixed-size fields such as a SHA-256).</summary>
+    public void WriteRaw(ReadOnlySpan<byte> value)
+    {
+        value.CopyTo(_buffer[_position..]);
+        _position += value.Length;
     }
 
     /// <summary>Writes a u16 entry count followed by key and value strings.</summary>
@@ -93,6 +113,17 @@ public static class PayloadSize
         }
 
         return 2 + bytes;
+    }
+
+    /// <summary>The encoded size of a byte array of <paramref name="length"/> bytes: a u32 length, then the bytes.</summary>
+    public static int OfBytes(int length)
+    {
+        if (length > int.MaxValue - 4)
+        {
+            throw new ProtocolException(ErrorCode.Malformed, $"byte array of {length} bytes is too large to encode");
+        }
+
+        return 4 + length;
     }
 
     public static int Of(IReadOnlyDictionary<string, string> map)

@@ -18,6 +18,14 @@ public static class ProtocolConstants
     /// <summary>Default cap on a frame's payload; the receiver checks it before it allocates anything.</summary>
     public const int DefaultMaxFrameSize = 64 * 1024;
 
+    /// <summary>Cap on job frames: a 16 MiB file inline in a <see cref="Job"/> plus 64 KiB of metadata. An agent
+    /// that advertises job slots (hello.job_slots &gt; 0) must accept hub frames up to this size; a hub that runs
+    /// jobs sets welcome.max_frame_size to at least the largest <see cref="JobResult"/> it accepts.</summary>
+    public const int MaxJobFrameSize = (16 * 1024 * 1024) + (64 * 1024);
+
+    /// <summary>Length of <see cref="Job.Sha256"/>: a raw SHA-256 digest.</summary>
+    public const int Sha256Length = 32;
+
     /// <summary>Cap on the payload of the hello frame, before a session is established.</summary>
     public const int MaxHelloFrameSize = 16 * 1024;
 

@@ -43,6 +43,29 @@ public sealed class EncoderLimitsTests
         Assert.Equal(5 + 2 + 2 + 65_535, FrameCodec.ToArray(new Bye(ErrorCode.None, new string('x', 65_535))).Length);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(31)]
+    [InlineData(33)]
+    public void Job_whose_sha256_is_not_32_bytes_cannot_be_encoded(int length)
+    {
+        AssertNotEncodable(new Job("j", 1, 0, 0, "f", new byte[length], "", ReadOnlyMemory<byte>.Empty));
+    }
+
+    [Fact]
+    public void Job_of_the_job_frame_size_round_trips()
+    {
+        // A 16 MiB file inline fits the job frame cap with room for the metadata.
+        var content = new byte[16 * 1024 * 1024];
+        content[^1] = 7;
+        var message = new Job(new string('j', 64), 1, 0, 0, new string('f', 255), new byte[32], new string('a', 4096), content);
+        var bytes = FrameCodec.ToArray(message);
+        Assert.True(bytes.Length - ProtocolConstants.HeaderSize <= ProtocolConstants.MaxJobFrameSize);
+        var decoded = (Job)Frames.ReadOne(bytes, ProtocolConstants.MaxJobFrameSize);
+        Assert.Equal(content.Length, decoded.Content.Length);
+        Assert.Equal(7, decoded.Content.Span[^1]);
+    }
+
     private static void AssertNotEncodable(Message message)
     {
         var exception = Assert.Throws<ProtocolException>(() => FrameCodec.ToArray(message));

@@ -87,7 +87,7 @@ public sealed class MalformedInputTests
     [InlineData(0x00)]
     [InlineData(0x04)]
     [InlineData(0x14)]
-    [InlineData(0x30)]
+    [InlineData(0x36)]
     [InlineData(0x4F)]
     [InlineData(0x50)]
     [InlineData(0xFF)]
@@ -227,6 +227,107 @@ public sealed class MalformedInputTests
         // The same bytes with distinct keys decode: the test above fails for the right reason.
         payload[25] = (byte)'j';
         Assert.IsType<Hello>(Frames.ReadOne(Frames.Raw((byte)MessageType.Hello, payload)));
+    }
+
+    [Theory]
+    [InlineData(0x7FFFFFFFu)]
+    [InlineData(0xFFFFFFFFu)]
+    [InlineData(9u)] // one byte more than the 8 that follow
+    public void Job_content_length_that_lies_is_malformed_and_allocates_nothing_large(uint length)
+    {
+        var job = (Job)DocVectors.Expected["job"];
+        var frame = FrameCodec.ToArray(job);
+        var contentAt = frame.Length - job.Content.Length - 4;
+        Assert.Equal((uint)job.Content.Length, BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(contentAt)));
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(contentAt), length);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        AssertCode(ErrorCode.Malformed, () => Frames.ReadOne(frame));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1024 * 1024, "the lying length was trusted for an allocation");
+        AssertMalformed(frame);
+    }
+
+    [Theory]
+    [InlineData(0)] // stdout_tail
+    [InlineData(1)] // stderr_tail
+    [InlineData(2)] // out_file
+    public void Job_result_bytes_length_that_lies_is_malformed(int which)
+    {
+        var result = (JobResult)DocVectors.Expected["job-result-timeout"]; // three empty byte arrays
+        var frame = FrameCodec.ToArray(result);
+        var firstAt = ProtocolConstants.HeaderSize + PayloadSize.Of(result.JobId) + 4 + 1 + 4 + 4;
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(firstAt + (4 * which)), 0x7FFFFFFF);
+        AssertMalformed(frame);
+    }
+
+    [Fact]
+    public void Job_with_a_truncated_sha256_is_malformed()
+    {
+        var job = (Job)DocVectors.Expected["job"];
+        var frame = FrameCodec.ToArray(job);
+        var shaAt = ProtocolConstants.HeaderSize + PayloadSize.Of(job.JobId) + 4 + 8 + 4 + PayloadSize.Of(job.FileName);
+        Assert.Equal(job.Sha256, frame.AsSpan(shaAt, 32).ToArray());
+
+        // The payload ends inside the digest.
+        AssertMalformed(Frames.Raw((byte)MessageType.Job, frame.AsSpan(ProtocolConstants.HeaderSize, shaAt + 31 - ProtocolConstants.HeaderSize).ToArray()));
+
+        // A 31-byte digest followed by the rest: the fields after it are misread and run past the end.
+        byte[] payload = [.. frame.AsSpan(ProtocolConstants.HeaderSize, shaAt + 31 - ProtocolConstants.HeaderSize), .. frame.AsSpan(shaAt + 32)];
+        AssertMalformed(Frames.Raw((byte)MessageType.Job, payload));
+    }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(255)]
+    public void Unknown_job_outcome_is_malformed(byte outcome)
+    {
+        var result = (JobResult)DocVectors.Expected["job-result"];
+        var frame = FrameCodec.ToArray(result);
+        var outcomeAt = ProtocolConstants.HeaderSize + PayloadSize.Of(result.JobId) + 4;
+        Assert.Equal((byte)JobOutcome.Completed, frame[outcomeAt]);
+        frame[outcomeAt] = outcome;
+        var exception = AssertMalformed(frame);
+        Assert.Contains("outcome", exception.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Job ids are the hub's business (like agent ids): the codec carries any string.</summary>
+    [Fact]
+    public void Job_id_outside_the_hub_rules_is_not_a_protocol_error()
+    {
+        foreach (var id in new[] { new string('j', 65), string.Empty, "a b/é", new string('x', 65_535) })
+        {
+            Message[] messages =
+            [
+                new Job(id, 1, 0, 0, "f", new byte[32], "", new byte[] { 1 }),
+                new JobAccepted(id, 1),
+                new JobBusy(id, 1, "r"),
+                new JobResult(id, 1, JobOutcome.Cancelled, 0, 0, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, ""),
+                new JobResultAck(id, 1),
+                new JobCancel(id, 1, "r"),
+            ];
+            foreach (var message in messages)
+            {
+                var bytes = FrameCodec.ToArray(message);
+                var decoded = Frames.ReadOne(bytes, maxFrameSize: bytes.Length);
+                Assert.Equal(bytes, FrameCodec.ToArray(decoded));
+            }
+        }
+    }
+
+    [Fact]
+    public void Decoded_job_bytes_do_not_alias_the_receive_buffer()
+    {
+        var frame = FrameCodec.ToArray(DocVectors.Expected["job"]);
+        var job = (Job)Frames.ReadOne(frame);
+        var resultFrame = FrameCodec.ToArray(DocVectors.Expected["job-result"]);
+        var result = (JobResult)Frames.ReadOne(resultFrame);
+        var content = job.Content.ToArray();
+        var sha = job.Sha256.ToArray();
+        Array.Fill(frame, (byte)0xEE);
+        Array.Fill(resultFrame, (byte)0xEE);
+        Assert.Equal(content, job.Content.ToArray());
+        Assert.Equal(sha, job.Sha256);
+        Assert.Equal("hi\n"u8.ToArray(), result.StdoutTail.ToArray());
     }
 
     /// <summary>Whatever the bytes, the reader either decodes, asks for more, or throws ProtocolException:

@@ -140,6 +140,61 @@ public static class MessageGenerators
         from reason in Text
         select new Bye(code, reason));
 
+    /// <summary>Job ids as the hub makes them, and sometimes anything (ids are the hub's business, not the codec's).</summary>
+    private static Gen<string> JobId => Gen.OneOf(
+        Gen.Choose(1, 64).SelectMany(n => Gen.ArrayOf(Gen.Elements("abcXYZ019._:-".ToCharArray()), n)).Select(c => new string(c)),
+        Text);
+
+    private static Gen<byte[]> Bytes => Gen.Sized(size => Gen.Choose(0, Math.Min(size * 4, 256)))
+        .SelectMany(n => Gen.ArrayOf(U8, n));
+
+    private static Gen<int> I32 => U64.Select(v => (int)v);
+
+    public static Arbitrary<Job> JobArb() => Arb.From(
+        from id in JobId
+        from attempt in U32
+        from deadline in I64
+        from timeout in U32
+        from fileName in Text
+        from sha in Gen.ArrayOf(U8, ProtocolConstants.Sha256Length)
+        from args in Text
+        from content in Bytes
+        select new Job(id, attempt, deadline, timeout, fileName, sha, args, content));
+
+    public static Arbitrary<JobAccepted> JobAcceptedArb() => Arb.From(
+        from id in JobId
+        from attempt in U32
+        select new JobAccepted(id, attempt));
+
+    public static Arbitrary<JobBusy> JobBusyArb() => Arb.From(
+        from id in JobId
+        from attempt in U32
+        from reason in Text
+        select new JobBusy(id, attempt, reason));
+
+    public static Arbitrary<JobResult> JobResultArb() => Arb.From(
+        from id in JobId
+        from attempt in U32
+        from outcome in Gen.Elements(Enum.GetValues<JobOutcome>())
+        from exitCode in I32
+        from duration in U32
+        from stdout in Bytes
+        from stderr in Bytes
+        from outFile in Bytes
+        from error in Text
+        select new JobResult(id, attempt, outcome, exitCode, duration, stdout, stderr, outFile, error));
+
+    public static Arbitrary<JobResultAck> JobResultAckArb() => Arb.From(
+        from id in JobId
+        from attempt in U32
+        select new JobResultAck(id, attempt));
+
+    public static Arbitrary<JobCancel> JobCancelArb() => Arb.From(
+        from id in JobId
+        from attempt in U32
+        from reason in Text
+        select new JobCancel(id, attempt, reason));
+
     public static Arbitrary<Message> MessageArb() => Arb.From(Gen.OneOf(
         HelloArb().Generator.Select(m => (Message)m),
         WelcomeArb().Generator.Select(m => (Message)m),
@@ -151,7 +206,13 @@ public static class MessageGenerators
         BackoffArb().Generator.Select(m => (Message)m),
         RedirectArb().Generator.Select(m => (Message)m),
         RescheduleArb().Generator.Select(m => (Message)m),
-        ByeArb().Generator.Select(m => (Message)m)));
+        ByeArb().Generator.Select(m => (Message)m),
+        JobArb().Generator.Select(m => (Message)m),
+        JobAcceptedArb().Generator.Select(m => (Message)m),
+        JobBusyArb().Generator.Select(m => (Message)m),
+        JobResultArb().Generator.Select(m => (Message)m),
+        JobResultAckArb().Generator.Select(m => (Message)m),
+        JobCancelArb().Generator.Select(m => (Message)m)));
 
     public static Arbitrary<Cuts> CutsArb() => Arb.From(
         Gen.Sized(size => Gen.Choose(0, Math.Min(size, 12)))

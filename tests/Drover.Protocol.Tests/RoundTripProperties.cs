@@ -41,6 +41,24 @@ public sealed class RoundTripProperties
     [Property]
     public void Bye_round_trips(Bye message, Cuts cuts) => AssertRoundTrip(message, cuts);
 
+    [Property]
+    public void Job_round_trips(Job message, Cuts cuts) => AssertRoundTrip(message, cuts);
+
+    [Property]
+    public void JobAccepted_round_trips(JobAccepted message, Cuts cuts) => AssertRoundTrip(message, cuts);
+
+    [Property]
+    public void JobBusy_round_trips(JobBusy message, Cuts cuts) => AssertRoundTrip(message, cuts);
+
+    [Property]
+    public void JobResult_round_trips(JobResult message, Cuts cuts) => AssertRoundTrip(message, cuts);
+
+    [Property]
+    public void JobResultAck_round_trips(JobResultAck message, Cuts cuts) => AssertRoundTrip(message, cuts);
+
+    [Property]
+    public void JobCancel_round_trips(JobCancel message, Cuts cuts) => AssertRoundTrip(message, cuts);
+
     /// <summary>Two frames back to back in one split sequence: the reader stops exactly at the frame
     /// boundary and the second frame is read from where the first ended.</summary>
     [Property]

@@ -109,7 +109,7 @@ public enum ResultRecording
     Recorded = 0,
     /// <summary>This (job, attempt) was already recorded; nothing changed.</summary>
     Duplicate = 1,
-    /// <summary>It is not for the job's current attempt (an older one, or one given up by
+    /// <summary>It is not for the job's current attempt (an older one, one never dispatched, or one given up by
     /// <see cref="IJobStore.RequeueAsync"/>); kept in the stale results for the record, the job unchanged.</summary>
     StaleAttempt = 2,
     /// <summary>No such job; nothing stored.</summary>

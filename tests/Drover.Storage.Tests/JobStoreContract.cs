@@ -136,6 +136,21 @@ public abstract class JobStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_submission_cancelled_midway_stores_nothing_and_the_store_stays_usable()
+    {
+        IJobStore store = await NewStoreAsync();
+        using var cts = new CancellationTokenSource();
+        JobRecord[] jobs = [.. Enumerable.Range(0, 50).Select(i => Job($"j{i}"))];
+        var gated = new GatedList<JobRecord>(jobs, 20, cts.Cancel);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.Run(() => store.SubmitAsync(gated, cts.Token)));
+
+        Assert.Equal(0, await store.CountQueuedAsync(CancellationToken.None));
+        await SubmitAsync(store, jobs);
+        Assert.Equal(50, await store.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_job_that_is_not_new_is_rejected_before_anything_is_written()
     {
         IJobStore store = await NewStoreAsync();

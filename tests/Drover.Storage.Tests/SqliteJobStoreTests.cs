@@ -175,6 +175,21 @@ public sealed class SqliteJobStoreTests : JobStoreContract
     }
 
     [Fact]
+    public async Task Two_job_stores_on_one_file_lease_a_job_once()
+    {
+        var first = (SqliteJobStore)await NewStoreAsync("two-writers");
+        SqliteJobStore second = await OpenOtherJobsAsync(first.FilePath);
+        await SubmitAsync(first, [.. Enumerable.Range(0, 20).Select(i => Job($"j{i:D2}"))]);
+
+        bool[][] won = await Task.WhenAll(
+            Task.Run(async () => await Task.WhenAll(Enumerable.Range(0, 20).Select(i => LeaseAsync(first, $"j{i:D2}", 1, "agent-a")))),
+            Task.Run(async () => await Task.WhenAll(Enumerable.Range(0, 20).Select(i => LeaseAsync(second, $"j{i:D2}", 1, "agent-b")))));
+
+        Assert.All(Enumerable.Range(0, 20), i => Assert.True(won[0][i] ^ won[1][i]));
+        Assert.Equal(0, await second.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_version_1_fleet_file_is_migrated_and_keeps_its_agents()
     {
         Directory.CreateDirectory(_directory);

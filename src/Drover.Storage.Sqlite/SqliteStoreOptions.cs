@@ -1,6 +1,6 @@
 namespace Drover.Storage.Sqlite;
 
-/// <summary>Settings of a <see cref="SqliteFleetStore"/>. Checked when the store is constructed.</summary>
+/// <summary>Settings of a <see cref="SqliteFleetStore"/> or a <see cref="SqliteJobStore"/> (both may use the same file). Checked when the store is constructed.</summary>
 public sealed record SqliteStoreOptions
 {
     /// <summary>The default of <see cref="BusyTimeout"/>: 5 seconds.</summary>

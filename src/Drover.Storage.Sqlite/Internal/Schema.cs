@@ -2,6 +2,9 @@ namespace Drover.Storage.Sqlite.Internal;
 
 /// <summary>The schema, versioned with <c>PRAGMA user_version</c>. Migration i takes the store from
 /// version i to version i + 1; never edit a shipped migration, append a new one.</summary>
+/// <remarks>One schema and one version for the whole file: <see cref="SqliteFleetStore"/> and
+/// <see cref="SqliteJobStore"/> run the same migrations, so either may open (create or migrate) the file
+/// first and each finds the other's tables in place.</remarks>
 internal static class Schema
 {
     public static readonly string[] Migrations =
@@ -36,6 +39,76 @@ internal static class Schema
             received_at INTEGER NOT NULL
         );
         CREATE INDEX status_history_agent_id ON status_history (agent_id, id);
+        """,
+
+        // 1 -> 2: jobs (SqliteJobStore). The content lives in its own table so that state changes do
+        // not rewrite it; results keep one row per job; attempts and stale results are history.
+        """
+        CREATE TABLE jobs (
+            id               TEXT    NOT NULL PRIMARY KEY,
+            state            TEXT    NOT NULL,
+            priority         INTEGER NOT NULL,
+            target           TEXT    NOT NULL,
+            file_name        TEXT    NOT NULL,
+            file_size        INTEGER NOT NULL,
+            sha256           BLOB    NOT NULL,
+            args             TEXT    NOT NULL,
+            timeout_ms       INTEGER NOT NULL,
+            max_retries      INTEGER NOT NULL,
+            attempt          INTEGER NOT NULL,
+            lease_owner      TEXT    NULL,
+            lease_expires_at INTEGER NULL,
+            last_agent       TEXT    NULL,
+            submitted_at     INTEGER NOT NULL,
+            finished_at      INTEGER NULL,
+            dead_reason      TEXT    NULL
+        );
+        CREATE INDEX jobs_queued ON jobs (priority DESC, submitted_at, id) WHERE state = 'queued';
+        CREATE INDEX jobs_leases ON jobs (lease_expires_at) WHERE state = 'running';
+        CREATE INDEX jobs_state_id ON jobs (state, id);
+        CREATE TABLE job_content (
+            job_id  TEXT NOT NULL PRIMARY KEY,
+            content BLOB NOT NULL
+        );
+        CREATE TABLE job_results (
+            job_id      TEXT    NOT NULL PRIMARY KEY,
+            attempt     INTEGER NOT NULL,
+            agent_id    TEXT    NOT NULL,
+            outcome     TEXT    NOT NULL,
+            exit_code   INTEGER NULL,
+            duration_ms INTEGER NOT NULL,
+            stdout_tail BLOB    NOT NULL,
+            stderr_tail BLOB    NOT NULL,
+            out_file    BLOB    NOT NULL,
+            error       TEXT    NOT NULL,
+            recorded_at INTEGER NOT NULL
+        );
+        CREATE TABLE job_attempts (
+            job_id      TEXT    NOT NULL,
+            attempt     INTEGER NOT NULL,
+            agent_id    TEXT    NULL,
+            outcome     TEXT    NOT NULL,
+            exit_code   INTEGER NULL,
+            error       TEXT    NOT NULL,
+            from_result INTEGER NOT NULL,
+            recorded_at INTEGER NOT NULL,
+            PRIMARY KEY (job_id, attempt)
+        );
+        CREATE TABLE stale_results (
+            id          INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            job_id      TEXT    NOT NULL,
+            attempt     INTEGER NOT NULL,
+            agent_id    TEXT    NOT NULL,
+            outcome     TEXT    NOT NULL,
+            exit_code   INTEGER NULL,
+            duration_ms INTEGER NOT NULL,
+            stdout_tail BLOB    NOT NULL,
+            stderr_tail BLOB    NOT NULL,
+            out_file    BLOB    NOT NULL,
+            error       TEXT    NOT NULL,
+            recorded_at INTEGER NOT NULL
+        );
+        CREATE INDEX stale_results_job_id ON stale_results (job_id);
         """,
     ];
 

@@ -1,0 +1,163 @@
+using Microsoft.Data.Sqlite;
+
+namespace Drover.Storage.Sqlite.Internal;
+
+/// <summary>The job statements and how job rows map to columns: times as unix milliseconds (UTC), the
+/// timeout as milliseconds, state as its name, blobs as BLOB.</summary>
+internal static class JobSql
+{
+    /// <summary>The job columns in the order <see cref="ReadJob"/> expects them; content, when selected, follows.</summary>
+    public const string JobColumns =
+        "j.id, j.state, j.priority, j.target, j.file_name, j.file_size, j.sha256, j.args, j.timeout_ms, j.max_retries, " +
+        "j.attempt, j.lease_owner, j.lease_expires_at, j.last_agent, j.submitted_at, j.finished_at, j.dead_reason";
+
+    public const string InsertJob =
+        """
+        INSERT INTO jobs (id, state, priority, target, file_name, file_size, sha256, args, timeout_ms, max_retries,
+                          attempt, lease_owner, lease_expires_at, last_agent, submitted_at, finished_at, dead_reason)
+        VALUES ($id, 'queued', $priority, $target, $file_name, $file_size, $sha256, $args, $timeout_ms, $max_retries,
+                0, NULL, NULL, NULL, $submitted_at, NULL, NULL)
+        """;
+
+    public const string InsertContent = "INSERT INTO job_content (job_id, content) VALUES ($id, $content)";
+
+    public const string SelectJob =
+        "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id WHERE j.id = $id";
+
+    public const string SelectQueued =
+        "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id " +
+        "WHERE j.state = 'queued' ORDER BY j.priority DESC, j.submitted_at, j.id LIMIT $limit";
+
+    public const string CountQueued = "SELECT count(*) FROM jobs WHERE state = 'queued'";
+
+    public const string SelectExpired =
+        "SELECT " + JobColumns + " FROM jobs j WHERE j.state = 'running' AND j.lease_expires_at <= $now ORDER BY j.lease_expires_at, j.id";
+
+    public const string Lease =
+        """
+        UPDATE jobs SET state = 'running', attempt = $attempt, lease_owner = $agent, lease_expires_at = $expires_at
+        WHERE id = $id AND state = 'queued' AND attempt < $attempt
+        """;
+
+    public const string SelectForResult = "SELECT state, attempt, max_retries FROM jobs WHERE id = $id";
+
+    public const string ResultAttempt = "SELECT attempt FROM job_results WHERE job_id = $id";
+
+    /// <summary>1 when the attempt already has a history row: from_result says whether a result (1) or a requeue (0) wrote it.</summary>
+    public const string AttemptHistory = "SELECT from_result FROM job_attempts WHERE job_id = $id AND attempt = $attempt";
+
+    public const string UpsertResult =
+        """
+        INSERT INTO job_results (job_id, attempt, agent_id, outcome, exit_code, duration_ms, stdout_tail, stderr_tail, out_file, error, recorded_at)
+        VALUES ($id, $attempt, $agent, $outcome, $exit_code, $duration_ms, $stdout, $stderr, $out_file, $error, $recorded_at)
+        ON CONFLICT (job_id) DO UPDATE SET
+            attempt = excluded.attempt, agent_id = excluded.agent_id, outcome = excluded.outcome, exit_code = excluded.exit_code,
+            duration_ms = excluded.duration_ms, stdout_tail = excluded.stdout_tail, stderr_tail = excluded.stderr_tail,
+            out_file = excluded.out_file, error = excluded.error, recorded_at = excluded.recorded_at
+        """;
+
+    public const string InsertStale =
+        """
+        INSERT INTO stale_results (job_id, attempt, agent_id, outcome, exit_code, duration_ms, stdout_tail, stderr_tail, out_file, error, recorded_at)
+        VALUES ($id, $attempt, $agent, $outcome, $exit_code, $duration_ms, $stdout, $stderr, $out_file, $error, $recorded_at)
+        """;
+
+    public const string InsertAttempt =
+        """
+        INSERT INTO job_attempts (job_id, attempt, agent_id, outcome, exit_code, error, from_result, recorded_at)
+        VALUES ($id, $attempt, $agent, $outcome, $exit_code, $error, $from_result, $recorded_at)
+        """;
+
+    public const string MarkDone =
+        """
+        UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at = NULL, last_agent = $agent, finished_at = $at
+        WHERE id = $id
+        """;
+
+    /// <summary>Back to queued, or dead when the attempt was the last allowed (attempt &gt; max_retries).</summary>
+    public const string RetryOrDie =
+        """
+        UPDATE jobs SET
+            state = CASE WHEN attempt <= max_retries THEN 'queued' ELSE 'dead' END,
+            finished_at = CASE WHEN attempt <= max_retries THEN NULL ELSE $at END,
+            dead_reason = CASE WHEN attempt <= max_retries THEN NULL ELSE $reason END,
+            last_agent = COALESCE($agent, lease_owner, last_agent),
+            lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $id
+        """;
+
+    public const string SelectRunningAttempt = "SELECT lease_owner FROM jobs WHERE id = $id AND state = 'running' AND attempt = $attempt";
+
+    public const string Cancel =
+        """
+        UPDATE jobs SET state = 'cancelled', last_agent = COALESCE(lease_owner, last_agent), lease_owner = NULL,
+                        lease_expires_at = NULL, finished_at = $at
+        WHERE id = $id AND state IN ('queued', 'running')
+        """;
+
+    public const string SelectResult =
+        """
+        SELECT job_id, attempt, agent_id, outcome, exit_code, duration_ms, stdout_tail, stderr_tail, out_file, error, recorded_at
+        FROM job_results WHERE job_id = $id
+        """;
+
+    public static long ToColumn(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
+
+    public static DateTimeOffset TimeFromColumn(long unixMs) => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
+
+    /// <summary>Reads one row selected with <see cref="JobColumns"/>, and the content after them when <paramref name="withContent"/>.</summary>
+    public static JobRecord ReadJob(SqliteDataReader reader, bool withContent) => new()
+    {
+        Id = reader.GetString(0),
+        State = reader.GetString(1),
+        Priority = reader.GetInt32(2),
+        Target = reader.GetString(3),
+        FileName = reader.GetString(4),
+        FileSize = reader.GetInt64(5),
+        Sha256 = Blob(reader, 6),
+        Args = reader.GetString(7),
+        Timeout = TimeSpan.FromMilliseconds(reader.GetInt64(8)),
+        MaxRetries = reader.GetInt32(9),
+        Attempt = reader.GetInt32(10),
+        LeaseOwner = reader.IsDBNull(11) ? null : reader.GetString(11),
+        LeaseExpiresAt = reader.IsDBNull(12) ? null : TimeFromColumn(reader.GetInt64(12)),
+        LastAgent = reader.IsDBNull(13) ? null : reader.GetString(13),
+        SubmittedAt = TimeFromColumn(reader.GetInt64(14)),
+        FinishedAt = reader.IsDBNull(15) ? null : TimeFromColumn(reader.GetInt64(15)),
+        DeadReason = reader.IsDBNull(16) ? null : reader.GetString(16),
+        Content = withContent ? Blob(reader, 17) : [],
+    };
+
+    /// <summary>Reads one row selected with <see cref="SelectResult"/>.</summary>
+    public static JobResultRecord ReadResult(SqliteDataReader reader) => new()
+    {
+        JobId = reader.GetString(0),
+        Attempt = reader.GetInt32(1),
+        AgentId = reader.GetString(2),
+        Outcome = reader.GetString(3),
+        ExitCode = reader.IsDBNull(4) ? null : reader.GetInt32(4),
+        DurationMs = reader.GetInt64(5),
+        StdoutTail = Blob(reader, 6),
+        StderrTail = Blob(reader, 7),
+        OutFile = Blob(reader, 8),
+        Error = reader.GetString(9),
+        RecordedAt = TimeFromColumn(reader.GetInt64(10)),
+    };
+
+    /// <summary>Binds the result columns of <see cref="UpsertResult"/> or <see cref="InsertStale"/>.</summary>
+    public static SqliteCommand BindResult(SqliteCommand command, JobResultRecord result) => command
+        .Bind("$id", SqliteType.Text, result.JobId)
+        .Bind("$attempt", SqliteType.Integer, result.Attempt)
+        .Bind("$agent", SqliteType.Text, result.AgentId ?? string.Empty)
+        .Bind("$outcome", SqliteType.Text, result.Outcome ?? string.Empty)
+        .Bind("$exit_code", SqliteType.Integer, result.ExitCode)
+        .Bind("$duration_ms", SqliteType.Integer, result.DurationMs)
+        .Bind("$stdout", SqliteType.Blob, result.StdoutTail ?? [])
+        .Bind("$stderr", SqliteType.Blob, result.StderrTail ?? [])
+        .Bind("$out_file", SqliteType.Blob, result.OutFile ?? [])
+        .Bind("$error", SqliteType.Text, result.Error ?? string.Empty)
+        .Bind("$recorded_at", SqliteType.Integer, ToColumn(result.RecordedAt));
+
+    private static byte[] Blob(SqliteDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? [] : (byte[])reader.GetValue(ordinal);
+}

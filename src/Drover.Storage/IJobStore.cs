@@ -1,0 +1,63 @@
+namespace Drover.Storage;
+
+/// <summary>Where the hub keeps its jobs: the hard state. Every write is one transaction and returns
+/// when it is committed; every state change is conditional on the state it expects, so a change that
+/// lost a race reports so instead of overwriting.</summary>
+public interface IJobStore : IAsyncDisposable
+{
+    /// <summary>Creates or migrates the schema. Safe to call on an existing store.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stores new jobs, all in one transaction: all or nothing. Every job must be
+    /// <see cref="JobStates.Queued"/> with <see cref="JobRecord.Attempt"/> 0 and no lease; an id that is
+    /// already stored (or twice in the list) fails the whole call with <see cref="StoreException"/> and
+    /// stores none of them. Returns when it is committed.</summary>
+    Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken);
+
+    /// <summary>How many jobs are queued.</summary>
+    Task<int> CountQueuedAsync(CancellationToken cancellationToken);
+
+    /// <summary>One job with its content, or null.</summary>
+    Task<JobRecord?> GetJobAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="limit"/> jobs sorted by id (ordinal), with ids after
+    /// <paramref name="afterId"/> when it is given (paging), in <paramref name="state"/> when it is given,
+    /// whose lease owner or last agent is <paramref name="agent"/> when it is given. Content is not
+    /// loaded: <see cref="JobRecord.Content"/> is empty.</summary>
+    Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, int limit, string? afterId, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="limit"/> queued jobs with their content, highest priority first,
+    /// then oldest submitted first (then by id).</summary>
+    Task<IReadOnlyList<JobRecord>> LoadQueuedAsync(int limit, CancellationToken cancellationToken);
+
+    /// <summary>Moves a queued job to running for <paramref name="attempt"/>, leased to
+    /// <paramref name="agentId"/> until <paramref name="expiresAt"/>, atomically. False (nothing changed)
+    /// when the job is not queued or <paramref name="attempt"/> is not above its current attempt.</summary>
+    Task<bool> LeaseAsync(string jobId, string agentId, int attempt, DateTimeOffset expiresAt, CancellationToken cancellationToken);
+
+    /// <summary>Records an agent's result, idempotently. The first result for the job's current attempt
+    /// while it is running is stored as the job's result (one per job: a later attempt's replaces it) and
+    /// returns <see cref="ResultRecording.Recorded"/>: with <paramref name="success"/> the job becomes
+    /// <see cref="JobStates.Done"/>; without, the attempt is added to the attempt history and the job
+    /// goes back to <see cref="JobStates.Queued"/> while <c>Attempt &lt;= MaxRetries</c>, else becomes
+    /// <see cref="JobStates.Dead"/> with the result's error (or outcome) as its reason. The same
+    /// (job, attempt) again returns <see cref="ResultRecording.Duplicate"/>; see <see cref="ResultRecording"/>
+    /// for the other answers, which change nothing.</summary>
+    Task<ResultRecording> RecordResultAsync(JobResultRecord result, bool success, CancellationToken cancellationToken);
+
+    /// <summary>The job's latest recorded result, or null.</summary>
+    Task<JobResultRecord?> GetResultAsync(string jobId, CancellationToken cancellationToken);
+
+    /// <summary>Gives up a running attempt (its lease was lost, its agent died, it timed out): the job goes
+    /// back to queued, or dead with <paramref name="reason"/> when its retries are used up, and the attempt
+    /// is added to the attempt history. Returns 1 if the job was running with <paramref name="attempt"/>,
+    /// else 0 (nothing changed).</summary>
+    Task<int> RequeueAsync(string jobId, int attempt, string reason, CancellationToken cancellationToken);
+
+    /// <summary>The running jobs whose lease expired at or before <paramref name="now"/>, without content.</summary>
+    Task<IReadOnlyList<JobRecord>> ExpiredLeasesAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Cancels a queued or running job (its lease is dropped; the agent becomes its last agent).
+    /// False (nothing changed) for any other state or an unknown job.</summary>
+    Task<bool> CancelAsync(string jobId, CancellationToken cancellationToken);
+}

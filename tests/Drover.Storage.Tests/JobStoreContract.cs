@@ -1,0 +1,463 @@
+namespace Drover.Storage.Tests;
+
+/// <summary>The behaviour every <see cref="IJobStore"/> must have. An implementation's test class derives
+/// from this and says how to create and reopen a store; every test here then runs against it.</summary>
+public abstract class JobStoreContract : IAsyncLifetime
+{
+    protected static readonly DateTimeOffset T0 = new(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private readonly List<IJobStore> _opened = [];
+
+    /// <summary>A new, empty store called <paramref name="name"/>, already initialized.</summary>
+    protected abstract Task<IJobStore> CreateStoreAsync(string name);
+
+    /// <summary>The existing store called <paramref name="name"/> opened again (after the previous
+    /// instance was disposed), initialized.</summary>
+    protected abstract Task<IJobStore> ReopenStoreAsync(string name);
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual async Task DisposeAsync()
+    {
+        foreach (IJobStore store in _opened)
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    protected async Task<IJobStore> NewStoreAsync(string name = "jobs")
+    {
+        IJobStore store = await CreateStoreAsync(name);
+        _opened.Add(store);
+        return store;
+    }
+
+    protected async Task<IJobStore> ReopenAsync(string name = "jobs")
+    {
+        IJobStore store = await ReopenStoreAsync(name);
+        _opened.Add(store);
+        return store;
+    }
+
+    protected static JobRecord Job(string id, int priority = 0, int maxRetries = 2, DateTimeOffset? submittedAt = null, byte[]? content = null) => new()
+    {
+        Id = id,
+        Priority = priority,
+        Target = "label:role=build",
+        FileName = id + ".sh",
+        FileSize = content?.Length ?? 3,
+        Sha256 = [1, 2, 3, 4],
+        Content = content ?? [0x65, 0x63, 0x68],
+        Args = "--fast \"quoted\"",
+        Timeout = TimeSpan.FromMinutes(5),
+        MaxRetries = maxRetries,
+        SubmittedAt = submittedAt ?? T0,
+    };
+
+    protected static JobResultRecord Result(string jobId, int attempt, string agent = "agent-1", string outcome = "ok", string error = "") => new()
+    {
+        JobId = jobId,
+        Attempt = attempt,
+        AgentId = agent,
+        Outcome = outcome,
+        ExitCode = outcome == "ok" ? 0 : 3,
+        DurationMs = 1234,
+        StdoutTail = [1, 2],
+        StderrTail = [3],
+        OutFile = [9, 9, 9],
+        Error = error,
+        RecordedAt = T0.AddMinutes(attempt),
+    };
+
+    protected static Task SubmitAsync(IJobStore store, params JobRecord[] jobs) => store.SubmitAsync(jobs, CancellationToken.None);
+
+    protected static Task<bool> LeaseAsync(IJobStore store, string id, int attempt, string agent = "agent-1", DateTimeOffset? expires = null) =>
+        store.LeaseAsync(id, agent, attempt, expires ?? T0.AddMinutes(10), CancellationToken.None);
+
+    protected static async Task<JobRecord> GetAsync(IJobStore store, string id)
+    {
+        JobRecord? job = await store.GetJobAsync(id, CancellationToken.None);
+        Assert.NotNull(job);
+        return job;
+    }
+
+    [Fact]
+    public async Task Job_round_trips_every_field()
+    {
+        IJobStore store = await NewStoreAsync();
+        JobRecord job = Job("job-1", priority: -4, maxRetries: 7, submittedAt: T0.AddMilliseconds(17), content: [0, 1, 2, 255]) with
+        {
+            Target = "agent:ü-7",
+            FileSize = 4,
+            Timeout = TimeSpan.FromMilliseconds(90_500),
+        };
+
+        await SubmitAsync(store, job);
+
+        JobRecord read = await GetAsync(store, "job-1");
+        Assert.Equal(job.Content, read.Content);
+        Assert.Equal(job.Sha256, read.Sha256);
+        Assert.Equal(job with { Content = [], Sha256 = [] }, read with { Content = [], Sha256 = [] });
+        Assert.Null(await store.GetJobAsync("nope", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Ten_thousand_jobs_in_one_call_are_durable()
+    {
+        const int count = 10_000;
+        IJobStore store = await NewStoreAsync("durable");
+        JobRecord[] jobs = [.. Enumerable.Range(0, count).Select(i => Job($"job-{i:D5}", priority: i % 3, submittedAt: T0.AddMilliseconds(i), content: BitConverter.GetBytes(i)))];
+
+        await store.SubmitAsync(jobs, CancellationToken.None);
+        await store.DisposeAsync();
+        IJobStore reopened = await ReopenAsync("durable");
+
+        Assert.Equal(count, await reopened.CountQueuedAsync(CancellationToken.None));
+        IReadOnlyList<JobRecord> all = await reopened.LoadQueuedAsync(count + 10, CancellationToken.None);
+        Assert.Equal(count, all.Count);
+        Assert.Equal(jobs.Select(j => j.Id).Order(StringComparer.Ordinal), all.Select(j => j.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(BitConverter.GetBytes(4321), (await GetAsync(reopened, "job-04321")).Content);
+    }
+
+    [Fact]
+    public async Task A_batch_with_a_duplicate_id_fails_whole_and_stores_nothing()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("existing"));
+
+        await Assert.ThrowsAsync<StoreException>(() => SubmitAsync(store, Job("a"), Job("b"), Job("existing"), Job("c")));
+        await Assert.ThrowsAsync<StoreException>(() => SubmitAsync(store, Job("x"), Job("y"), Job("x")));
+
+        Assert.Equal(["existing"], (await store.ListJobsAsync(null, null, 100, null, CancellationToken.None)).Select(j => j.Id));
+        Assert.Equal(1, await store.CountQueuedAsync(CancellationToken.None));
+
+        await SubmitAsync(store, Job("a"));
+        Assert.Equal(2, await store.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_submission_cancelled_midway_stores_nothing_and_the_store_stays_usable()
+    {
+        IJobStore store = await NewStoreAsync();
+        using var cts = new CancellationTokenSource();
+        JobRecord[] jobs = [.. Enumerable.Range(0, 50).Select(i => Job($"j{i}"))];
+        var gated = new GatedList<JobRecord>(jobs, 20, cts.Cancel);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.Run(() => store.SubmitAsync(gated, cts.Token)));
+
+        Assert.Equal(0, await store.CountQueuedAsync(CancellationToken.None));
+        await SubmitAsync(store, jobs);
+        Assert.Equal(50, await store.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_job_that_is_not_new_is_rejected_before_anything_is_written()
+    {
+        IJobStore store = await NewStoreAsync();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => SubmitAsync(store, Job("a"), Job("b") with { State = JobStates.Running }));
+        await Assert.ThrowsAsync<ArgumentException>(() => SubmitAsync(store, Job("c") with { Attempt = 1 }));
+        await Assert.ThrowsAsync<ArgumentException>(() => SubmitAsync(store, Job("d") with { Content = new byte[JobRecord.MaxContentBytes + 1] }));
+
+        Assert.Equal(0, await store.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Content_of_16_MiB_round_trips()
+    {
+        IJobStore store = await NewStoreAsync();
+        byte[] content = new byte[JobRecord.MaxContentBytes];
+        new Random(7).NextBytes(content);
+
+        await SubmitAsync(store, Job("big", content: content));
+
+        Assert.Equal(content, (await GetAsync(store, "big")).Content);
+        Assert.True(await LeaseAsync(store, "big", 1));
+        Assert.Equal(content, (await GetAsync(store, "big")).Content);
+    }
+
+    [Fact]
+    public async Task Lease_only_from_queued_and_only_once()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("a"));
+
+        Assert.True(await LeaseAsync(store, "a", 1, "agent-1", T0.AddMinutes(3)));
+        Assert.False(await LeaseAsync(store, "a", 1, "agent-2"));
+        Assert.False(await LeaseAsync(store, "a", 2, "agent-2"));
+        Assert.False(await LeaseAsync(store, "missing", 1));
+
+        JobRecord job = await GetAsync(store, "a");
+        Assert.Equal(JobStates.Running, job.State);
+        Assert.Equal(1, job.Attempt);
+        Assert.Equal("agent-1", job.LeaseOwner);
+        Assert.Equal(T0.AddMinutes(3), job.LeaseExpiresAt);
+        Assert.Equal(0, await store.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Concurrent_leases_of_one_job_let_exactly_one_win()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("a"));
+
+        bool[] won = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => LeaseAsync(store, "a", 1, $"agent-{i}"))));
+
+        Assert.Equal(1, won.Count(w => w));
+    }
+
+    [Fact]
+    public async Task Lease_needs_an_attempt_above_the_current_one()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("a"));
+        Assert.True(await LeaseAsync(store, "a", 1));
+        Assert.Equal(1, await store.RequeueAsync("a", 1, "agent-lost", CancellationToken.None));
+
+        Assert.False(await LeaseAsync(store, "a", 1));
+        Assert.True(await LeaseAsync(store, "a", 2));
+    }
+
+    [Fact]
+    public async Task Success_is_recorded_once_then_duplicate()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("a"));
+        await LeaseAsync(store, "a", 1);
+        JobResultRecord result = Result("a", 1);
+
+        Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(result, success: true, CancellationToken.None));
+        Assert.Equal(ResultRecording.Duplicate, await store.RecordResultAsync(result, success: true, CancellationToken.None));
+        Assert.Equal(ResultRecording.Duplicate, await store.RecordResultAsync(result with { Outcome = "other" }, success: false, CancellationToken.None));
+
+        JobRecord job = await GetAsync(store, "a");
+        Assert.Equal(JobStates.Done, job.State);
+        Assert.Equal(result.RecordedAt, job.FinishedAt);
+        Assert.Null(job.LeaseOwner);
+        Assert.Null(job.LeaseExpiresAt);
+        Assert.Equal("agent-1", job.LastAgent);
+        JobResultRecord? stored = await store.GetResultAsync("a", CancellationToken.None);
+        Assert.NotNull(stored);
+        Assert.Equal(result.StdoutTail, stored.StdoutTail);
+        Assert.Equal(result.StderrTail, stored.StderrTail);
+        Assert.Equal(result.OutFile, stored.OutFile);
+        Assert.Equal(result with { StdoutTail = [], StderrTail = [], OutFile = [] }, stored with { StdoutTail = [], StderrTail = [], OutFile = [] });
+    }
+
+    [Fact]
+    public async Task Unknown_job_and_not_running_results_change_nothing()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("queued"), Job("cancelled"));
+        await LeaseAsync(store, "cancelled", 1);
+        await store.CancelAsync("cancelled", CancellationToken.None);
+
+        Assert.Equal(ResultRecording.UnknownJob, await store.RecordResultAsync(Result("ghost", 1), true, CancellationToken.None));
+        Assert.Equal(ResultRecording.NotRunning, await store.RecordResultAsync(Result("cancelled", 1), true, CancellationToken.None));
+        Assert.Equal(ResultRecording.NotRunning, await store.RecordResultAsync(Result("queued", 0), true, CancellationToken.None));
+
+        Assert.Equal(JobStates.Cancelled, (await GetAsync(store, "cancelled")).State);
+        Assert.Equal(JobStates.Queued, (await GetAsync(store, "queued")).State);
+        Assert.Null(await store.GetResultAsync("cancelled", CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("ghost", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_result_for_an_older_attempt_after_a_requeue_is_stale()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("a"));
+        await LeaseAsync(store, "a", 1, "agent-1");
+        Assert.Equal(1, await store.RequeueAsync("a", 1, "lease-expired", CancellationToken.None));
+
+        // Given up but not yet leased again: the late result is stale too.
+        Assert.Equal(ResultRecording.StaleAttempt, await store.RecordResultAsync(Result("a", 1, "agent-1"), true, CancellationToken.None));
+        Assert.Equal(JobStates.Queued, (await GetAsync(store, "a")).State);
+
+        await LeaseAsync(store, "a", 2, "agent-2");
+        Assert.Equal(ResultRecording.StaleAttempt, await store.RecordResultAsync(Result("a", 1, "agent-1"), true, CancellationToken.None));
+        Assert.Equal(JobStates.Running, (await GetAsync(store, "a")).State);
+        Assert.Null(await store.GetResultAsync("a", CancellationToken.None));
+
+        Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(Result("a", 2, "agent-2"), true, CancellationToken.None));
+        Assert.Equal(ResultRecording.StaleAttempt, await store.RecordResultAsync(Result("a", 1, "agent-1"), true, CancellationToken.None));
+        Assert.Equal(2, (await store.GetResultAsync("a", CancellationToken.None))!.Attempt);
+        Assert.Equal(JobStates.Done, (await GetAsync(store, "a")).State);
+    }
+
+    [Fact]
+    public async Task Failures_requeue_until_max_retries_then_the_job_is_dead_with_the_reason()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("a", maxRetries: 2));
+
+        for (int attempt = 1; attempt <= 2; attempt++)
+        {
+            Assert.True(await LeaseAsync(store, "a", attempt, $"agent-{attempt}"));
+            Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(Result("a", attempt, $"agent-{attempt}", "exit-nonzero", $"boom {attempt}"), false, CancellationToken.None));
+            Assert.Equal(ResultRecording.Duplicate, await store.RecordResultAsync(Result("a", attempt, $"agent-{attempt}", "exit-nonzero", $"boom {attempt}"), false, CancellationToken.None));
+            JobRecord queued = await GetAsync(store, "a");
+            Assert.Equal(JobStates.Queued, queued.State);
+            Assert.Equal(attempt, queued.Attempt);
+            Assert.Null(queued.LeaseOwner);
+            Assert.Equal($"agent-{attempt}", queued.LastAgent);
+            Assert.Null(queued.FinishedAt);
+        }
+
+        Assert.True(await LeaseAsync(store, "a", 3, "agent-3"));
+        Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(Result("a", 3, "agent-3", "exit-nonzero", "boom 3"), false, CancellationToken.None));
+
+        JobRecord dead = await GetAsync(store, "a");
+        Assert.Equal(JobStates.Dead, dead.State);
+        Assert.Equal("boom 3", dead.DeadReason);
+        Assert.Equal(T0.AddMinutes(3), dead.FinishedAt);
+        Assert.False(await LeaseAsync(store, "a", 4));
+        Assert.Equal(3, (await store.GetResultAsync("a", CancellationToken.None))!.Attempt);
+        Assert.Equal(ResultRecording.Duplicate, await store.RecordResultAsync(Result("a", 1, "agent-1", "exit-nonzero", "boom 1"), false, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_failure_without_an_error_dies_with_its_outcome_as_the_reason()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("a", maxRetries: 0));
+        await LeaseAsync(store, "a", 1);
+
+        Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(Result("a", 1, outcome: "timeout"), false, CancellationToken.None));
+
+        JobRecord dead = await GetAsync(store, "a");
+        Assert.Equal(JobStates.Dead, dead.State);
+        Assert.Equal("timeout", dead.DeadReason);
+    }
+
+    [Fact]
+    public async Task Requeue_of_expired_leases_then_dead_when_retries_are_used_up()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("short", maxRetries: 1), Job("long", maxRetries: 1), Job("queued"));
+        await LeaseAsync(store, "short", 1, "agent-1", T0.AddMinutes(1));
+        await LeaseAsync(store, "long", 1, "agent-2", T0.AddMinutes(30));
+
+        IReadOnlyList<JobRecord> expired = await store.ExpiredLeasesAsync(T0.AddMinutes(5), CancellationToken.None);
+        Assert.Equal(["short"], expired.Select(j => j.Id));
+        Assert.Empty(expired[0].Content);
+        Assert.Empty(await store.ExpiredLeasesAsync(T0, CancellationToken.None));
+        Assert.Equal(2, (await store.ExpiredLeasesAsync(T0.AddMinutes(30), CancellationToken.None)).Count);
+
+        Assert.Equal(1, await store.RequeueAsync("short", 1, "lease-expired", CancellationToken.None));
+        Assert.Equal(0, await store.RequeueAsync("short", 1, "lease-expired", CancellationToken.None));
+        Assert.Equal(0, await store.RequeueAsync("long", 7, "wrong attempt", CancellationToken.None));
+        Assert.Equal(0, await store.RequeueAsync("queued", 0, "not running", CancellationToken.None));
+        Assert.Equal(0, await store.RequeueAsync("ghost", 1, "unknown", CancellationToken.None));
+
+        JobRecord requeued = await GetAsync(store, "short");
+        Assert.Equal(JobStates.Queued, requeued.State);
+        Assert.Equal("agent-1", requeued.LastAgent);
+        Assert.Null(requeued.LeaseOwner);
+        Assert.Null(requeued.LeaseExpiresAt);
+        Assert.Empty(await store.ExpiredLeasesAsync(T0.AddMinutes(5), CancellationToken.None));
+
+        await LeaseAsync(store, "short", 2, "agent-3", T0.AddMinutes(1));
+        Assert.Equal(1, await store.RequeueAsync("short", 2, "agent-died", CancellationToken.None));
+        JobRecord dead = await GetAsync(store, "short");
+        Assert.Equal(JobStates.Dead, dead.State);
+        Assert.Equal("agent-died", dead.DeadReason);
+        Assert.NotNull(dead.FinishedAt);
+        Assert.Equal("agent-3", dead.LastAgent);
+    }
+
+    [Fact]
+    public async Task Cancel_queued_or_running_only()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("queued"), Job("running"), Job("done"));
+        await LeaseAsync(store, "running", 1, "agent-9");
+        await LeaseAsync(store, "done", 1);
+        await store.RecordResultAsync(Result("done", 1), true, CancellationToken.None);
+
+        Assert.True(await store.CancelAsync("queued", CancellationToken.None));
+        Assert.True(await store.CancelAsync("running", CancellationToken.None));
+        Assert.False(await store.CancelAsync("queued", CancellationToken.None));
+        Assert.False(await store.CancelAsync("done", CancellationToken.None));
+        Assert.False(await store.CancelAsync("ghost", CancellationToken.None));
+
+        JobRecord running = await GetAsync(store, "running");
+        Assert.Equal(JobStates.Cancelled, running.State);
+        Assert.Equal("agent-9", running.LastAgent);
+        Assert.Null(running.LeaseOwner);
+        Assert.NotNull(running.FinishedAt);
+        Assert.Equal(JobStates.Done, (await GetAsync(store, "done")).State);
+        Assert.False(await LeaseAsync(store, "queued", 1));
+        Assert.Equal(0, await store.RequeueAsync("running", 1, "late", CancellationToken.None));
+        Assert.Empty(await store.ExpiredLeasesAsync(T0.AddDays(1), CancellationToken.None));
+        Assert.Equal(0, await store.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Listing_filters_by_state_and_agent_and_pages_by_id_without_content()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, [.. Enumerable.Range(0, 10).Select(i => Job($"j{i:D2}"))]);
+        await LeaseAsync(store, "j03", 1, "agent-a");
+        await LeaseAsync(store, "j05", 1, "agent-b");
+        await LeaseAsync(store, "j07", 1, "agent-a");
+        await store.RecordResultAsync(Result("j07", 1, "agent-a"), true, CancellationToken.None);
+
+        IReadOnlyList<JobRecord> page1 = await store.ListJobsAsync(null, null, 4, null, CancellationToken.None);
+        IReadOnlyList<JobRecord> page2 = await store.ListJobsAsync(null, null, 4, page1[^1].Id, CancellationToken.None);
+        IReadOnlyList<JobRecord> page3 = await store.ListJobsAsync(null, null, 4, page2[^1].Id, CancellationToken.None);
+
+        Assert.Equal(["j00", "j01", "j02", "j03"], page1.Select(j => j.Id));
+        Assert.Equal(["j04", "j05", "j06", "j07"], page2.Select(j => j.Id));
+        Assert.Equal(["j08", "j09"], page3.Select(j => j.Id));
+        Assert.All(page1.Concat(page2).Concat(page3), j => Assert.Empty(j.Content));
+        Assert.Equal([1, 2, 3, 4], page1[0].Sha256);
+
+        Assert.Equal(["j03", "j05"], (await store.ListJobsAsync(JobStates.Running, null, 100, null, CancellationToken.None)).Select(j => j.Id));
+        Assert.Equal(["j03", "j07"], (await store.ListJobsAsync(null, "agent-a", 100, null, CancellationToken.None)).Select(j => j.Id));
+        Assert.Equal(["j07"], (await store.ListJobsAsync(JobStates.Done, "agent-a", 100, null, CancellationToken.None)).Select(j => j.Id));
+        Assert.Equal(["j06", "j08"], (await store.ListJobsAsync(JobStates.Queued, null, 2, "j04", CancellationToken.None)).Select(j => j.Id));
+        Assert.Empty(await store.ListJobsAsync(JobStates.Dead, null, 100, null, CancellationToken.None));
+        Assert.Empty(await store.ListJobsAsync(null, null, 0, null, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Load_queued_is_by_priority_then_submission_with_content()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(
+            store,
+            Job("low-old", priority: 1, submittedAt: T0),
+            Job("high-new", priority: 9, submittedAt: T0.AddSeconds(5)),
+            Job("mid", priority: 5, submittedAt: T0.AddSeconds(1)),
+            Job("high-old", priority: 9, submittedAt: T0.AddSeconds(1)),
+            Job("low-new", priority: 1, submittedAt: T0.AddSeconds(9)),
+            Job("leased", priority: 100, submittedAt: T0));
+        await LeaseAsync(store, "leased", 1);
+
+        IReadOnlyList<JobRecord> queued = await store.LoadQueuedAsync(10, CancellationToken.None);
+
+        Assert.Equal(["high-old", "high-new", "mid", "low-old", "low-new"], queued.Select(j => j.Id));
+        Assert.All(queued, j => Assert.Equal([0x65, 0x63, 0x68], j.Content));
+        Assert.Equal(["high-old", "high-new"], (await store.LoadQueuedAsync(2, CancellationToken.None)).Select(j => j.Id));
+        Assert.Equal(5, await store.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Job_state_survives_reopen()
+    {
+        IJobStore store = await NewStoreAsync("states");
+        await SubmitAsync(store, Job("done"), Job("running"));
+        await LeaseAsync(store, "done", 1);
+        await LeaseAsync(store, "running", 1, "agent-7", T0.AddMinutes(2));
+        await store.RecordResultAsync(Result("done", 1), true, CancellationToken.None);
+        await store.DisposeAsync();
+
+        IJobStore reopened = await ReopenAsync("states");
+
+        Assert.Equal(JobStates.Done, (await GetAsync(reopened, "done")).State);
+        Assert.Equal(1, (await reopened.GetResultAsync("done", CancellationToken.None))!.Attempt);
+        Assert.Equal(["running"], (await reopened.ExpiredLeasesAsync(T0.AddMinutes(2), CancellationToken.None)).Select(j => j.Id));
+        Assert.Equal(ResultRecording.Duplicate, await reopened.RecordResultAsync(Result("done", 1), true, CancellationToken.None));
+    }
+}

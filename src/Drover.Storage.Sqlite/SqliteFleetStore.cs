@@ -149,8 +149,8 @@ public sealed partial class SqliteFleetStore : IFleetStore
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
 
             // Look before changing anything: a foreign or newer file is refused untouched.
-            await CheckIsOursAsync(connection, cancellationToken).ConfigureAwait(false);
-            object? mode = await ScalarAsync(connection, "PRAGMA journal_mode = WAL;", cancellationToken).ConfigureAwait(false);
+            await StoreSchema.CheckIsOursAsync(connection, _path, cancellationToken).ConfigureAwait(false);
+            object? mode = await StoreSchema.ScalarAsync(connection, "PRAGMA journal_mode = WAL;", cancellationToken).ConfigureAwait(false);
             if (!string.Equals(mode as string, "wal", StringComparison.OrdinalIgnoreCase))
             {
                 throw new StoreException(
@@ -158,12 +158,12 @@ public sealed partial class SqliteFleetStore : IFleetStore
                     "the file system may not support the shared memory WAL needs.");
             }
 
-            await ExecuteAsync(connection, "PRAGMA synchronous = NORMAL;", cancellationToken).ConfigureAwait(false);
+            await StoreSchema.ExecuteAsync(connection, "PRAGMA synchronous = NORMAL;", cancellationToken).ConfigureAwait(false);
             long busyMs = (long)_options.BusyTimeout.TotalMilliseconds;
-            await ExecuteAsync(connection, "PRAGMA busy_timeout = " + busyMs.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
+            await StoreSchema.ExecuteAsync(connection, "PRAGMA busy_timeout = " + busyMs.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
             if (_options.MaxPageCount is { } maxPages)
             {
-                await ExecuteAsync(connection, "PRAGMA max_page_count = " + maxPages.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
+                await StoreSchema.ExecuteAsync(connection, "PRAGMA max_page_count = " + maxPages.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
             }
 
             return connection;
@@ -184,52 +184,12 @@ public sealed partial class SqliteFleetStore : IFleetStore
     {
         try
         {
-            if (await CheckIsOursAsync(connection, cancellationToken).ConfigureAwait(false) == Schema.CurrentVersion)
-            {
-                return;
-            }
-
-            // BEGIN IMMEDIATE: another process migrating the same file waits, then sees its new version.
-            using SqliteTransaction transaction = connection.BeginTransaction();
-            long version = await CheckIsOursAsync(connection, cancellationToken).ConfigureAwait(false);
-            for (long next = version; next < Schema.CurrentVersion; next++)
-            {
-                await ExecuteAsync(connection, Schema.Migrations[next], cancellationToken).ConfigureAwait(false);
-            }
-
-            await ExecuteAsync(connection, "PRAGMA user_version = " + Schema.CurrentVersion.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await StoreSchema.MigrateAsync(connection, _path, cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException e)
         {
             throw StoreErrors.Open(_path, e);
         }
-    }
-
-    /// <summary>Returns the schema version, or throws when the file is a newer Drover store or a SQLite
-    /// database that is not a Drover store (version 0 with tables in it).</summary>
-    private async Task<long> CheckIsOursAsync(SqliteConnection connection, CancellationToken cancellationToken)
-    {
-        long version = (long)(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken).ConfigureAwait(false))!;
-        if (version > Schema.CurrentVersion || version < 0)
-        {
-            throw new StoreException(
-                $"The store '{_path}' has schema version {version}; this Drover understands up to version {Schema.CurrentVersion}. " +
-                "Use a newer Drover, or another file.");
-        }
-
-        if (version == 0)
-        {
-            long objects = (long)(await ScalarAsync(connection, "SELECT count(*) FROM sqlite_schema;", cancellationToken).ConfigureAwait(false))!;
-            if (objects > 0)
-            {
-                throw new StoreException(
-                    $"The store '{_path}' is a SQLite database but not a Drover store: it has tables and no Drover schema version. " +
-                    "It was left unchanged; choose another file.");
-            }
-        }
-
-        return version;
     }
 
     private BatchCommands CreateCommands(SqliteConnection connection)
@@ -261,7 +221,7 @@ public sealed partial class SqliteFleetStore : IFleetStore
         {
             ThrowIfNotReady();
             (SqliteConnection writer, _) = await EnsureWriterAsync(cancellationToken).ConfigureAwait(false);
-            return await ScalarAsync(writer, "PRAGMA " + pragma + ";", cancellationToken).ConfigureAwait(false);
+            return await StoreSchema.ScalarAsync(writer, "PRAGMA " + pragma + ";", cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -276,21 +236,5 @@ public sealed partial class SqliteFleetStore : IFleetStore
         {
             throw new InvalidOperationException($"The store '{_path}' is not initialized: call InitializeAsync first.");
         }
-    }
-
-    private static async Task<object?> ScalarAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        // CreateCommand enlists the command in the connection's current transaction, if any.
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = sql;
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        // CreateCommand enlists the command in the connection's current transaction, if any.
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 }

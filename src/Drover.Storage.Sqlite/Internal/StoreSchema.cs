@@ -3,9 +3,9 @@ using Microsoft.Data.Sqlite;
 
 namespace Drover.Storage.Sqlite.Internal;
 
-/// <summary>Checks and migrates the one schema of a store file (see <see cref="Schema"/>), for
-/// <see cref="SqliteJobStore"/>. The same rules as <see cref="SqliteFleetStore"/> apply (its own copy of this code can move here): a foreign or
-/// newer file is refused untouched; migrations run in one <c>BEGIN IMMEDIATE</c> transaction.</summary>
+/// <summary>Checks and migrates the one schema of a store file (see <see cref="Schema"/>), for both
+/// <see cref="SqliteFleetStore"/> and <see cref="SqliteJobStore"/>: a foreign or newer file is refused
+/// untouched; migrations run in one <c>BEGIN IMMEDIATE</c> transaction.</summary>
 internal static class StoreSchema
 {
     /// <summary>Returns the schema version, or throws when the file is a newer Drover store or a SQLite

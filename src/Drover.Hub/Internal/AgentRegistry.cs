@@ -24,7 +24,19 @@ internal sealed class AgentRegistry
     /// <summary>Agents with a live session.</summary>
     public int Connected => Volatile.Read(ref _connected);
 
-    public IEnumerable<AgentEntry> Entries => _agents.Values;
+    /// <summary>Every agent, enumerated without locking the dictionary or copying it (the sweep walks
+    /// it every second; <c>Values</c> would take every bucket lock and copy all entries each time).
+    /// Entries added or removed during the walk may or may not be seen.</summary>
+    public IEnumerable<AgentEntry> Entries
+    {
+        get
+        {
+            foreach (var pair in _agents)
+            {
+                yield return pair.Value;
+            }
+        }
+    }
 
     public bool TryGet(string id, out AgentEntry entry) => _agents.TryGetValue(id, out entry!);
 

@@ -89,32 +89,10 @@ public sealed partial class SqliteFleetStore
                 }
             },
             cancellationToken);
-
-    /// <summary>Runs <paramref name="work"/> on a pooled read connection (not the write connection), so it
-    /// sees the last committed state and does not wait for a write in progress.</summary>
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="work"/> on a pooled read connection; see <see cref="StoreFile.ReadAsync"/>.</summary>
+    private Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
         ThrowIfNotReady();
-        var connection = new SqliteConnection(_readConnectionString);
-        await using (connection.ConfigureAwait(false))
-        {
-            try
-            {
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (SqliteException e)
-            {
-                throw StoreErrors.Open(_path, e);
-            }
-
-            try
-            {
-                return await work(connection, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SqliteException e)
-            {
-                throw StoreErrors.Read(_path, e);
-            }
-        }
+        return _file.ReadAsync(work, cancellationToken);
     }
 }

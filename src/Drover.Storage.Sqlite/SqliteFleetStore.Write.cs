@@ -50,7 +50,7 @@ public sealed partial class SqliteFleetStore
             {
                 using SqliteCommand command = transaction.Connection!.CreateCommand();
                 command.CommandText = Schema.PruneHistory;
-                command.CommandTimeout = _timeoutSeconds;
+                command.CommandTimeout = _file.TimeoutSeconds;
                 command.Parameters.Add("$older_than", SqliteType.Integer).Value = AgentRows.ToColumn(olderThan);
                 command.Parameters.Add("$max_per_agent", SqliteType.Integer).Value = maxPerAgent;
                 return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
@@ -80,7 +80,7 @@ public sealed partial class SqliteFleetStore
             catch (SqliteException e)
             {
                 DropWriter();
-                throw StoreErrors.Write(_path, e, what);
+                throw StoreErrors.Write(_file.Path, e, what);
             }
 
             commands.Enlist(transaction);
@@ -94,7 +94,7 @@ public sealed partial class SqliteFleetStore
             catch (SqliteException e)
             {
                 Abort(transaction);
-                throw StoreErrors.Write(_path, e, what);
+                throw StoreErrors.Write(_file.Path, e, what);
             }
             catch
             {
@@ -134,7 +134,7 @@ public sealed partial class SqliteFleetStore
     {
         if (_writer is null)
         {
-            _writer = await OpenWriterAsync(cancellationToken).ConfigureAwait(false);
+            _writer = await _file.OpenWriterAsync(cancellationToken).ConfigureAwait(false);
         }
 
         _commands ??= CreateCommands(_writer);

@@ -22,13 +22,9 @@ namespace Drover.Storage.Sqlite;
 /// </remarks>
 public sealed partial class SqliteFleetStore : IFleetStore
 {
-    private readonly SqliteStoreOptions _options;
-    private readonly string _path;
-    private readonly string _writeConnectionString;
-    private readonly string _readConnectionString;
-    private readonly int _timeoutSeconds;
 
     /// <summary>Held by whoever uses <see cref="_writer"/> and <see cref="_commands"/>: initialize, writes, prune, dispose.</summary>
+    private readonly StoreFile _file;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private SqliteConnection? _writer;
     private BatchCommands? _commands;
@@ -37,34 +33,11 @@ public sealed partial class SqliteFleetStore : IFleetStore
 
     public SqliteFleetStore(SqliteStoreOptions options)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _options = options;
-        _path = Path.GetFullPath(options.Path);
-        _timeoutSeconds = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds);
-
-        _writeConnectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = _path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = false,
-            DefaultTimeout = _timeoutSeconds,
-        }.ToString();
-
-        // Readers never create the file, and come from Microsoft.Data.Sqlite's pool (cleared on dispose).
-        _readConnectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = _path,
-            Mode = SqliteOpenMode.ReadWrite,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = _timeoutSeconds,
-        }.ToString();
+        _file = new StoreFile(options);
     }
 
     /// <summary>The full path of the database file.</summary>
-    public string FilePath => _path;
+    public string FilePath => _file.Path;
 
     /// <inheritdoc/>
     /// <remarks>Creates the parent directory and the file, switches the file to WAL mode, and creates or
@@ -77,10 +50,10 @@ public sealed partial class SqliteFleetStore : IFleetStore
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            CreateDirectory();
+            _file.CreateDirectory();
             if (_writer is null)
             {
-                _writer = await OpenWriterAsync(cancellationToken).ConfigureAwait(false);
+                _writer = await _file.OpenWriterAsync(cancellationToken).ConfigureAwait(false);
             }
 
             await MigrateAsync(_writer, cancellationToken).ConfigureAwait(false);
@@ -107,12 +80,7 @@ public sealed partial class SqliteFleetStore : IFleetStore
             _disposed = true;
             _initialized = false;
 
-            // Readers first, so that the writer is the last connection to close: SQLite then checkpoints
-            // the WAL into the main file and deletes it.
-            using (var reader = new SqliteConnection(_readConnectionString))
-            {
-                SqliteConnection.ClearPool(reader);
-            }
+            _file.ClearReadPool();
 
             DropWriter();
         }
@@ -123,72 +91,15 @@ public sealed partial class SqliteFleetStore : IFleetStore
         }
     }
 
-    private void CreateDirectory()
-    {
-        string? directory = Path.GetDirectoryName(_path);
-        if (string.IsNullOrEmpty(directory))
-        {
-            return;
-        }
-
-        try
-        {
-            Directory.CreateDirectory(directory);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            throw new StoreException($"Cannot create the directory '{directory}' for the store '{_path}': {e.Message}", e);
-        }
-    }
-
-    private async Task<SqliteConnection> OpenWriterAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_writeConnectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-
-            // Look before changing anything: a foreign or newer file is refused untouched.
-            await StoreSchema.CheckIsOursAsync(connection, _path, cancellationToken).ConfigureAwait(false);
-            object? mode = await StoreSchema.ScalarAsync(connection, "PRAGMA journal_mode = WAL;", cancellationToken).ConfigureAwait(false);
-            if (!string.Equals(mode as string, "wal", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new StoreException(
-                    $"Cannot open the store '{_path}': SQLite could not switch it to write-ahead logging (journal mode is '{mode}'); " +
-                    "the file system may not support the shared memory WAL needs.");
-            }
-
-            await StoreSchema.ExecuteAsync(connection, "PRAGMA synchronous = NORMAL;", cancellationToken).ConfigureAwait(false);
-            long busyMs = (long)_options.BusyTimeout.TotalMilliseconds;
-            await StoreSchema.ExecuteAsync(connection, "PRAGMA busy_timeout = " + busyMs.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
-            if (_options.MaxPageCount is { } maxPages)
-            {
-                await StoreSchema.ExecuteAsync(connection, "PRAGMA max_page_count = " + maxPages.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
-            }
-
-            return connection;
-        }
-        catch (SqliteException e)
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw StoreErrors.Open(_path, e);
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
     private async Task MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
         try
         {
-            await StoreSchema.MigrateAsync(connection, _path, cancellationToken).ConfigureAwait(false);
+            await StoreSchema.MigrateAsync(connection, _file.Path, cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException e)
         {
-            throw StoreErrors.Open(_path, e);
+            throw StoreErrors.Open(_file.Path, e);
         }
     }
 
@@ -196,11 +107,11 @@ public sealed partial class SqliteFleetStore : IFleetStore
     {
         try
         {
-            return new BatchCommands(connection, _timeoutSeconds);
+            return new BatchCommands(connection, _file.TimeoutSeconds);
         }
         catch (SqliteException e)
         {
-            throw StoreErrors.Open(_path, e);
+            throw StoreErrors.Open(_file.Path, e);
         }
     }
 
@@ -234,7 +145,7 @@ public sealed partial class SqliteFleetStore : IFleetStore
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_initialized)
         {
-            throw new InvalidOperationException($"The store '{_path}' is not initialized: call InitializeAsync first.");
+            throw new InvalidOperationException($"The store '{_file.Path}' is not initialized: call InitializeAsync first.");
         }
     }
 }

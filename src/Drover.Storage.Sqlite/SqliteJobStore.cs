@@ -28,14 +28,10 @@ namespace Drover.Storage.Sqlite;
 /// </remarks>
 public sealed class SqliteJobStore : IJobStore
 {
-    private readonly SqliteStoreOptions _options;
     private readonly TimeProvider _time;
-    private readonly string _path;
-    private readonly string _writeConnectionString;
-    private readonly string _readConnectionString;
-    private readonly int _timeoutSeconds;
 
     /// <summary>Held by whoever uses <see cref="_writer"/> and <see cref="_commands"/>.</summary>
+    private readonly StoreFile _file;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private SqliteConnection? _writer;
     private PreparedCommands? _commands;
@@ -52,31 +48,12 @@ public sealed class SqliteJobStore : IJobStore
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
-        options.Validate();
-        _options = options;
+        _file = new StoreFile(options);
         _time = timeProvider;
-        _path = Path.GetFullPath(options.Path);
-        _timeoutSeconds = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds);
-        _writeConnectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = _path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = false,
-            DefaultTimeout = _timeoutSeconds,
-        }.ToString();
-        _readConnectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = _path,
-            Mode = SqliteOpenMode.ReadWrite,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = _timeoutSeconds,
-        }.ToString();
     }
 
     /// <summary>The full path of the database file.</summary>
-    public string FilePath => _path;
+    public string FilePath => _file.Path;
 
     /// <inheritdoc/>
     /// <remarks>Creates the parent directory and the file, switches it to WAL mode and creates or migrates
@@ -87,18 +64,18 @@ public sealed class SqliteJobStore : IJobStore
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            CreateDirectory();
-            _writer ??= await OpenWriterAsync(cancellationToken).ConfigureAwait(false);
+            _file.CreateDirectory();
+            _writer ??= await _file.OpenWriterAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await StoreSchema.MigrateAsync(_writer, _path, cancellationToken).ConfigureAwait(false);
+                await StoreSchema.MigrateAsync(_writer, _file.Path, cancellationToken).ConfigureAwait(false);
             }
             catch (SqliteException e)
             {
-                throw StoreErrors.Open(_path, e);
+                throw StoreErrors.Open(_file.Path, e);
             }
 
-            _commands ??= new PreparedCommands(_writer, _timeoutSeconds);
+            _commands ??= new PreparedCommands(_writer, _file.TimeoutSeconds);
             _initialized = true;
         }
         finally
@@ -424,10 +401,7 @@ public sealed class SqliteJobStore : IJobStore
 
             _disposed = true;
             _initialized = false;
-            using (var reader = new SqliteConnection(_readConnectionString))
-            {
-                SqliteConnection.ClearPool(reader);
-            }
+            _file.ClearReadPool();
 
             DropWriter();
         }
@@ -444,7 +418,7 @@ public sealed class SqliteJobStore : IJobStore
         try
         {
             ThrowIfNotReady();
-            _writer ??= await OpenWriterAsync(cancellationToken).ConfigureAwait(false);
+            _writer ??= await _file.OpenWriterAsync(cancellationToken).ConfigureAwait(false);
             return await StoreSchema.ScalarAsync(_writer, "PRAGMA " + pragma + ";", cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -530,61 +504,6 @@ public sealed class SqliteJobStore : IJobStore
         return jobs;
     }
 
-    private void CreateDirectory()
-    {
-        string? directory = Path.GetDirectoryName(_path);
-        if (string.IsNullOrEmpty(directory))
-        {
-            return;
-        }
-
-        try
-        {
-            Directory.CreateDirectory(directory);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            throw new StoreException($"Cannot create the directory '{directory}' for the store '{_path}': {e.Message}", e);
-        }
-    }
-
-    private async Task<SqliteConnection> OpenWriterAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_writeConnectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await StoreSchema.CheckIsOursAsync(connection, _path, cancellationToken).ConfigureAwait(false);
-            object? mode = await StoreSchema.ScalarAsync(connection, "PRAGMA journal_mode = WAL;", cancellationToken).ConfigureAwait(false);
-            if (!string.Equals(mode as string, "wal", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new StoreException(
-                    $"Cannot open the store '{_path}': SQLite could not switch it to write-ahead logging (journal mode is '{mode}'); " +
-                    "the file system may not support the shared memory WAL needs.");
-            }
-
-            await StoreSchema.ExecuteAsync(connection, "PRAGMA synchronous = NORMAL;", cancellationToken).ConfigureAwait(false);
-            long busyMs = (long)_options.BusyTimeout.TotalMilliseconds;
-            await StoreSchema.ExecuteAsync(connection, "PRAGMA busy_timeout = " + busyMs.ToString(CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
-            if (_options.MaxPageCount is { } maxPages)
-            {
-                await StoreSchema.ExecuteAsync(connection, "PRAGMA max_page_count = " + maxPages.ToString(CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
-            }
-
-            return connection;
-        }
-        catch (SqliteException e)
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw StoreErrors.Open(_path, e);
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
     /// <summary>Runs <paramref name="work"/> under the write lock in one transaction on the write
     /// connection, committing when it returns and rolling back when anything throws.</summary>
     private async Task<T> InWriteTransactionAsync<T>(
@@ -596,8 +515,8 @@ public sealed class SqliteJobStore : IJobStore
         try
         {
             ThrowIfNotReady();
-            _writer ??= await OpenWriterAsync(cancellationToken).ConfigureAwait(false);
-            _commands ??= new PreparedCommands(_writer, _timeoutSeconds);
+            _writer ??= await _file.OpenWriterAsync(cancellationToken).ConfigureAwait(false);
+            _commands ??= new PreparedCommands(_writer, _file.TimeoutSeconds);
             PreparedCommands commands = _commands;
 
             SqliteTransaction transaction;
@@ -608,7 +527,7 @@ public sealed class SqliteJobStore : IJobStore
             catch (SqliteException e)
             {
                 DropWriter();
-                throw StoreErrors.Write(_path, e, what);
+                throw StoreErrors.Write(_file.Path, e, what);
             }
 
             try
@@ -621,7 +540,7 @@ public sealed class SqliteJobStore : IJobStore
             catch (SqliteException e)
             {
                 Abort(transaction);
-                throw StoreErrors.Write(_path, e, what);
+                throw StoreErrors.Write(_file.Path, e, what);
             }
             catch
             {
@@ -657,32 +576,11 @@ public sealed class SqliteJobStore : IJobStore
         _writer?.Dispose();
         _writer = null;
     }
-
-    /// <summary>Runs <paramref name="work"/> on a pooled read connection, which sees the last committed state.</summary>
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="work"/> on a pooled read connection; see <see cref="StoreFile.ReadAsync"/>.</summary>
+    private Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
         ThrowIfNotReady();
-        var connection = new SqliteConnection(_readConnectionString);
-        await using (connection.ConfigureAwait(false))
-        {
-            try
-            {
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (SqliteException e)
-            {
-                throw StoreErrors.Open(_path, e);
-            }
-
-            try
-            {
-                return await work(connection, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SqliteException e)
-            {
-                throw StoreErrors.Read(_path, e);
-            }
-        }
+        return _file.ReadAsync(work, cancellationToken);
     }
 
     private void ThrowIfNotReady()
@@ -690,7 +588,7 @@ public sealed class SqliteJobStore : IJobStore
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_initialized)
         {
-            throw new InvalidOperationException($"The store '{_path}' is not initialized: call InitializeAsync first.");
+            throw new InvalidOperationException($"The store '{_file.Path}' is not initialized: call InitializeAsync first.");
         }
     }
 }

@@ -51,9 +51,6 @@ public sealed record BenchOptions
     /// <summary>Extra environment for the bench's own hub process.</summary>
     public IReadOnlyDictionary<string, string> HubEnvironment { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>The drover executable to start the hub with: the program path and the arguments before "serve".</summary>
-    public (string Program, IReadOnlyList<string> Prefix)? HubCommand { get; init; }
-
     public string Mode => ClosedLoop ? "closed-loop" : RestartAt is not null ? "restart" : Naive ? "naive" : "interval";
 
     public void Validate()

@@ -42,25 +42,11 @@ public sealed class DroverProcess : IAsyncDisposable
 
     public static DroverProcess Start(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment.Remove("DROVER_TOKEN");
-        start.Environment.Remove("DROVER_API");
+        var start = CreateStartInfo(args);
+        start.RedirectStandardInput = true;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;
-        }
-
-        start.ArgumentList.Add(FindDroverDll());
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
         }
 
         return new DroverProcess(Process.Start(start)!);
@@ -69,12 +55,25 @@ public sealed class DroverProcess : IAsyncDisposable
     /// <summary>Runs a short command to its end: exit code, stdout and stderr.</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
     {
+        using var process = Process.Start(CreateStartInfo(args))!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
+        var error = process.StandardError.ReadToEndAsync(timeout.Token);
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output, await error);
+    }
+
+    /// <summary>`dotnet drover.dll ARGS` with stdout and stderr captured, and no DROVER_TOKEN or
+    /// DROVER_API from the test's own environment.</summary>
+    private static ProcessStartInfo CreateStartInfo(string[] args)
+    {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment.Remove("DROVER_TOKEN");
         start.Environment.Remove("DROVER_API");
         start.ArgumentList.Add(FindDroverDll());
@@ -83,12 +82,7 @@ public sealed class DroverProcess : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
 
-        using var process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var error = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await error);
+        return start;
     }
 
     /// <summary>The path of drover.dll: next to the test assembly (test projects reference Drover.Cli),

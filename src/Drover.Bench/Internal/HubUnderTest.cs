@@ -138,7 +138,7 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
 
     private async Task LaunchAsync(int agentPort, CancellationToken cancellationToken)
     {
-        var (program, prefix) = _options.HubCommand ?? DefaultCommand();
+        var (program, prefix) = DefaultCommand();
         var start = new ProcessStartInfo(program)
         {
             RedirectStandardError = true,

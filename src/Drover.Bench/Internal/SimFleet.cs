@@ -26,7 +26,7 @@ internal sealed class SimFleet
         Agents = Enumerable.Range(0, agents).Select(i => new SimAgent(this, i)).ToArray();
     }
 
-    public IPEndPoint HubEndPoint { get; set; }
+    public IPEndPoint HubEndPoint { get; }
 
     public string IdPrefix { get; }
 

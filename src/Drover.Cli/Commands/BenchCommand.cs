@@ -117,7 +117,7 @@ internal static class BenchCommand
             {
                 options.Validate();
                 result = asJson
-                    ? await FleetBench.RunAsync(options, soft, (phase, done, total) => { }, cancellationToken)
+                    ? await FleetBench.RunAsync(options, soft, progress: null, cancellationToken)
                     : await RunWithProgressAsync(options, soft, cancellationToken);
             }
             catch (ArgumentException ex)

@@ -77,12 +77,7 @@ internal sealed class AgentRegistry
     public AgentConnection? Attach(AgentConnection session, Hello hello, string address, out AgentEntry entry, out ulong epoch, out bool isNew)
     {
         var now = _time.GetUtcNow().UtcTicks;
-        var created = false;
-        entry = _agents.GetOrAdd(hello.AgentId, id =>
-        {
-            created = true;
-            return new AgentEntry(id, Interlocked.Increment(ref _nextOrdinal) - 1) { FirstSeenTicks = now };
-        });
+        entry = _agents.GetOrAdd(hello.AgentId, id => new AgentEntry(id, Interlocked.Increment(ref _nextOrdinal) - 1) { FirstSeenTicks = now });
 
         AgentConnection? replaced;
         lock (entry)
@@ -105,7 +100,6 @@ internal sealed class AgentRegistry
             Interlocked.Increment(ref _connected);
         }
 
-        _ = created;
         MarkDirty(entry);
         return replaced;
     }

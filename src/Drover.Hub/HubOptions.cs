@@ -72,6 +72,26 @@ public sealed record HubOptions
     /// <summary>Pending-connection queue length handed to listen(2). Default 4,096 (also capped by net.core.somaxconn).</summary>
     public int ListenBacklog { get; init; } = 4_096;
 
+    /// <summary>The largest file a job may carry. Default 1 MiB; at most 16 MiB (<see cref="Storage.JobRecord.MaxContentBytes"/>).</summary>
+    public int MaxFileSize { get; init; } = 1024 * 1024;
+
+    /// <summary>The largest out file a job result may carry. Default 1 MiB.</summary>
+    public int MaxResultSize { get; init; } = 1024 * 1024;
+
+    /// <summary>Most jobs queued or running at once; a submission beyond it gets 503. Default 100,000.</summary>
+    public int MaxQueuedJobs { get; init; } = 100_000;
+
+    /// <summary>Most bytes of job files queued or running at once; a submission beyond it gets 503. Default 1 GiB.</summary>
+    public long MaxQueuedBytes { get; init; } = 1L << 30;
+
+    /// <summary>How long a running job's lease outlives its timeout before the hub gives the attempt up
+    /// (the agent's time to kill the handler and report). Default 10 s.</summary>
+    public TimeSpan LeaseGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the jobs of an agent that disconnected stay leased to it, waiting for it to come back
+    /// and re-announce them, before they go back to the queue. Default 30 s.</summary>
+    public TimeSpan DisconnectGrace { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The clock. Tests pass a FakeTimeProvider.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

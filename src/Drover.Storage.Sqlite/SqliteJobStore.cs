@@ -388,6 +388,18 @@ public sealed class SqliteJobStore : IJobStore
             cancellationToken);
     }
 
+    /// <inheritdoc/>
+    public Task<JobBatchOutcome> ApplyAsync(JobBatch batch, CancellationToken cancellationToken) => throw new NotImplementedException("jobs: store helper implements this");
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<JobRecord>> LoadActiveAsync(CancellationToken cancellationToken) => throw new NotImplementedException("jobs: store helper implements this");
+
+    /// <inheritdoc/>
+    public Task<bool> ExpireQueuedAsync(string jobId, string reason, CancellationToken cancellationToken) => throw new NotImplementedException("jobs: store helper implements this");
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyDictionary<string, int>> CountByStateAsync(CancellationToken cancellationToken) => throw new NotImplementedException("jobs: store helper implements this");
+
     /// <summary>Waits for a write in progress, then closes every connection of this store.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -60,4 +60,24 @@ public interface IJobStore : IAsyncDisposable
     /// <summary>Cancels a queued or running job (its lease is dropped; the agent becomes its last agent).
     /// False (nothing changed) for any other state or an unknown job.</summary>
     Task<bool> CancelAsync(string jobId, CancellationToken cancellationToken);
+
+    /// <summary>Applies many changes in one transaction, in this order: <see cref="JobBatch.Submit"/> (as
+    /// <see cref="SubmitAsync"/>), <see cref="JobBatch.Leases"/> (each as <see cref="LeaseAsync"/>),
+    /// <see cref="JobBatch.Results"/> (each as <see cref="RecordResultAsync"/>, in list order, so a second
+    /// result for the same (job, attempt) in one batch is a duplicate), <see cref="JobBatch.Requeues"/> (each
+    /// as <see cref="RequeueAsync"/>), <see cref="JobBatch.Expire"/> (each as <see cref="ExpireQueuedAsync"/>).
+    /// All or nothing: if anything throws (a submitted id already stored, the disk is full) nothing is stored.
+    /// Returns, in the lists' order, what each lease, result, requeue and expiry did. This is the hub's group
+    /// commit: one transaction (and one fsync) for everything that arrived while the previous one ran.</summary>
+    Task<JobBatchOutcome> ApplyAsync(JobBatch batch, CancellationToken cancellationToken);
+
+    /// <summary>Every queued and running job, with content: what a restarting hub reloads.</summary>
+    Task<IReadOnlyList<JobRecord>> LoadActiveAsync(CancellationToken cancellationToken);
+
+    /// <summary>Marks a queued job dead with <paramref name="reason"/> (for example: its target agent did not
+    /// come online within its timeout). False (nothing changed) when it is not queued.</summary>
+    Task<bool> ExpireQueuedAsync(string jobId, string reason, CancellationToken cancellationToken);
+
+    /// <summary>How many jobs are in each state: every <see cref="JobStates"/> name is a key (0 when none).</summary>
+    Task<IReadOnlyDictionary<string, int>> CountByStateAsync(CancellationToken cancellationToken);
 }

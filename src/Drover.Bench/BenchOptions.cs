@@ -2,10 +2,46 @@ using System.Net;
 
 namespace Drover.Bench;
 
-/// <summary>How the bench runs. Defaults: 10,000 agents, interval mode, 10 s interval, 60 s run.</summary>
+/// <summary>How the bench runs. Defaults: 10,000 agents, interval mode, 10 s interval, 60 s run.
+/// With <see cref="Jobs"/> &gt; 0 it runs job mode instead: end-to-end job dispatch through the HTTP API.</summary>
 public sealed record BenchOptions
 {
+    /// <summary>Agents in job mode when none are asked for (the CLI's default there).</summary>
+    public const int DefaultJobAgents = 100;
+
+    /// <summary>The largest job file the bench sends: the hub's own ceiling (16 MiB).</summary>
+    public const int MaxFileSize = 16 * 1024 * 1024;
+
     public int Agents { get; init; } = 10_000;
+
+    /// <summary>Job mode: submit this many jobs through <c>POST /api/jobs</c> and measure them end to end
+    /// (submit → result committed). 0 (default): the status-report modes.</summary>
+    public int Jobs { get; init; }
+
+    /// <summary>Job mode: the size of each job's file. Default 4 KiB.</summary>
+    public int FileSize { get; init; } = 4 * 1024;
+
+    /// <summary>Job mode: files per request; above 1 a multipart/form-data request, 1 a raw-body request per file. Default 500.</summary>
+    public int Batch { get; init; } = 500;
+
+    /// <summary>Job mode: submission paced at this many jobs per second (open loop); null (default): as fast as the hub takes them.</summary>
+    public double? Rate { get; init; }
+
+    /// <summary>Job mode: the job slots each simulated agent advertises (hello.job_slots). Default 8.</summary>
+    public int JobSlots { get; init; } = 8;
+
+    /// <summary>Job mode: requests in flight at once (one submitter each). Default 4.</summary>
+    public int Submitters { get; init; } = 4;
+
+    /// <summary>Job mode: jobs submitted and finished before the measured run, so that one-time costs
+    /// (JIT-compiled API and dispatch code, the store's first pages) are not charged to it. Default 1,000.</summary>
+    public int WarmUpJobs { get; init; } = 1_000;
+
+    /// <summary>Job mode: how long after the last submission the bench waits for results before it counts
+    /// the missing ones as lost. Default 30 s.</summary>
+    public TimeSpan JobDrain { get; init; } = TimeSpan.FromSeconds(30);
+
+    public bool JobMode => Jobs > 0;
 
     /// <summary>The report interval the bench's own hub is started with (ignored for an external hub).</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(10);
@@ -51,7 +87,7 @@ public sealed record BenchOptions
     /// <summary>Extra environment for the bench's own hub process.</summary>
     public IReadOnlyDictionary<string, string> HubEnvironment { get; init; } = new Dictionary<string, string>();
 
-    public string Mode => ClosedLoop ? "closed-loop" : RestartAt is not null ? "restart" : Naive ? "naive" : "interval";
+    public string Mode => JobMode ? "jobs" : ClosedLoop ? "closed-loop" : RestartAt is not null ? "restart" : Naive ? "naive" : "interval";
 
     public void Validate()
     {
@@ -93,6 +129,66 @@ public sealed record BenchOptions
         if (ConnectConcurrency < 1 || AgentsPerSourceAddress < 1)
         {
             throw new ArgumentException("--connect-concurrency must be positive");
+        }
+
+        ValidateJobs();
+    }
+
+    private void ValidateJobs()
+    {
+        if (Jobs < 0)
+        {
+            throw new ArgumentException("--jobs cannot be negative");
+        }
+
+        if (!JobMode)
+        {
+            return;
+        }
+
+        if (ClosedLoop || Naive || RestartAt is not null)
+        {
+            throw new ArgumentException("--jobs cannot be combined with --closed-loop, --naive or --restart-at");
+        }
+
+        if (FileSize < 1 || FileSize > MaxFileSize)
+        {
+            throw new ArgumentException($"--file-size must be between 1 byte and 16 MiB, got {FileSize:N0} bytes");
+        }
+
+        if (Batch < 1 || Batch > 10_000)
+        {
+            throw new ArgumentException($"--batch must be between 1 and 10,000 files per request, got {Batch:N0}");
+        }
+
+        if ((long)Batch * FileSize > 256L * 1024 * 1024)
+        {
+            throw new ArgumentException($"--batch {Batch:N0} of --file-size {FileSize:N0} bytes makes requests over 256 MiB; use a smaller batch");
+        }
+
+        if (Rate is { } rate && (!double.IsFinite(rate) || rate <= 0))
+        {
+            throw new ArgumentException("--rate must be a positive number of jobs per second");
+        }
+
+        if (JobSlots < 1 || JobSlots > ushort.MaxValue)
+        {
+            throw new ArgumentException($"--slots must be between 1 and {ushort.MaxValue:N0}, got {JobSlots:N0}");
+        }
+
+        if (Submitters < 1 || Submitters > 256)
+        {
+            throw new ArgumentException($"--submitters must be between 1 and 256, got {Submitters:N0}");
+        }
+
+        if (WarmUpJobs < 0)
+        {
+            throw new ArgumentException("--warmup-jobs cannot be negative");
+        }
+
+        if (JobDrain <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("--drain must be positive");
         }
     }
 }

@@ -37,6 +37,78 @@ public sealed record BenchResult
     /// <summary>After a kill: how many agents were back in each second after it (second 0 first).</summary>
     public IReadOnlyList<long> ReconnectedPerSecond { get; init; } = [];
     public long Reconnects { get; init; }
+
+    // Job mode (--jobs): null in the status-report modes.
+
+    /// <summary>Jobs asked for (the measured run; the warm-up's are not counted anywhere below).</summary>
+    public int? Jobs { get; init; }
+    public int? FileSizeBytes { get; init; }
+
+    /// <summary>Files per request (1: one raw-body request per file).</summary>
+    public int? Batch { get; init; }
+
+    /// <summary>The paced submission rate in jobs/s; null: unpaced (as fast as the hub takes them).</summary>
+    public double? Rate { get; init; }
+    public int? JobSlots { get; init; }
+    public int? Submitters { get; init; }
+    public long? JobsAccepted { get; init; }
+
+    /// <summary>Jobs whose submission failed for good (the failures say why).</summary>
+    public long? JobsRefused { get; init; }
+
+    /// <summary>Jobs whose result the hub acknowledged to the agent (committed), each once.</summary>
+    public long? JobsDone { get; init; }
+
+    /// <summary>Accepted jobs without a result ack after the drain time. Must be 0.</summary>
+    public long? JobsLost { get; init; }
+
+    /// <summary>Jobs done per second, first submission started → last result acknowledged.</summary>
+    public double? JobsPerSecond { get; init; }
+
+    /// <summary>Jobs accepted per second, first submission started → last 201.</summary>
+    public double? SubmitPerSecond { get; init; }
+    public double? JobSeconds { get; init; }
+
+    /// <summary>Submit start (its due time when paced) → result ack received by the agent.</summary>
+    public double? JobP50Ms { get; init; }
+    public double? JobP99Ms { get; init; }
+    public double? JobMaxMs { get; init; }
+
+    /// <summary>Submit start → job frame received by the agent.</summary>
+    public double? DispatchP50Ms { get; init; }
+    public double? DispatchP99Ms { get; init; }
+
+    /// <summary>Result sent by the agent → its ack received (the hub's result commit).</summary>
+    public double? ResultAckP50Ms { get; init; }
+    public double? ResultAckP99Ms { get; init; }
+
+    /// <summary>One POST /api/jobs, sent → answered (the hub's submit commit for the whole request).</summary>
+    public double? RequestP50Ms { get; init; }
+    public double? RequestP99Ms { get; init; }
+    public long? Requests { get; init; }
+
+    /// <summary>Requests answered 503 (queue full) and sent again after Retry-After.</summary>
+    public long? Requests503 { get; init; }
+
+    /// <summary>Hub CPU (utime + stime) from the first submission to the last result, per job done.</summary>
+    public double? HubCpuUsPerJob { get; init; }
+    public long? HubRssPeakKib { get; init; }
+    public long? HubRssEndKib { get; init; }
+    public long? HashMismatches { get; init; }
+    public long? SlotOverruns { get; init; }
+
+    /// <summary>Job frames for a job an agent had already run (another attempt).</summary>
+    public long? JobsRedelivered { get; init; }
+    public long? DuplicateResultAcks { get; init; }
+    public long? UnexpectedResultAcks { get; init; }
+
+    /// <summary>The hub's own counts (GET /api/stats → jobs) at the end, minus those before the run: done must equal jobs_accepted.</summary>
+    public long? HubJobsDone { get; init; }
+    public long? HubJobsDead { get; init; }
+
+    /// <summary>Queued + running at the hub at the end (all of them, warm-up included): 0 when nothing is left over.</summary>
+    public long? HubJobsOpen { get; init; }
+
     /// <summary>The bench's own hub's log file, kept after the run.</summary>
     public string? HubLog { get; init; }
 

@@ -5,8 +5,9 @@ using Drover.Storage.Sqlite;
 namespace Drover.Bench;
 
 /// <summary>Runs one bench: start (or find) the hub, connect the fleet, let it idle, measure the hub
-/// from /proc, run the mode, account for every report, and return the figures.</summary>
-public static class FleetBench
+/// from /proc, run the mode, account for every report, and return the figures. Job mode lives in
+/// <c>FleetBench.Jobs.cs</c>.</summary>
+public static partial class FleetBench
 {
     private const int ReservedDescriptors = 100;
 
@@ -41,11 +42,14 @@ public static class FleetBench
     private static async Task<BenchResult> MeasureAsync(BenchOptions options, HubUnderTest hub, ProgressHandler? progress, CancellationToken cancellationToken)
     {
         var failures = new List<string>();
-        await WarmUpAsync(options, hub, cancellationToken).ConfigureAwait(false);
+
+        // In job mode the warm-up is a round of jobs, once the fleet is connected.
+        await WarmUpAsync(options.JobMode ? 0 : options.WarmUpAgents, options, hub, cancellationToken).ConfigureAwait(false);
         var before = hub.ReadFigures();
 
         // Connect: every agent says hello and sends its first report; the clock stops when all are welcomed.
-        var fleet = new SimFleet(hub.AgentEndPoint, options.Token, options.ClosedLoop, options.Naive, options.Agents, options.AgentsPerSourceAddress);
+        var fleet = new SimFleet(hub.AgentEndPoint, options.Token, options.ClosedLoop, options.Naive, options.Agents, options.AgentsPerSourceAddress,
+            jobSlots: options.JobMode ? options.JobSlots : 0);
         using var stopAgents = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var connectClock = Stopwatch.StartNew();
         var runs = await StartAgentsAsync(fleet, options.ConnectConcurrency, stopAgents.Token).ConfigureAwait(false);
@@ -70,51 +74,23 @@ public static class FleetBench
         var idle = hub.ReadFigures();
         var (_, _, _, online) = await hub.ReadStatsAsync(1, cancellationToken).ConfigureAwait(false);
 
-        // The measured run.
+        // The measured run: status reports, or jobs.
         fleet.ResetLatency();
         var sentBefore = fleet.Agents.Sum(a => Interlocked.Read(ref a.Sent));
         var ackedBefore = fleet.Agents.Sum(a => Interlocked.Read(ref a.Acked));
-        var cpuBefore = idle.CpuTime;
-        var cpuCarried = TimeSpan.Zero;
-        fleet.Reporting = true;
-        if (options.ClosedLoop)
+        JobRun? jobs = null;
+        ReportRun run;
+        if (options.JobMode)
         {
-            foreach (var agent in fleet.Agents)
-            {
-                agent.SendStatus();
-            }
+            jobs = await RunJobsAsync(options, hub, fleet, failures, progress, cancellationToken).ConfigureAwait(false);
+            run = new ReportRun(jobs.Elapsed, jobs.Cpu, 0, [], new RestartFigures());
+        }
+        else
+        {
+            run = await RunReportsAsync(options, hub, fleet, idle.CpuTime, ackedBefore, progress, cancellationToken).ConfigureAwait(false);
         }
 
-        var runClock = Stopwatch.StartNew();
-        var restart = new RestartFigures();
-        var runSeconds = (int)Math.Ceiling(options.Duration.TotalSeconds);
-        while (runClock.Elapsed < options.Duration)
-        {
-            progress?.Invoke(options.Mode, (int)runClock.Elapsed.TotalSeconds, runSeconds);
-            if (options.RestartAt is { } at && runClock.Elapsed >= at && !restart.Done)
-            {
-                // The hub's CPU so far is kept: the restarted process counts from zero.
-                cpuCarried += hub.ReadFigures().CpuTime - cpuBefore;
-                await RestartHubAsync(hub, fleet, restart, options, cancellationToken).ConfigureAwait(false);
-                cpuBefore = hub.ReadFigures().CpuTime;
-                continue;
-            }
-
-            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-        }
-
-        // Stop the run: no new reports, read the figures, then wait for the acks of those in flight.
-        fleet.Reporting = false;
-        var elapsed = runClock.Elapsed;
-        var cpu = cpuCarried + hub.ReadFigures().CpuTime - cpuBefore;
-        var acked = fleet.Agents.Sum(a => Interlocked.Read(ref a.Acked)) - ackedBefore;
-        var arrivals = Array.Empty<long>();
-        if (!options.ClosedLoop)
-        {
-            var (perSecond, _, _, _) = await hub.ReadStatsAsync(Math.Min(599, runSeconds), cancellationToken).ConfigureAwait(false);
-            arrivals = SteadySeconds(perSecond, restart);
-        }
-
+        var restart = run.Restart;
         var drain = Stopwatch.StartNew();
         while (fleet.Agents.Any(a => a.Connected && Interlocked.Read(ref a.Sent) - Interlocked.Read(ref a.InFlightAtKill) > Interlocked.Read(ref a.Acked))
             && drain.Elapsed < TimeSpan.FromSeconds(10))
@@ -156,7 +132,7 @@ public static class FleetBench
             failures.Add($"{unexpected} connections broke without the bench killing the hub");
         }
 
-        return new BenchResult
+        var result = new BenchResult
         {
             Mode = options.Mode,
             Agents = options.Agents,
@@ -168,16 +144,16 @@ public static class FleetBench
             HubRssKibPerAgent = Math.Round(BenchMath.KibPerAgent(before.RssKib, idle.RssKib, connected), 2),
             HubThreads = idle.Threads,
             IntervalMs = fleet.Agents.Max(a => a.IntervalMs),
-            DurationSeconds = Math.Round(elapsed.TotalSeconds, 2),
+            DurationSeconds = Math.Round(run.Elapsed.TotalSeconds, 2),
             ReportsSent = fleet.Agents.Sum(a => a.Sent) - sentBefore,
-            ReportsAcked = acked,
-            ReportsPerSecond = Math.Round(acked / elapsed.TotalSeconds, 1),
-            HubCpuSeconds = Math.Round(cpu.TotalSeconds, 2),
-            HubCpuUsPerReport = Math.Round(BenchMath.CpuMicrosecondsPerReport(cpu, acked), 2),
+            ReportsAcked = run.Acked,
+            ReportsPerSecond = Math.Round(run.Acked / run.Elapsed.TotalSeconds, 1),
+            HubCpuSeconds = Math.Round(run.Cpu.TotalSeconds, 2),
+            HubCpuUsPerReport = Math.Round(BenchMath.CpuMicrosecondsPerReport(run.Cpu, run.Acked), 2),
             AckP50Ms = Math.Round(fleet.Latency.Percentile(50).TotalMilliseconds, 3),
             AckP99Ms = Math.Round(fleet.Latency.Percentile(99).TotalMilliseconds, 3),
-            ArrivalsPeakToMean = Math.Round(BenchMath.PeakToMean(arrivals), 3),
-            ArrivalsPerSecond = arrivals,
+            ArrivalsPeakToMean = Math.Round(BenchMath.PeakToMean(run.Arrivals), 3),
+            ArrivalsPerSecond = run.Arrivals,
             ReportsLost = BenchMath.ReportsLost(tallies),
             ReportsInFlightAtKill = tallies.Sum(t => t.InFlightAtKill),
             ReconnectSeconds = restart.Done ? Math.Round(restart.ReconnectSeconds, 2) : null,
@@ -189,14 +165,61 @@ public static class FleetBench
             HubLog = hub.IsOwn ? hub.LogPath : null,
             Failures = failures,
         };
+        return jobs is null ? result : jobs.AddTo(result, options);
+    }
+
+    /// <summary>The status-report run: closed loop, on slots, naive, or with a kill -9 and restart.</summary>
+    private static async Task<ReportRun> RunReportsAsync(BenchOptions options, HubUnderTest hub, SimFleet fleet, TimeSpan cpuAtStart, long ackedBefore, ProgressHandler? progress, CancellationToken cancellationToken)
+    {
+        var cpuBefore = cpuAtStart;
+        var cpuCarried = TimeSpan.Zero;
+        fleet.Reporting = true;
+        if (options.ClosedLoop)
+        {
+            foreach (var agent in fleet.Agents)
+            {
+                agent.SendStatus();
+            }
+        }
+
+        var runClock = Stopwatch.StartNew();
+        var restart = new RestartFigures();
+        var runSeconds = (int)Math.Ceiling(options.Duration.TotalSeconds);
+        while (runClock.Elapsed < options.Duration)
+        {
+            progress?.Invoke(options.Mode, (int)runClock.Elapsed.TotalSeconds, runSeconds);
+            if (options.RestartAt is { } at && runClock.Elapsed >= at && !restart.Done)
+            {
+                // The hub's CPU so far is kept: the restarted process counts from zero.
+                cpuCarried += hub.ReadFigures().CpuTime - cpuBefore;
+                await RestartHubAsync(hub, fleet, restart, options, cancellationToken).ConfigureAwait(false);
+                cpuBefore = hub.ReadFigures().CpuTime;
+                continue;
+            }
+
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Stop the run: no new reports, read the figures (the caller then waits for the acks of those in flight).
+        fleet.Reporting = false;
+        var elapsed = runClock.Elapsed;
+        var cpu = cpuCarried + hub.ReadFigures().CpuTime - cpuBefore;
+        var acked = fleet.Agents.Sum(a => Interlocked.Read(ref a.Acked)) - ackedBefore;
+        var arrivals = Array.Empty<long>();
+        if (!options.ClosedLoop)
+        {
+            var (perSecond, _, _, _) = await hub.ReadStatsAsync(Math.Min(599, runSeconds), cancellationToken).ConfigureAwait(false);
+            arrivals = SteadySeconds(perSecond, restart);
+        }
+
+        return new ReportRun(elapsed, cpu, acked, arrivals, restart);
     }
 
     /// <summary>A small fleet connects, reports once and leaves before the "before" reading, so that
     /// one-time costs (JIT-compiled session code, code pages, the store's first pages) are not charged
     /// to the fleet being measured. Its agents stay in the registry as lost: part of "before".</summary>
-    private static async Task WarmUpAsync(BenchOptions options, HubUnderTest hub, CancellationToken cancellationToken)
+    private static async Task WarmUpAsync(int count, BenchOptions options, HubUnderTest hub, CancellationToken cancellationToken)
     {
-        var count = options.WarmUpAgents;
         if (count == 0)
         {
             await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
@@ -305,6 +328,10 @@ public static class FleetBench
         var agents = await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
         return agents.ToDictionary(a => a.Id, a => a.Status?.Sequence ?? 0);
     }
+
+    /// <summary>What the measured run gives the common figures: its length, the hub's CPU in it, reports
+    /// acknowledged in it, the hub's arrivals per second, and the restart (if any).</summary>
+    private sealed record ReportRun(TimeSpan Elapsed, TimeSpan Cpu, long Acked, long[] Arrivals, RestartFigures Restart);
 
     private sealed class RestartFigures
     {

@@ -8,8 +8,12 @@ public sealed class LatencyHistogram
     private static readonly double LogGrowth = Math.Log(Growth);
     private readonly long[] _counts = new long[1000];
     private long _total;
+    private long _maxTicks;
 
     public long Count => Interlocked.Read(ref _total);
+
+    /// <summary>The largest latency recorded, exactly (not a bucket edge); zero when empty.</summary>
+    public TimeSpan Max => TimeSpan.FromTicks(Interlocked.Read(ref _maxTicks));
 
     public void Record(TimeSpan latency)
     {
@@ -17,6 +21,7 @@ public sealed class LatencyHistogram
         var index = Math.Min(_counts.Length - 1, (int)(Math.Log(micros) / LogGrowth));
         Interlocked.Increment(ref _counts[index]);
         Interlocked.Increment(ref _total);
+        Internal.Atomic.Max(ref _maxTicks, latency.Ticks);
     }
 
     /// <summary>The latency at <paramref name="percentile"/> (0-100), as the upper edge of its bucket.</summary>

@@ -11,6 +11,9 @@ namespace Drover.Bench.Internal;
 /// external hub given by address and pid.</summary>
 internal sealed partial class HubUnderTest : IAsyncDisposable
 {
+    /// <summary>The hub's default --max-file-size (1 MiB): larger bench files need the flag.</summary>
+    private const int DefaultHubMaxFileSize = 1024 * 1024;
+
     private readonly BenchOptions _options;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private Process? _process;
@@ -110,6 +113,20 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
         return (arrivals, byState.GetProperty("lost").GetInt32(), root.GetProperty("restartGrace").GetBoolean(), byState.GetProperty("online").GetInt32());
     }
 
+    /// <summary>The hub's job counts (<c>GET /api/stats</c> → <c>jobs</c>); null when the hub has no job engine.</summary>
+    public async Task<HubJobCounts?> ReadJobCountsAsync(CancellationToken cancellationToken)
+    {
+        var json = await _http.GetStringAsync(new Uri(Api!, "api/stats?seconds=1"), cancellationToken).ConfigureAwait(false);
+        using var document = JsonDocument.Parse(json);
+        if (!document.RootElement.TryGetProperty("jobs", out var jobs) || jobs.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        long Count(string name) => jobs.TryGetProperty(name, out var value) && value.TryGetInt64(out var n) ? n : 0;
+        return new HubJobCounts(Count("queued"), Count("running"), Count("done"), Count("dead"), Count("cancelled"), Count("submittedTotal"), Count("finishedTotal"));
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_process is { } process)
@@ -158,6 +175,12 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
+        }
+
+        if (_options.JobMode && _options.FileSize > DefaultHubMaxFileSize)
+        {
+            start.ArgumentList.Add("--max-file-size");
+            start.ArgumentList.Add(_options.FileSize.ToString(CultureInfo.InvariantCulture));
         }
 
         if (_options.AdmitRate is { } rate)
@@ -217,3 +240,6 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
     [GeneratedRegex(@"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (http://127\.0\.0\.1:\d+/)")]
     private static partial Regex ListeningLine();
 }
+
+/// <summary>The hub's own job counts, from the store (<c>GET /api/stats</c> → <c>jobs</c>).</summary>
+internal readonly record struct HubJobCounts(long Queued, long Running, long Done, long Dead, long Cancelled, long SubmittedTotal, long FinishedTotal);

@@ -12,17 +12,21 @@ namespace Drover.Bench.Internal;
 /// is patched in place, and at most two pending awaits (receive, and the wait for the next slot).
 /// Behaves like the real agent where the figures depend on it: first report right after welcome,
 /// reports on the hub's slot (or the top of the interval when naive), reconnect with full-jitter
-/// backoff, retry-after honoured.</summary>
-internal sealed class SimAgent
+/// backoff, retry-after honoured. In job mode (the fleet's job slots &gt; 0) it also runs jobs, in
+/// <c>SimAgent.Jobs.cs</c>; only then does it carry a larger receive buffer and a send buffer.</summary>
+internal sealed partial class SimAgent
 {
     private static readonly TimeSpan BackoffBase = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan BackoffCap = TimeSpan.FromSeconds(30);
 
     private readonly SimFleet _fleet;
-    private readonly byte[] _rx = new byte[512];
+    private const int StatusReceiveBuffer = 512;
+
     private readonly byte[] _statusFrame;
     private readonly Lock _sendLock = new();
+    private byte[] _rx;
     private Socket? _socket;
+    private int _rxStart;
     private int _rxFilled;
     private long _sentAt;
     private long _clockOffsetMs;
@@ -33,6 +37,7 @@ internal sealed class SimAgent
         _fleet = fleet;
         Index = index;
         Id = $"{fleet.IdPrefix}-{index:D6}";
+        _rx = fleet.JobSlots > 0 ? new byte[JobReceiveBuffer] : new byte[StatusReceiveBuffer];
         _statusFrame = FrameCodec.ToArray(new Status(0, AgentState.Idle, ProtocolConstants.NoProgress,
         [
             new("load1", FieldValue.From(0.42)),
@@ -125,7 +130,7 @@ internal sealed class SimAgent
         }
 
         await socket.ConnectAsync(_fleet.HubEndPoint, stop).ConfigureAwait(false);
-        var hello = new Hello(ProtocolConstants.MinVersion, ProtocolConstants.MaxVersion, Id, _fleet.Token, "bench", SimFleet.Labels, [], 0);
+        var hello = new Hello(ProtocolConstants.MinVersion, ProtocolConstants.MaxVersion, Id, _fleet.Token, "bench", SimFleet.Labels, [], (ushort)_fleet.JobSlots);
         await socket.SendAsync(FrameCodec.ToArray(hello), SocketFlags.None, stop).ConfigureAwait(false);
 
         var first = await ReceiveFrameAsync(stop).ConfigureAwait(false);
@@ -152,6 +157,7 @@ internal sealed class SimAgent
         ConnectedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         Connected = true;
         _fleet.OnConnected(this);
+        ReannounceJobs();
 
         // The first report goes right after the welcome, as the real agent does. The reporter lives
         // exactly as long as the session: when the connection ends it is cancelled, not left asleep
@@ -253,31 +259,39 @@ internal sealed class SimAgent
         }
     }
 
-    /// <summary>Reads the next frame; acks are handled here without allocating. Null at end of stream.</summary>
+    /// <summary>Reads the next frame; acks (and, in job mode, job frames) are handled here without a
+    /// round trip through the caller. Null at end of stream. Frames are parsed from <c>_rxStart</c>; the
+    /// unparsed rest moves to the front of the buffer once per receive, not once per frame.</summary>
     private async Task<Message?> ReceiveFrameAsync(CancellationToken stop)
     {
+        var maxFrame = _fleet.JobSlots > 0 ? ProtocolConstants.MaxJobFrameSize : ProtocolConstants.DefaultMaxFrameSize;
         while (true)
         {
-            while (FrameCodec.TryReadFrame(_rx.AsSpan(0, _rxFilled), ProtocolConstants.DefaultMaxFrameSize, out var type, out var payload, out var consumed))
+            while (FrameCodec.TryReadFrame(_rx.AsSpan(_rxStart, _rxFilled - _rxStart), maxFrame, out var type, out var payload, out var consumed))
             {
                 Message? message = null;
                 if (type == MessageType.StatusAck)
                 {
                     OnAck(BinaryPrimitives.ReadUInt64BigEndian(payload));
                 }
-                else
+                else if (!TryHandleJobFrame(type, payload))
                 {
                     message = FrameCodec.Decode(type, payload);
                 }
 
-                _rx.AsSpan(consumed, _rxFilled - consumed).CopyTo(_rx);
-                _rxFilled -= consumed;
+                _rxStart += consumed;
                 if (message is not null)
                 {
+                    FlushJobReplies();
                     return message;
                 }
             }
 
+            FlushJobReplies();
+            _rx.AsSpan(_rxStart, _rxFilled - _rxStart).CopyTo(_rx);
+            _rxFilled -= _rxStart;
+            _rxStart = 0;
+            MakeRoomForFrame(maxFrame);
             var read = await _socket!.ReceiveAsync(_rx.AsMemory(_rxFilled), SocketFlags.None, stop).ConfigureAwait(false);
             if (read == 0)
             {
@@ -286,6 +300,31 @@ internal sealed class SimAgent
 
             _rxFilled += read;
         }
+    }
+
+    /// <summary>A frame that does not fit the receive buffer: in job mode the buffer grows to hold it
+    /// (the header was checked against the cap already); the status-only agent never receives one.</summary>
+    private void MakeRoomForFrame(int maxFrame)
+    {
+        if (_rxFilled < ProtocolConstants.HeaderSize || !FrameCodec.TryReadHeader(_rx.AsSpan(0, _rxFilled), maxFrame, out var type, out var length))
+        {
+            return;
+        }
+
+        var needed = ProtocolConstants.HeaderSize + length;
+        if (needed <= _rx.Length)
+        {
+            return;
+        }
+
+        if (_fleet.JobSlots == 0)
+        {
+            throw new ProtocolException(ErrorCode.FrameTooLarge, $"a {type} frame of {needed} bytes does not fit the simulated agent's {_rx.Length}-byte buffer");
+        }
+
+        var grown = new byte[Math.Max(needed, _rx.Length * 2)];
+        _rx.AsSpan(0, _rxFilled).CopyTo(grown);
+        _rx = grown;
     }
 
     private void OnAck(ulong sequence)
@@ -317,7 +356,9 @@ internal sealed class SimAgent
 
         _socket?.Dispose();
         _socket = null;
+        _rxStart = 0;
         _rxFilled = 0;
+        DropJobReplies();
     }
 
     /// <summary>Ends the agent: bye, then close.</summary>

@@ -14,10 +14,12 @@ internal sealed class SimFleet
     private int _connected;
     private volatile bool _reporting;
     private volatile bool _hubKilled;
+    private volatile JobTracker? _jobs;
 
-    public SimFleet(IPEndPoint hub, string token, bool closedLoop, bool naive, int agents, int agentsPerSource, string idPrefix = "bench")
+    public SimFleet(IPEndPoint hub, string token, bool closedLoop, bool naive, int agents, int agentsPerSource, string idPrefix = "bench", int jobSlots = 0)
     {
         IdPrefix = idPrefix;
+        JobSlots = jobSlots;
         HubEndPoint = hub;
         Token = token;
         ClosedLoop = closedLoop;
@@ -35,6 +37,18 @@ internal sealed class SimFleet
     public bool ClosedLoop { get; }
 
     public bool Naive { get; }
+
+    /// <summary>Job slots each agent advertises; 0: status-only agents (no job buffers at all).</summary>
+    public int JobSlots { get; }
+
+    /// <summary>The jobs of the current phase (warm-up, then the measured run), which agents map job frames to.</summary>
+    public JobTracker? Jobs
+    {
+        get => _jobs;
+        set => _jobs = value;
+    }
+
+    public JobCounters Counters { get; } = new();
 
     public SimAgent[] Agents { get; }
 
@@ -80,4 +94,25 @@ internal sealed class SimFleet
 
     /// <summary>Starts a fresh latency histogram (at the start of the measured run).</summary>
     public void ResetLatency() => Latency = new LatencyHistogram();
+}
+
+/// <summary>What the fleet's agents counted while running jobs; each should stay 0 in a healthy run.</summary>
+internal sealed class JobCounters
+{
+    /// <summary>Job frames whose content did not match their SHA-256.</summary>
+    public long HashMismatches;
+
+    /// <summary>Job frames that arrived while the agent already held job_slots jobs.</summary>
+    public long SlotOverruns;
+
+    /// <summary>Result acks for a job (or attempt) the agent did not hold.</summary>
+    public long UnexpectedAcks;
+
+    /// <summary>Job frames whose file name is not one of the current phase's.</summary>
+    public long UnknownJobs;
+
+    /// <summary>job_cancel frames received (the no-op handler has always finished already).</summary>
+    public long Cancels;
+
+    public void Count(ref long counter) => Interlocked.Increment(ref counter);
 }

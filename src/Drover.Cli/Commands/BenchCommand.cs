@@ -13,7 +13,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var agents = new Option<int>("--agents") { Description = "Simulated agents (one process; one open file each)", DefaultValueFactory = _ => 10_000 };
+        var agents = new Option<int?>("--agents") { Description = "Simulated agents (one process; one open file each); default 10,000, or 100 with --jobs" };
         var interval = new Option<string>("--interval") { Description = "Report interval of the bench's hub", DefaultValueFactory = _ => "10s" };
         var duration = new Option<string?>("--duration") { Description = "Length of the measured run (default 60s; 10s with --closed-loop)" };
         var closedLoop = new Option<bool>("--closed-loop") { Description = "Each agent sends its next report as soon as the ack arrives (maximum throughput)" };
@@ -33,10 +33,19 @@ internal static class BenchCommand
         };
         var warmup = new Option<int>("--warmup") { Description = "Agents that connect and leave before the 'before' memory reading (one-time costs are not per agent); 0 for none", DefaultValueFactory = _ => 200 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every figure" };
+        var jobs = new Option<int>("--jobs") { Description = "Job mode: submit this many jobs through POST /api/jobs and measure dispatch end to end (submit → result committed)" };
+        var fileSize = new Option<string>("--file-size") { Description = "Job mode: size of each job's file (e.g. 4KiB, 1MiB)", DefaultValueFactory = _ => "4KiB" };
+        var batch = new Option<int>("--batch") { Description = "Job mode: files per request (multipart); 1 sends one raw-body request per file", DefaultValueFactory = _ => 500 };
+        var rate = new Option<double?>("--rate") { Description = "Job mode: pace submission at this many jobs/s (open loop); default: as fast as the hub takes them" };
+        var slots = new Option<int>("--slots") { Description = "Job mode: job slots each simulated agent advertises", DefaultValueFactory = _ => 8 };
+        var submitters = new Option<int>("--submitters") { Description = "Job mode: requests in flight at once", DefaultValueFactory = _ => 4 };
+        var warmupJobs = new Option<int>("--warmup-jobs") { Description = "Job mode: jobs run before the measured run (JIT, first store pages); 0 for none", DefaultValueFactory = _ => 1_000 };
+        var jobDrain = new Option<string>("--drain") { Description = "Job mode: how long to wait for results after the last submission before counting the missing ones lost", DefaultValueFactory = _ => "30s" };
 
         var command = new Command("bench", "Simulate a fleet against a hub and measure memory per agent, CPU per report, latency, spread and restarts")
         {
             agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, token, admitRate, idle, hubEnv, perSource, warmup, json,
+            jobs, fileSize, batch, rate, slots, submitters, warmupJobs, jobDrain,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -91,9 +100,28 @@ internal static class BenchCommand
                 environment[pair[..equals]] = pair[(equals + 1)..];
             }
 
+            if (!ByteSize.TryParse(parse.GetValue(fileSize), out var fileBytes, out error))
+            {
+                return CliParsing.Fail($"--file-size: {error}");
+            }
+
+            if (!CliParsing.TryParseDuration(parse.GetValue(jobDrain), out var drainFor, out error))
+            {
+                return CliParsing.Fail($"--drain: {error}");
+            }
+
+            var jobCount = parse.GetValue(jobs);
             var options = new BenchOptions
             {
-                Agents = parse.GetValue(agents),
+                Agents = parse.GetValue(agents) ?? (jobCount > 0 ? BenchOptions.DefaultJobAgents : 10_000),
+                Jobs = jobCount,
+                FileSize = (int)Math.Min(int.MaxValue, fileBytes),
+                Batch = parse.GetValue(batch),
+                Rate = parse.GetValue(rate),
+                JobSlots = parse.GetValue(slots),
+                Submitters = parse.GetValue(submitters),
+                WarmUpJobs = parse.GetValue(warmupJobs),
+                JobDrain = drainFor,
                 Interval = reportInterval,
                 Duration = runFor,
                 ClosedLoop = parse.GetValue(closedLoop),
@@ -141,7 +169,9 @@ internal static class BenchCommand
 
     private static async Task<BenchResult> RunWithProgressAsync(BenchOptions options, ulong openFiles, CancellationToken cancellationToken)
     {
-        AnsiConsole.MarkupLine($"[bold]drover bench[/]: {options.Agents:N0} agents, mode {options.Mode}, interval {options.Interval.TotalSeconds:0.#} s, run {options.Duration.TotalSeconds:0.#} s");
+        AnsiConsole.MarkupLine(options.JobMode
+            ? $"[bold]drover bench[/]: {options.Jobs:N0} jobs of {ByteSize.Format(options.FileSize)}, {options.Batch:N0} per request, {(options.Rate is { } r ? $"{r:N0} jobs/s" : "unpaced")}, {options.Agents:N0} agents with {options.JobSlots} slots"
+            : $"[bold]drover bench[/]: {options.Agents:N0} agents, mode {options.Mode}, interval {options.Interval.TotalSeconds:0.#} s, run {options.Duration.TotalSeconds:0.#} s");
         BenchResult? result = null;
         await AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
@@ -179,6 +209,43 @@ internal static class BenchCommand
         Row("agents connected", $"{r.Connected:N0} / {r.Agents:N0} in {r.ConnectSeconds:0.00} s; the hub counts {r.HubOnline:N0} online");
         Row("hub memory per idle agent", $"{r.HubRssKibPerAgent:0.00} KiB ({r.HubRssBeforeKib:N0} → {r.HubRssAfterKib:N0} KiB RSS)");
         Row("hub threads", r.HubThreads.ToString(CultureInfo.InvariantCulture));
+        if (r.Jobs is not null)
+        {
+            RenderJobs(table, r);
+        }
+        else
+        {
+            RenderReports(table, r);
+        }
+
+        foreach (var failure in r.Failures)
+        {
+            Row("[red]failure[/]", Markup.Escape(failure));
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    private static void RenderJobs(Table table, BenchResult r)
+    {
+        void Row(string name, string value) => table.AddRow(name, value);
+        var pace = r.Rate is { } rate ? $"paced at {rate:N0} jobs/s" : "unpaced";
+        Row("jobs", $"{r.Jobs:N0} of {ByteSize.Format(r.FileSizeBytes ?? 0)}, {r.Batch:N0} per request ({pace}, {r.Submitters} submitters); {r.Agents:N0} agents × {r.JobSlots} slots");
+        Row("jobs done / accepted", $"{r.JobsDone:N0} / {r.JobsAccepted:N0} (refused {r.JobsRefused:N0}; the hub counts {r.HubJobsDone:N0} done, {r.HubJobsDead:N0} dead, {r.HubJobsOpen:N0} open)");
+        Row("jobs per second, end to end", $"{r.JobsPerSecond:N0} (in {r.JobSeconds:0.00} s; accepted at {r.SubmitPerSecond:N0}/s)");
+        Row("submit → result p50 / p99 / max", $"{r.JobP50Ms:0.00} / {r.JobP99Ms:0.00} / {r.JobMaxMs:0.00} ms");
+        Row("submit → job frame p50 / p99", $"{r.DispatchP50Ms:0.00} / {r.DispatchP99Ms:0.00} ms");
+        Row("result → ack p50 / p99", $"{r.ResultAckP50Ms:0.00} / {r.ResultAckP99Ms:0.00} ms");
+        Row("request p50 / p99", $"{r.RequestP50Ms:0.00} / {r.RequestP99Ms:0.00} ms ({r.Requests:N0} requests, {r.Requests503:N0} answered 503)");
+        Row("hub CPU per job", $"{r.HubCpuUsPerJob:0.0} µs ({r.HubCpuSeconds:0.00} s CPU)");
+        Row("hub RSS peak / end", $"{r.HubRssPeakKib:N0} / {r.HubRssEndKib:N0} KiB");
+        Row("jobs lost", (r.JobsLost ?? 0).ToString(CultureInfo.InvariantCulture));
+        Row("hash mismatches / slot overruns / redelivered", $"{r.HashMismatches} / {r.SlotOverruns} / {r.JobsRedelivered}");
+    }
+
+    private static void RenderReports(Table table, BenchResult r)
+    {
+        void Row(string name, string value) => table.AddRow(name, value);
         Row("reports acked", $"{r.ReportsAcked:N0} ({r.ReportsPerSecond:N0}/s)");
         Row("hub CPU per report", $"{r.HubCpuUsPerReport:0.0} µs ({r.HubCpuSeconds:0.00} s CPU)");
         Row("ack latency p50 / p99", $"{r.AckP50Ms:0.00} / {r.AckP99Ms:0.00} ms");
@@ -193,12 +260,5 @@ internal static class BenchCommand
             Row("restart: all agents back after", $"{reconnect:0.00} s (hub up in {r.HubRestartSeconds:0.00} s; in flight at kill {r.ReportsInFlightAtKill:N0})");
             Row("restart: gave up / lost during grace", $"{r.AgentsGaveUp} / {r.LostDuringGrace}");
         }
-
-        foreach (var failure in r.Failures)
-        {
-            Row("[red]failure[/]", Markup.Escape(failure));
-        }
-
-        AnsiConsole.Write(table);
     }
 }

@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Drover.Bench.Internal;
+using Drover.Protocol;
+
+namespace Drover.Bench.Tests;
+
+/// <summary>A simulated agent in job mode against a scripted hub on a loopback socket: what it advertises,
+/// how it answers jobs (including one larger than its first receive buffer), when it says busy, how it
+/// checks hashes, and what the result acks mark done.</summary>
+public sealed class SimAgentJobTests
+{
+    [Fact]
+    public async Task Jobs_are_accepted_and_answered_at_once_and_their_acks_mark_them_done()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var fleet = new SimFleet((IPEndPoint)listener.LocalEndpoint, "t", closedLoop: false, naive: false, agents: 1, agentsPerSource: 100, jobSlots: 2);
+        var tracker = new JobTracker("b-", 4);
+        fleet.Jobs = tracker;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var run = fleet.Agents[0].RunAsync(stop.Token);
+
+        using var socket = await listener.AcceptSocketAsync(stop.Token);
+        var hub = new ScriptedHub(socket);
+        var hello = Assert.IsType<Hello>(await hub.ReadAsync(stop.Token));
+        Assert.Equal(2, hello.JobSlots);
+        await hub.SendAsync(new Welcome(1, 1, 60_000, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 1 << 20, 64, "scripted"), stop.Token);
+        Assert.IsType<Status>(await hub.ReadAsync(stop.Token)); // the first report, right after the welcome
+
+        // Two jobs fill both slots; the second is 200 KiB, more than the 64 KiB receive buffer holds.
+        await hub.SendAsync(JobFor("j-0", tracker.NameOf(0), new byte[4096]), stop.Token);
+        await hub.SendAsync(JobFor("j-1", tracker.NameOf(1), Enumerable.Range(0, 200 * 1024).Select(i => (byte)(i * 7)).ToArray()), stop.Token);
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal($"j-{i}", Assert.IsType<JobAccepted>(await hub.ReadAsync(stop.Token)).JobId);
+            var result = Assert.IsType<JobResult>(await hub.ReadAsync(stop.Token));
+            Assert.Equal((JobOutcome.Completed, 0, 1u), (result.Outcome, result.ExitCode, result.Attempt));
+            Assert.Equal("ok\n"u8.ToArray(), result.StdoutTail.ToArray());
+        }
+
+        // A third while both are held (no ack yet): busy, and counted as the hub's fault.
+        await hub.SendAsync(JobFor("j-2", tracker.NameOf(2), new byte[10]), stop.Token);
+        Assert.Equal("j-2", Assert.IsType<JobBusy>(await hub.ReadAsync(stop.Token)).JobId);
+        Assert.Equal(1, fleet.Counters.SlotOverruns);
+
+        await hub.SendAsync(new JobResultAck("j-0", 1), stop.Token);
+        await hub.SendAsync(new JobResultAck("j-1", 1), stop.Token);
+        await hub.SendAsync(new JobResultAck("j-1", 1), stop.Token); // a duplicate ack: unexpected, changes nothing
+
+        // A corrupted file: refused with hash-mismatch, never marked done.
+        var corrupt = JobFor("j-3", tracker.NameOf(3), new byte[100]);
+        await hub.SendAsync(corrupt with { Content = new byte[100].Select(_ => (byte)1).ToArray() }, stop.Token);
+        Assert.IsType<JobAccepted>(await hub.ReadAsync(stop.Token));
+        Assert.Equal(JobOutcome.HashMismatch, Assert.IsType<JobResult>(await hub.ReadAsync(stop.Token)).Outcome);
+        await hub.SendAsync(new JobResultAck("j-3", 1), stop.Token);
+        await hub.SendAsync(new Ping(7), stop.Token);
+        Assert.Equal(7UL, Assert.IsType<Pong>(await hub.ReadAsync(stop.Token)).Value); // after the acks above were handled
+
+        Assert.Equal(2, tracker.AckedCount);
+        Assert.Equal(2, tracker.EndToEnd.Count);
+        Assert.Equal(3, tracker.Dispatch.Count); // j-0, j-1 and j-3; j-2 was refused busy
+        Assert.Equal(1, fleet.Counters.HashMismatches);
+        Assert.Equal(1, fleet.Counters.UnexpectedAcks);
+        Assert.Equal(0, fleet.Agents[0].JobsHeld);
+
+        await stop.CancelAsync();
+        fleet.Agents[0].Close();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Results_not_yet_acknowledged_are_sent_again_after_a_reconnect()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var fleet = new SimFleet((IPEndPoint)listener.LocalEndpoint, "t", closedLoop: false, naive: false, agents: 1, agentsPerSource: 100, jobSlots: 4);
+        var tracker = new JobTracker("b-", 1);
+        fleet.Jobs = tracker;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var run = fleet.Agents[0].RunAsync(stop.Token);
+        var welcome = new Welcome(1, 1, 60_000, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 1 << 20, 64, "scripted");
+
+        using (var first = await listener.AcceptSocketAsync(stop.Token))
+        {
+            var hub = new ScriptedHub(first);
+            await hub.ReadAsync(stop.Token);
+            await hub.SendAsync(welcome, stop.Token);
+            await hub.ReadAsync(stop.Token);
+            await hub.SendAsync(JobFor("j-0", tracker.NameOf(0), new byte[64]), stop.Token);
+            Assert.IsType<JobAccepted>(await hub.ReadAsync(stop.Token));
+            Assert.IsType<JobResult>(await hub.ReadAsync(stop.Token));
+        }
+
+        // The hub went away before it acked: the next session starts with that result again.
+        using var second = await listener.AcceptSocketAsync(stop.Token);
+        var again = new ScriptedHub(second);
+        Assert.IsType<Hello>(await again.ReadAsync(stop.Token));
+        await again.SendAsync(welcome with { SessionEpoch = 2 }, stop.Token);
+        Assert.Equal("j-0", Assert.IsType<JobResult>(await again.ReadAsync(stop.Token)).JobId);
+        await again.SendAsync(new JobResultAck("j-0", 1), stop.Token);
+        Assert.IsType<Status>(await again.ReadAsync(stop.Token));
+        await again.SendAsync(new Ping(1), stop.Token);
+        Assert.IsType<Pong>(await again.ReadAsync(stop.Token));
+        Assert.Equal(1, tracker.AckedCount);
+
+        await stop.CancelAsync();
+        fleet.Agents[0].Close();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private static Job JobFor(string id, string name, byte[] content) =>
+        new(id, 1, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 60_000, 60_000, name, SHA256.HashData(content), string.Empty, content);
+
+    /// <summary>The hub's side of one connection: whole frames in and out.</summary>
+    private sealed class ScriptedHub(Socket socket)
+    {
+        private readonly byte[] _buffer = new byte[1 << 20];
+        private int _filled;
+
+        public async Task SendAsync(Message message, CancellationToken cancellationToken) =>
+            await socket.SendAsync(FrameCodec.ToArray(message), SocketFlags.None, cancellationToken);
+
+        public async Task<Message> ReadAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                if (FrameCodec.TryReadFrame(_buffer.AsSpan(0, _filled), ProtocolConstants.DefaultMaxFrameSize, out var type, out var payload, out var consumed))
+                {
+                    var message = FrameCodec.Decode(type, payload);
+                    _buffer.AsSpan(consumed, _filled - consumed).CopyTo(_buffer);
+                    _filled -= consumed;
+                    return message;
+                }
+
+                var read = await socket.ReceiveAsync(_buffer.AsMemory(_filled), SocketFlags.None, cancellationToken);
+                Assert.True(read > 0, "the simulated agent closed the connection");
+                _filled += read;
+            }
+        }
+    }
+}

@@ -9,6 +9,16 @@ var root = new RootCommand("Drover: one hub drives a fleet of agents. Run 'drove
     DoctorCommand.Create(),
     DemoCommand.Create(),
     BenchCommand.Create(),
+    SendCommand.Create(),
+    JobCommands.CreateList(),
+    JobCommands.CreateShow(),
+    JobCommands.CreateResult(),
+    JobCommands.CreateCancel(),
 };
 
-return await root.Parse(args).InvokeAsync();
+var parsed = root.Parse(args);
+var exitCode = await parsed.InvokeAsync();
+
+// A parse error (a missing argument, a flag that is not a number) is a usage error like the ones the
+// commands find themselves: exit code 2, not System.CommandLine's 1.
+return parsed.Errors.Count > 0 && exitCode == 1 ? 2 : exitCode;

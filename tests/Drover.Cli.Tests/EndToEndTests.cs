@@ -6,7 +6,7 @@ namespace Drover.Cli.Tests;
 /// <summary>`drover serve`, `drover agent` and `drover clients` as real child processes on 127.0.0.1.</summary>
 public sealed class EndToEndTests : IDisposable
 {
-    private const string ServeListening = @"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (http://127\.0\.0\.1:\d+/)";
+    internal const string ServeListening = @"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (http://127\.0\.0\.1:\d+/)";
     private readonly string _data = Directory.CreateTempSubdirectory("drover-e2e-").FullName;
 
     public void Dispose()

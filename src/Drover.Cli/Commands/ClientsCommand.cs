@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Drover.Hub.Api;
 using Spectre.Console;
@@ -14,17 +13,17 @@ internal static class ClientsCommand
         var state = new Option<string?>("--state") { Description = "Only agents in this state: online, late, lost, stale, retired" };
         var label = new Option<string[]>("--label") { Description = "Only agents with this label (k=v); repeatable" };
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of a table" };
-        var api = ApiOption.Create();
+        var api = HubApiClient.CreateApiOption();
 
         var command = new Command("clients", "List agents with their state, last contact, labels and latest status") { state, label, json, api };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            if (!ApiOption.TryGetClient(parse.GetValue(api), out var http, out var error))
+            if (!HubApiClient.TryCreate(parse.GetValue(api), out var client, out var error))
             {
                 return CliParsing.Fail(error);
             }
 
-            using (http)
+            using (client)
             {
                 var agents = new List<AgentView>();
                 string? after = null;
@@ -44,24 +43,17 @@ internal static class ClientsCommand
                             query.Add($"after={Uri.EscapeDataString(after)}");
                         }
 
-                        using var response = await http.GetAsync(new Uri("api/agents?" + string.Join('&', query), UriKind.Relative), cancellationToken);
-                        if (!response.IsSuccessStatusCode)
-                        {
-                            var problem = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.ApiError, cancellationToken);
-                            return CliParsing.Fail($"the hub answered {(int)response.StatusCode}: {problem?.Error}");
-                        }
-
-                        var page = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.AgentPage, cancellationToken)
-                            ?? throw new JsonException("empty answer");
+                        var page = await client.ListAgentsAsync(query, cancellationToken);
                         agents.AddRange(page.Items);
                         after = page.Next;
                     }
                     while (after is not null);
                 }
-                catch (HttpRequestException ex)
+                catch (HubApiException ex)
                 {
-                    Console.Error.WriteLine($"drover: cannot reach the hub API at {http.BaseAddress}: {ex.Message}");
-                    return 1;
+                    // Kept as before the job commands: 1 when the hub is not there, 2 when it answered an error.
+                    Console.Error.WriteLine($"drover: {ex.Message}");
+                    return ex.StatusCode is null ? 1 : 2;
                 }
 
                 if (parse.GetValue(json))
@@ -97,26 +89,5 @@ internal static class ClientsCommand
 
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"{agents.Count} agents");
-    }
-}
-
-/// <summary>The <c>--api URL</c> option shared by the operator commands.</summary>
-internal static class ApiOption
-{
-    public static Option<string?> Create() => new("--api") { Description = "The hub's HTTP API (default: $DROVER_API or http://127.0.0.1:7401)" };
-
-    public static bool TryGetClient(string? value, out HttpClient client, out string error)
-    {
-        var text = value ?? Environment.GetEnvironmentVariable("DROVER_API") ?? "http://127.0.0.1:7401";
-        if (!Uri.TryCreate(text.EndsWith('/') ? text : text + "/", UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
-        {
-            client = null!;
-            error = $"--api: '{text}' is not an http:// URL";
-            return false;
-        }
-
-        client = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
-        error = string.Empty;
-        return true;
     }
 }

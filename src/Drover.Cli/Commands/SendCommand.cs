@@ -1,0 +1,178 @@
+using System.CommandLine;
+using System.Text.Json;
+using Drover.Cli.Jobs;
+using Drover.Storage;
+
+namespace Drover.Cli.Commands;
+
+/// <summary><c>drover send FILE...</c>: submits files as jobs through the hub's HTTP API, optionally waits for
+/// their results. Exit codes: 0 sent (with --wait: every job done), 1 some job ended dead or cancelled,
+/// 2 wrong flags or a file that cannot be sent, 3 the hub could not be reached or answered an error.</summary>
+internal static class SendCommand
+{
+    /// <summary>The first poll of --wait comes this long after submitting; without progress the pause grows to <see cref="MaxPoll"/>.</summary>
+    internal static readonly TimeSpan MinPoll = TimeSpan.FromMilliseconds(200);
+
+    internal static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(1);
+
+    public static Command Create()
+    {
+        var files = new Argument<string[]>("FILE") { Description = "Files to send, one job each (at most 16 MiB each; the hub's --max-file-size may be lower)", Arity = ArgumentArity.OneOrMore };
+        var to = new Option<string?>("--to") { Description = "Where the jobs may run: random (default), least-loaded, agent:ID or label:key=value" };
+        var args = new Option<string?>("--args") { Description = "A string handed to the handler (DROVER_ARGS)" };
+        var timeout = new Option<string?>("--timeout") { Description = "How long one attempt may run: 500ms, 30s, 5m, 1h (default 5m)" };
+        var retries = new Option<int?>("--retries") { Description = "How many times a failed attempt is retried (default 2)" };
+        var priority = new Option<int?>("--priority") { Description = "Higher runs first (default 0)" };
+        var wait = new Option<bool>("--wait") { Description = "Wait until every job is done, dead or cancelled, and print each result as it arrives" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per job" };
+        var api = HubApiClient.CreateApiOption();
+
+        var command = new Command("send", "Send files to agents as jobs (several files go in one request)") { files, to, args, timeout, retries, priority, wait, json, api };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new JobSubmitOptions { Args = parse.GetValue(args), Retries = parse.GetValue(retries), Priority = parse.GetValue(priority) };
+            if (parse.GetValue(to) is { } toText)
+            {
+                if (!CliParsing.TryParseTarget(toText, out var target, out var error))
+                {
+                    return CliParsing.Fail($"--to: {error}");
+                }
+
+                options = options with { Target = target };
+            }
+
+            if (parse.GetValue(timeout) is { } timeoutText)
+            {
+                if (!CliParsing.TryParseDuration(timeoutText, out var value, out var error))
+                {
+                    return CliParsing.Fail($"--timeout: {error}");
+                }
+
+                if (value < TimeSpan.FromMilliseconds(1))
+                {
+                    return CliParsing.Fail("--timeout must be at least 1ms");
+                }
+
+                options = options with { Timeout = value };
+            }
+
+            if (options.Retries < 0)
+            {
+                return CliParsing.Fail("--retries must be 0 or more");
+            }
+
+            if (!TryCheckFiles(parse.GetValue(files) ?? [], out var checkedFiles, out var fileError))
+            {
+                return CliParsing.Fail(fileError);
+            }
+
+            var printJson = parse.GetValue(json);
+            var waitForResults = parse.GetValue(wait);
+            return await HubApiClient.RunAsync(parse.GetValue(api), async client =>
+            {
+                var jobs = await client.SubmitAsync(checkedFiles, options, cancellationToken);
+                var announce = waitForResults ? Console.Error : Console.Out;
+                foreach (var job in jobs)
+                {
+                    await announce.WriteLineAsync(printJson && !waitForResults
+                        ? JsonSerializer.Serialize(job, CliJsonContext.Default.SubmittedJob)
+                        : $"{job.Id}  queued     {job.Name}  {job.Size} bytes");
+                }
+
+                return waitForResults ? await WaitAsync(client, jobs, printJson, TimeProvider.System, cancellationToken) : ExitCodes.Ok;
+            });
+        });
+        return command;
+    }
+
+    /// <summary>Checks every file before anything is sent: it exists, is a regular file, can be opened for
+    /// reading, and is at most <see cref="JobRecord.MaxContentBytes"/>.</summary>
+    internal static bool TryCheckFiles(IReadOnlyList<string> paths, out List<FileInfo> files, out string error)
+    {
+        files = new List<FileInfo>(paths.Count);
+        error = string.Empty;
+        if (paths.Count == 0)
+        {
+            error = "send: give at least one FILE";
+            return false;
+        }
+
+        foreach (var path in paths)
+        {
+            if (Directory.Exists(path))
+            {
+                error = $"{path} is a directory; send the files in it (for example: drover send {Path.Combine(path, "*")})";
+                return false;
+            }
+
+            var file = new FileInfo(path);
+            if (!file.Exists)
+            {
+                error = $"{path}: no such file";
+                return false;
+            }
+
+            if (file.Length > JobRecord.MaxContentBytes)
+            {
+                error = $"{path} is {file.Length:N0} bytes; a job carries at most {JobRecord.MaxContentBytes:N0} bytes (16 MiB), and the hub's --max-file-size may be lower";
+                return false;
+            }
+
+            try
+            {
+                using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                error = $"cannot read {path}: {ex.Message}";
+                return false;
+            }
+
+            files.Add(file);
+        }
+
+        return true;
+    }
+
+    /// <summary>Polls each unfinished job until it is done, dead or cancelled, printing each as it finishes.
+    /// Returns 0 when every job is done, 1 when any is dead or cancelled.</summary>
+    internal static async Task<int> WaitAsync(HubApiClient client, IReadOnlyList<SubmittedJob> jobs, bool json, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var pending = jobs.Select(j => j.Id).ToList();
+        var failed = false;
+        var delay = MinPoll;
+        while (pending.Count > 0)
+        {
+            await Task.Delay(delay, time, cancellationToken);
+            var still = new List<string>(pending.Count);
+            foreach (var id in pending)
+            {
+                var job = await client.GetJobAsync(id, cancellationToken);
+                if (!job.IsFinal)
+                {
+                    still.Add(id);
+                    continue;
+                }
+
+                failed |= job.State != "done";
+                if (json)
+                {
+                    JobOutput.WriteJson(job);
+                }
+                else
+                {
+                    JobOutput.WriteJobLine(job);
+                }
+            }
+
+            delay = NextPoll(delay, progressed: still.Count < pending.Count);
+            pending = still;
+        }
+
+        return failed ? ExitCodes.JobsFailed : ExitCodes.Ok;
+    }
+
+    /// <summary>Back to <see cref="MinPoll"/> after a round in which some job finished, else half as long again, at most <see cref="MaxPoll"/>.</summary>
+    internal static TimeSpan NextPoll(TimeSpan current, bool progressed) =>
+        progressed ? MinPoll : TimeSpan.FromTicks(Math.Min(MaxPoll.Ticks, current.Ticks * 3 / 2));
+}

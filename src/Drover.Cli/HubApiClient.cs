@@ -1,0 +1,335 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Drover.Cli.Jobs;
+using Drover.Hub.Api;
+
+namespace Drover.Cli;
+
+/// <summary>The hub's HTTP API as the operator commands use it (docs/jobs-plan.md "Hub HTTP API").
+/// Every failure comes out as one <see cref="HubApiException"/>: the hub could not be reached, did not
+/// answer in time, or answered an error (its <c>{"error"}</c> text in the message).</summary>
+internal sealed class HubApiClient : IDisposable
+{
+    /// <summary>How long an ordinary request may take.</summary>
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an upload may take: up to 16 MiB per file, many files per request.</summary>
+    private static readonly TimeSpan UploadTimeout = TimeSpan.FromMinutes(10);
+
+    private readonly HttpClient _http;
+
+    private HubApiClient(Uri baseAddress)
+    {
+        _http = new HttpClient { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    public Uri BaseAddress => _http.BaseAddress!;
+
+    /// <summary>The <c>--api URL</c> option shared by the operator commands.</summary>
+    public static Option<string?> CreateApiOption() => new("--api") { Description = "The hub's HTTP API (default: $DROVER_API or http://127.0.0.1:7401)" };
+
+    /// <summary>A client for <paramref name="api"/> (the --api value), else $DROVER_API, else http://127.0.0.1:7401.</summary>
+    public static bool TryCreate(string? api, out HubApiClient client, out string error)
+    {
+        var text = api ?? Environment.GetEnvironmentVariable("DROVER_API") ?? "http://127.0.0.1:7401";
+        if (!Uri.TryCreate(text.EndsWith('/') ? text : text + "/", UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+        {
+            client = null!;
+            error = $"--api: '{text}' is not an http:// URL";
+            return false;
+        }
+
+        client = new HubApiClient(baseUri);
+        error = string.Empty;
+        return true;
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    /// <summary>Runs one operator command against the hub: a bad --api is a usage error (exit 2); a
+    /// <see cref="HubApiException"/> is printed as "drover: message" and exits 3.</summary>
+    public static async Task<int> RunAsync(string? api, Func<HubApiClient, Task<int>> action)
+    {
+        if (!TryCreate(api, out var client, out var error))
+        {
+            return CliParsing.Fail(error);
+        }
+
+        using (client)
+        {
+            try
+            {
+                return await action(client);
+            }
+            catch (HubApiException ex)
+            {
+                await Console.Error.WriteLineAsync($"drover: {ex.Message}");
+                return ExitCodes.Hub;
+            }
+        }
+    }
+
+    /// <summary><c>GET /api/agents</c>: one page of agents.</summary>
+    public Task<AgentPage> ListAgentsAsync(IEnumerable<string> query, CancellationToken cancellationToken) =>
+        GetJsonAsync("api/agents?" + string.Join('&', query), ApiJsonContext.Default.AgentPage, cancellationToken);
+
+    /// <summary><c>POST /api/jobs</c>: one file as the raw body (with <c>?name=</c>), several as one
+    /// multipart/form-data request. The files are read from disk while the request is sent.</summary>
+    public async Task<IReadOnlyList<SubmittedJob>> SubmitAsync(IReadOnlyList<FileInfo> files, JobSubmitOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(files.Count);
+        var query = new List<string>();
+        HttpContent content;
+        if (files.Count == 1)
+        {
+            query.Add("name=" + Uri.EscapeDataString(files[0].Name));
+            content = new FileContent(files[0]);
+        }
+        else
+        {
+            var multipart = new MultipartFormDataContent();
+            foreach (var file in files)
+            {
+                multipart.Add(new FileContent(file), "file", file.Name);
+            }
+
+            content = multipart;
+        }
+
+        AddParameter(query, "to", options.Target);
+        AddParameter(query, "args", options.Args);
+        AddParameter(query, "timeout", options.Timeout is { } timeout ? ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms" : null);
+        AddParameter(query, "retries", options.Retries?.ToString(CultureInfo.InvariantCulture));
+        AddParameter(query, "priority", options.Priority?.ToString(CultureInfo.InvariantCulture));
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/jobs?" + string.Join('&', query)) { Content = content };
+        var answer = await SendJsonAsync(request, CliJsonContext.Default.SubmitAnswer, UploadTimeout, cancellationToken);
+        return answer.Jobs;
+    }
+
+    /// <summary><c>GET /api/jobs/{id}</c>.</summary>
+    public Task<JobView> GetJobAsync(string id, CancellationToken cancellationToken) =>
+        GetJsonAsync(JobPath(id), CliJsonContext.Default.JobView, cancellationToken);
+
+    /// <summary><c>GET /api/jobs</c>: one page, at most <paramref name="limit"/> jobs after <paramref name="after"/>.</summary>
+    public Task<JobPage> ListJobsAsync(string? state, string? agent, int limit, string? after, CancellationToken cancellationToken)
+    {
+        var query = new List<string> { "limit=" + limit.ToString(CultureInfo.InvariantCulture) };
+        AddParameter(query, "state", state);
+        AddParameter(query, "agent", agent);
+        AddParameter(query, "after", after);
+        return GetJsonAsync("api/jobs?" + string.Join('&', query), CliJsonContext.Default.JobPage, cancellationToken);
+    }
+
+    /// <summary><c>GET /api/jobs/{id}/result</c>.</summary>
+    public Task<ResultView> GetResultAsync(string id, CancellationToken cancellationToken) =>
+        GetJsonAsync(JobPath(id) + "/result", CliJsonContext.Default.ResultView, cancellationToken);
+
+    /// <summary><c>GET /api/jobs/{id}/result/out</c> written to <paramref name="path"/> (created only once the
+    /// hub has answered 200; removed again if the download fails). Returns the number of bytes written.</summary>
+    public async Task<long> DownloadOutFileAsync(string id, string path, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, JobPath(id) + "/result/out");
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(UploadTimeout);
+        using var response = await SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token, cancellationToken);
+        await ThrowIfErrorAsync(response, cancellationToken);
+        try
+        {
+            await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+            {
+                await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
+                await body.CopyToAsync(file, timeout.Token);
+                return file.Length;
+            }
+        }
+        catch (Exception ex)
+        {
+            File.Delete(path);
+            if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+
+            throw new HubApiException($"downloading the out file of {id} to {path} failed: {ex.Message}", null);
+        }
+    }
+
+    /// <summary><c>DELETE /api/jobs/{id}</c>: the job as it is after the cancel.</summary>
+    public async Task<JobView> CancelAsync(string id, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, JobPath(id));
+        return await SendJsonAsync(request, CliJsonContext.Default.JobView, RequestTimeout, cancellationToken);
+    }
+
+    private static string JobPath(string id) => "api/jobs/" + Uri.EscapeDataString(id);
+
+    private static void AddParameter(List<string> query, string name, string? value)
+    {
+        if (value is not null)
+        {
+            query.Add(name + "=" + Uri.EscapeDataString(value));
+        }
+    }
+
+    private async Task<T> GetJsonAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        return await SendJsonAsync(request, type, RequestTimeout, cancellationToken);
+    }
+
+    private async Task<T> SendJsonAsync<T>(HttpRequestMessage request, JsonTypeInfo<T> type, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(limit);
+        using var response = await SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token, cancellationToken);
+        await ThrowIfErrorAsync(response, cancellationToken);
+        try
+        {
+            return await response.Content.ReadFromJsonAsync(type, timeout.Token) ?? throw new JsonException("the answer is empty");
+        }
+        catch (JsonException ex)
+        {
+            throw new HubApiException($"the hub's answer to {request.Method} /{request.RequestUri} is not what this drover expects: {ex.Message}", (int)response.StatusCode);
+        }
+    }
+
+    /// <summary>Sends; the hub being unreachable or slow becomes a <see cref="HubApiException"/>, the
+    /// caller's own cancellation (Ctrl-C) stays an <see cref="OperationCanceledException"/>.</summary>
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _http.SendAsync(request, completion, timeout);
+        }
+        catch (HttpRequestException ex) when (FindFileError(ex) is { } fileError)
+        {
+            throw new HubApiException(fileError.Message, null);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new HubApiException($"cannot reach the hub API at {BaseAddress}: {ex.Message}", null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new HubApiException($"the hub API at {BaseAddress} did not answer {request.Method} /{request.RequestUri} in time", null);
+        }
+        catch (FileReadException ex)
+        {
+            throw new HubApiException(ex.Message, null);
+        }
+    }
+
+    private static FileReadException? FindFileError(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is FileReadException fileError)
+            {
+                return fileError;
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task ThrowIfErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var status = (int)response.StatusCode;
+        if (response.StatusCode == HttpStatusCode.ServiceUnavailable && RetryAfter(response.Headers.RetryAfter) is { } retryAfter)
+        {
+            throw new HubApiException($"hub queue is full; retry after {Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds))} s", status);
+        }
+
+        string text;
+        try
+        {
+            text = await response.Content.ReadAsStringAsync(cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            text = ex.Message;
+        }
+
+        string? error = null;
+        try
+        {
+            error = JsonSerializer.Deserialize(text, ApiJsonContext.Default.ApiError)?.Error;
+        }
+        catch (JsonException)
+        {
+        }
+
+        error ??= text.Length > 500 ? text[..500] + "…" : text;
+        throw new HubApiException($"the hub answered {status} {response.ReasonPhrase}: {(error.Length > 0 ? error : "(no details)")}", status);
+    }
+
+    private static TimeSpan? RetryAfter(RetryConditionHeaderValue? header) =>
+        header?.Delta ?? (header?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+
+    /// <summary>One file as a request body, opened only when the body is written (so a multipart request of
+    /// thousands of files holds one open file at a time) and streamed, never read into memory whole.</summary>
+    private sealed class FileContent : HttpContent
+    {
+        private readonly FileInfo _file;
+        private readonly long _length;
+
+        public FileContent(FileInfo file)
+        {
+            _file = file;
+            _length = file.Length;
+            Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            FileStream source;
+            try
+            {
+                source = new FileStream(_file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new FileReadException($"cannot read {_file.FullName}: {ex.Message}", ex);
+            }
+
+            await using (source)
+            {
+                if (source.Length != _length)
+                {
+                    throw new FileReadException($"{_file.FullName} changed size while it was being sent ({_length} bytes before, {source.Length} now)", null);
+                }
+
+                await source.CopyToAsync(stream, cancellationToken);
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _length;
+            return true;
+        }
+    }
+}
+
+/// <summary>The hub could not be reached, did not answer in time, or answered an error. The message is for the operator.</summary>
+internal sealed class HubApiException(string message, int? statusCode) : Exception(message)
+{
+    /// <summary>The HTTP status the hub answered; null when there was no answer.</summary>
+    public int? StatusCode { get; } = statusCode;
+}
+
+/// <summary>A file to send could not be read while the request was being written.</summary>
+internal sealed class FileReadException(string message, Exception? inner) : IOException(message, inner);

@@ -88,7 +88,7 @@ public sealed record BenchResult
     public long? Requests { get; init; }
 
     /// <summary>Requests answered 503 (queue full) and sent again after Retry-After.</summary>
-    public long? Requests503 { get; init; }
+    public long? RequestsRetried { get; init; }
 
     /// <summary>Hub CPU (utime + stime) from the first submission to the last result, per job done.</summary>
     public double? HubCpuUsPerJob { get; init; }

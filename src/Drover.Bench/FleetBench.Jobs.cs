@@ -236,7 +236,7 @@ public static partial class FleetBench
                 RequestP50Ms = Ms(t.Request.Percentile(50)),
                 RequestP99Ms = Ms(t.Request.Percentile(99)),
                 Requests = Requests,
-                Requests503 = Retries,
+                RequestsRetried = Retries,
                 HubCpuUsPerJob = Math.Round(BenchMath.CpuMicrosecondsPerReport(Cpu, done), 2),
                 HubRssPeakKib = RssPeakKib,
                 HubRssEndKib = RssEndKib,

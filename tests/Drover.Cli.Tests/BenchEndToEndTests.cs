@@ -67,10 +67,35 @@ public sealed class BenchEndToEndTests
     }
 
     [Fact]
+    public async Task A_job_run_finishes_every_job_exactly_once_and_loses_none()
+    {
+        var result = await BenchAsync("--jobs", "2000", "--agents", "20", "--batch", "250", "--warmup-jobs", "200", "--drain", "10s");
+        Assert.Equal("jobs", result.GetProperty("mode").GetString());
+        Assert.Equal(20, result.GetProperty("connected").GetInt32());
+        Assert.Equal(2000, result.GetProperty("jobs_accepted").GetInt64());
+        Assert.Equal(2000, result.GetProperty("jobs_done").GetInt64());
+        Assert.Equal(0, result.GetProperty("jobs_lost").GetInt64());
+        Assert.Equal(2000, result.GetProperty("hub_jobs_done").GetInt64()); // the hub's own count agrees
+        Assert.Equal(0, result.GetProperty("hub_jobs_dead").GetInt64());
+        Assert.Equal(0, result.GetProperty("hub_jobs_open").GetInt64());
+        Assert.Equal(0, result.GetProperty("hash_mismatches").GetInt64());
+        Assert.Equal(0, result.GetProperty("slot_overruns").GetInt64());
+        Assert.Equal(8, result.GetProperty("requests").GetInt64() - result.GetProperty("requests_retried").GetInt64());
+        Assert.True(result.GetProperty("jobs_per_second").GetDouble() > 0);
+        Assert.True(result.GetProperty("hub_cpu_us_per_job").GetDouble() > 0);
+        Assert.True(result.GetProperty("job_p99_ms").GetDouble() >= result.GetProperty("job_p50_ms").GetDouble());
+        Assert.True(result.GetProperty("job_max_ms").GetDouble() >= result.GetProperty("job_p99_ms").GetDouble() * 0.98);
+    }
+
+    [Fact]
     public async Task Wrong_bench_flags_are_refused_clearly()
     {
         var (exit, _, error) = await DroverProcess.RunAsync("bench", "--closed-loop", "--naive");
         Assert.Equal(2, exit);
         Assert.Contains("--closed-loop", error, StringComparison.Ordinal);
+
+        (exit, _, error) = await DroverProcess.RunAsync("bench", "--jobs", "10", "--file-size", "lots");
+        Assert.Equal(2, exit);
+        Assert.Contains("--file-size", error, StringComparison.Ordinal);
     }
 }

@@ -236,7 +236,7 @@ internal static class BenchCommand
         Row("submit → result p50 / p99 / max", $"{r.JobP50Ms:0.00} / {r.JobP99Ms:0.00} / {r.JobMaxMs:0.00} ms");
         Row("submit → job frame p50 / p99", $"{r.DispatchP50Ms:0.00} / {r.DispatchP99Ms:0.00} ms");
         Row("result → ack p50 / p99", $"{r.ResultAckP50Ms:0.00} / {r.ResultAckP99Ms:0.00} ms");
-        Row("request p50 / p99", $"{r.RequestP50Ms:0.00} / {r.RequestP99Ms:0.00} ms ({r.Requests:N0} requests, {r.Requests503:N0} answered 503)");
+        Row("request p50 / p99", $"{r.RequestP50Ms:0.00} / {r.RequestP99Ms:0.00} ms ({r.Requests:N0} requests, {r.RequestsRetried:N0} answered 503)");
         Row("hub CPU per job", $"{r.HubCpuUsPerJob:0.0} µs ({r.HubCpuSeconds:0.00} s CPU)");
         Row("hub RSS peak / end", $"{r.HubRssPeakKib:N0} / {r.HubRssEndKib:N0} KiB");
         Row("jobs lost", (r.JobsLost ?? 0).ToString(CultureInfo.InvariantCulture));

@@ -50,13 +50,26 @@ public sealed partial class DroverHub
 
     private void MapJobApi(WebApplication app)
     {
+        // A store that fails a read answers 500 with its message, as a failed submission does.
+        var jobs = app.MapGroup("/api/jobs").AddEndpointFilter(static async (context, next) =>
+        {
+            try
+            {
+                return await next(context).ConfigureAwait(false);
+            }
+            catch (StoreException ex)
+            {
+                return Error(ex.Message, StatusCodes.Status500InternalServerError);
+            }
+        });
+
         // The handlers that take the HttpContext are cast to Delegate, so that their IResult is written.
-        app.MapPost("/api/jobs", (Delegate)SubmitJobsAsync);
-        app.MapGet("/api/jobs", (Delegate)ListJobsAsync);
-        app.MapGet("/api/jobs/{id}", GetJobAsync);
-        app.MapGet("/api/jobs/{id}/result", GetJobResultAsync);
-        app.MapGet("/api/jobs/{id}/result/out", GetJobOutFileAsync);
-        app.MapDelete("/api/jobs/{id}", CancelJobAsync);
+        jobs.MapPost(string.Empty, (Delegate)SubmitJobsAsync);
+        jobs.MapGet(string.Empty, (Delegate)ListJobsAsync);
+        jobs.MapGet("/{id}", GetJobAsync);
+        jobs.MapGet("/{id}/result", GetJobResultAsync);
+        jobs.MapGet("/{id}/result/out", GetJobOutFileAsync);
+        jobs.MapDelete("/{id}", CancelJobAsync);
     }
 
     /// <summary>The settings every job of one POST shares, from its query string.</summary>
@@ -249,9 +262,16 @@ public sealed partial class DroverHub
                 files.Add(new UploadedFile(name, buffer.ToArray(count)));
             }
         }
-        catch (Exception ex) when (ex is InvalidDataException or IOException and not Microsoft.AspNetCore.Http.BadHttpRequestException)
+        catch (InvalidDataException ex)
         {
+            // A part's headers are too long, too many or not headers at all.
             return (null, BadRequest($"malformed multipart body: {ex.Message}"));
+        }
+        catch (IOException ex) when (ex is not Microsoft.AspNetCore.Http.BadHttpRequestException)
+        {
+            // The reader's own wording ("Unexpected end of Stream, the content may have already been read by
+            // another component") misleads: the body ended before its closing boundary.
+            return (null, BadRequest($"malformed multipart body: it ends before the closing boundary --{boundary}--"));
         }
 
         return files.Count == 0

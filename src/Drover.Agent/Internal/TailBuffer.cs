@@ -42,6 +42,11 @@ internal sealed class TailBuffer
     public byte[] ToArray()
     {
         var capacity = _ring.Length;
+        if (capacity == 0)
+        {
+            return [];
+        }
+
         if (_total <= capacity)
         {
             return _ring.AsSpan(0, (int)_total).ToArray();

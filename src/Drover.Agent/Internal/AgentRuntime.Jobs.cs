@@ -222,7 +222,10 @@ internal sealed partial class AgentRuntime
         {
             // Started even if the answer could not be written: the job is ours, and it is announced again after
             // the next welcome. Started after the answer, so its result can never overtake it.
-            run!.Task = Task.Run(() => RunJobAsync(run, job), CancellationToken.None);
+            // The content lives in the RunningJob only until it is on disk; the metadata copy carries none.
+            run!.Content = job.Content;
+            var metadata = job with { Content = default };
+            run.Task = Task.Run(() => RunJobAsync(run, metadata), CancellationToken.None);
         }
     }
 
@@ -339,12 +342,13 @@ internal sealed partial class AgentRuntime
     private async Task<HeldResult> ExecuteAsync(RunningJob run, Job job)
     {
         var key = run.Key;
-        if (job.Sha256.Length != ProtocolConstants.Sha256Length
-            || !CryptographicOperations.FixedTimeEquals(SHA256.HashData(job.Content.Span), job.Sha256))
+        var content = run.Content;
+        run.Content = default;
+        var actual = SHA256.HashData(content.Span);
+        if (job.Sha256.Length != ProtocolConstants.Sha256Length || !CryptographicOperations.FixedTimeEquals(actual, job.Sha256))
         {
-            var actual = Convert.ToHexStringLower(SHA256.HashData(job.Content.Span));
             return new HeldResult(key, JobOutcome.HashMismatch, 0, 0, [], [], null, 0,
-                $"sha256 of the {job.Content.Length} bytes received is {actual}, the job says {Convert.ToHexStringLower(job.Sha256)}", null);
+                $"sha256 of the {content.Length} bytes received is {Convert.ToHexStringLower(actual)}, the job says {Convert.ToHexStringLower(job.Sha256)}", null);
         }
 
         var directory = JobDirectoryPath(key);
@@ -360,14 +364,16 @@ internal sealed partial class AgentRuntime
 
             Directory.CreateDirectory(directory);
             using var file = new FileStream(inputPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None);
-            await file.WriteAsync(job.Content, run.Cancellation.Token).ConfigureAwait(false);
+            await file.WriteAsync(content, run.Cancellation.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException)
         {
+            content = default;
             return new HeldResult(key, JobOutcome.StartFailed, -1, 0, [], [], null, 0,
                 $"could not write the input file: {ex.Message}", Directory.Exists(directory) ? directory : null);
         }
 
+        content = default;
         var timeout = job.TimeoutMs == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(job.TimeoutMs);
         var context = new JobContext
         {
@@ -698,6 +704,9 @@ internal sealed partial class AgentRuntime
         public CancellationTokenSource Cancellation { get; } = cancellation;
 
         public Task? Task { get; set; }
+
+        /// <summary>The file, from the job frame until the job's task has written it (then cleared).</summary>
+        public ReadOnlyMemory<byte> Content { get; set; }
     }
 
     /// <summary>A finished job's result, kept until the hub acknowledges it. The out file stays on disk in

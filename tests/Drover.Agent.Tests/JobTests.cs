@@ -105,6 +105,7 @@ public sealed class JobTests : AgentHarness
 
         Assert.IsType<JobAccepted>(connection.JobMessages[0]);
         Assert.Equal(JobOutcome.HashMismatch, result.Outcome);
+        Assert.Equal(-1, result.ExitCode);
         Assert.Contains(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Hello)), result.Error, StringComparison.Ordinal);
         Assert.Equal(0, calls);
         Assert.False(Directory.Exists(Path.Combine(workDir, "j-bad-1")));
@@ -201,6 +202,7 @@ public sealed class JobTests : AgentHarness
         await connection.SendAsync(new JobCancel("j-long", 1, "cancelled by the user"));
         var result = await ResultAsync(connection, "j-long");
         Assert.Equal(JobOutcome.Cancelled, result.Outcome);
+        Assert.Equal(137, result.ExitCode); // 128 + SIGKILL
         Assert.Equal(1, hub.ConnectionCount);
         Assert.False(connection.Closed);
 

@@ -347,7 +347,7 @@ internal sealed partial class AgentRuntime
         var actual = SHA256.HashData(content.Span);
         if (job.Sha256.Length != ProtocolConstants.Sha256Length || !CryptographicOperations.FixedTimeEquals(actual, job.Sha256))
         {
-            return new HeldResult(key, JobOutcome.HashMismatch, 0, 0, [], [], null, 0,
+            return new HeldResult(key, JobOutcome.HashMismatch, -1, 0, [], [], null, 0,
                 $"sha256 of the {content.Length} bytes received is {Convert.ToHexStringLower(actual)}, the job says {Convert.ToHexStringLower(job.Sha256)}", null);
         }
 

@@ -92,7 +92,7 @@ internal static class AgentCommand
             string[]? statusArgv = null;
             if (parseResult.GetValue(statusCommandOption) is { } statusCommandText)
             {
-                if (!CommandLineSplitter.TrySplit(statusCommandText, out var argv, out var splitError))
+                if (!Drover.Agent.Internal.CommandLine.TrySplit(statusCommandText, out var argv, out var splitError))
                 {
                     return Usage($"--status-command: {splitError}");
                 }

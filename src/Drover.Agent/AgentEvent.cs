@@ -20,6 +20,19 @@ public enum AgentEventKind
 
     /// <summary>The agent's run ended (cancelled, or a permanent refusal).</summary>
     Stopped = 4,
+
+    /// <summary>The agent took a job (answered job_accepted); see <see cref="AgentEvent.JobId"/> and <see cref="AgentEvent.Attempt"/>.</summary>
+    JobAccepted = 5,
+
+    /// <summary>The agent turned a job down (job_busy); <see cref="AgentEvent.Detail"/> says why.</summary>
+    JobBusy = 6,
+
+    /// <summary>A job ended and its result waits for the hub; see <see cref="AgentEvent.Outcome"/> and
+    /// <see cref="AgentEvent.Detail"/> (exit code, error).</summary>
+    JobFinished = 7,
+
+    /// <summary>The hub acknowledged a job's result; the agent forgot it and deleted the job's directory.</summary>
+    JobAcknowledged = 8,
 }
 
 /// <summary>One lifecycle event of a <see cref="DroverAgent"/>, read from <see cref="DroverAgent.Events"/>.</summary>
@@ -37,4 +50,14 @@ public sealed record AgentEvent(
     DisconnectReason Reason,
     ErrorCode Code,
     string? Detail,
-    TimeSpan? RetryIn);
+    TimeSpan? RetryIn)
+{
+    /// <summary>For the job kinds: the job's id.</summary>
+    public string? JobId { get; init; }
+
+    /// <summary>For the job kinds: the attempt.</summary>
+    public uint Attempt { get; init; }
+
+    /// <summary>For <see cref="AgentEventKind.JobFinished"/>: how the job ended.</summary>
+    public JobOutcome? Outcome { get; init; }
+}

@@ -9,6 +9,9 @@ namespace Drover.Agent;
 /// <see cref="Validate"/> runs when the agent is constructed and names the first bad setting.</summary>
 public sealed record AgentOptions
 {
+    private ushort? _jobSlots;
+    private string? _workDirectory;
+
     /// <summary>The hubs this agent may use, as "host:port" (IPv6 as "[::1]:7400"). At least one.
     /// The agent picks one by rendezvous hashing of its id, and fails over to the next in that order.</summary>
     public IReadOnlyList<string> Hubs { get; init; } = [];
@@ -28,8 +31,39 @@ public sealed record AgentOptions
     /// <summary>The agent's version string sent in hello. Default: the Drover.Agent assembly's version.</summary>
     public string AgentVersion { get; init; } = DefaultAgentVersion;
 
-    /// <summary>How many jobs the agent runs at once, sent in hello. Default: 0 (jobs are not implemented yet).</summary>
-    public ushort JobSlots { get; init; }
+    /// <summary>How many jobs the agent runs at once, sent in hello (0 = it takes no jobs). More than 0 needs a
+    /// <see cref="JobHandler"/>. Default: <see cref="Environment.ProcessorCount"/> when a handler is set, else 0.</summary>
+    public ushort JobSlots
+    {
+        get => _jobSlots ?? (JobHandler is null ? (ushort)0 : (ushort)Math.Clamp(Environment.ProcessorCount, 1, ushort.MaxValue));
+        init => _jobSlots = value;
+    }
+
+    /// <summary>Runs the jobs the hub sends (see <see cref="IJobHandler"/>; <see cref="ProcessJobHandler"/> runs a
+    /// command). Default: none (the agent takes no jobs).</summary>
+    public IJobHandler? JobHandler { get; init; }
+
+    /// <summary>Where job directories are made, one per attempt (<c>&lt;WorkDirectory&gt;/&lt;job&gt;-&lt;attempt&gt;</c>);
+    /// created at start when <see cref="JobSlots"/> &gt; 0. One agent per work directory. Default:
+    /// <c>$XDG_STATE_HOME/drover/agent-&lt;id&gt;/work</c>, or <c>~/.local/state/drover/agent-&lt;id&gt;/work</c>.</summary>
+    public string WorkDirectory
+    {
+        get => _workDirectory ?? DefaultWorkDirectory(AgentId);
+        init => _workDirectory = value;
+    }
+
+    /// <summary>How many bytes of a handler's stdout and of its stderr go back with the result (the last ones),
+    /// 0 to 1 MiB. Default: 4096.</summary>
+    public int OutputTailBytes { get; init; } = 4096;
+
+    /// <summary>The largest out file sent back with a result, 0 to 16 MiB; a larger one is not sent and the result's
+    /// error says so. A result must also fit the hub's welcome.max_frame_size, which can lower this. Default: 1 MiB.</summary>
+    public int MaxOutFileBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>How many finished jobs may wait for the hub's acknowledgement (running jobs count too). When that
+    /// many are held the agent answers new jobs with job_busy until acknowledgements arrive; results are never
+    /// dropped. 1 to 1,000,000. Default: 1000.</summary>
+    public int MaxUnackedResults { get; init; } = 1000;
 
     /// <summary>The first reconnect delay ceiling; it doubles per failed attempt. Default: 500 ms.</summary>
     public TimeSpan BackoffBase { get; init; } = TimeSpan.FromMilliseconds(500);
@@ -128,6 +162,8 @@ public sealed record AgentOptions
             throw new ArgumentException("time provider must not be null", nameof(TimeProvider));
         }
 
+        ValidateJobs();
+
         int helloSize;
         try
         {
@@ -143,6 +179,58 @@ public sealed record AgentOptions
             throw new ArgumentException(
                 $"hello would be {helloSize} bytes; the limit is {ProtocolConstants.MaxHelloFrameSize} (fewer labels or capabilities)");
         }
+    }
+
+    private void ValidateJobs()
+    {
+        if (JobSlots > 0 && JobHandler is null)
+        {
+            throw new ArgumentException($"{JobSlots} job slots need a job handler (or set job slots to 0)", nameof(JobSlots));
+        }
+
+        if (OutputTailBytes is < 0 or > 1024 * 1024)
+        {
+            throw new ArgumentException($"output tail must be 0 to 1048576 bytes, got {OutputTailBytes}", nameof(OutputTailBytes));
+        }
+
+        if (MaxOutFileBytes is < 0 or > 16 * 1024 * 1024)
+        {
+            throw new ArgumentException($"max out file must be 0 to 16777216 bytes, got {MaxOutFileBytes}", nameof(MaxOutFileBytes));
+        }
+
+        if (MaxUnackedResults is < 1 or > 1_000_000)
+        {
+            throw new ArgumentException($"max unacked results must be 1 to 1000000, got {MaxUnackedResults}", nameof(MaxUnackedResults));
+        }
+
+        if (JobSlots > 0)
+        {
+            if (string.IsNullOrWhiteSpace(WorkDirectory) || WorkDirectory.Contains('\0', StringComparison.Ordinal))
+            {
+                throw new ArgumentException("the work directory must be a non-empty path", nameof(WorkDirectory));
+            }
+
+            try
+            {
+                _ = Path.GetFullPath(WorkDirectory);
+            }
+            catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+            {
+                throw new ArgumentException($"the work directory '{WorkDirectory}' is not a valid path: {ex.Message}", nameof(WorkDirectory), ex);
+            }
+        }
+    }
+
+    /// <summary>The default <see cref="WorkDirectory"/> for an agent id.</summary>
+    public static string DefaultWorkDirectory(string agentId)
+    {
+        var stateHome = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        if (string.IsNullOrEmpty(stateHome) || !Path.IsPathRooted(stateHome))
+        {
+            stateHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state");
+        }
+
+        return Path.Combine(stateHome, "drover", "agent-" + agentId, "work");
     }
 
     internal Hello CreateHello() => new(

@@ -5,7 +5,7 @@ using Drover.Protocol;
 namespace Drover.Agent;
 
 /// <summary>A Drover agent: connects to a hub, says hello, reports status on the hub's schedule,
-/// answers pings, follows the hub's backoff, redirect and reschedule orders, and reconnects with
+/// runs the jobs the hub sends with <see cref="AgentOptions.JobHandler"/> (when it has job slots), answers pings, follows the hub's backoff, redirect and reschedule orders, and reconnects with
 /// jittered exponential backoff, failing over between hubs by rendezvous hashing of its id.
 /// <para>Cheap enough to run a thousand in one process: no thread and no timer of its own; while
 /// connected it holds one pending socket read (zero-byte, no buffer) and one pending delay.</para>
@@ -66,6 +66,18 @@ public sealed class DroverAgent : IAsyncDisposable
     /// <summary>Status samples waiting to be sent after the next welcome.</summary>
     public int BacklogCount => _runtime.BacklogCount;
 
+    /// <summary>Jobs running now (accepted, result not yet made).</summary>
+    public int JobsInFlight => _runtime.JobsInFlight;
+
+    /// <summary>Finished jobs whose results wait for the hub's acknowledgement.</summary>
+    public int UnackedResults => _runtime.UnackedResults;
+
+    /// <summary>Jobs accepted since start (answered job_accepted; repeats of a job already held not counted).</summary>
+    public long JobsAccepted => _runtime.JobsAccepted;
+
+    /// <summary>Jobs turned down since start (answered job_busy).</summary>
+    public long JobsRefused => _runtime.JobsRefused;
+
     /// <summary>Lifecycle events (connecting, connected, disconnected with reason and retry delay,
     /// rescheduled, stopped). The channel is created on first access and keeps the latest 256 unread events
     /// (older ones are dropped); an agent whose events are never read pays nothing for them.</summary>
@@ -122,6 +134,7 @@ public sealed class DroverAgent : IAsyncDisposable
         }
 
         _disposeCts.Dispose();
+        _runtime.Dispose();
     }
 
     private async Task RunCoreAsync(CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Drover.Hub;
 using Microsoft.Extensions.Logging;
 
 namespace Drover.Cli;
@@ -7,30 +8,11 @@ namespace Drover.Cli;
 /// <summary>Parsers for the values our flags take; each returns a clear message instead of throwing.</summary>
 internal static class CliParsing
 {
-    /// <summary>Parses "90", "90s", "500ms", "5m", "1h", "7d" (a bare number is seconds).</summary>
+    /// <summary>Parses "90", "90s", "500ms", "5m", "1h", "7d" (a bare number is seconds); see <see cref="DurationText"/>.</summary>
     public static bool TryParseDuration(string? text, out TimeSpan value, out string error)
     {
-        value = default;
-        error = $"'{text}' is not a duration; use for example 500ms, 10s, 5m, 1h or 7d";
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return false;
-        }
-
-        text = text.Trim();
-        var (number, unit) = text.EndsWith("ms", StringComparison.Ordinal) ? (text[..^2], 1.0)
-            : text.EndsWith('s') ? (text[..^1], 1000.0)
-            : text.EndsWith('m') ? (text[..^1], 60_000.0)
-            : text.EndsWith('h') ? (text[..^1], 3_600_000.0)
-            : text.EndsWith('d') ? (text[..^1], 86_400_000.0)
-            : (text, 1000.0);
-        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) || amount < 0 || !double.IsFinite(amount))
-        {
-            return false;
-        }
-
-        value = TimeSpan.FromMilliseconds(amount * unit);
-        return true;
+        error = $"'{text}' is not a duration; use {DurationText.Examples}";
+        return DurationText.TryParse(text, out value);
     }
 
     /// <summary>Parses "host:port", "[v6]:port" or ":port"; host names resolve via DNS (localhost to loopback).</summary>

@@ -108,7 +108,7 @@ internal sealed class HubApiClient : IDisposable
         AddParameter(query, "priority", options.Priority?.ToString(CultureInfo.InvariantCulture));
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/jobs?" + string.Join('&', query)) { Content = content };
-        var answer = await SendJsonAsync(request, CliJsonContext.Default.SubmitAnswer, UploadTimeout, cancellationToken);
+        var answer = await SendJsonAsync(request, CliJsonContext.Default.SubmitResponse, UploadTimeout, cancellationToken);
         return answer.Jobs;
     }
 

@@ -22,13 +22,20 @@ public sealed partial class DroverHub
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(LoggerFactory);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(endPoint));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(endPoint);
+
+            // Room for a job's args (up to MaxArgsBytes of UTF-8, percent-encoded: 3 characters a byte) in the query.
+            kestrel.Limits.MaxRequestLineSize = Math.Max(kestrel.Limits.MaxRequestLineSize, (3 * MaxArgsBytes) + 8192);
+        });
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         var app = builder.Build();
 
         app.MapGet("/api/agents", ListAgents);
         app.MapGet("/api/agents/{id}", GetAgentAsync);
-        app.MapGet("/api/stats", GetStats);
+        app.MapGet("/api/stats", GetStatsAsync);
+        MapJobApi(app);
         app.MapGet("/healthz", () => Results.Text("ok"));
         return app;
     }
@@ -91,7 +98,7 @@ public sealed partial class DroverHub
         return Results.Json(new AgentDetail(ToView(entry), history), ApiJsonContext.Default.AgentDetail);
     }
 
-    private IResult GetStats(int? seconds)
+    private async Task<IResult> GetStatsAsync(int? seconds, CancellationToken cancellationToken)
     {
         var histogramSeconds = seconds ?? 60;
         if (histogramSeconds is < 1 or >= FleetStats.WindowSeconds)
@@ -118,7 +125,8 @@ public sealed partial class DroverHub
             histogram,
             Admission.Waiting,
             Options.MaxAgents > 0 ? Options.MaxAgents : Capacity,
-            ReadProcessView());
+            ReadProcessView(),
+            await ReadJobStatsAsync(cancellationToken).ConfigureAwait(false));
         return Results.Json(view, ApiJsonContext.Default.StatsView);
     }
 
@@ -139,6 +147,7 @@ public sealed partial class DroverHub
 
     private AgentView ToView(AgentEntry entry)
     {
+        var jobsInFlight = JobsInFlightOn(entry);
         lock (entry)
         {
             return new AgentView(
@@ -154,6 +163,8 @@ public sealed partial class DroverHub
                 entry.Epoch,
                 ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, Schedule.IntervalMs),
                 entry.LastDisconnectReason,
+                entry.JobSlots,
+                jobsInFlight,
                 entry.DecodeStatus() is { } status ? ToView(status, entry.StatusAtTicks) : null);
         }
     }

@@ -26,12 +26,14 @@ public sealed partial class DroverHub : IAsyncDisposable
     private long _restartGraceUntilTicks;
     private int _stopped;
 
-    public DroverHub(HubOptions options, IFleetStore store, ILoggerFactory? loggerFactory = null)
+    public DroverHub(HubOptions options, IFleetStore store, IJobStore jobStore, ILoggerFactory? loggerFactory = null)
     {
+        ArgumentNullException.ThrowIfNull(jobStore);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
         _store = store;
+        JobStore = jobStore;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Logger = LoggerFactory.CreateLogger("Drover.Hub");
         Time = options.TimeProvider;
@@ -94,6 +96,10 @@ public sealed partial class DroverHub : IAsyncDisposable
 
     internal IFleetStore Store => _store;
 
+    internal IJobStore JobStore { get; }
+
+    internal JobDispatcher Jobs { get; } = new JobDispatcher();
+
     /// <summary>Connections without a hello yet, plus those closing: zero once every dropped socket is released.</summary>
     internal int PendingConnections => _pending.Count + _closing.Count;
 
@@ -106,6 +112,7 @@ public sealed partial class DroverHub : IAsyncDisposable
         RaiseOpenFilesLimit();
 
         await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await JobStore.InitializeAsync(cancellationToken).ConfigureAwait(false);
         var stored = await _store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
         var (maxEpoch, maxOrdinal) = await _store.GetCountersAsync(cancellationToken).ConfigureAwait(false);
         Registry.Load(stored, maxEpoch, maxOrdinal);

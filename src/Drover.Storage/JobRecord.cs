@@ -17,6 +17,9 @@ public static class JobStates
 
     /// <summary>Cancelled while queued or running. Final.</summary>
     public const string Cancelled = "cancelled";
+
+    /// <summary>True for the final states (<see cref="Done"/>, <see cref="Dead"/>, <see cref="Cancelled"/>): the job changes no more.</summary>
+    public static bool IsFinal(string state) => state is Done or Dead or Cancelled;
 }
 
 /// <summary>One job: a small file the hub sends to an agent to run, and where it stands.</summary>

@@ -11,6 +11,7 @@ public abstract class AgentHarness : IAsyncLifetime
 
     private readonly List<TestHub> _hubs = [];
     private readonly List<AgentRun> _agents = [];
+    private readonly List<string> _tempDirectories = [];
 
     internal FakeTimeProvider Time { get; } = new(Start);
 
@@ -44,6 +45,14 @@ public abstract class AgentHarness : IAsyncLifetime
         return run;
     }
 
+    /// <summary>A fresh directory, deleted when the test ends.</summary>
+    internal string NewTempDirectory()
+    {
+        var path = Directory.CreateTempSubdirectory("drover-agent-test-").FullName;
+        _tempDirectories.Add(path);
+        return path;
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
@@ -67,6 +76,18 @@ public abstract class AgentHarness : IAsyncLifetime
         foreach (var hub in _hubs)
         {
             await hub.DisposeAsync();
+        }
+
+        foreach (var path in _tempDirectories)
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort.
+            }
         }
     }
 }

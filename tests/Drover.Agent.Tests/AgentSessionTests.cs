@@ -20,6 +20,8 @@ public sealed class AgentSessionTests : AgentHarness
             Labels = new Dictionary<string, string> { ["zone"] = "a", ["role"] = "web" },
             Capabilities = ["run", "files"],
             JobSlots = 4,
+            JobHandler = new ProcessJobHandler("true"),
+            WorkDirectory = NewTempDirectory(),
             AgentVersion = "9.9.9",
         };
         var run = StartAgent(options);

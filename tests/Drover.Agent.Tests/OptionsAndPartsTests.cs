@@ -104,4 +104,76 @@ public sealed class OptionsAndPartsTests
         Assert.False(agent.RemoveField("k"));
         Assert.Throws<ArgumentOutOfRangeException>(() => agent.SetProgress(101));
     }
+
+    [Fact]
+    public void Job_options_default_from_the_handler_and_are_validated()
+    {
+        var handler = new ProcessJobHandler("true");
+        Assert.Equal(0, Valid.JobSlots);
+        Assert.Equal(Math.Min(Environment.ProcessorCount, ushort.MaxValue), (Valid with { JobHandler = handler }).JobSlots);
+        Assert.Equal(3, (Valid with { JobHandler = handler, JobSlots = 3 }).JobSlots);
+        Assert.Equal(0, (Valid with { JobHandler = handler, JobSlots = 0 }).JobSlots);
+        Assert.Equal(4096, Valid.OutputTailBytes);
+        Assert.Equal(1024 * 1024, Valid.MaxOutFileBytes);
+        Assert.Equal(1000, Valid.MaxUnackedResults);
+        Assert.EndsWith(Path.Combine("drover", "agent-web-01", "work"), Valid.WorkDirectory, StringComparison.Ordinal);
+        Assert.Equal("/tmp/w", (Valid with { WorkDirectory = "/tmp/w" }).WorkDirectory);
+        (Valid with { JobHandler = handler }).Validate();
+
+        Assert.Contains("job handler", Assert.Throws<ArgumentException>((Valid with { JobSlots = 2 }).Validate).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>((Valid with { JobHandler = handler, OutputTailBytes = -1 }).Validate);
+        Assert.Throws<ArgumentException>((Valid with { JobHandler = handler, OutputTailBytes = 2 * 1024 * 1024 }).Validate);
+        Assert.Throws<ArgumentException>((Valid with { JobHandler = handler, MaxOutFileBytes = 17 * 1024 * 1024 }).Validate);
+        Assert.Throws<ArgumentException>((Valid with { JobHandler = handler, MaxUnackedResults = 0 }).Validate);
+        Assert.Throws<ArgumentException>((Valid with { JobHandler = handler, WorkDirectory = " " }).Validate);
+        Assert.Throws<ArgumentException>((Valid with { JobHandler = handler, WorkDirectory = "a\0b" }).Validate);
+    }
+
+    [Theory]
+    [InlineData(0, 5)]
+    [InlineData(4, 3)]
+    [InlineData(4, 4)]
+    [InlineData(4, 10)]
+    [InlineData(7, 100)]
+    public void Tail_buffer_keeps_the_last_bytes_whatever_the_write_sizes(int capacity, int total)
+    {
+        var data = Enumerable.Range(0, total).Select(i => (byte)i).ToArray();
+        foreach (var chunk in new[] { 1, 2, 3, 5, 8, 100 })
+        {
+            var tail = new TailBuffer(capacity);
+            for (var i = 0; i < total; i += chunk)
+            {
+                tail.Write(data.AsSpan(i, Math.Min(chunk, total - i)));
+            }
+
+            Assert.Equal(data[Math.Max(0, total - capacity)..], tail.ToArray());
+            Assert.Equal(total, tail.TotalBytes);
+        }
+    }
+
+    [Theory]
+    [InlineData("a.txt", ".txt")]
+    [InlineData("a.tar.gz", ".gz")]
+    [InlineData("noext", "")]
+    [InlineData("dir.d/file", "")]
+    [InlineData("trailing.", "")]
+    [InlineData("x.12345678901234567", "")]
+    [InlineData("x.1234567890123456", ".1234567890123456")]
+    [InlineData("x.p\u00e9", "")]
+    [InlineData("x.a b", "")]
+    public void Only_plain_extensions_are_kept(string fileName, string extension)
+    {
+        Assert.Equal(extension, AgentRuntime.SafeExtension(fileName));
+    }
+
+    [Fact]
+    public void Job_directory_names_use_safe_ids_as_they_are_and_hash_the_rest()
+    {
+        Assert.Equal("j-01ABC-2", AgentRuntime.JobDirectoryName(new("j-01ABC", 2)));
+        Assert.Equal("..-1", AgentRuntime.JobDirectoryName(new("..", 1)));
+        Assert.Matches("^h-[0-9a-f]{32}-1$", AgentRuntime.JobDirectoryName(new("../x", 1)));
+        Assert.Matches("^h-[0-9a-f]{32}-1$", AgentRuntime.JobDirectoryName(new("", 1)));
+        Assert.Matches("^h-[0-9a-f]{32}-1$", AgentRuntime.JobDirectoryName(new(new string('a', 129), 1)));
+        Assert.NotEqual(AgentRuntime.JobDirectoryName(new("a/b", 1)), AgentRuntime.JobDirectoryName(new("a/c", 1)));
+    }
 }

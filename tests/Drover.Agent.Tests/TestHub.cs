@@ -47,6 +47,12 @@ internal sealed class TestHub : IAsyncDisposable
 
     public bool AutoAck { get; set; } = true;
 
+    /// <summary>Whether each job_result is answered with job_result_ack at once. Default: false (tests ack by hand).</summary>
+    public bool AutoAckResults { get; set; }
+
+    /// <summary>welcome.max_frame_size, and the largest frame this hub reads.</summary>
+    public uint MaxFrameSize { get; set; } = ProtocolConstants.DefaultMaxFrameSize;
+
     /// <summary>The answer to the hello on the n-th connection (0-based). A refuse is followed by a close.
     /// Null sends nothing.</summary>
     public Func<Hello, int, Message?> Answer { get; set; }
@@ -72,9 +78,21 @@ internal sealed class TestHub : IAsyncDisposable
         IntervalMs: IntervalMs,
         SlotOffsetMs: SlotOffsetMs,
         HubTimeUnixMs: Time.GetUtcNow().ToUnixTimeMilliseconds() + ClockSkewMs,
-        MaxFrameSize: ProtocolConstants.DefaultMaxFrameSize,
+        MaxFrameSize: MaxFrameSize,
         MaxStatusFields: MaxStatusFields,
         HubId: HubId);
+
+    /// <summary>A job frame for <paramref name="content"/> with its correct SHA-256 (unless <paramref name="sha256"/> is given).</summary>
+    public Job CreateJob(string jobId, byte[] content, uint attempt = 1, string fileName = "input.txt", uint timeoutMs = 30_000,
+        string args = "", byte[]? sha256 = null) => new(
+        jobId,
+        attempt,
+        Time.GetUtcNow().ToUnixTimeMilliseconds() + timeoutMs,
+        timeoutMs,
+        fileName,
+        sha256 ?? System.Security.Cryptography.SHA256.HashData(content),
+        args,
+        content);
 
     /// <summary>The hub vanishes: stops listening (later connects are refused) and drops every connection.</summary>
     public async Task StopAsync()
@@ -167,6 +185,15 @@ internal sealed class TestHub : IAsyncDisposable
 
         public IReadOnlyList<T> ReceivedOf<T>() where T : Message => Received.Select(r => r.Message).OfType<T>().ToArray();
 
+        public IReadOnlyList<JobResult> Results => ReceivedOf<JobResult>();
+
+        /// <summary>The job messages the agent sent (accepted, busy, result), in order.</summary>
+        public IReadOnlyList<Message> JobMessages =>
+            Received.Select(r => r.Message).Where(m => m is JobAccepted or JobBusy or JobResult).ToArray();
+
+        public JobResult? ResultOf(string jobId, uint attempt = 1) =>
+            Results.LastOrDefault(r => r.JobId == jobId && r.Attempt == attempt);
+
         public void Start(int index) => _ = ReadLoopAsync(index);
 
         public async Task SendAsync(Message message)
@@ -228,7 +255,7 @@ internal sealed class TestHub : IAsyncDisposable
                 {
                     var result = await reader.ReadAsync();
                     var buffer = result.Buffer;
-                    while (FrameCodec.TryReadFrame(ref buffer, ProtocolConstants.DefaultMaxFrameSize, out var type, out var payload))
+                    while (FrameCodec.TryReadFrame(ref buffer, (int)_hub.MaxFrameSize, out var type, out var payload))
                     {
                         var message = FrameCodec.Decode(type, payload);
                         lock (_received)
@@ -273,6 +300,9 @@ internal sealed class TestHub : IAsyncDisposable
                     break;
                 case Status status when _hub.AutoAck:
                     await SendAsync(new StatusAck(status.Sequence));
+                    break;
+                case JobResult result when _hub.AutoAckResults:
+                    await SendAsync(new JobResultAck(result.JobId, result.Attempt));
                     break;
             }
         }

@@ -15,19 +15,24 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly NetworkStream _stream;
     private readonly PipeReader _reader;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly int _maxFrameSize;
     private int _disposed;
 
-    private AgentConnection(Socket socket)
+    private AgentConnection(Socket socket, int maxFrameSize)
     {
         _socket = socket;
+        _maxFrameSize = maxFrameSize;
         _stream = new NetworkStream(socket, ownsSocket: true);
+        // A job agent reads frames of up to 16 MiB: bigger segments mean fewer of them. Idle, either holds no buffer.
+        var bufferSize = maxFrameSize > ProtocolConstants.DefaultMaxFrameSize ? 64 * 1024 : 4096;
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(
-            bufferSize: 4096, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
+            bufferSize: bufferSize, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
     }
 
     /// <summary>Connects to <paramref name="address"/>; <paramref name="timeout"/> is measured on
-    /// <paramref name="time"/>. Throws <see cref="SocketException"/> or <see cref="TimeoutException"/> on failure.</summary>
-    public static async Task<AgentConnection> ConnectAsync(HubAddress address, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    /// <paramref name="time"/>. Frames from the hub larger than <paramref name="maxFrameSize"/> are refused
+    /// (<see cref="ErrorCode.FrameTooLarge"/>). Throws <see cref="SocketException"/> or <see cref="TimeoutException"/> on failure.</summary>
+    public static async Task<AgentConnection> ConnectAsync(HubAddress address, TimeSpan timeout, int maxFrameSize, TimeProvider time, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var timeoutCts = new CancellationTokenSource(timeout, time);
@@ -38,7 +43,7 @@ internal sealed class AgentConnection : IAsyncDisposable
                 ? new IPEndPoint(ip, address.Port)
                 : new DnsEndPoint(address.Host, address.Port);
             await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
-            return new AgentConnection(socket);
+            return new AgentConnection(socket, maxFrameSize);
         }
         catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -60,7 +65,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         {
             var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
-            if (FrameCodec.TryReadFrame(ref buffer, ProtocolConstants.DefaultMaxFrameSize, out var type, out var payload))
+            if (FrameCodec.TryReadFrame(ref buffer, _maxFrameSize, out var type, out var payload))
             {
                 // Decode copies everything the message keeps, so the buffer can be released right after.
                 var message = FrameCodec.Decode(type, payload);

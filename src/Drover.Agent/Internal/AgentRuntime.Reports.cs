@@ -249,6 +249,14 @@ internal sealed partial class AgentRuntime
 
         AgentState state;
         byte progress;
+        var jobsInFlight = 0;
+        if (_options.JobSlots > 0)
+        {
+            jobsInFlight = JobsInFlight;
+            fields.Add(new("jobs_in_flight", FieldValue.From((long)jobsInFlight)));
+            fields.Add(new("job_slots", FieldValue.From((long)_options.JobSlots)));
+        }
+
         lock (_gate)
         {
             foreach (var (key, value) in _customFields)
@@ -256,7 +264,8 @@ internal sealed partial class AgentRuntime
                 Merge(fields, key, value);
             }
 
-            state = _agentState;
+            // Busy while a job runs, unless the application set a state of its own (Draining, Busy...).
+            state = _agentState == AgentState.Idle && jobsInFlight > 0 ? AgentState.Busy : _agentState;
             progress = _progress;
         }
 

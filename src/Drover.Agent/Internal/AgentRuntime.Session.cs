@@ -27,7 +27,7 @@ internal sealed partial class AgentRuntime
         AgentConnection connection;
         try
         {
-            connection = await AgentConnection.ConnectAsync(address, _options.ConnectTimeout, _time, cancellationToken).ConfigureAwait(false);
+            connection = await AgentConnection.ConnectAsync(address, _options.ConnectTimeout, ReceiveFrameLimit, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -122,25 +122,28 @@ internal sealed partial class AgentRuntime
         SessionOutcome outcome;
         try
         {
-            outcome = await ReadLoopAsync(connection, hub, cancellationToken).ConfigureAwait(false);
+            outcome = await ReadLoopAsync(connection, hub, sessionCts.Token, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            DetachJobs(connection);
             await sessionCts.CancelAsync().ConfigureAwait(false);
             await reports.ConfigureAwait(false);
             await SayByeAsync(connection, hub, ErrorCode.None, "agent stopping").ConfigureAwait(false);
             throw;
         }
 
+        DetachJobs(connection);
         await sessionCts.CancelAsync().ConfigureAwait(false);
         await reports.ConfigureAwait(false);
         return outcome with { Welcomed = true, Length = _time.GetElapsedTime(started) };
     }
 
-    private async Task<SessionOutcome> ReadLoopAsync(AgentConnection connection, string hub, CancellationToken cancellationToken)
+    private async Task<SessionOutcome> ReadLoopAsync(AgentConnection connection, string hub, CancellationToken sessionToken, CancellationToken cancellationToken)
     {
         try
         {
+            await ReannounceJobsAsync(connection, hub, sessionToken).ConfigureAwait(false);
             while (true)
             {
                 var message = await connection.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -158,6 +161,15 @@ internal sealed partial class AgentRuntime
                         break;
                     case Reschedule reschedule:
                         ApplyReschedule(reschedule, hub);
+                        break;
+                    case Job job:
+                        await OnJobAsync(connection, hub, job, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case JobCancel cancel:
+                        await OnJobCancelAsync(hub, cancel).ConfigureAwait(false);
+                        break;
+                    case JobResultAck ack:
+                        OnJobResultAck(hub, ack);
                         break;
                     default:
                         return OnControlMessage(hub, message, welcomed: true) ?? await ProtocolErrorAsync(connection, hub, ErrorCode.UnexpectedMessage,

@@ -11,7 +11,7 @@ namespace Drover.Agent.Internal;
 /// delay (the next report slot); while disconnected, one pending delay. No thread and no periodic timer.</para>
 /// <para>Split by concern: this file holds state and the run loop; <c>AgentRuntime.Session.cs</c> the
 /// connection, handshake and read loop; <c>AgentRuntime.Reports.cs</c> the schedule, samples and backlog.</para></summary>
-internal sealed partial class AgentRuntime
+internal sealed partial class AgentRuntime : IDisposable
 {
     private readonly AgentOptions _options;
     private readonly TimeProvider _time;
@@ -55,6 +55,7 @@ internal sealed partial class AgentRuntime
         _backoff = new ReconnectBackoff(options.BackoffBase, options.BackoffCap);
         _backlog = new StatusBacklog(options.StatusBacklog);
         _hello = options.CreateHello();
+        InitJobs();
     }
 
     public string AgentId => _options.AgentId;
@@ -137,10 +138,18 @@ internal sealed partial class AgentRuntime
         }
         finally
         {
+            await StopJobsAsync().ConfigureAwait(false);
             SetConnectionState(AgentConnectionState.Disconnected);
             Emit(AgentEventKind.Stopped, _currentHub, stopReason, stopCode, stopDetail, null);
             _events?.Writer.TryComplete();
         }
+    }
+
+    /// <summary>Releases the job machinery; call after <see cref="RunAsync"/> completed.</summary>
+    public void Dispose()
+    {
+        _jobsStop?.Dispose();
+        _jobSendLock.Dispose();
     }
 
     /// <summary>Where and when to try next, from how the last attempt ended.</summary>

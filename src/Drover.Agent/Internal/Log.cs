@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Drover.Agent.Internal;
 
 /// <summary>Every log line of the agent library. Event ids: 1000-1019 connection lifecycle,
-/// 1020-1039 reports and schedule, 1040-1059 status content.</summary>
+/// 1020-1039 reports and schedule, 1040-1059 status content, 1060-1079 jobs.</summary>
 internal static partial class Log
 {
     // 1000-1019: connection lifecycle
@@ -57,4 +57,32 @@ internal static partial class Log
 
     [LoggerMessage(1041, LogLevel.Warning, "Agent {AgentId} status provider failed; the report goes out without its fields: {Error}")]
     public static partial void StatusProviderFailed(ILogger logger, string agentId, string error);
+
+    // 1060-1079: jobs
+    [LoggerMessage(1060, LogLevel.Debug, "Agent {AgentId} accepted job {JobId} attempt {Attempt} ({Size} bytes, timeout {TimeoutMs} ms)")]
+    public static partial void JobAccepted(ILogger logger, string agentId, string jobId, uint attempt, int size, uint timeoutMs);
+
+    [LoggerMessage(1061, LogLevel.Debug, "Agent {AgentId} answered busy to job {JobId} attempt {Attempt}: {Reason}")]
+    public static partial void JobBusy(ILogger logger, string agentId, string jobId, uint attempt, string reason);
+
+    [LoggerMessage(1062, LogLevel.Information, "Agent {AgentId} finished job {JobId} attempt {Attempt}: {Outcome}, exit code {ExitCode}, {DurationMs} ms {Error}")]
+    public static partial void JobFinished(ILogger logger, string agentId, string jobId, uint attempt, JobOutcome outcome, int exitCode, uint durationMs, string error);
+
+    [LoggerMessage(1063, LogLevel.Debug, "Agent {AgentId} result of job {JobId} attempt {Attempt} acknowledged")]
+    public static partial void JobAcknowledged(ILogger logger, string agentId, string jobId, uint attempt);
+
+    [LoggerMessage(1064, LogLevel.Information, "Agent {AgentId} cancelling job {JobId} attempt {Attempt} at the request of {Hub}: {Reason}")]
+    public static partial void JobCancelled(ILogger logger, string agentId, string hub, string jobId, uint attempt, string reason);
+
+    [LoggerMessage(1065, LogLevel.Debug, "Agent {AgentId} ignored a cancel for job {JobId} attempt {Attempt}: not held here")]
+    public static partial void JobCancelIgnored(ILogger logger, string agentId, string jobId, uint attempt);
+
+    [LoggerMessage(1066, LogLevel.Information, "Agent {AgentId} re-announced {Running} running jobs and {Results} unacknowledged results to {Hub}")]
+    public static partial void JobsReannounced(ILogger logger, string agentId, string hub, int running, int results);
+
+    [LoggerMessage(1067, LogLevel.Warning, "Agent {AgentId} stopped with {Count} job handlers still exiting")]
+    public static partial void JobsStillRunning(ILogger logger, string agentId, int count);
+
+    [LoggerMessage(1068, LogLevel.Warning, "Agent {AgentId} could not delete job directory {Directory}: {Error}")]
+    public static partial void JobDirectoryNotDeleted(ILogger logger, string agentId, string directory, string error);
 }

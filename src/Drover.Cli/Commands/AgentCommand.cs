@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Drover.Cli.Commands;
 
-/// <summary><c>drover agent</c>: runs one agent until Ctrl-C. Exit codes: 0 stopped cleanly, 1 refused
+/// <summary><c>drover agent</c>: runs one agent until Ctrl-C; with <c>--handler</c> it also runs jobs. Exit codes: 0 stopped cleanly, 1 refused
 /// for good by the hub (bad token, invalid id, no common protocol version), 2 wrong flags.</summary>
 internal static class AgentCommand
 {
@@ -36,19 +36,39 @@ internal static class AgentCommand
         {
             Description = "A command run before each report (no shell; simple quoting works, 5 s timeout) whose stdout JSON object is merged into the report's fields.",
         };
+        var handlerOption = new Option<string>("--handler")
+        {
+            Description = "Take jobs: the command run for each one, with {file} (the input file), {out} (where to write a result file), {job} and {attempt} replaced. Split like a shell (quotes), run without one; DROVER_* variables are set.",
+        };
+        var shellOption = new Option<bool>("--shell")
+        {
+            Description = "Run the --handler command with /bin/sh -c (pipes, redirections); placeholders are replaced by single-quoted values.",
+        };
+        var workdirOption = new Option<string>("--workdir")
+        {
+            Description = "Where job directories are made (default: $XDG_STATE_HOME/drover/agent-ID/work, else ~/.local/state/drover/agent-ID/work).",
+        };
+        var slotsOption = new Option<int?>("--slots")
+        {
+            Description = "How many jobs run at once, 1-65535 (default: the number of processors). Needs --handler.",
+        };
         var logLevelOption = new Option<string>("--log-level")
         {
             Description = "trace, debug, info, warn, error or none.",
             DefaultValueFactory = _ => "info",
         };
 
-        var command = new Command("agent", "Run an agent: connect to a hub, report status on the hub's schedule, reconnect with backoff. Ctrl-C stops it.")
+        var command = new Command("agent", "Run an agent: connect to a hub, report status on the hub's schedule, reconnect with backoff; with --handler, run the jobs the hub sends. Ctrl-C stops it.")
         {
             hubOption,
             idOption,
             tokenOption,
             labelsOption,
             statusCommandOption,
+            handlerOption,
+            shellOption,
+            workdirOption,
+            slotsOption,
             logLevelOption,
         };
 
@@ -72,12 +92,37 @@ internal static class AgentCommand
             string[]? statusArgv = null;
             if (parseResult.GetValue(statusCommandOption) is { } statusCommandText)
             {
-                if (!CommandLineSplitter.TrySplit(statusCommandText, out var argv, out var splitError))
+                if (!Drover.Agent.Internal.CommandLine.TrySplit(statusCommandText, out var argv, out var splitError))
                 {
                     return Usage($"--status-command: {splitError}");
                 }
 
                 statusArgv = argv;
+            }
+
+            var handlerText = parseResult.GetValue(handlerOption);
+            var slots = parseResult.GetValue(slotsOption);
+            if (handlerText is null && (slots is not null || parseResult.GetValue(shellOption) || parseResult.GetValue(workdirOption) is not null))
+            {
+                return Usage("--slots, --shell and --workdir need --handler");
+            }
+
+            if (slots is < 1 or > ushort.MaxValue)
+            {
+                return Usage("--slots must be 1 to 65535");
+            }
+
+            ProcessJobHandler? handler = null;
+            if (handlerText is not null)
+            {
+                try
+                {
+                    handler = new ProcessJobHandler(handlerText, parseResult.GetValue(shellOption));
+                }
+                catch (ArgumentException ex)
+                {
+                    return Usage($"--handler: {ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal)}");
+                }
             }
 
             using var loggerFactory = ConsoleLogging.Create(level);
@@ -94,7 +139,17 @@ internal static class AgentCommand
                 Labels = labels,
                 StatusProvider = statusCommand is null ? null : statusCommand.RunAsync,
                 LoggerFactory = loggerFactory,
+                JobHandler = handler,
             };
+            if (slots is { } slotCount)
+            {
+                options = options with { JobSlots = (ushort)slotCount };
+            }
+
+            if (parseResult.GetValue(workdirOption) is { } workdir)
+            {
+                options = options with { WorkDirectory = workdir };
+            }
 
             try
             {

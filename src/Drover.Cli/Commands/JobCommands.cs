@@ -1,3 +1,4 @@
+using Drover.Hub.Api;
 using System.CommandLine;
 using System.Text.Json;
 using Drover.Cli.Jobs;

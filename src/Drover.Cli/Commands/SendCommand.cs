@@ -1,3 +1,4 @@
+using Drover.Hub.Api;
 using System.CommandLine;
 using System.Text.Json;
 using Drover.Cli.Jobs;
@@ -148,7 +149,7 @@ internal static class SendCommand
             foreach (var id in pending)
             {
                 var job = await client.GetJobAsync(id, cancellationToken);
-                if (!job.IsFinal)
+                if (!JobStates.IsFinal(job.State))
                 {
                     still.Add(id);
                     continue;

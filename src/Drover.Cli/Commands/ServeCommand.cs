@@ -88,8 +88,10 @@ internal static class ServeCommand
             using var stop = StopSignal.Create(cancellationToken);
             using var loggerFactory = ConsoleLogging.Create(level);
             var logger = loggerFactory.CreateLogger("drover");
-            await using var store = new SqliteFleetStore(new SqliteStoreOptions { Path = Path.Combine(dataDir, "drover.db") });
-            var hub = new DroverHub(options, store, loggerFactory);
+            var storeOptions = new SqliteStoreOptions { Path = Path.Combine(dataDir, "drover.db") };
+            await using var store = new SqliteFleetStore(storeOptions);
+            await using var jobStore = new SqliteJobStore(storeOptions);
+            var hub = new DroverHub(options, store, jobStore, loggerFactory);
             try
             {
                 await hub.StartAsync(stop.Token);

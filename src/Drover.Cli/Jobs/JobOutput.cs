@@ -1,3 +1,4 @@
+using Drover.Hub.Api;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

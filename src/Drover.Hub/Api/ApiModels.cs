@@ -17,6 +17,8 @@ public sealed record AgentView(
     ulong SessionEpoch,
     uint SlotOffsetMs,
     string? LastDisconnectReason,
+    int JobSlots,
+    int JobsInFlight,
     StatusView? Status);
 
 /// <summary>A status report as the API shows it.</summary>
@@ -42,7 +44,8 @@ public sealed record StatsView(
     long[] ArrivalsPerSecond,
     int AdmissionWaiting,
     long Capacity,
-    ProcessView Process);
+    ProcessView Process,
+    JobStatsView Jobs);
 
 /// <summary>The hub process's own memory and GC figures.</summary>
 public sealed record ProcessView(long WorkingSetBytes, long ManagedHeapBytes, long GcCommittedBytes, long GcFragmentedBytes, int Gen0Collections, int Gen1Collections, int Gen2Collections, int Threads);
@@ -56,6 +59,11 @@ public sealed record ApiError(string Error);
 [JsonSerializable(typeof(AgentDetail))]
 [JsonSerializable(typeof(StatsView))]
 [JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(JobView))]
+[JsonSerializable(typeof(JobPage))]
+[JsonSerializable(typeof(ResultView))]
+[JsonSerializable(typeof(SubmitResponse))]
+[JsonSerializable(typeof(JobStatsView))]
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(double))]
 [JsonSerializable(typeof(bool))]

@@ -24,6 +24,9 @@ internal sealed class AgentEntry
 
     public string Version = string.Empty;
 
+    /// <summary>How many jobs the agent runs at once, from its latest hello (0: it takes no jobs).</summary>
+    public int JobSlots;
+
     public long FirstSeenTicks;
 
     /// <summary>UTC ticks of the last hello or report: what liveness is measured from.</summary>

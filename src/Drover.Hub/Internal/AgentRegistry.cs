@@ -88,6 +88,7 @@ internal sealed class AgentRegistry
             entry.Session = session;
             entry.Labels = _strings.Labels(hello.Labels);
             entry.Version = _strings.Intern(hello.AgentVersion);
+            entry.JobSlots = hello.JobSlots;
             entry.Address = address;
             entry.LastSeenTicks = now;
             entry.Presence = Presence.Online;

@@ -1,12 +1,12 @@
 using System.Text;
 
-namespace Drover.Cli.Commands;
+namespace Drover.Agent.Internal;
 
 /// <summary>Splits a command line into arguments the way a POSIX shell does for simple quoting, without
 /// running a shell: whitespace separates arguments; '...' is literal; "..." is literal except that a
 /// backslash escapes " \ $ and `; outside quotes a backslash escapes the next character. No variables,
-/// globs, pipes or redirections.</summary>
-internal static class CommandLineSplitter
+/// globs, pipes or redirections. (The same rules as the CLI's --status-command.)</summary>
+internal static class CommandLine
 {
     public static bool TrySplit(string text, out string[] argv, out string error)
     {
@@ -101,6 +101,9 @@ internal static class CommandLineSplitter
         error = string.Empty;
         return true;
     }
+
+    /// <summary>Quotes <paramref name="value"/> for a POSIX shell: single quotes, with each ' written as '\''.</summary>
+    public static string ShellQuote(string value) => "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     private static bool Fail(string message, out string[] argv, out string error)
     {

@@ -1,0 +1,61 @@
+namespace Drover.Hub.Api;
+
+/// <summary>One job as the API shows it. The last five fields come from the job's latest result (null
+/// when it has none); <see cref="Stdout"/> and <see cref="Stderr"/> are the tails the agent sent, decoded
+/// as UTF-8 with invalid bytes replaced.</summary>
+public sealed record JobView(
+    string Id,
+    string State,
+    string Name,
+    long Size,
+    string Sha256,
+    string Target,
+    string Args,
+    int Priority,
+    long TimeoutMs,
+    int Retries,
+    int Attempt,
+    string? Agent,
+    DateTimeOffset SubmittedAt,
+    DateTimeOffset? FinishedAt,
+    string? DeadReason,
+    string? Outcome,
+    int? ExitCode,
+    long? DurationMs,
+    string? Stdout,
+    string? Stderr);
+
+/// <summary>One page of jobs, sorted by id (submission order). Pass <see cref="Next"/> as <c>after</c>
+/// for the next page; null when this is the last.</summary>
+public sealed record JobPage(IReadOnlyList<JobView> Items, string? Next);
+
+/// <summary>A job's latest result.</summary>
+public sealed record ResultView(
+    string JobId,
+    int Attempt,
+    string Agent,
+    string Outcome,
+    int? ExitCode,
+    long DurationMs,
+    string Stdout,
+    string Stderr,
+    long OutFileSize,
+    string? Error,
+    DateTimeOffset RecordedAt);
+
+/// <summary>One job of a submission as the 201 answer lists it.</summary>
+public sealed record SubmittedJob(string Id, string Name, long Size, string Sha256);
+
+/// <summary>The 201 answer to POST /api/jobs: the jobs in the order of the request's files.</summary>
+public sealed record SubmitResponse(IReadOnlyList<SubmittedJob> Jobs);
+
+/// <summary>The <c>jobs</c> section of /api/stats: counts by state from the store, totals since the hub started.</summary>
+public sealed record JobStatsView(
+    int Queued,
+    int Running,
+    int Done,
+    int Dead,
+    int Cancelled,
+    long SubmittedTotal,
+    long FinishedTotal,
+    double FinishedPerSecond);

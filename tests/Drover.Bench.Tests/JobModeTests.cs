@@ -56,46 +56,6 @@ public class JobOptionsTests
     }
 }
 
-public class ByteSizeTests
-{
-    [Theory]
-    [InlineData("4096", 4096)]
-    [InlineData("4KiB", 4096)]
-    [InlineData("4 KiB", 4096)]
-    [InlineData("4k", 4096)]
-    [InlineData("4KB", 4096)]
-    [InlineData("1.5MiB", 1_572_864)]
-    [InlineData("16MiB", 16_777_216)]
-    [InlineData("1g", 1_073_741_824)]
-    [InlineData("100B", 100)]
-    public void Sizes_parse_in_powers_of_1024(string text, long expected)
-    {
-        Assert.True(ByteSize.TryParse(text, out var bytes, out _));
-        Assert.Equal(expected, bytes);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData(null)]
-    [InlineData("KiB")]
-    [InlineData("-4KiB")]
-    [InlineData("four")]
-    [InlineData("4 parsecs")]
-    public void Nonsense_is_refused_with_an_example(string? text)
-    {
-        Assert.False(ByteSize.TryParse(text, out _, out var error));
-        Assert.Contains("4KiB", error, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Sizes_format_for_people()
-    {
-        Assert.Equal("4 KiB", ByteSize.Format(4096));
-        Assert.Equal("1.5 MiB", ByteSize.Format(1_572_864));
-        Assert.Equal("512 B", ByteSize.Format(512));
-    }
-}
-
 public class MultipartBodyTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Drover.Bench;
+using Drover.Hub;
 using Drover.Hub.Os;
 using Spectre.Console;
 
@@ -100,9 +101,9 @@ internal static class BenchCommand
                 environment[pair[..equals]] = pair[(equals + 1)..];
             }
 
-            if (!ByteSize.TryParse(parse.GetValue(fileSize), out var fileBytes, out error))
+            if (!SizeText.TryParse(parse.GetValue(fileSize), out var fileBytes))
             {
-                return CliParsing.Fail($"--file-size: {error}");
+                return CliParsing.Fail($"--file-size: '{parse.GetValue(fileSize)}' is not a size; {SizeText.Examples}");
             }
 
             if (!CliParsing.TryParseDuration(parse.GetValue(jobDrain), out var drainFor, out error))
@@ -170,7 +171,7 @@ internal static class BenchCommand
     private static async Task<BenchResult> RunWithProgressAsync(BenchOptions options, ulong openFiles, CancellationToken cancellationToken)
     {
         AnsiConsole.MarkupLine(options.JobMode
-            ? $"[bold]drover bench[/]: {options.Jobs:N0} jobs of {ByteSize.Format(options.FileSize)}, {options.Batch:N0} per request, {(options.Rate is { } r ? $"{r:N0} jobs/s" : "unpaced")}, {options.Agents:N0} agents with {options.JobSlots} slots"
+            ? $"[bold]drover bench[/]: {options.Jobs:N0} jobs of {SizeText.Format(options.FileSize)}, {options.Batch:N0} per request, {(options.Rate is { } r ? $"{r:N0} jobs/s" : "unpaced")}, {options.Agents:N0} agents with {options.JobSlots} slots"
             : $"[bold]drover bench[/]: {options.Agents:N0} agents, mode {options.Mode}, interval {options.Interval.TotalSeconds:0.#} s, run {options.Duration.TotalSeconds:0.#} s");
         BenchResult? result = null;
         await AnsiConsole.Progress()
@@ -230,7 +231,7 @@ internal static class BenchCommand
     {
         void Row(string name, string value) => table.AddRow(name, value);
         var pace = r.Rate is { } rate ? $"paced at {rate:N0} jobs/s" : "unpaced";
-        Row("jobs", $"{r.Jobs:N0} of {ByteSize.Format(r.FileSizeBytes ?? 0)}, {r.Batch:N0} per request ({pace}, {r.Submitters} submitters); {r.Agents:N0} agents × {r.JobSlots} slots");
+        Row("jobs", $"{r.Jobs:N0} of {SizeText.Format(r.FileSizeBytes ?? 0)}, {r.Batch:N0} per request ({pace}, {r.Submitters} submitters); {r.Agents:N0} agents × {r.JobSlots} slots");
         Row("jobs done / accepted", $"{r.JobsDone:N0} / {r.JobsAccepted:N0} (refused {r.JobsRefused:N0}; the hub counts {r.HubJobsDone:N0} done, {r.HubJobsDead:N0} dead, {r.HubJobsOpen:N0} open)");
         Row("jobs per second, end to end", $"{r.JobsPerSecond:N0} (in {r.JobSeconds:0.00} s; accepted at {r.SubmitPerSecond:N0}/s)");
         Row("submit → result p50 / p99 / max", $"{r.JobP50Ms:0.00} / {r.JobP99Ms:0.00} / {r.JobMaxMs:0.00} ms");

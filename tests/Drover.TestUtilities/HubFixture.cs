@@ -10,10 +10,11 @@ public sealed class HubFixture : IAsyncDisposable
 {
     private readonly bool _ownsDirectory;
 
-    private HubFixture(DroverHub hub, SqliteFleetStore store, string directory, bool ownsDirectory)
+    private HubFixture(DroverHub hub, SqliteFleetStore store, SqliteJobStore jobStore, string directory, bool ownsDirectory)
     {
         Hub = hub;
         Store = store;
+        JobStore = jobStore;
         DataDirectory = directory;
         _ownsDirectory = ownsDirectory;
     }
@@ -21,6 +22,9 @@ public sealed class HubFixture : IAsyncDisposable
     public DroverHub Hub { get; }
 
     public SqliteFleetStore Store { get; }
+
+    /// <summary>The job store: the same SQLite file as <see cref="Store"/>.</summary>
+    public SqliteJobStore JobStore { get; }
 
     public string DataDirectory { get; }
 
@@ -47,10 +51,12 @@ public sealed class HubFixture : IAsyncDisposable
             AdmitPerSecond = 100_000,
         };
         options = configure?.Invoke(options) ?? options;
-        var store = new SqliteFleetStore(new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db") });
-        var hub = new DroverHub(options, store);
+        var storeOptions = new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db") };
+        var store = new SqliteFleetStore(storeOptions);
+        var jobStore = new SqliteJobStore(storeOptions, options.TimeProvider);
+        var hub = new DroverHub(options, store, jobStore);
         await hub.StartAsync(CancellationToken.None);
-        return new HubFixture(hub, store, directory, ownsDirectory);
+        return new HubFixture(hub, store, jobStore, directory, ownsDirectory);
     }
 
     public HttpClient CreateApiClient() => new() { BaseAddress = ApiUrl, Timeout = TimeSpan.FromSeconds(30) };
@@ -74,6 +80,7 @@ public sealed class HubFixture : IAsyncDisposable
     public async Task StopAsync()
     {
         await Hub.DisposeAsync();
+        await JobStore.DisposeAsync();
         await Store.DisposeAsync();
     }
 

@@ -90,8 +90,10 @@ internal static class DemoCommand
             HubId = "demo-hub",
             ReportInterval = interval,
         };
-        var store = new SqliteFleetStore(new SqliteStoreOptions { Path = Path.Combine(dataDir, "drover.db") });
-        var hub = new DroverHub(hubOptions, store, loggerFactory);
+        var storeOptions = new SqliteStoreOptions { Path = Path.Combine(dataDir, "drover.db") };
+        var store = new SqliteFleetStore(storeOptions);
+        var jobStore = new SqliteJobStore(storeOptions);
+        var hub = new DroverHub(hubOptions, store, jobStore, loggerFactory);
         await hub.StartAsync(CancellationToken.None);
         var hubAddress = $"127.0.0.1:{hub.AgentEndPoint.Port}";
 
@@ -155,6 +157,7 @@ internal static class DemoCommand
         }
 
         await hub.DisposeAsync();
+        await jobStore.DisposeAsync();
         await store.DisposeAsync();
         AnsiConsole.Write(summary);
         if (ownsData)

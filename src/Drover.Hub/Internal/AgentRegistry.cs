@@ -89,6 +89,7 @@ internal sealed class AgentRegistry
             entry.Labels = _strings.Labels(hello.Labels);
             entry.Version = _strings.Intern(hello.AgentVersion);
             entry.Address = address;
+            entry.JobSlots = hello.JobSlots;
             entry.LastSeenTicks = now;
             entry.Presence = Presence.Online;
             entry.LastDisconnectReason = null;

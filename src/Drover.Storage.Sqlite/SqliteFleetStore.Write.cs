@@ -20,7 +20,7 @@ public sealed partial class SqliteFleetStore
             return Task.CompletedTask;
         }
 
-        return InWriteTransactionAsync(
+        return _writer.InTransactionAsync(
             async (commands, _, ct) =>
             {
                 for (int i = 0; i < agents.Count; i++)
@@ -45,7 +45,7 @@ public sealed partial class SqliteFleetStore
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxPerAgent);
         ThrowIfNotReady();
-        return InWriteTransactionAsync(
+        return _writer.InTransactionAsync(
             async (_, transaction, ct) =>
             {
                 using SqliteCommand command = transaction.Connection!.CreateCommand();
@@ -57,87 +57,5 @@ public sealed partial class SqliteFleetStore
             },
             "pruning the status history",
             cancellationToken);
-    }
-
-    /// <summary>Runs <paramref name="work"/> under the write lock in one transaction on the write
-    /// connection, committing when it returns and rolling back when anything throws.</summary>
-    private async Task<T> InWriteTransactionAsync<T>(
-        Func<BatchCommands, SqliteTransaction, CancellationToken, Task<T>> work,
-        string what,
-        CancellationToken cancellationToken)
-    {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ThrowIfNotReady();
-            (SqliteConnection writer, BatchCommands commands) = await EnsureWriterAsync(cancellationToken).ConfigureAwait(false);
-
-            SqliteTransaction transaction;
-            try
-            {
-                transaction = writer.BeginTransaction();
-            }
-            catch (SqliteException e)
-            {
-                DropWriter();
-                throw StoreErrors.Write(_file.Path, e, what);
-            }
-
-            commands.Enlist(transaction);
-            try
-            {
-                T result = await work(commands, transaction, cancellationToken).ConfigureAwait(false);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                transaction.Dispose();
-                return result;
-            }
-            catch (SqliteException e)
-            {
-                Abort(transaction);
-                throw StoreErrors.Write(_file.Path, e, what);
-            }
-            catch
-            {
-                Abort(transaction);
-                throw;
-            }
-            finally
-            {
-                _commands?.Enlist(null);
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    /// <summary>Rolls back. SQLite may already have rolled back on its own (it does for SQLITE_FULL and
-    /// I/O errors); if the rollback itself fails, the connection's state is unknown, so it is dropped
-    /// and the next write opens a fresh one.</summary>
-    private void Abort(SqliteTransaction transaction)
-    {
-        try
-        {
-            transaction.Rollback();
-            transaction.Dispose();
-        }
-        catch (Exception e) when (e is SqliteException or InvalidOperationException)
-        {
-            DropWriter();
-        }
-    }
-
-    /// <summary>The write connection and its prepared commands, reopened if a failure dropped them.
-    /// Caller holds the write lock.</summary>
-    private async Task<(SqliteConnection Writer, BatchCommands Commands)> EnsureWriterAsync(CancellationToken cancellationToken)
-    {
-        if (_writer is null)
-        {
-            _writer = await _file.OpenWriterAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        _commands ??= CreateCommands(_writer);
-        return (_writer, _commands);
     }
 }

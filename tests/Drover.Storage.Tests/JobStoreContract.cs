@@ -460,4 +460,278 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Equal(["running"], (await reopened.ExpiredLeasesAsync(T0.AddMinutes(2), CancellationToken.None)).Select(j => j.Id));
         Assert.Equal(ResultRecording.Duplicate, await reopened.RecordResultAsync(Result("done", 1), true, CancellationToken.None));
     }
+
+    protected static Task<JobBatchOutcome> ApplyAsync(IJobStore store, JobBatch batch) => store.ApplyAsync(batch, CancellationToken.None);
+
+    [Fact]
+    public async Task Apply_runs_a_mixed_batch_and_reports_each_item_in_order()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("lease-me"), Job("done-me"), Job("fail-me", maxRetries: 0), Job("requeue-me"), Job("expire-me"));
+        await LeaseAsync(store, "done-me", 1, "agent-1");
+        await LeaseAsync(store, "fail-me", 1, "agent-2");
+        await LeaseAsync(store, "requeue-me", 1, "agent-3");
+
+        JobBatchOutcome outcome = await ApplyAsync(store, new JobBatch
+        {
+            Submit = [Job("new-1", content: [7, 7]), Job("new-2")],
+            Leases =
+            [
+                new JobLease("lease-me", "agent-4", 1, T0.AddMinutes(4)),
+                new JobLease("done-me", "agent-5", 2, T0.AddMinutes(4)),
+                new JobLease("new-1", "agent-6", 1, T0.AddMinutes(6)),
+                new JobLease("ghost", "agent-7", 1, T0.AddMinutes(4)),
+            ],
+            Results =
+            [
+                new JobResultSubmission(Result("done-me", 1, "agent-1"), true),
+                new JobResultSubmission(Result("fail-me", 1, "agent-2", "exit-nonzero", "boom"), false),
+                new JobResultSubmission(Result("new-1", 1, "agent-6"), true),
+                new JobResultSubmission(Result("ghost", 1), true),
+                new JobResultSubmission(Result("requeue-me", 5, "agent-3"), true),
+                new JobResultSubmission(Result("expire-me", 0), true),
+            ],
+            Requeues = [new JobRequeue("requeue-me", 1, "agent-lost"), new JobRequeue("lease-me", 7, "wrong attempt")],
+            Expire = [new JobExpiry("expire-me", "target offline"), new JobExpiry("done-me", "not queued"), new JobExpiry("ghost", "unknown")],
+        });
+
+        Assert.Equal([true, false, true, false], outcome.Leased);
+        Assert.Equal(
+            [ResultRecording.Recorded, ResultRecording.Recorded, ResultRecording.Recorded, ResultRecording.UnknownJob, ResultRecording.StaleAttempt, ResultRecording.NotRunning],
+            outcome.Results);
+        Assert.Equal([1, 0], outcome.Requeued);
+        Assert.Equal([true, false, false], outcome.Expired);
+
+        JobRecord leased = await GetAsync(store, "lease-me");
+        Assert.Equal((JobStates.Running, 1, "agent-4", (DateTimeOffset?)T0.AddMinutes(4)), (leased.State, leased.Attempt, leased.LeaseOwner, leased.LeaseExpiresAt));
+        Assert.Equal(JobStates.Done, (await GetAsync(store, "done-me")).State);
+        JobRecord failed = await GetAsync(store, "fail-me");
+        Assert.Equal((JobStates.Dead, "boom"), (failed.State, failed.DeadReason));
+        JobRecord fresh = await GetAsync(store, "new-1");
+        Assert.Equal((JobStates.Done, 1, "agent-6"), (fresh.State, fresh.Attempt, fresh.LastAgent));
+        Assert.Equal([7, 7], fresh.Content);
+        Assert.Equal(JobStates.Queued, (await GetAsync(store, "new-2")).State);
+        JobRecord requeued = await GetAsync(store, "requeue-me");
+        Assert.Equal((JobStates.Queued, "agent-3"), (requeued.State, requeued.LastAgent));
+        JobRecord expired = await GetAsync(store, "expire-me");
+        Assert.Equal((JobStates.Dead, "target offline"), (expired.State, expired.DeadReason));
+        Assert.NotNull(expired.FinishedAt);
+        Assert.Null(await store.GetJobAsync("ghost", CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("ghost", CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("requeue-me", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Apply_runs_submits_then_leases_then_results_then_requeues_then_expiries()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("running", maxRetries: 3));
+        await LeaseAsync(store, "running", 1, "agent-1");
+
+        // Each later list sees what the earlier ones did: the submitted job is leased and finished, the
+        // requeue comes after the result (so it finds nothing running), the expiry after the requeue.
+        JobBatchOutcome outcome = await ApplyAsync(store, new JobBatch
+        {
+            Expire = [new JobExpiry("fresh", "too late"), new JobExpiry("running", "too late")],
+            Requeues = [new JobRequeue("fresh", 1, "after the result"), new JobRequeue("running", 1, "agent-lost")],
+            Results = [new JobResultSubmission(Result("fresh", 1, "agent-2"), true)],
+            Leases = [new JobLease("fresh", "agent-2", 1, T0.AddMinutes(1))],
+            Submit = [Job("fresh")],
+        });
+
+        Assert.Equal([true], outcome.Leased);
+        Assert.Equal([ResultRecording.Recorded], outcome.Results);
+        Assert.Equal([0, 1], outcome.Requeued);
+        Assert.Equal([false, true], outcome.Expired);
+        Assert.Equal(JobStates.Done, (await GetAsync(store, "fresh")).State);
+        JobRecord expired = await GetAsync(store, "running");
+        Assert.Equal((JobStates.Dead, "too late", 1, "agent-1"), (expired.State, expired.DeadReason, expired.Attempt, expired.LastAgent));
+    }
+
+    [Fact]
+    public async Task Apply_records_a_second_result_for_the_same_attempt_in_one_batch_as_a_duplicate()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("a"), Job("b", maxRetries: 1));
+        await LeaseAsync(store, "a", 1, "agent-1");
+        await LeaseAsync(store, "b", 1, "agent-2");
+
+        JobBatchOutcome outcome = await ApplyAsync(store, new JobBatch
+        {
+            Results =
+            [
+                new JobResultSubmission(Result("a", 1, "agent-1"), true),
+                new JobResultSubmission(Result("b", 1, "agent-2", "exit-nonzero", "first"), false),
+                new JobResultSubmission(Result("a", 1, "agent-1", "exit-nonzero", "again"), false),
+                new JobResultSubmission(Result("b", 1, "agent-2", "exit-nonzero", "second"), false),
+            ],
+        });
+
+        Assert.Equal([ResultRecording.Recorded, ResultRecording.Recorded, ResultRecording.Duplicate, ResultRecording.Duplicate], outcome.Results);
+        Assert.Equal(JobStates.Done, (await GetAsync(store, "a")).State);
+        Assert.Equal("ok", (await store.GetResultAsync("a", CancellationToken.None))!.Outcome);
+        JobRecord b = await GetAsync(store, "b");
+        Assert.Equal((JobStates.Queued, 1), (b.State, b.Attempt));
+        Assert.Equal("first", (await store.GetResultAsync("b", CancellationToken.None))!.Error);
+    }
+
+    [Fact]
+    public async Task Apply_is_all_or_nothing_when_a_submitted_id_already_exists()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("existing"), Job("queued"), Job("running"));
+        await LeaseAsync(store, "running", 1, "agent-1");
+        var batch = new JobBatch
+        {
+            Submit = [Job("new"), Job("existing")],
+            Leases = [new JobLease("queued", "agent-2", 1, T0.AddMinutes(1))],
+            Results = [new JobResultSubmission(Result("running", 1, "agent-1"), true)],
+            Requeues = [new JobRequeue("running", 1, "agent-lost")],
+            Expire = [new JobExpiry("existing", "too late")],
+        };
+
+        await Assert.ThrowsAsync<StoreException>(() => ApplyAsync(store, batch));
+
+        Assert.Null(await store.GetJobAsync("new", CancellationToken.None));
+        Assert.Equal(JobStates.Queued, (await GetAsync(store, "queued")).State);
+        Assert.Equal(JobStates.Queued, (await GetAsync(store, "existing")).State);
+        JobRecord running = await GetAsync(store, "running");
+        Assert.Equal((JobStates.Running, "agent-1"), (running.State, running.LeaseOwner));
+        Assert.Null(await store.GetResultAsync("running", CancellationToken.None));
+
+        // The store is still usable, and the same changes without the bad submission go through.
+        JobBatchOutcome outcome = await ApplyAsync(store, batch with { Submit = [Job("new")] });
+        Assert.Equal([true], outcome.Leased);
+        Assert.Equal([ResultRecording.Recorded], outcome.Results);
+        Assert.Equal([0], outcome.Requeued);
+        Assert.Equal([true], outcome.Expired);
+        Assert.Equal(JobStates.Done, (await GetAsync(store, "running")).State);
+    }
+
+    [Fact]
+    public async Task Apply_checks_every_item_before_writing_and_an_empty_batch_does_nothing()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("queued"));
+
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => ApplyAsync(store, new JobBatch
+        {
+            Submit = [Job("new")],
+            Leases = [new JobLease("queued", "agent-1", 1, T0), new JobLease("queued", "agent-1", 0, T0)],
+        }));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => ApplyAsync(store, new JobBatch
+        {
+            Submit = [Job("new"), Job("bad") with { Attempt = 2 }],
+        }));
+
+        Assert.Null(await store.GetJobAsync("new", CancellationToken.None));
+        Assert.Equal(JobStates.Queued, (await GetAsync(store, "queued")).State);
+        JobBatchOutcome empty = await ApplyAsync(store, new JobBatch());
+        Assert.Empty(empty.Leased);
+        Assert.Empty(empty.Results);
+        Assert.Empty(empty.Requeued);
+        Assert.Empty(empty.Expired);
+    }
+
+    [Fact]
+    public async Task Apply_handles_a_batch_of_two_thousand_items_at_once()
+    {
+        const int count = 1000;
+        IJobStore store = await NewStoreAsync();
+        await store.SubmitAsync([.. Enumerable.Range(0, count).Select(i => Job($"old-{i:D4}"))], CancellationToken.None);
+        await store.ApplyAsync(new JobBatch { Leases = [.. Enumerable.Range(0, count).Select(i => new JobLease($"old-{i:D4}", "agent-1", 1, T0))] }, CancellationToken.None);
+
+        JobBatchOutcome outcome = await ApplyAsync(store, new JobBatch
+        {
+            Submit = [.. Enumerable.Range(0, count).Select(i => Job($"new-{i:D4}"))],
+            Results = [.. Enumerable.Range(0, count).Select(i => new JobResultSubmission(Result($"old-{i:D4}", 1), true))],
+        });
+
+        Assert.All(outcome.Results, r => Assert.Equal(ResultRecording.Recorded, r));
+        IReadOnlyDictionary<string, int> counts = await store.CountByStateAsync(CancellationToken.None);
+        Assert.Equal((count, count), (counts[JobStates.Queued], counts[JobStates.Done]));
+    }
+
+    [Fact]
+    public async Task Load_active_is_queued_and_running_with_content_by_priority_then_submission()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(
+            store,
+            Job("low", priority: 1, submittedAt: T0, content: [1]),
+            Job("high-new", priority: 9, submittedAt: T0.AddSeconds(5), content: [2]),
+            Job("high-old-running", priority: 9, submittedAt: T0.AddSeconds(1), content: [3]),
+            Job("mid-b", priority: 5, submittedAt: T0.AddSeconds(2), content: [4]),
+            Job("mid-a", priority: 5, submittedAt: T0.AddSeconds(2), content: [5]),
+            Job("done", priority: 100),
+            Job("dead", priority: 100, maxRetries: 0),
+            Job("cancelled", priority: 100),
+            Job("expired", priority: 100));
+        await LeaseAsync(store, "high-old-running", 1, "agent-1");
+        await LeaseAsync(store, "done", 1);
+        await store.RecordResultAsync(Result("done", 1), true, CancellationToken.None);
+        await LeaseAsync(store, "dead", 1);
+        await store.RecordResultAsync(Result("dead", 1, outcome: "exit-nonzero"), false, CancellationToken.None);
+        await store.CancelAsync("cancelled", CancellationToken.None);
+        await store.ExpireQueuedAsync("expired", "target offline", CancellationToken.None);
+
+        IReadOnlyList<JobRecord> active = await store.LoadActiveAsync(CancellationToken.None);
+
+        Assert.Equal(["high-old-running", "high-new", "mid-a", "mid-b", "low"], active.Select(j => j.Id));
+        Assert.Equal(new byte[] { 3, 2, 5, 4, 1 }, active.Select(j => Assert.Single(j.Content)));
+        Assert.Equal("agent-1", active[0].LeaseOwner);
+        Assert.Equal(JobStates.Running, active[0].State);
+        Assert.All(active.Skip(1), j => Assert.Equal(JobStates.Queued, j.State));
+    }
+
+    [Fact]
+    public async Task Expire_queued_marks_only_a_queued_job_dead_with_its_reason()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("queued"), Job("running"));
+        await LeaseAsync(store, "running", 1);
+
+        Assert.True(await store.ExpireQueuedAsync("queued", "agent:x did not come online within 5m", CancellationToken.None));
+        Assert.False(await store.ExpireQueuedAsync("queued", "again", CancellationToken.None));
+        Assert.False(await store.ExpireQueuedAsync("running", "running", CancellationToken.None));
+        Assert.False(await store.ExpireQueuedAsync("ghost", "unknown", CancellationToken.None));
+
+        JobRecord dead = await GetAsync(store, "queued");
+        Assert.Equal(JobStates.Dead, dead.State);
+        Assert.Equal("agent:x did not come online within 5m", dead.DeadReason);
+        Assert.NotNull(dead.FinishedAt);
+        Assert.Equal(0, dead.Attempt);
+        Assert.Null(dead.LastAgent);
+        Assert.False(await LeaseAsync(store, "queued", 1));
+        Assert.Equal(JobStates.Running, (await GetAsync(store, "running")).State);
+        Assert.Equal(0, await store.CountQueuedAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Count_by_state_names_every_state_with_zero_when_none()
+    {
+        IJobStore store = await NewStoreAsync();
+
+        IReadOnlyDictionary<string, int> empty = await store.CountByStateAsync(CancellationToken.None);
+        Assert.Equal(
+            [JobStates.Cancelled, JobStates.Dead, JobStates.Done, JobStates.Queued, JobStates.Running],
+            empty.Keys.Order(StringComparer.Ordinal));
+        Assert.All(empty.Values, v => Assert.Equal(0, v));
+
+        await SubmitAsync(store, [.. Enumerable.Range(0, 7).Select(i => Job($"j{i}", maxRetries: 0))]);
+        await LeaseAsync(store, "j0", 1);
+        await LeaseAsync(store, "j1", 1);
+        await LeaseAsync(store, "j2", 1);
+        await store.RecordResultAsync(Result("j1", 1), true, CancellationToken.None);
+        await store.RequeueAsync("j2", 1, "agent-lost", CancellationToken.None);
+        await store.CancelAsync("j3", CancellationToken.None);
+
+        IReadOnlyDictionary<string, int> counts = await store.CountByStateAsync(CancellationToken.None);
+        Assert.Equal(5, counts.Count);
+        Assert.Equal(3, counts[JobStates.Queued]);
+        Assert.Equal(1, counts[JobStates.Running]);
+        Assert.Equal(1, counts[JobStates.Done]);
+        Assert.Equal(1, counts[JobStates.Dead]);
+        Assert.Equal(1, counts[JobStates.Cancelled]);
+    }
 }

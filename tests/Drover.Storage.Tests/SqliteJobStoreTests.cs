@@ -88,16 +88,30 @@ public sealed class SqliteJobStoreTests : JobStoreContract
     private static AgentRecord Agent(string id) => new() { Id = id, FirstSeen = T0, LastSeen = T0, SessionEpoch = 3, SlotOrdinal = 5 };
 
     [Fact]
-    public async Task Initialize_sets_wal_normal_and_the_shared_schema_version()
+    public async Task Initialize_sets_wal_full_sync_and_the_shared_schema_version()
     {
         var store = (SqliteJobStore)await NewStoreAsync("pragmas");
 
-        Assert.Equal(1L, await store.WriterPragmaAsync("synchronous", CancellationToken.None)); // NORMAL
+        Assert.Equal(2L, await store.WriterPragmaAsync("synchronous", CancellationToken.None)); // FULL
         Assert.Equal("wal", await store.WriterPragmaAsync("journal_mode", CancellationToken.None));
         using SqliteConnection raw = OpenRaw(store.FilePath);
         Assert.Equal(2L, Scalar(raw, "PRAGMA user_version;"));
         Assert.Equal(1L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'agents';"));
         Assert.Equal(5L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('jobs', 'job_content', 'job_results', 'job_attempts', 'stale_results');"));
+    }
+
+    [Fact]
+    public async Task On_one_file_the_job_store_syncs_full_and_the_fleet_store_normal()
+    {
+        var jobs = (SqliteJobStore)await NewStoreAsync("sync-levels");
+        SqliteFleetStore fleet = await OpenFleetAsync(jobs.FilePath);
+        await jobs.SubmitAsync([Job("j")], CancellationToken.None);
+        await fleet.WriteBatchAsync([Agent("a")], [], CancellationToken.None);
+
+        Assert.Equal(2L, await jobs.WriterPragmaAsync("synchronous", CancellationToken.None)); // FULL
+        Assert.Equal(1L, await fleet.WriterPragmaAsync("synchronous", CancellationToken.None)); // NORMAL
+        Assert.Equal("wal", await jobs.WriterPragmaAsync("journal_mode", CancellationToken.None));
+        Assert.Equal("wal", await fleet.WriterPragmaAsync("journal_mode", CancellationToken.None));
     }
 
     [Fact]

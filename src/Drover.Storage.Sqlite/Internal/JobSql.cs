@@ -28,7 +28,14 @@ internal static class JobSql
         "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id " +
         "WHERE j.state = 'queued' ORDER BY j.priority DESC, j.submitted_at, j.id LIMIT $limit";
 
+    /// <summary>Queued and running, in the order <see cref="SelectQueued"/> uses.</summary>
+    public const string SelectActive =
+        "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id " +
+        "WHERE j.state IN ('queued', 'running') ORDER BY j.priority DESC, j.submitted_at, j.id";
+
     public const string CountQueued = "SELECT count(*) FROM jobs WHERE state = 'queued'";
+
+    public const string CountByState = "SELECT state, count(*) FROM jobs GROUP BY state";
 
     public const string SelectExpired =
         "SELECT " + JobColumns + " FROM jobs j WHERE j.state = 'running' AND j.lease_expires_at <= $now ORDER BY j.lease_expires_at, j.id";
@@ -39,12 +46,16 @@ internal static class JobSql
         WHERE id = $id AND state = 'queued' AND attempt < $attempt
         """;
 
-    public const string SelectForResult = "SELECT state, attempt, max_retries FROM jobs WHERE id = $id";
-
-    public const string ResultAttempt = "SELECT attempt FROM job_results WHERE job_id = $id";
-
-    /// <summary>1 when the attempt already has a history row: from_result says whether a result (1) or a requeue (0) wrote it.</summary>
-    public const string AttemptHistory = "SELECT from_result FROM job_attempts WHERE job_id = $id AND attempt = $attempt";
+    /// <summary>What a result is checked against, in one lookup: the job's state and attempt, the attempt of its
+    /// recorded result (NULL when none), and whether the result's attempt already has a history row
+    /// (NULL when none; 1 when a result wrote it, 0 when a requeue did).</summary>
+    public const string SelectForResult =
+        """
+        SELECT j.state, j.attempt,
+               (SELECT r.attempt FROM job_results r WHERE r.job_id = j.id),
+               (SELECT a.from_result FROM job_attempts a WHERE a.job_id = j.id AND a.attempt = $attempt)
+        FROM jobs j WHERE j.id = $id
+        """;
 
     public const string UpsertResult =
         """
@@ -93,6 +104,12 @@ internal static class JobSql
         UPDATE jobs SET state = 'cancelled', last_agent = COALESCE(lease_owner, last_agent), lease_owner = NULL,
                         lease_expires_at = NULL, finished_at = $at
         WHERE id = $id AND state IN ('queued', 'running')
+        """;
+
+    public const string ExpireQueued =
+        """
+        UPDATE jobs SET state = 'dead', dead_reason = $reason, finished_at = $at
+        WHERE id = $id AND state = 'queued'
         """;
 
     public const string SelectResult =

@@ -40,9 +40,11 @@ internal static class CommandParameters
 {
     public static SqliteCommand Bind(this SqliteCommand command, string name, SqliteType type, object? value)
     {
-        if (command.Parameters.Contains(name))
+        // One lookup by name (Contains and the indexer would each search).
+        int index = command.Parameters.IndexOf(name);
+        if (index >= 0)
         {
-            command.Parameters[name].Value = value ?? DBNull.Value;
+            command.Parameters[index].Value = value ?? DBNull.Value;
         }
         else
         {

@@ -4,9 +4,10 @@ using Microsoft.Data.Sqlite;
 namespace Drover.Storage.Sqlite.Internal;
 
 /// <summary>One store file and how both stores (<see cref="SqliteFleetStore"/>, <see cref="SqliteJobStore"/>)
-/// connect to it: the write connection (unpooled, creates the file, WAL, synchronous=NORMAL, busy
-/// timeout) and pooled read connections that see the last committed state. Each store keeps its own
-/// write lock, writer and prepared commands; this class holds what is the same for both.</summary>
+/// connect to it: the write connection (unpooled, creates the file, WAL, the store's synchronous level,
+/// busy timeout) and pooled read connections that see the last committed state. Each store keeps its own
+/// writer (<see cref="StoreWriter{TCommands}"/>: write lock, connection, prepared commands); this class
+/// holds what is the same for both.</summary>
 internal sealed class StoreFile
 {
     private readonly SqliteStoreOptions _options;
@@ -66,8 +67,8 @@ internal sealed class StoreFile
     }
 
     /// <summary>Opens the write connection: checks the file is ours (a foreign or newer file is refused
-    /// untouched), then switches it to WAL and sets the pragmas.</summary>
-    public async Task<SqliteConnection> OpenWriterAsync(CancellationToken cancellationToken)
+    /// untouched), then switches it to WAL and sets the pragmas, <c>synchronous</c> to <paramref name="synchronous"/>.</summary>
+    public async Task<SqliteConnection> OpenWriterAsync(Synchronous synchronous, CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_writeConnectionString);
         try
@@ -84,7 +85,8 @@ internal sealed class StoreFile
                     "the file system may not support the shared memory WAL needs.");
             }
 
-            await StoreSchema.ExecuteAsync(connection, "PRAGMA synchronous = NORMAL;", cancellationToken).ConfigureAwait(false);
+            string level = synchronous == Synchronous.Full ? "FULL" : "NORMAL";
+            await StoreSchema.ExecuteAsync(connection, "PRAGMA synchronous = " + level + ";", cancellationToken).ConfigureAwait(false);
             long busyMs = (long)_options.BusyTimeout.TotalMilliseconds;
             await StoreSchema.ExecuteAsync(connection, "PRAGMA busy_timeout = " + busyMs.ToString(CultureInfo.InvariantCulture) + ";", cancellationToken).ConfigureAwait(false);
             if (_options.MaxPageCount is { } maxPages)
@@ -140,4 +142,15 @@ internal sealed class StoreFile
         using var reader = new SqliteConnection(_readConnectionString);
         SqliteConnection.ClearPool(reader);
     }
+}
+
+/// <summary>How hard a store's write connection makes its commits durable (<c>PRAGMA synchronous</c> in WAL mode).</summary>
+internal enum Synchronous
+{
+    /// <summary>No fsync at commit, only at checkpoints: a commit survives a crash of the process, but a power
+    /// loss or operating-system crash may drop the last few (the database stays consistent).</summary>
+    Normal = 1,
+
+    /// <summary>The WAL is fsynced at every commit: a commit survives power loss too.</summary>
+    Full = 2,
 }

@@ -1,0 +1,182 @@
+using System.Globalization;
+using Drover.Storage.Sqlite.Internal;
+using Microsoft.Data.Sqlite;
+
+namespace Drover.Storage.Sqlite;
+
+public sealed partial class SqliteJobStore
+{
+    /// <inheritdoc/>
+    public Task<int> CountQueuedAsync(CancellationToken cancellationToken) =>
+        ReadAsync(
+            async (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = JobSql.CountQueued;
+                return Convert.ToInt32(await command.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture);
+            },
+            cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<JobRecord?> GetJobAsync(string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return ReadAsync(
+            async (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = JobSql.SelectJob;
+                command.Bind("$id", SqliteType.Text, id);
+                IReadOnlyList<JobRecord> jobs = await ReadJobsAsync(command, withContent: true, ct).ConfigureAwait(false);
+                return jobs.Count == 0 ? null : jobs[0];
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Ids compare by SQLite's binary (ordinal UTF-8) collation. <paramref name="limit"/> 0
+    /// returns an empty list; a negative one is rejected.</remarks>
+    public Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, int limit, string? afterId, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        return ReadAsync(
+            (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                var sql = new System.Text.StringBuilder("SELECT " + JobSql.JobColumns + " FROM jobs j WHERE 1 = 1");
+                if (state is not null)
+                {
+                    sql.Append(" AND j.state = $state");
+                    command.Bind("$state", SqliteType.Text, state);
+                }
+
+                if (agent is not null)
+                {
+                    sql.Append(" AND (j.lease_owner = $agent OR j.last_agent = $agent)");
+                    command.Bind("$agent", SqliteType.Text, agent);
+                }
+
+                if (afterId is not null)
+                {
+                    sql.Append(" AND j.id > $after");
+                    command.Bind("$after", SqliteType.Text, afterId);
+                }
+
+                sql.Append(" ORDER BY j.id LIMIT $limit");
+                command.Bind("$limit", SqliteType.Integer, limit);
+                command.CommandText = sql.ToString();
+                return ReadJobsAsync(command, withContent: false, ct);
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<JobRecord>> LoadQueuedAsync(int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        return ReadAsync(
+            (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = JobSql.SelectQueued;
+                command.Bind("$limit", SqliteType.Integer, limit);
+                return ReadJobsAsync(command, withContent: true, ct);
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<JobRecord>> ExpiredLeasesAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        ReadAsync(
+            (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = JobSql.SelectExpired;
+                command.Bind("$now", SqliteType.Integer, JobSql.ToColumn(now));
+                return ReadJobsAsync(command, withContent: false, ct);
+            },
+            cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<JobResultRecord?> GetResultAsync(string jobId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(jobId);
+        return ReadAsync(
+            async (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = JobSql.SelectResult;
+                command.Bind("$id", SqliteType.Text, jobId);
+                SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    return await reader.ReadAsync(ct).ConfigureAwait(false) ? JobSql.ReadResult(reader) : null;
+                }
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Highest priority first, then oldest submitted, then by id (as <see cref="LoadQueuedAsync"/>),
+    /// queued and running mixed.</remarks>
+    public Task<IReadOnlyList<JobRecord>> LoadActiveAsync(CancellationToken cancellationToken) =>
+        ReadAsync(
+            (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = JobSql.SelectActive;
+                return ReadJobsAsync(command, withContent: true, ct);
+            },
+            cancellationToken);
+
+    /// <inheritdoc/>
+    /// <remarks>One <c>GROUP BY</c> query.</remarks>
+    public Task<IReadOnlyDictionary<string, int>> CountByStateAsync(CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyDictionary<string, int>>(
+            async (connection, ct) =>
+            {
+                var counts = new Dictionary<string, int>(StringComparer.Ordinal)
+                {
+                    [JobStates.Queued] = 0,
+                    [JobStates.Running] = 0,
+                    [JobStates.Done] = 0,
+                    [JobStates.Dead] = 0,
+                    [JobStates.Cancelled] = 0,
+                };
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = JobSql.CountByState;
+                SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        counts[reader.GetString(0)] = reader.GetInt32(1);
+                    }
+                }
+
+                return counts;
+            },
+            cancellationToken);
+
+    private static async Task<IReadOnlyList<JobRecord>> ReadJobsAsync(SqliteCommand command, bool withContent, CancellationToken cancellationToken)
+    {
+        var jobs = new List<JobRecord>();
+        SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                jobs.Add(JobSql.ReadJob(reader, withContent));
+            }
+        }
+
+        return jobs;
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a pooled read connection; see <see cref="StoreFile.ReadAsync"/>.</summary>
+    private Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ThrowIfNotReady();
+        return _file.ReadAsync(work, cancellationToken);
+    }
+}

@@ -23,7 +23,11 @@ public sealed class RawProtocolClient : IAsyncDisposable
         return new RawProtocolClient(socket);
     }
 
-    public static Hello MakeHello(string agentId, string token = "", IReadOnlyDictionary<string, string>? labels = null) => new(
+    /// <summary>The largest frame payload this client reads (default 64 KiB; job agents need
+    /// <see cref="ProtocolConstants.MaxJobFrameSize"/>).</summary>
+    public int MaxFrameSize { get; set; } = ProtocolConstants.DefaultMaxFrameSize;
+
+    public static Hello MakeHello(string agentId, string token = "", IReadOnlyDictionary<string, string>? labels = null, ushort jobSlots = 0) => new(
         ProtocolConstants.MinVersion,
         ProtocolConstants.MaxVersion,
         agentId,
@@ -31,7 +35,7 @@ public sealed class RawProtocolClient : IAsyncDisposable
         "test-1.0",
         labels ?? new Dictionary<string, string>(),
         [],
-        0);
+        jobSlots);
 
     public static Status MakeStatus(ulong sequence, AgentState state = AgentState.Idle, params (string Key, FieldValue Value)[] fields) =>
         new(sequence, state, ProtocolConstants.NoProgress, fields.Select(f => new KeyValuePair<string, FieldValue>(f.Key, f.Value)).ToList());
@@ -57,12 +61,21 @@ public sealed class RawProtocolClient : IAsyncDisposable
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {
-            if (FrameCodec.TryReadFrame(_buffer.AsSpan(0, _filled), ProtocolConstants.DefaultMaxFrameSize, out var type, out var payload, out var consumed))
+            if (FrameCodec.TryReadFrame(_buffer.AsSpan(0, _filled), MaxFrameSize, out var type, out var payload, out var consumed))
             {
                 var message = FrameCodec.Decode(type, payload);
                 _buffer.AsSpan(consumed, _filled - consumed).CopyTo(_buffer);
                 _filled -= consumed;
                 return message;
+            }
+
+            if (FrameCodec.TryReadHeader(_buffer.AsSpan(0, _filled), MaxFrameSize, out _, out var length) && ProtocolConstants.HeaderSize + length > _buffer.Length)
+            {
+                Array.Resize(ref _buffer, ProtocolConstants.HeaderSize + length);
+            }
+            else if (_filled == _buffer.Length)
+            {
+                Array.Resize(ref _buffer, _buffer.Length * 2);
             }
 
             int read;

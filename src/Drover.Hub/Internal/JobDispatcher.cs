@@ -80,7 +80,15 @@ internal sealed partial class JobDispatcher : IDisposable
                 throw new ArgumentException($"job {jobs[i].Id}: unknown target '{jobs[i].Target}'; use random, least-loaded, agent:ID or label:k=v");
             }
 
-            bytes += jobs[i].Content.Length;
+            // Checked here as the store would: one bad submission must not fail a whole group commit.
+            var job = jobs[i];
+            if (string.IsNullOrEmpty(job.Id) || job.State != JobStates.Queued || job.Attempt != 0 || job.LeaseOwner is not null
+                || job.LeaseExpiresAt is not null || job.Content.Length > JobRecord.MaxContentBytes || job.MaxRetries < 0 || job.Timeout < TimeSpan.Zero)
+            {
+                throw new ArgumentException($"job '{job.Id}' is not a new queued job at attempt 0 without a lease, with at most {JobRecord.MaxContentBytes} bytes");
+            }
+
+            bytes += job.Content.Length;
         }
 
         Reserve(jobs.Count, bytes);

@@ -190,7 +190,14 @@ public sealed partial class DroverHub : IAsyncDisposable
         {
             // Commits what is pending (results from the last moments are then acknowledged to nobody:
             // the agents resend them after reconnecting, and get duplicates acknowledged).
-            await _jobWriterLoop.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _jobWriterLoop.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // A store that does not answer: what is pending is not committed (nothing was acknowledged for it).
+            }
         }
 
         foreach (var connection in _closing.Keys.Concat(sessions))

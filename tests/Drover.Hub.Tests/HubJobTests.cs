@@ -480,6 +480,37 @@ public sealed class HubJobTests
     }
 
     [Fact]
+    public async Task An_agent_that_does_not_read_its_jobs_is_disconnected_as_a_slow_consumer()
+    {
+        await using var fixture = await StartAsync();
+        await using var sloth = await RawProtocolClient.ConnectAsync(fixture.AgentEndPoint, receiveBufferSize: 4096);
+        sloth.MaxFrameSize = ProtocolConstants.MaxJobFrameSize;
+        Assert.IsType<Welcome>(await sloth.HandshakeAsync(RawProtocolClient.MakeHello("sloth", jobSlots: 1)));
+        await HubFixture.WaitUntilAsync(() => fixture.Hub.Registry.TryGet("sloth", out var e) && e.Session is not null);
+        Assert.True(fixture.Hub.Registry.TryGet("sloth", out var entry));
+        var session = entry.Session!;
+
+        // It reports results for jobs it never reads: each frees its slot, and the next 1 MiB job piles up.
+        for (var i = 0; i < 64 && !session.IsClosed; i++)
+        {
+            var submitted = MakeJob(content: new byte[1024 * 1024], target: "agent:sloth");
+            await fixture.Hub.Jobs.SubmitAsync([submitted], CancellationToken.None);
+            await WaitForStateAsync(fixture, submitted.Id, JobStates.Running);
+            if (session.IsClosed)
+            {
+                break;
+            }
+
+            await sloth.SendAsync(new JobResult(submitted.Id, 1, JobOutcome.Completed, 0, 1, Array.Empty<byte>(), Array.Empty<byte>(), Array.Empty<byte>(), string.Empty));
+            await WaitUntilAnyAsync(() => session.IsClosed || fixture.Hub.Jobs.InFlightOn("sloth") == 0);
+        }
+
+        Assert.True(session.IsClosed, "the hub should have given up on an agent that does not read");
+        await HubFixture.WaitUntilAsync(() => entry.LastDisconnectReason?.StartsWith(nameof(DisconnectReason.SlowConsumer), StringComparison.Ordinal) == true);
+        Assert.True(session.BacklogBytes <= 2L * fixture.Hub.Options.MaxJobFrameSize + (1024 * 1024));
+    }
+
+    [Fact]
     public async Task A_job_agent_may_send_results_larger_than_the_plain_frame_cap()
     {
         await using var fixture = await StartAsync();
@@ -491,6 +522,8 @@ public sealed class HubJobTests
         await CompleteAsync(agent, job, new JobResult(job.JobId, job.Attempt, JobOutcome.Completed, 0, 5, Array.Empty<byte>(), Array.Empty<byte>(), outFile, string.Empty));
         Assert.Equal(outFile.Length, (await fixture.JobStore.GetResultAsync(submitted.Id, CancellationToken.None))!.OutFile.Length);
     }
+
+    private static Task WaitUntilAnyAsync(Func<bool> condition) => HubFixture.WaitUntilAsync(condition);
 
     /// <summary>The first of two agents to receive a job, and the other one.</summary>
     private static async Task<(Job Job, RawProtocolClient Got, RawProtocolClient Other)> ReceiveFromEitherAsync(RawProtocolClient a, RawProtocolClient b)

@@ -15,9 +15,16 @@ public sealed class RawProtocolClient : IAsyncDisposable
 
     private RawProtocolClient(Socket socket) => _socket = socket;
 
-    public static async Task<RawProtocolClient> ConnectAsync(IPEndPoint hub, CancellationToken cancellationToken = default)
+    /// <summary>Connects; <paramref name="receiveBufferSize"/> (set before connecting) makes a slow reader's
+    /// kernel buffer small, so what the hub sends piles up on the hub's side.</summary>
+    public static async Task<RawProtocolClient> ConnectAsync(IPEndPoint hub, int? receiveBufferSize = null, CancellationToken cancellationToken = default)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferSize is { } size)
+        {
+            socket.ReceiveBufferSize = size;
+        }
+
         var target = hub.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, hub.Port) : hub;
         await socket.ConnectAsync(target, cancellationToken);
         return new RawProtocolClient(socket);

@@ -111,7 +111,9 @@ internal sealed partial class AgentConnection
                 }
 
                 var rest = frame.Length - offset;
-                if (_backlogBytes + rest > MaxBacklogBytes)
+                // One frame is always taken into an empty queue (a job loaded from an earlier run may be
+                // larger than today's limit); beyond the bound the agent is not reading.
+                if (_backlogBytes > 0 && _backlogBytes + rest > MaxBacklogBytes)
                 {
                     return false;
                 }

@@ -160,9 +160,9 @@ internal sealed partial class JobDispatcher
             Outcome = OutcomeName(result.Outcome),
             ExitCode = result.Outcome == JobOutcome.Completed ? result.ExitCode : null,
             DurationMs = result.DurationMs,
-            StdoutTail = result.StdoutTail.ToArray(),
-            StderrTail = result.StderrTail.ToArray(),
-            OutFile = result.OutFile.ToArray(),
+            StdoutTail = AsArray(result.StdoutTail),
+            StderrTail = AsArray(result.StderrTail),
+            OutFile = AsArray(result.OutFile),
             Error = result.Error,
             RecordedAt = _time.GetUtcNow(),
         };
@@ -282,6 +282,13 @@ internal sealed partial class JobDispatcher
             }
         }
     }
+
+    /// <summary>The decoded message's own array (the decoder copied it out of the read buffer), else a copy.</summary>
+    private static byte[] AsArray(ReadOnlyMemory<byte> bytes) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out var segment)
+        && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : bytes.ToArray();
 
     /// <summary>The outcome's name in the store, the API and the CLI.</summary>
     internal static string OutcomeName(JobOutcome outcome) => outcome switch

@@ -15,6 +15,43 @@ internal static class CliParsing
         return DurationText.TryParse(text, out value);
     }
 
+    /// <summary>Parses a size: "1MiB", "512KiB", "2GiB", "4096" or "4096B" (bytes); also "1MB"/"1KB" as the
+    /// same binary units and "1M"/"1K"/"1G". Case-insensitive; fractions allowed ("1.5MiB").</summary>
+    public static bool TryParseSize(string? text, out long bytes, out string error)
+    {
+        bytes = 0;
+        error = $"'{text}' is not a size; use for example 4096, 512KiB, 1MiB or 1GiB";
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        var trimmed = text.Trim();
+        var split = trimmed.Length;
+        while (split > 0 && char.IsLetter(trimmed[split - 1]))
+        {
+            split--;
+        }
+
+        var multiplier = trimmed[split..].ToLowerInvariant() switch
+        {
+            "" or "b" => 1L,
+            "k" or "kb" or "kib" => 1L << 10,
+            "m" or "mb" or "mib" => 1L << 20,
+            "g" or "gb" or "gib" => 1L << 30,
+            _ => 0L,
+        };
+        if (multiplier == 0
+            || !double.TryParse(trimmed[..split].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var amount)
+            || amount < 0 || !double.IsFinite(amount) || amount * multiplier > long.MaxValue)
+        {
+            return false;
+        }
+
+        bytes = (long)Math.Round(amount * multiplier);
+        return true;
+    }
+
     /// <summary>Parses "host:port", "[v6]:port" or ":port"; host names resolve via DNS (localhost to loopback).</summary>
     public static bool TryParseEndPoint(string? text, out IPEndPoint endPoint, out string error)
     {

@@ -59,7 +59,7 @@ public sealed partial class DroverHub
 
         var replaced = Registry.Attach(connection, hello, connection.RemoteAddress, out var entry, out var epoch, out var isNew);
         _pending.TryRemove(connection, out _);
-        connection.Established(entry, epoch);
+        connection.Established(entry, epoch, hello.JobSlots);
         replaced?.Close(DisconnectReason.Replaced, ErrorCode.SessionReplaced, $"a newer session for agent {hello.AgentId} connected from {connection.RemoteAddress}");
 
         if (isNew)
@@ -89,9 +89,12 @@ public sealed partial class DroverHub
             interval,
             ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, interval),
             Time.GetUtcNow().ToUnixTimeMilliseconds(),
-            (uint)Options.MaxFrameSize,
+            (uint)connection.MaxReadFrameSize,
             (ushort)Options.MaxStatusFields,
             Options.HubId));
+
+        // After the welcome, so that a job frame never precedes it.
+        Jobs.OnAgentConnected(entry, connection);
     }
 
     /// <summary>Validates a report without decoding it, records its bytes and acknowledges it.</summary>

@@ -28,6 +28,15 @@ public sealed partial class DroverHub
                 {
                     Log.SessionBug(Logger, "sweep", ex);
                 }
+
+                try
+                {
+                    Jobs.Sweep();
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.SessionBug(Logger, "job sweep", ex);
+                }
             }
         }
         catch (OperationCanceledException)

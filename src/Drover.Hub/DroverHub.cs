@@ -17,23 +17,28 @@ public sealed partial class DroverHub : IAsyncDisposable
     private static readonly TimeSpan LingerAfterClose = TimeSpan.FromSeconds(2);
 
     private readonly IFleetStore _store;
+    private readonly IJobStore _jobStore;
     private readonly ConcurrentDictionary<AgentConnection, byte> _pending = new();
     private readonly ConcurrentDictionary<AgentConnection, byte> _closing = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
+    private Task? _jobWriterLoop;
     private Socket? _listener;
     private WebApplication? _api;
     private long _restartGraceUntilTicks;
     private int _stopped;
 
+    /// <summary>A hub over <paramref name="store"/> (agents and status) and <paramref name="jobStore"/> (jobs);
+    /// the SQLite stores may share one file.</summary>
     public DroverHub(HubOptions options, IFleetStore store, IJobStore jobStore, ILoggerFactory? loggerFactory = null)
     {
-        ArgumentNullException.ThrowIfNull(jobStore);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(jobStore);
         options.Validate();
         Options = options;
         _store = store;
-        JobStore = jobStore;
+        _jobStore = jobStore;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Logger = LoggerFactory.CreateLogger("Drover.Hub");
         Time = options.TimeProvider;
@@ -42,6 +47,7 @@ public sealed partial class DroverHub : IAsyncDisposable
         Schedule = new ReportSchedule(options.ReportInterval, options.MaxReportsPerSecond);
         Admission = new AdmissionControl(options.AdmitPerSecond, Time);
         Writer = new StatusWriter(Registry, store, options, Logger);
+        Jobs = new JobDispatcher(jobStore, options, Registry, Logger);
     }
 
     public HubOptions Options { get; }
@@ -96,9 +102,11 @@ public sealed partial class DroverHub : IAsyncDisposable
 
     internal IFleetStore Store => _store;
 
-    internal IJobStore JobStore { get; }
+    /// <summary>The job engine: queue, placement, leases, retries (the HTTP API submits and cancels through it).</summary>
+    internal JobDispatcher Jobs { get; }
 
-    internal JobDispatcher Jobs { get; } = new JobDispatcher();
+    /// <summary>The job store, for reads (the API lists jobs and results from it).</summary>
+    internal IJobStore JobStore => _jobStore;
 
     /// <summary>Connections without a hello yet, plus those closing: zero once every dropped socket is released.</summary>
     internal int PendingConnections => _pending.Count + _closing.Count;
@@ -112,10 +120,11 @@ public sealed partial class DroverHub : IAsyncDisposable
         RaiseOpenFilesLimit();
 
         await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
-        await JobStore.InitializeAsync(cancellationToken).ConfigureAwait(false);
         var stored = await _store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
         var (maxEpoch, maxOrdinal) = await _store.GetCountersAsync(cancellationToken).ConfigureAwait(false);
         Registry.Load(stored, maxEpoch, maxOrdinal);
+        await _jobStore.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await Jobs.LoadAsync(cancellationToken).ConfigureAwait(false);
 
         // Managed restart: nobody is marked lost until one interval plus grace has passed.
         var graceUntil = StartedAt + Options.ReportInterval + Options.EffectiveLateGrace;
@@ -139,6 +148,8 @@ public sealed partial class DroverHub : IAsyncDisposable
         _loops.Add(Task.Run(() => AcceptLoopAsync(stopping), CancellationToken.None));
         _loops.Add(Task.Run(() => SweepLoopAsync(stopping), CancellationToken.None));
         _loops.Add(Task.Run(() => Writer.RunAsync(stopping), CancellationToken.None));
+        _loops.Add(Task.Run(() => Jobs.RunAsync(stopping), CancellationToken.None));
+        _jobWriterLoop = Task.Run(Jobs.Writer.RunAsync, CancellationToken.None);
         Log.Started(Logger, Options.HubId, AgentEndPoint.ToString(), ApiUrl?.ToString() ?? "off");
     }
 
@@ -174,6 +185,21 @@ public sealed partial class DroverHub : IAsyncDisposable
         }
 
         await Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        Jobs.Writer.Complete();
+        if (_jobWriterLoop is not null)
+        {
+            // Commits what is pending (results from the last moments are then acknowledged to nobody:
+            // the agents resend them after reconnecting, and get duplicates acknowledged).
+            try
+            {
+                await _jobWriterLoop.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // A store that does not answer: what is pending is not committed (nothing was acknowledged for it).
+            }
+        }
+
         foreach (var connection in _closing.Keys.Concat(sessions))
         {
             connection.Dispose();
@@ -191,6 +217,7 @@ public sealed partial class DroverHub : IAsyncDisposable
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _stopping.Dispose();
         Writer.Dispose();
+        Jobs.Dispose();
     }
 
     private async Task AcceptLoopAsync(CancellationToken cancellationToken)
@@ -236,6 +263,7 @@ public sealed partial class DroverHub : IAsyncDisposable
         if (entry is not null)
         {
             Registry.Detach(entry, connection.Epoch, $"{reason}: {detail}", keepPresence: reason == DisconnectReason.HubStopping);
+            Jobs.OnAgentDisconnected(entry, connection);
         }
 
         switch (reason)

@@ -95,6 +95,13 @@ public sealed record HubOptions
     /// <summary>The clock. Tests pass a FakeTimeProvider.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>The frame cap for a session of an agent with job slots: its results carry out files up to
+    /// <see cref="MaxResultSize"/> plus 64 KiB of tails and metadata.</summary>
+    internal int JobAgentMaxFrameSize => Math.Max(MaxFrameSize, MaxResultSize + (64 * 1024));
+
+    /// <summary>The largest job frame the hub sends: the largest file plus 64 KiB of metadata.</summary>
+    internal int MaxJobFrameSize => MaxFileSize + (64 * 1024);
+
     internal TimeSpan EffectiveLateGrace => LateGraceFor(ReportInterval);
 
     internal TimeSpan LateGraceFor(TimeSpan interval) => LateGrace ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, interval.Ticks / 4));
@@ -122,5 +129,11 @@ public sealed record HubOptions
         Require(MaxStatusFields is > 0 and <= ushort.MaxValue, $"max status fields must be 1-65535, got {MaxStatusFields}");
         Require(MaxAgents >= 0, "max agents cannot be negative");
         Require(!string.IsNullOrWhiteSpace(HubId), "hub id cannot be empty");
+        Require(MaxFileSize >= 1 && MaxFileSize <= Storage.JobRecord.MaxContentBytes, $"max file size must be between 1 byte and 16 MiB, got {MaxFileSize}");
+        Require(MaxResultSize >= 0 && MaxResultSize <= Storage.JobRecord.MaxContentBytes, $"max result size must be between 0 and 16 MiB, got {MaxResultSize}");
+        Require(MaxQueuedJobs >= 1, $"max queued jobs must be at least 1, got {MaxQueuedJobs}");
+        Require(MaxQueuedBytes >= MaxFileSize, $"max queued bytes ({MaxQueuedBytes}) must be at least the max file size ({MaxFileSize})");
+        Require(LeaseGrace >= TimeSpan.Zero, $"lease grace cannot be negative, got {LeaseGrace}");
+        Require(DisconnectGrace >= TimeSpan.Zero, $"disconnect grace cannot be negative, got {DisconnectGrace}");
     }
 }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace Drover.Hub;
 
 /// <summary>Every log line the hub writes. Event ids: 1xx lifecycle, 2xx sessions, 3xx liveness and
-/// scheduling, 4xx store.</summary>
+/// scheduling, 4xx store, 5xx jobs.</summary>
 internal static partial class Log
 {
     [LoggerMessage(100, LogLevel.Information, "Hub {HubId} listening for agents on {AgentEndPoint}; HTTP API on {HttpUrl}")]
@@ -56,4 +56,22 @@ internal static partial class Log
 
     [LoggerMessage(402, LogLevel.Debug, "Pruned {Deleted} status history samples")]
     public static partial void HistoryPruned(ILogger logger, int deleted);
+
+    [LoggerMessage(500, LogLevel.Error, "Job store commit of {Changes} changes failed ({Failures} in a row); submitters get the error, leases are not made, results are not acknowledged")]
+    public static partial void JobCommitFailed(ILogger logger, int changes, int failures, Exception exception);
+
+    [LoggerMessage(501, LogLevel.Information, "Job store commits recovered after {Failures} failures")]
+    public static partial void JobCommitRecovered(ILogger logger, int failures);
+
+    [LoggerMessage(502, LogLevel.Information, "Loaded {Queued} queued and {Running} running jobs from the store")]
+    public static partial void JobsLoaded(ILogger logger, int queued, int running);
+
+    [LoggerMessage(503, LogLevel.Information, "Job {JobId} is dead after attempt {Attempt}: {Reason}")]
+    public static partial void JobDead(ILogger logger, string jobId, int attempt, string reason);
+
+    [LoggerMessage(504, LogLevel.Information, "Job {JobId} attempt {Attempt} given up and queued again: {Reason}")]
+    public static partial void JobRequeued(ILogger logger, string jobId, int attempt, string reason);
+
+    [LoggerMessage(505, LogLevel.Information, "Job {JobId} cancelled")]
+    public static partial void JobCancelled(ILogger logger, string jobId);
 }

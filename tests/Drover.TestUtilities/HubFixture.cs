@@ -23,7 +23,7 @@ public sealed class HubFixture : IAsyncDisposable
 
     public SqliteFleetStore Store { get; }
 
-    /// <summary>The hub's job store: the same SQLite file as <see cref="Store"/>.</summary>
+    /// <summary>The job store: the same SQLite file as <see cref="Store"/>.</summary>
     public SqliteJobStore JobStore { get; }
 
     public string DataDirectory { get; }
@@ -53,7 +53,7 @@ public sealed class HubFixture : IAsyncDisposable
         options = configure?.Invoke(options) ?? options;
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db") };
         var store = new SqliteFleetStore(storeOptions);
-        var jobStore = new SqliteJobStore(storeOptions);
+        var jobStore = new SqliteJobStore(storeOptions, options.TimeProvider);
         var hub = new DroverHub(options, store, jobStore);
         await hub.StartAsync(CancellationToken.None);
         return new HubFixture(hub, store, jobStore, directory, ownsDirectory);

@@ -15,15 +15,26 @@ public sealed class RawProtocolClient : IAsyncDisposable
 
     private RawProtocolClient(Socket socket) => _socket = socket;
 
-    public static async Task<RawProtocolClient> ConnectAsync(IPEndPoint hub, CancellationToken cancellationToken = default)
+    /// <summary>Connects; <paramref name="receiveBufferSize"/> (set before connecting) makes a slow reader's
+    /// kernel buffer small, so what the hub sends piles up on the hub's side.</summary>
+    public static async Task<RawProtocolClient> ConnectAsync(IPEndPoint hub, int? receiveBufferSize = null, CancellationToken cancellationToken = default)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferSize is { } size)
+        {
+            socket.ReceiveBufferSize = size;
+        }
+
         var target = hub.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, hub.Port) : hub;
         await socket.ConnectAsync(target, cancellationToken);
         return new RawProtocolClient(socket);
     }
 
-    public static Hello MakeHello(string agentId, string token = "", IReadOnlyDictionary<string, string>? labels = null) => new(
+    /// <summary>The largest frame payload this client reads (default 64 KiB; job agents need
+    /// <see cref="ProtocolConstants.MaxJobFrameSize"/>).</summary>
+    public int MaxFrameSize { get; set; } = ProtocolConstants.DefaultMaxFrameSize;
+
+    public static Hello MakeHello(string agentId, string token = "", IReadOnlyDictionary<string, string>? labels = null, ushort jobSlots = 0) => new(
         ProtocolConstants.MinVersion,
         ProtocolConstants.MaxVersion,
         agentId,
@@ -31,7 +42,7 @@ public sealed class RawProtocolClient : IAsyncDisposable
         "test-1.0",
         labels ?? new Dictionary<string, string>(),
         [],
-        0);
+        jobSlots);
 
     public static Status MakeStatus(ulong sequence, AgentState state = AgentState.Idle, params (string Key, FieldValue Value)[] fields) =>
         new(sequence, state, ProtocolConstants.NoProgress, fields.Select(f => new KeyValuePair<string, FieldValue>(f.Key, f.Value)).ToList());
@@ -57,12 +68,21 @@ public sealed class RawProtocolClient : IAsyncDisposable
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {
-            if (FrameCodec.TryReadFrame(_buffer.AsSpan(0, _filled), ProtocolConstants.DefaultMaxFrameSize, out var type, out var payload, out var consumed))
+            if (FrameCodec.TryReadFrame(_buffer.AsSpan(0, _filled), MaxFrameSize, out var type, out var payload, out var consumed))
             {
                 var message = FrameCodec.Decode(type, payload);
                 _buffer.AsSpan(consumed, _filled - consumed).CopyTo(_buffer);
                 _filled -= consumed;
                 return message;
+            }
+
+            if (FrameCodec.TryReadHeader(_buffer.AsSpan(0, _filled), MaxFrameSize, out _, out var length) && ProtocolConstants.HeaderSize + length > _buffer.Length)
+            {
+                Array.Resize(ref _buffer, ProtocolConstants.HeaderSize + length);
+            }
+            else if (_filled == _buffer.Length)
+            {
+                Array.Resize(ref _buffer, _buffer.Length * 2);
             }
 
             int read;

@@ -22,11 +22,18 @@ internal static class ServeCommand
         var hubId = new Option<string>("--hub-id") { Description = "This hub's name", DefaultValueFactory = _ => Environment.MachineName };
         var staleAfter = new Option<string>("--stale-after") { Description = "A lost agent becomes stale after this long", DefaultValueFactory = _ => "1h" };
         var retireAfter = new Option<string>("--retire-after") { Description = "A stale agent is retired (hidden, kept in the store) after this long", DefaultValueFactory = _ => "7d" };
+        var maxFileSize = new Option<string>("--max-file-size") { Description = "Largest file a job may carry (e.g. 1MiB, 512KiB; at most 16MiB)", DefaultValueFactory = _ => "1MiB" };
+        var maxResultSize = new Option<string>("--max-result-size") { Description = "Largest out file a job result may carry", DefaultValueFactory = _ => "1MiB" };
+        var maxQueuedJobs = new Option<int>("--max-queued-jobs") { Description = "Most jobs queued or running at once (beyond it submissions get 503 + Retry-After)", DefaultValueFactory = _ => 100_000 };
+        var maxQueuedBytes = new Option<string>("--max-queued-bytes") { Description = "Most bytes of job files queued or running at once", DefaultValueFactory = _ => "1GiB" };
+        var leaseGrace = new Option<string>("--lease-grace") { Description = "How long a running job's lease outlives its timeout", DefaultValueFactory = _ => "10s" };
+        var disconnectGrace = new Option<string>("--disconnect-grace") { Description = "How long a disconnected agent's jobs wait for it before they are requeued", DefaultValueFactory = _ => "30s" };
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn, error or none", DefaultValueFactory = _ => "info" };
 
         var command = new Command("serve", "Run a hub: agents on --listen, HTTP API on --http, data in --data")
         {
-            listen, http, data, interval, maxRate, admitRate, maxAgents, token, hubId, staleAfter, retireAfter, logLevel,
+            listen, http, data, interval, maxRate, admitRate, maxAgents, token, hubId, staleAfter, retireAfter,
+            maxFileSize, maxResultSize, maxQueuedJobs, maxQueuedBytes, leaseGrace, disconnectGrace, logLevel,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -57,6 +64,31 @@ internal static class ServeCommand
                 return CliParsing.Fail($"--retire-after: {error}");
             }
 
+            if (!TryParseIntSize(parse.GetValue(maxFileSize), out var fileSize, out error))
+            {
+                return CliParsing.Fail($"--max-file-size: {error}");
+            }
+
+            if (!TryParseIntSize(parse.GetValue(maxResultSize), out var resultSize, out error))
+            {
+                return CliParsing.Fail($"--max-result-size: {error}");
+            }
+
+            if (!CliParsing.TryParseSize(parse.GetValue(maxQueuedBytes), out var queuedBytes, out error))
+            {
+                return CliParsing.Fail($"--max-queued-bytes: {error}");
+            }
+
+            if (!CliParsing.TryParseDuration(parse.GetValue(leaseGrace), out var lease, out error))
+            {
+                return CliParsing.Fail($"--lease-grace: {error}");
+            }
+
+            if (!CliParsing.TryParseDuration(parse.GetValue(disconnectGrace), out var disconnect, out error))
+            {
+                return CliParsing.Fail($"--disconnect-grace: {error}");
+            }
+
             var options = new HubOptions
             {
                 AgentEndPoint = agentEndPoint,
@@ -69,6 +101,12 @@ internal static class ServeCommand
                 HubId = parse.GetValue(hubId)!,
                 StaleAfter = stale,
                 RetireAfter = retire,
+                MaxFileSize = fileSize,
+                MaxResultSize = resultSize,
+                MaxQueuedJobs = parse.GetValue(maxQueuedJobs),
+                MaxQueuedBytes = queuedBytes,
+                LeaseGrace = lease,
+                DisconnectGrace = disconnect,
             };
             try
             {
@@ -117,5 +155,24 @@ internal static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>A size that must fit an int (file and result limits; HubOptions checks the range).</summary>
+    private static bool TryParseIntSize(string? text, out int bytes, out string error)
+    {
+        bytes = 0;
+        if (!CliParsing.TryParseSize(text, out var parsed, out error))
+        {
+            return false;
+        }
+
+        if (parsed > int.MaxValue)
+        {
+            error = $"'{text}' is too large (at most 16MiB)";
+            return false;
+        }
+
+        bytes = (int)parsed;
+        return true;
     }
 }

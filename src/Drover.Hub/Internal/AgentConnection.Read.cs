@@ -8,6 +8,9 @@ internal sealed partial class AgentConnection
 {
     private const int InitialBufferSize = 4096;
 
+    /// <summary>Results of one session being committed at once; beyond it the read loop waits (backpressure).</summary>
+    private const int MaxPendingResults = 256;
+
     // Ownership: the read loop alone rents, grows and returns _buffer. It is returned whenever no
     // partial frame is pending (so an idle agent holds none) and when the loop ends.
     private byte[]? _buffer;
@@ -96,6 +99,16 @@ internal sealed partial class AgentConnection
 
                     await _hub.HandleHelloAsync(this, hello).ConfigureAwait(false);
                 }
+                else if (message is JobResult result && Entry is not null)
+                {
+                    // Committed by the group commit and acknowledged when it is; the loop reads on meanwhile,
+                    // unless this session already has many results waiting for their commit.
+                    var committed = _hub.Jobs.OnResultAsync(this, result);
+                    if (!committed.IsCompleted && Volatile.Read(ref PendingResults) > MaxPendingResults)
+                    {
+                        await committed.ConfigureAwait(false);
+                    }
+                }
                 else
                 {
                     Dispatch(message);
@@ -117,7 +130,7 @@ internal sealed partial class AgentConnection
     private bool TryTakeMessage(ref int offset, out Message? message)
     {
         var available = _buffer.AsSpan(offset, _filled - offset);
-        var limit = Entry is null ? ProtocolConstants.MaxHelloFrameSize : _hub.Options.MaxFrameSize;
+        var limit = MaxReadFrameSize;
         if (!FrameCodec.TryReadHeader(available, limit, out var type, out var length))
         {
             message = null!;
@@ -176,6 +189,12 @@ internal sealed partial class AgentConnection
                 break;
             case Bye bye:
                 Close(DisconnectReason.AgentClosed, null, $"agent said bye: {bye.Code} {bye.Reason}");
+                break;
+            case JobAccepted accepted:
+                _hub.Jobs.OnAccepted(this, accepted);
+                break;
+            case JobBusy busy:
+                _hub.Jobs.OnBusy(this, busy);
                 break;
             default:
                 throw new ProtocolException(ErrorCode.UnexpectedMessage, $"agents do not send {message.Type}");

@@ -4,14 +4,48 @@ using Drover.Protocol;
 
 namespace Drover.Hub.Internal;
 
+/// <summary>The one writer of a connection. Fast path: a non-blocking send under the connection's lock, which
+/// takes the whole of any small frame (acks, pongs, control) while the agent reads: no queue, no task, no
+/// buffer held between frames. Slow path, for job files (up to 16 MiB) or an agent that reads slowly: when
+/// the kernel takes only part of a frame, or a backlog already exists, the rest goes into a per-connection
+/// FIFO that an async drain loop writes; the loop exists only while there is a backlog. Order is preserved.
+/// Backpressure policy: a backlog over <see cref="MaxBacklogBytes"/> means the agent does not read; it is
+/// disconnected as a slow consumer.</summary>
+/// <remarks>Buffer ownership: a buffer in the backlog belongs to the write path. The drain loop returns each
+/// to the pool once it is written, and returns every remaining one when a send fails (the socket was shut
+/// down or disposed). A frame's buffer rented by <see cref="Send"/> is either returned by it (the frame went
+/// out whole, or was refused) or handed to the backlog as it is (no copy).</remarks>
 internal sealed partial class AgentConnection
 {
     private const int StackFrameLimit = 512;
 
-    /// <summary>Sends one frame now. Every frame the hub sends an agent is small (acks, pongs, control),
-    /// so the one writer is a non-blocking send under the connection's lock: no queue, no task, no buffer
-    /// held between frames. Backpressure policy: if the kernel's send buffer cannot take the whole frame,
-    /// the agent is not reading, and it is disconnected as a slow consumer.</summary>
+    // Guarded by lock (_socket).
+    private Queue<Segment>? _backlog;
+    private long _backlogBytes;
+    private bool _draining;
+    private bool _shutdownAfterDrain;
+
+    /// <summary>Bytes waiting in the outbound queue (for tests and diagnostics).</summary>
+    public long BacklogBytes
+    {
+        get
+        {
+            lock (_socket)
+            {
+                return _backlogBytes;
+            }
+        }
+    }
+
+    /// <summary>The most bytes the outbound queue may hold: one job frame per slot plus one, since the hub
+    /// never has more jobs in flight on an agent than it has slots (so more than that means it does not read);
+    /// for an agent without job slots, four ordinary frames.</summary>
+    private long MaxBacklogBytes => _jobSlots > 0
+        ? (long)(_jobSlots + 1) * _hub.Options.MaxJobFrameSize
+        : 4L * Math.Max(_hub.Options.MaxFrameSize, ProtocolConstants.DefaultMaxFrameSize);
+
+    /// <summary>Sends one frame, now or through the outbound queue. False when the connection is closed, or
+    /// was closed because the agent does not read.</summary>
     public bool Send(Message message)
     {
         if (IsClosed)
@@ -21,7 +55,7 @@ internal sealed partial class AgentConnection
 
         if (!SendFinal(message))
         {
-            Close(DisconnectReason.SlowConsumer, null, "send buffer full: the agent does not read");
+            Close(DisconnectReason.SlowConsumer, null, "outbound queue full: the agent does not read");
             return false;
         }
 
@@ -40,44 +74,197 @@ internal sealed partial class AgentConnection
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame, 8);
         frame[4] = (byte)MessageType.StatusAck;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame[ProtocolConstants.HeaderSize..], sequence);
-        if (!SendBytes(frame))
+        if (!SendBytes(frame, null))
         {
-            Close(DisconnectReason.SlowConsumer, null, "send buffer full: the agent does not read");
+            Close(DisconnectReason.SlowConsumer, null, "outbound queue full: the agent does not read");
         }
     }
 
-    private bool SendBytes(ReadOnlySpan<byte> frame)
+    /// <summary>Writes <paramref name="frame"/> or queues what the kernel did not take. <paramref name="owned"/>
+    /// is the pooled buffer that holds the frame from index 0 (or null): it is handed to the queue or returned.</summary>
+    private bool SendBytes(ReadOnlySpan<byte> frame, byte[]? owned)
     {
+        var handedOver = false;
         try
         {
             lock (_socket)
             {
-                var sent = _socket.Send(frame, SocketFlags.None, out var error);
-                return error == SocketError.Success && sent == frame.Length;
+                var offset = 0;
+                if (!_draining)
+                {
+                    var sent = _socket.Send(frame, SocketFlags.None, out var error);
+                    if (error == SocketError.WouldBlock)
+                    {
+                        sent = 0;
+                    }
+                    else if (error != SocketError.Success)
+                    {
+                        return false;
+                    }
+
+                    if (sent == frame.Length)
+                    {
+                        return true;
+                    }
+
+                    offset = sent;
+                }
+
+                var rest = frame.Length - offset;
+                // One frame is always taken into an empty queue (a job loaded from an earlier run may be
+                // larger than today's limit); beyond the bound the agent is not reading.
+                if (_backlogBytes > 0 && _backlogBytes + rest > MaxBacklogBytes)
+                {
+                    return false;
+                }
+
+                Segment segment;
+                if (owned is not null)
+                {
+                    segment = new Segment(owned, offset, rest);
+                    handedOver = true;
+                }
+                else
+                {
+                    var copy = ArrayPool<byte>.Shared.Rent(rest);
+                    frame[offset..].CopyTo(copy);
+                    segment = new Segment(copy, 0, rest);
+                }
+
+                (_backlog ??= new Queue<Segment>()).Enqueue(segment);
+                _backlogBytes += rest;
+                if (!_draining)
+                {
+                    _draining = true;
+                    _ = Task.Run(DrainAsync);
+                }
+
+                return true;
             }
         }
         catch (ObjectDisposedException)
         {
             return false;
         }
+        finally
+        {
+            if (owned is not null && !handedOver)
+            {
+                ArrayPool<byte>.Shared.Return(owned);
+            }
+        }
+    }
+
+    /// <summary>Writes the backlog in order until it is empty, then ends (and shuts the send side if a close
+    /// was waiting for it). On a send failure it returns every queued buffer and ends.</summary>
+    private async Task DrainAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                Segment segment;
+                lock (_socket)
+                {
+                    if (_backlog is null || _backlog.Count == 0)
+                    {
+                        _backlog = null;
+                        _draining = false;
+                        if (_shutdownAfterDrain)
+                        {
+                            ShutdownSendNow();
+                        }
+
+                        return;
+                    }
+
+                    segment = _backlog.Peek();
+                }
+
+                var written = 0;
+                while (written < segment.Length)
+                {
+                    written += await _socket.SendAsync(segment.Buffer.AsMemory(segment.Offset + written, segment.Length - written), SocketFlags.None).ConfigureAwait(false);
+                }
+
+                lock (_socket)
+                {
+                    _backlog!.Dequeue();
+                    _backlogBytes -= segment.Length;
+                }
+
+                ArrayPool<byte>.Shared.Return(segment.Buffer);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            lock (_socket)
+            {
+                while (_backlog is not null && _backlog.TryDequeue(out var segment))
+                {
+                    ArrayPool<byte>.Shared.Return(segment.Buffer);
+                }
+
+                _backlog = null;
+                _backlogBytes = 0;
+                _draining = false;
+            }
+
+            Close(DisconnectReason.ConnectionReset, null, "send failed");
+        }
     }
 
     private bool SendFinal(Message message)
     {
         var size = FrameCodec.GetFrameSize(message);
-        byte[]? rented = null;
-        var buffer = size <= StackFrameLimit ? stackalloc byte[StackFrameLimit] : (rented = ArrayPool<byte>.Shared.Rent(size));
+        if (size <= StackFrameLimit)
+        {
+            Span<byte> buffer = stackalloc byte[StackFrameLimit];
+            FrameCodec.Write(message, buffer);
+            return SendBytes(buffer[..size], null);
+        }
+
+        var rented = ArrayPool<byte>.Shared.Rent(size);
         try
         {
-            FrameCodec.Write(message, buffer);
-            return SendBytes(buffer[..size]);
+            FrameCodec.Write(message, rented);
         }
-        finally
+        catch
         {
-            if (rented is not null)
+            ArrayPool<byte>.Shared.Return(rented);
+            throw;
+        }
+
+        return SendBytes(rented.AsSpan(0, size), rented);
+    }
+
+    /// <summary>Shuts the send side once what is queued has been written (at once when nothing is). A slow
+    /// consumer's backlog is not waited for: the shutdown makes the drain loop fail and drop it.</summary>
+    private void ShutdownSend(bool dropBacklog)
+    {
+        lock (_socket)
+        {
+            if (_draining && !dropBacklog)
             {
-                ArrayPool<byte>.Shared.Return(rented);
+                _shutdownAfterDrain = true;
+                return;
             }
         }
+
+        ShutdownSendNow();
     }
+
+    private void ShutdownSendNow()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already gone.
+        }
+    }
+
+    private readonly record struct Segment(byte[] Buffer, int Offset, int Length);
 }

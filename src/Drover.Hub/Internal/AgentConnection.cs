@@ -12,6 +12,7 @@ internal sealed partial class AgentConnection
     private readonly Socket _socket;
     private readonly DroverHub _hub;
     private int _closed;
+    private int _jobSlots;
 
     public AgentConnection(Socket socket, DroverHub hub, long acceptedTicks)
     {
@@ -21,6 +22,15 @@ internal sealed partial class AgentConnection
     }
 
     public long AcceptedTicks { get; }
+
+    /// <summary>This session's job results waiting for their commit (Interlocked).</summary>
+    public int PendingResults;
+
+    /// <summary>The largest frame payload read from this agent: the hello cap before the hello; after it,
+    /// <see cref="HubOptions.JobAgentMaxFrameSize"/> for an agent with job slots (its results carry out files),
+    /// else <see cref="HubOptions.MaxFrameSize"/>. The welcome tells the agent the same number.</summary>
+    public int MaxReadFrameSize => Entry is null ? ProtocolConstants.MaxHelloFrameSize
+        : _jobSlots > 0 ? _hub.Options.JobAgentMaxFrameSize : _hub.Options.MaxFrameSize;
 
     /// <summary>Set when the close began (bye sent, send side shut); the sweep ends lingering closes.</summary>
     public long ClosingSinceTicks { get; private set; }
@@ -51,7 +61,7 @@ internal sealed partial class AgentConnection
             SendFinal(new Bye(byeCode, detail));
         }
 
-        ShutdownSend();
+        ShutdownSend(dropBacklog: reason == DisconnectReason.SlowConsumer);
         _hub.OnConnectionClosed(this, reason, detail);
     }
 
@@ -65,7 +75,7 @@ internal sealed partial class AgentConnection
 
         ClosingSinceTicks = _hub.Time.GetUtcNow().UtcTicks;
         SendFinal(new Refuse(code, (uint)Math.Clamp(retryAfter.TotalMilliseconds, 0, uint.MaxValue), detail));
-        ShutdownSend();
+        ShutdownSend(dropBacklog: false);
         _hub.OnConnectionClosed(this, DisconnectReason.Refused, detail);
     }
 
@@ -76,21 +86,10 @@ internal sealed partial class AgentConnection
         _socket.Dispose();
     }
 
-    internal void Established(AgentEntry entry, ulong epoch)
+    internal void Established(AgentEntry entry, ulong epoch, int jobSlots)
     {
+        _jobSlots = jobSlots;
         Entry = entry;
         Epoch = epoch;
-    }
-
-    private void ShutdownSend()
-    {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            // Already gone.
-        }
     }
 }

@@ -24,9 +24,6 @@ internal sealed class AgentEntry
 
     public string Version = string.Empty;
 
-    /// <summary>How many jobs the agent runs at once, from its latest hello (0: it takes no jobs).</summary>
-    public int JobSlots;
-
     public long FirstSeenTicks;
 
     /// <summary>UTC ticks of the last hello or report: what liveness is measured from.</summary>
@@ -49,6 +46,13 @@ internal sealed class AgentEntry
     public long StatusAtTicks;
 
     public string? LastDisconnectReason;
+
+    /// <summary>How many jobs the agent runs at once, from its latest hello (0: it takes no jobs).</summary>
+    public int JobSlots;
+
+    /// <summary>Jobs the hub counts in flight on this agent (leased to it, including cancelled ones whose
+    /// result or lease expiry is awaited). Written by the <see cref="JobDispatcher"/> under its lock; read freely.</summary>
+    public int JobsInFlight;
 
     /// <summary>True once the store holds this agent's row (its registration is durable).</summary>
     public bool Stored;

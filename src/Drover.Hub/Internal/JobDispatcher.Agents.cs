@@ -1,0 +1,303 @@
+using Drover.Protocol;
+using Drover.Storage;
+
+namespace Drover.Hub.Internal;
+
+internal sealed partial class JobDispatcher
+{
+    /// <summary>What the hub answers to job_accepted for an attempt it does not hold for that agent.</summary>
+    internal const string NotLeasedReason = "no longer leased to this agent";
+
+    /// <summary>A session's welcome was sent: the agent gets jobs up to its slots. A session that replaces
+    /// another keeps the old one's leases; each stays in its disconnect grace until the agent re-announces it.</summary>
+    public void OnAgentConnected(AgentEntry entry, AgentConnection session)
+    {
+        bool free;
+        lock (_lock)
+        {
+            if (!_agents.TryGetValue(entry.Id, out var agent))
+            {
+                if (entry.JobSlots <= 0)
+                {
+                    return;
+                }
+
+                agent = GetOrAddAgentLocked(entry.Id);
+            }
+
+            RemoveFreeLocked(agent);
+            agent.Entry = entry;
+            agent.Session = session;
+            agent.Slots = entry.JobSlots;
+            agent.Labels = entry.Labels;
+            if (session.IsClosed)
+            {
+                // Closed before we got here: its close may have run before this, so undo.
+                agent.Session = null;
+            }
+
+            Volatile.Write(ref entry.JobsInFlight, agent.InFlight);
+            AddFreeIfFreeLocked(agent);
+            free = agent.HasFreeSlot;
+        }
+
+        if (free)
+        {
+            Signal();
+        }
+    }
+
+    /// <summary>A session ended: its agent gets no more jobs, and each job leased to it starts its disconnect grace.</summary>
+    public void OnAgentDisconnected(AgentEntry entry, AgentConnection session)
+    {
+        lock (_lock)
+        {
+            if (!_agents.TryGetValue(entry.Id, out var agent) || agent.Session != session)
+            {
+                return;
+            }
+
+            RemoveFreeLocked(agent);
+            agent.Session = null;
+            var now = _time.GetUtcNow().UtcTicks;
+            foreach (var job in agent.Jobs)
+            {
+                if (job.DisconnectedSinceTicks == 0)
+                {
+                    job.DisconnectedSinceTicks = now;
+                }
+            }
+
+            if (agent.Jobs.Count == 0)
+            {
+                _agents.Remove(agent.Id);
+            }
+        }
+    }
+
+    /// <summary>job_accepted: for the attempt the hub holds for this agent it marks it accepted and keeps the
+    /// lease (after a reconnect this is the re-announcement that ends the disconnect grace); for anything else
+    /// the agent is told to cancel it.</summary>
+    public void OnAccepted(AgentConnection session, JobAccepted accepted)
+    {
+        var agentId = session.Entry!.Id;
+        string? cancelReason = NotLeasedReason;
+        lock (_lock)
+        {
+            if (_jobs.TryGetValue(accepted.JobId, out var job)
+                && job.Phase == JobPhase.Running
+                && job.Attempt == accepted.Attempt
+                && job.Owner?.Id == agentId
+                && !job.Requeuing)
+            {
+                if (job.Cancelled)
+                {
+                    cancelReason = "cancelled";
+                }
+                else
+                {
+                    job.Accepted = true;
+                    job.DisconnectedSinceTicks = 0;
+                    cancelReason = null;
+                }
+            }
+        }
+
+        if (cancelReason is not null)
+        {
+            session.Send(new JobCancel(accepted.JobId, accepted.Attempt, cancelReason));
+        }
+    }
+
+    /// <summary>job_busy: the agent did not take the attempt; it goes back to the queue (elsewhere when
+    /// possible). It counts as an attempt (the store records it as one), so an agent that keeps answering busy
+    /// cannot hold a job forever.</summary>
+    public void OnBusy(AgentConnection session, JobBusy busy)
+    {
+        var agentId = session.Entry!.Id;
+        ActiveJob? requeue = null;
+        lock (_lock)
+        {
+            if (_jobs.TryGetValue(busy.JobId, out var job)
+                && job.Phase == JobPhase.Running
+                && job.Attempt == busy.Attempt
+                && job.Owner?.Id == agentId
+                && !job.Requeuing)
+            {
+                if (job.Cancelled)
+                {
+                    DetachLocked(job);
+                    RemoveLocked(job, finished: false);
+                }
+                else
+                {
+                    job.Requeuing = true;
+                    requeue = job;
+                }
+            }
+        }
+
+        if (requeue is not null)
+        {
+            var reason = string.IsNullOrEmpty(busy.Reason) ? $"agent {agentId} was busy" : $"agent {agentId} was busy: {busy.Reason}";
+            _ = CommitRequeueAsync(requeue, (int)busy.Attempt, reason);
+        }
+    }
+
+    /// <summary>job_result: committed through the group commit, then acknowledged whatever the store said
+    /// (recorded, duplicate, stale, unknown, not running); memory follows a recorded result: done frees the
+    /// slot, a failure is retried on another agent or ends dead. If the store fails the result is not
+    /// acknowledged: the agent sends it again after reconnecting.</summary>
+    public async Task OnResultAsync(AgentConnection session, JobResult result)
+    {
+        var agentId = session.Entry!.Id;
+        var success = result.Outcome == JobOutcome.Completed && result.ExitCode == 0;
+        var record = new JobResultRecord
+        {
+            JobId = result.JobId,
+            Attempt = (int)Math.Min(result.Attempt, int.MaxValue),
+            AgentId = agentId,
+            Outcome = OutcomeName(result.Outcome),
+            ExitCode = result.Outcome == JobOutcome.Completed ? result.ExitCode : null,
+            DurationMs = result.DurationMs,
+            StdoutTail = AsArray(result.StdoutTail),
+            StderrTail = AsArray(result.StderrTail),
+            OutFile = AsArray(result.OutFile),
+            Error = result.Error,
+            RecordedAt = _time.GetUtcNow(),
+        };
+
+        Interlocked.Increment(ref session.PendingResults);
+        try
+        {
+            ResultRecording recording;
+            try
+            {
+                recording = await _writer.ResultAsync(new JobResultSubmission(record, success)).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Logged by the writer; not acknowledged, so the agent keeps it and resends it.
+                return;
+            }
+
+            ApplyResult(record, success, recording);
+            session.Send(new JobResultAck(result.JobId, result.Attempt));
+        }
+        finally
+        {
+            Interlocked.Decrement(ref session.PendingResults);
+        }
+    }
+
+    private void ApplyResult(JobResultRecord result, bool success, ResultRecording recording)
+    {
+        lock (_lock)
+        {
+            if (!_jobs.TryGetValue(result.JobId, out var job)
+                || job.Attempt != result.Attempt
+                || job.Phase != JobPhase.Running)
+            {
+                return;
+            }
+
+            if (job.Cancelled)
+            {
+                // The agent stopped it: its slot is free, and the job is final in the store.
+                DetachLocked(job);
+                RemoveLocked(job, finished: false);
+                return;
+            }
+
+            if (recording != ResultRecording.Recorded)
+            {
+                return;
+            }
+
+            DetachLocked(job);
+            if (success)
+            {
+                RemoveLocked(job, finished: true);
+            }
+            else if (job.Attempt > job.Record.MaxRetries)
+            {
+                RemoveLocked(job, finished: true);
+                Log.JobDead(_logger, job.Id, job.Attempt, string.IsNullOrEmpty(result.Error) ? result.Outcome : result.Error);
+            }
+            else
+            {
+                job.AvoidAgent = result.AgentId;
+                EnqueueLocked(job, _time.GetUtcNow().UtcTicks);
+                Signal();
+            }
+        }
+    }
+
+    /// <summary>Commits giving up the running attempt (busy, lease expired, agent gone); when the store
+    /// did it, the job is queued again avoiding that agent, or is dead when its retries are used up.</summary>
+    private async Task CommitRequeueAsync(ActiveJob job, int attempt, string reason)
+    {
+        int requeued;
+        try
+        {
+            requeued = await _writer.RequeueAsync(new JobRequeue(job.Id, attempt, reason)).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Logged by the writer; the next sweep tries again.
+            lock (_lock)
+            {
+                job.Requeuing = false;
+            }
+
+            return;
+        }
+
+        lock (_lock)
+        {
+            job.Requeuing = false;
+            if (requeued != 1 || job.Phase != JobPhase.Running || job.Attempt != attempt)
+            {
+                // A result (or a cancel) got there first; its own path updates memory.
+                return;
+            }
+
+            var owner = job.Owner;
+            DetachLocked(job);
+            if (job.Cancelled)
+            {
+                RemoveLocked(job, finished: false);
+            }
+            else if (attempt > job.Record.MaxRetries)
+            {
+                RemoveLocked(job, finished: true);
+                Log.JobDead(_logger, job.Id, attempt, reason);
+            }
+            else
+            {
+                job.AvoidAgent = owner?.Id;
+                EnqueueLocked(job, _time.GetUtcNow().UtcTicks);
+                Log.JobRequeued(_logger, job.Id, attempt, reason);
+                Signal();
+            }
+        }
+    }
+
+    /// <summary>The decoded message's own array (the decoder copied it out of the read buffer), else a copy.</summary>
+    private static byte[] AsArray(ReadOnlyMemory<byte> bytes) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out var segment)
+        && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : bytes.ToArray();
+
+    /// <summary>The outcome's name in the store, the API and the CLI.</summary>
+    internal static string OutcomeName(JobOutcome outcome) => outcome switch
+    {
+        JobOutcome.Completed => "completed",
+        JobOutcome.TimedOut => "timed-out",
+        JobOutcome.HashMismatch => "hash-mismatch",
+        JobOutcome.StartFailed => "start-failed",
+        JobOutcome.Cancelled => "cancelled",
+        _ => outcome.ToString().ToLowerInvariant(),
+    };
+}

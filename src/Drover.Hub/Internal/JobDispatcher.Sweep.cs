@@ -1,0 +1,133 @@
+using Drover.Protocol;
+using Drover.Storage;
+
+namespace Drover.Hub.Internal;
+
+internal sealed partial class JobDispatcher
+{
+    /// <summary>Run by the hub's sweep (every second): a running job past its lease expiry is cancelled on its
+    /// agent and requeued; a job whose agent has been away for the disconnect grace is requeued; a cancelled
+    /// job whose lease expired frees its slot; a job aimed at one agent that stayed offline for the job's
+    /// timeout is expired dead.</summary>
+    public void Sweep()
+    {
+        var now = _time.GetUtcNow().UtcTicks;
+        var requeues = new List<(ActiveJob Job, int Attempt, string Reason)>();
+        var cancels = new List<(AgentConnection Session, JobCancel Cancel)>();
+        var expiries = new List<(ActiveJob Job, string Reason)>();
+        lock (_lock)
+        {
+            List<ActiveJob>? released = null;
+            foreach (var agent in _agents.Values)
+            {
+                foreach (var job in agent.Jobs)
+                {
+                    if (job.Phase != JobPhase.Running || job.Requeuing)
+                    {
+                        continue;
+                    }
+
+                    if (job.Cancelled)
+                    {
+                        if (now >= job.LeaseExpiresTicks)
+                        {
+                            (released ??= []).Add(job);
+                        }
+
+                        continue;
+                    }
+
+                    if (now >= job.LeaseExpiresTicks)
+                    {
+                        var reason = $"timed out: no result within {FormatDuration(job.Record.Timeout)}";
+                        job.Requeuing = true;
+                        requeues.Add((job, job.Attempt, reason));
+                        if (agent.Session is { } session)
+                        {
+                            cancels.Add((session, new JobCancel(job.Id, (uint)job.Attempt, reason)));
+                        }
+                    }
+                    else if (job.DisconnectedSinceTicks != 0 && now - job.DisconnectedSinceTicks >= _options.DisconnectGrace.Ticks)
+                    {
+                        job.Requeuing = true;
+                        requeues.Add((job, job.Attempt, $"agent {agent.Id} disconnected"));
+                    }
+                }
+            }
+
+            foreach (var job in released ?? [])
+            {
+                DetachLocked(job);
+                RemoveLocked(job, finished: false);
+            }
+
+            foreach (var queue in _queues.Values)
+            {
+                if (queue.Kind != TargetKind.Agent || (_agents.TryGetValue(queue.Arg1!, out var target) && target.Session is not null && target.Slots > 0))
+                {
+                    continue;
+                }
+
+                foreach (var (job, key) in queue.Jobs.UnorderedItems)
+                {
+                    if (job.Phase == JobPhase.Queued && job.QueueStamp == key.Stamp && now - job.QueuedAtTicks >= job.Record.Timeout.Ticks)
+                    {
+                        job.Phase = JobPhase.Expiring;
+                        expiries.Add((job, $"agent {queue.Arg1} did not come online within {FormatDuration(job.Record.Timeout)}"));
+                    }
+                }
+            }
+        }
+
+        foreach (var (session, cancel) in cancels)
+        {
+            session.Send(cancel);
+        }
+
+        foreach (var (job, attempt, reason) in requeues)
+        {
+            _ = CommitRequeueAsync(job, attempt, reason);
+        }
+
+        foreach (var (job, reason) in expiries)
+        {
+            _ = CommitExpiryAsync(job, reason);
+        }
+    }
+
+    private async Task CommitExpiryAsync(ActiveJob job, string reason)
+    {
+        bool expired;
+        try
+        {
+            expired = await _writer.ExpireAsync(new JobExpiry(job.Id, reason)).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Logged by the writer: back to the queue; the next sweep tries again.
+            lock (_lock)
+            {
+                if (job.Phase == JobPhase.Expiring)
+                {
+                    EnqueueLocked(job, job.QueuedAtTicks);
+                }
+            }
+
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (job.Phase == JobPhase.Expiring)
+            {
+                // Not expired: it was no longer queued in the store (cancelled meanwhile).
+                RemoveLocked(job, finished: expired);
+            }
+        }
+
+        if (expired)
+        {
+            Log.JobDead(_logger, job.Id, job.Attempt, reason);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using Drover.Storage;
+
+namespace Drover.Hub.Internal;
+
+/// <summary>Where an <see cref="ActiveJob"/> stands in the hub's memory.</summary>
+internal enum JobPhase
+{
+    /// <summary>In its target's queue, waiting for an agent.</summary>
+    Queued,
+    /// <summary>Placed on an agent; its lease is being committed (the job frame is sent after).</summary>
+    Leasing,
+    /// <summary>Leased to <see cref="ActiveJob.Owner"/> (its frame sent, or the agent is away).</summary>
+    Running,
+    /// <summary>Queued, and its expiry (target agent never came) is being committed.</summary>
+    Expiring,
+    /// <summary>Left memory: done, dead or cancelled.</summary>
+    Gone,
+}
+
+/// <summary>What a job may run on, parsed once from <see cref="JobRecord.Target"/>.</summary>
+internal enum TargetKind
+{
+    Random,
+    LeastLoaded,
+    Agent,
+    Label,
+}
+
+/// <summary>A queued or running job in memory, with its content. Every mutable field is guarded by the
+/// dispatcher's lock.</summary>
+internal sealed class ActiveJob
+{
+    public ActiveJob(JobRecord record, long order, TargetKind kind, string targetKey, string? arg1, string? arg2)
+    {
+        Record = record;
+        Order = order;
+        Kind = kind;
+        TargetKey = targetKey;
+        TargetArg1 = arg1;
+        TargetArg2 = arg2;
+        Attempt = record.Attempt;
+    }
+
+    /// <summary>The job as submitted (or loaded); its state fields are not kept current (see the fields below).</summary>
+    public JobRecord Record { get; }
+
+    public string Id => Record.Id;
+
+    /// <summary>Submission order: the tie-break after priority.</summary>
+    public long Order { get; }
+
+    public TargetKind Kind { get; }
+
+    /// <summary>The key of the queue it waits in: its target, normalised.</summary>
+    public string TargetKey { get; }
+
+    /// <summary>The agent id (agent:ID) or the label key (label:k=v).</summary>
+    public string? TargetArg1 { get; }
+
+    /// <summary>The label value (label:k=v).</summary>
+    public string? TargetArg2 { get; }
+
+    public JobPhase Phase;
+
+    /// <summary>Its latest dispatch's number (0 before the first).</summary>
+    public int Attempt;
+
+    /// <summary>The agent holding the lease while leasing or running.</summary>
+    public JobAgent? Owner;
+
+    /// <summary>The agent of its last failed attempt: avoided when another candidate exists.</summary>
+    public string? AvoidAgent;
+
+    /// <summary>When it entered the queue (agent:ID jobs expire a timeout after it).</summary>
+    public long QueuedAtTicks;
+
+    public long LeaseExpiresTicks;
+
+    /// <summary>When its owner's session went away (0: the owner holds it). After the disconnect grace it is requeued.</summary>
+    public long DisconnectedSinceTicks;
+
+    /// <summary>Bumped each time it is queued: a queue entry with an older stamp is stale.</summary>
+    public int QueueStamp;
+
+    /// <summary>The agent answered job_accepted for the current attempt (or re-announced it).</summary>
+    public bool Accepted;
+
+    /// <summary>Cancelled in the store; its slot stays counted until the agent's result or the lease expiry.</summary>
+    public bool Cancelled;
+
+    /// <summary>Its job frame is being written right now (a cancel that arrives meanwhile is sent after it).</summary>
+    public bool Sending;
+
+    /// <summary>A requeue of the current attempt is being committed.</summary>
+    public bool Requeuing;
+
+    public long Size => Record.Content.Length;
+}
+
+/// <summary>An agent as the dispatcher sees it: its slots, its session and the jobs leased to it. Exists
+/// for connected agents with job slots and for any agent that holds leases. Guarded by the dispatcher's lock.</summary>
+internal sealed class JobAgent
+{
+    public JobAgent(string id, long ordinal)
+    {
+        Id = id;
+        Ordinal = ordinal;
+    }
+
+    public string Id { get; }
+
+    /// <summary>A tie-break for the least-loaded order.</summary>
+    public long Ordinal { get; }
+
+    public AgentEntry? Entry;
+
+    /// <summary>The live session, or null while the agent is away.</summary>
+    public AgentConnection? Session;
+
+    public IReadOnlyDictionary<string, string> Labels = AgentEntry.EmptyLabels;
+
+    public int Slots;
+
+    public int InFlight;
+
+    /// <summary>Its index in the dispatcher's list of agents with a free slot, or -1.</summary>
+    public int FreeIndex = -1;
+
+    public readonly HashSet<ActiveJob> Jobs = [];
+
+    public bool HasFreeSlot => Session is not null && InFlight < Slots;
+}
+
+/// <summary>The queue of one target key, ordered by priority (higher first) then submission order.</summary>
+internal sealed class TargetQueue(string key, TargetKind kind, string? arg1, string? arg2)
+{
+    public string Key { get; } = key;
+
+    public TargetKind Kind { get; } = kind;
+
+    public string? Arg1 { get; } = arg1;
+
+    public string? Arg2 { get; } = arg2;
+
+    public PriorityQueue<ActiveJob, QueueKey> Jobs { get; } = new(QueueKey.Comparer);
+
+    /// <summary>The first job that is still queued, dropping stale entries (cancelled, expired, re-queued).</summary>
+    public bool TryPeek(out ActiveJob job, out QueueKey key)
+    {
+        while (Jobs.TryPeek(out job!, out key))
+        {
+            if (job.Phase == JobPhase.Queued && job.QueueStamp == key.Stamp)
+            {
+                return true;
+            }
+
+            Jobs.Dequeue();
+        }
+
+        return false;
+    }
+}
+
+/// <summary>The order of a queue: priority descending, then submission order; the stamp marks stale entries.</summary>
+internal readonly record struct QueueKey(int Priority, long Order, int Stamp)
+{
+    public static IComparer<QueueKey> Comparer { get; } = Comparer<QueueKey>.Create(static (a, b) =>
+    {
+        var byPriority = b.Priority.CompareTo(a.Priority);
+        return byPriority != 0 ? byPriority : a.Order.CompareTo(b.Order);
+    });
+}

@@ -1,0 +1,214 @@
+using System.Threading.Channels;
+using Drover.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Drover.Hub.Internal;
+
+/// <summary>The group commit for job state. Every change (submissions, leases, results, requeues, expiries)
+/// goes into one channel with a waiter; one loop takes everything pending, applies it with one
+/// <see cref="IJobStore.ApplyAsync"/> (one transaction, one fsync) and completes the waiters with what the
+/// store said. No timer: under light load each change commits at once; under heavy load the changes that
+/// arrive while a commit runs go together into the next. If the store fails, every waiter in that batch
+/// fails with the error (nothing of the batch was stored).</summary>
+internal sealed class JobWriter
+{
+    private readonly Channel<Change> _changes = Channel.CreateUnbounded<Change>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly IJobStore _store;
+    private readonly ILogger _logger;
+    private int _consecutiveFailures;
+
+    public JobWriter(IJobStore store, ILogger logger)
+    {
+        _store = store;
+        _logger = logger;
+    }
+
+    /// <summary>Transactions committed since start.</summary>
+    public long Commits { get; private set; }
+
+    /// <summary>Changes committed since start.</summary>
+    public long ChangesCommitted { get; private set; }
+
+    public Task SubmitAsync(IReadOnlyList<JobRecord> jobs) => Enqueue(new SubmitChange(jobs));
+
+    public Task<bool> LeaseAsync(JobLease lease) => Enqueue(new LeaseChange(lease));
+
+    public Task<ResultRecording> ResultAsync(JobResultSubmission result) => Enqueue(new ResultChange(result));
+
+    public Task<int> RequeueAsync(JobRequeue requeue) => Enqueue(new RequeueChange(requeue));
+
+    public Task<bool> ExpireAsync(JobExpiry expiry) => Enqueue(new ExpireChange(expiry));
+
+    /// <summary>No more changes are taken; <see cref="RunAsync"/> commits what is pending and ends.</summary>
+    public void Complete() => _changes.Writer.TryComplete();
+
+    /// <summary>The loop: until <see cref="Complete"/> was called and everything pending is committed.</summary>
+    public async Task RunAsync()
+    {
+        var batch = new List<Change>();
+        while (await _changes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (_changes.Reader.TryRead(out var change))
+            {
+                batch.Add(change);
+            }
+
+            await CommitAsync(batch).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    private Task<T> Enqueue<T>(Change<T> change)
+    {
+        if (!_changes.Writer.TryWrite(change))
+        {
+            return Task.FromException<T>(new StoreException("the hub is stopping; the job store takes no more changes"));
+        }
+
+        return change.Task;
+    }
+
+    private Task Enqueue(SubmitChange change)
+    {
+        if (!_changes.Writer.TryWrite(change))
+        {
+            return Task.FromException(new StoreException("the hub is stopping; the job store takes no more changes"));
+        }
+
+        return change.Task;
+    }
+
+    private async Task CommitAsync(List<Change> changes)
+    {
+        var submit = new List<JobRecord>();
+        var leases = new List<JobLease>();
+        var results = new List<JobResultSubmission>();
+        var requeues = new List<JobRequeue>();
+        var expiries = new List<JobExpiry>();
+        foreach (var change in changes)
+        {
+            switch (change)
+            {
+                case SubmitChange s:
+                    submit.AddRange(s.Jobs);
+                    break;
+                case LeaseChange l:
+                    leases.Add(l.Lease);
+                    break;
+                case ResultChange r:
+                    results.Add(r.Result);
+                    break;
+                case RequeueChange q:
+                    requeues.Add(q.Requeue);
+                    break;
+                case ExpireChange e:
+                    expiries.Add(e.Expiry);
+                    break;
+            }
+        }
+
+        JobBatchOutcome outcome;
+        try
+        {
+            outcome = await _store.ApplyAsync(
+                new JobBatch { Submit = submit, Leases = leases, Results = results, Requeues = requeues, Expire = expiries },
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _consecutiveFailures++;
+            if (_consecutiveFailures == 1 || _consecutiveFailures % 100 == 0)
+            {
+                Log.JobCommitFailed(_logger, changes.Count, _consecutiveFailures, ex);
+            }
+
+            foreach (var change in changes)
+            {
+                change.Fail(ex);
+            }
+
+            return;
+        }
+
+        if (_consecutiveFailures > 0)
+        {
+            Log.JobCommitRecovered(_logger, _consecutiveFailures);
+            _consecutiveFailures = 0;
+        }
+
+        Commits++;
+        ChangesCommitted += changes.Count;
+        int lease = 0, result = 0, requeue = 0, expire = 0;
+        foreach (var change in changes)
+        {
+            switch (change)
+            {
+                case SubmitChange s:
+                    s.Succeed();
+                    break;
+                case LeaseChange l:
+                    l.Succeed(outcome.Leased[lease++]);
+                    break;
+                case ResultChange r:
+                    r.Succeed(outcome.Results[result++]);
+                    break;
+                case RequeueChange q:
+                    q.Succeed(outcome.Requeued[requeue++]);
+                    break;
+                case ExpireChange e:
+                    e.Succeed(outcome.Expired[expire++]);
+                    break;
+            }
+        }
+    }
+
+    private abstract class Change
+    {
+        public abstract void Fail(Exception exception);
+    }
+
+    private abstract class Change<T> : Change
+    {
+        // Continuations run on the thread pool, never inside the commit loop.
+        private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<T> Task => _done.Task;
+
+        public void Succeed(T value) => _done.TrySetResult(value);
+
+        public override void Fail(Exception exception) => _done.TrySetException(exception);
+    }
+
+    private sealed class SubmitChange(IReadOnlyList<JobRecord> jobs) : Change
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public IReadOnlyList<JobRecord> Jobs { get; } = jobs;
+
+        public Task Task => _done.Task;
+
+        public void Succeed() => _done.TrySetResult();
+
+        public override void Fail(Exception exception) => _done.TrySetException(exception);
+    }
+
+    private sealed class LeaseChange(JobLease lease) : Change<bool>
+    {
+        public JobLease Lease { get; } = lease;
+    }
+
+    private sealed class ResultChange(JobResultSubmission result) : Change<ResultRecording>
+    {
+        public JobResultSubmission Result { get; } = result;
+    }
+
+    private sealed class RequeueChange(JobRequeue requeue) : Change<int>
+    {
+        public JobRequeue Requeue { get; } = requeue;
+    }
+
+    private sealed class ExpireChange(JobExpiry expiry) : Change<bool>
+    {
+        public JobExpiry Expiry { get; } = expiry;
+    }
+}

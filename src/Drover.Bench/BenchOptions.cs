@@ -33,9 +33,10 @@ public sealed record BenchOptions
     /// <summary>Job mode: requests in flight at once (one submitter each). Default 4.</summary>
     public int Submitters { get; init; } = 4;
 
-    /// <summary>Job mode: jobs submitted and finished before the measured run, so that one-time costs
-    /// (JIT-compiled API and dispatch code, the store's first pages) are not charged to it. Default 1,000.</summary>
-    public int WarmUpJobs { get; init; } = 1_000;
+    /// <summary>Job mode: jobs submitted and finished in each of three warm-up rounds before the measured run,
+    /// so that one-time costs (compiling the API and dispatch code to its final tier, the store's first pages)
+    /// are not charged to it. Default 5,000; 0 for none.</summary>
+    public int WarmUpJobs { get; init; } = 5_000;
 
     /// <summary>Job mode: how long after the last submission the bench waits for results before it counts
     /// the missing ones as lost. Default 30 s.</summary>

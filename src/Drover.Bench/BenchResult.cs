@@ -92,6 +92,12 @@ public sealed record BenchResult
 
     /// <summary>Hub CPU (utime + stime) from the first submission to the last result, per job done.</summary>
     public double? HubCpuUsPerJob { get; init; }
+    /// <summary>The bench process's own CPU over the same time, per job (it shares the machine with the hub).</summary>
+    public double? BenchCpuUsPerJob { get; init; }
+
+    /// <summary>The machine's 1-minute load average as the measured run started (/proc/loadavg): other work on
+    /// the same cores shows here.</summary>
+    public double? LoadAverage { get; init; }
     public long? HubRssPeakKib { get; init; }
     public long? HubRssEndKib { get; init; }
     public long? HashMismatches { get; init; }

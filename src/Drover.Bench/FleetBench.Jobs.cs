@@ -11,6 +11,11 @@ public static partial class FleetBench
     /// <summary>How often the job run samples the hub (RSS, CPU) and checks for the end.</summary>
     private static readonly TimeSpan JobPoll = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>Warm-up rounds of <see cref="BenchOptions.WarmUpJobs"/> jobs each, and the quiet time after each.</summary>
+    private const int WarmUpRounds = 3;
+
+    private static readonly TimeSpan WarmUpPause = TimeSpan.FromMilliseconds(500);
+
     /// <summary>How long the hub's own counts may lag the result acks before the cross-check fails.</summary>
     private static readonly TimeSpan CountsSettle = TimeSpan.FromSeconds(5);
 
@@ -29,23 +34,31 @@ public static partial class FleetBench
 
         using var http = JobSubmitter.CreateHttpClient(options.Submitters);
 
-        // Warm-up: the same path, unpaced, so that the JIT and the store's first pages are not charged to the run.
-        if (options.WarmUpJobs > 0)
+        // Warm-up: the same path, unpaced, in rounds with a pause after each, so that the hub's hot code is
+        // compiled at its final tier before the run: .NET's tiered compilation promotes a method after 30 calls
+        // and once no new method was compiled for 100 ms, which one long busy burst never gives it.
+        for (var round = 0; round < WarmUpRounds && options.WarmUpJobs > 0; round++)
         {
-            var warmUp = new JobTracker("w-", options.WarmUpJobs);
+            var warmUp = new JobTracker($"w{round}-", options.WarmUpJobs);
             await SubmitAndDrainAsync(options with { Rate = null }, hub, fleet, warmUp, http, Fail, "job warm-up", progress, cancellationToken).ConfigureAwait(false);
             if (warmUp.Lost() is > 0 and var lostInWarmUp)
             {
                 Fail($"warm-up: {lostInWarmUp:N0} of {warmUp.AcceptedCount:N0} jobs got no result ack within {options.JobDrain.TotalSeconds:0} s");
+                break;
             }
+
+            await Task.Delay(WarmUpPause, cancellationToken).ConfigureAwait(false);
         }
 
         var countsBefore = await hub.ReadJobCountsAsync(cancellationToken).ConfigureAwait(false);
         var counters = fleet.Counters;
         var (hashBefore, overrunsBefore, unexpectedBefore) = (Interlocked.Read(ref counters.HashMismatches), Interlocked.Read(ref counters.SlotOverruns), Interlocked.Read(ref counters.UnexpectedAcks));
         var tracker = new JobTracker("b-", options.Jobs);
+        var loadAverage = ReadLoadAverage();
         var figuresBefore = hub.ReadFigures();
+        var ownBefore = ProcessFigures.Read(Environment.ProcessId);
         var phase = await SubmitAndDrainAsync(options, hub, fleet, tracker, http, Fail, "jobs", progress, cancellationToken).ConfigureAwait(false);
+        var ownCpu = ProcessFigures.Read(Environment.ProcessId).CpuTime - ownBefore.CpuTime;
 
         // The hub's own counts: every accepted job done, none dead (its counts come from the store).
         var counts = await ReadSettledCountsAsync(hub, countsBefore, tracker.AcceptedCount, cancellationToken).ConfigureAwait(false);
@@ -94,6 +107,8 @@ public static partial class FleetBench
             Elapsed = elapsed,
             SubmitElapsed = submitElapsed,
             Cpu = phase.End.CpuTime - figuresBefore.CpuTime,
+            BenchCpu = ownCpu,
+            LoadAverage = loadAverage,
             RssPeakKib = phase.PeakRssKib,
             RssEndKib = phase.End.RssKib,
             Requests = phase.Submitter.Requests,
@@ -171,6 +186,20 @@ public static partial class FleetBench
         }
     }
 
+    /// <summary>The 1-minute load average from /proc/loadavg; null where there is none.</summary>
+    private static double? ReadLoadAverage()
+    {
+        try
+        {
+            var first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            return double.TryParse(first, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var load) ? load : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     private sealed record JobPhase(ProcessFigures End, long PeakRssKib, JobSubmitter Submitter);
 
     /// <summary>The measured job run's figures.</summary>
@@ -183,6 +212,10 @@ public static partial class FleetBench
         public TimeSpan SubmitElapsed { get; init; }
 
         public TimeSpan Cpu { get; init; }
+
+        public TimeSpan BenchCpu { get; init; }
+
+        public double? LoadAverage { get; init; }
 
         public long RssPeakKib { get; init; }
 
@@ -238,6 +271,8 @@ public static partial class FleetBench
                 Requests = Requests,
                 RequestsRetried = Retries,
                 HubCpuUsPerJob = Math.Round(BenchMath.CpuMicrosecondsPerReport(Cpu, done), 2),
+                BenchCpuUsPerJob = Math.Round(BenchMath.CpuMicrosecondsPerReport(BenchCpu, done), 2),
+                LoadAverage = LoadAverage,
                 HubRssPeakKib = RssPeakKib,
                 HubRssEndKib = RssEndKib,
                 HashMismatches = HashMismatches,

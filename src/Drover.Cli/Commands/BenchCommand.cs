@@ -40,7 +40,7 @@ internal static class BenchCommand
         var rate = new Option<double?>("--rate") { Description = "Job mode: pace submission at this many jobs/s (open loop); default: as fast as the hub takes them" };
         var slots = new Option<int>("--slots") { Description = "Job mode: job slots each simulated agent advertises", DefaultValueFactory = _ => 8 };
         var submitters = new Option<int>("--submitters") { Description = "Job mode: requests in flight at once", DefaultValueFactory = _ => 4 };
-        var warmupJobs = new Option<int>("--warmup-jobs") { Description = "Job mode: jobs run before the measured run (JIT, first store pages); 0 for none", DefaultValueFactory = _ => 1_000 };
+        var warmupJobs = new Option<int>("--warmup-jobs") { Description = "Job mode: jobs in each of 3 warm-up rounds before the measured run (the hub's code reaches its final JIT tier); 0 for none", DefaultValueFactory = _ => 5_000 };
         var jobDrain = new Option<string>("--drain") { Description = "Job mode: how long to wait for results after the last submission before counting the missing ones lost", DefaultValueFactory = _ => "30s" };
 
         var command = new Command("bench", "Simulate a fleet against a hub and measure memory per agent, CPU per report, latency, spread and restarts")
@@ -238,7 +238,7 @@ internal static class BenchCommand
         Row("submit → job frame p50 / p99", $"{r.DispatchP50Ms:0.00} / {r.DispatchP99Ms:0.00} ms");
         Row("result → ack p50 / p99", $"{r.ResultAckP50Ms:0.00} / {r.ResultAckP99Ms:0.00} ms");
         Row("request p50 / p99", $"{r.RequestP50Ms:0.00} / {r.RequestP99Ms:0.00} ms ({r.Requests:N0} requests, {r.RequestsRetried:N0} answered 503)");
-        Row("hub CPU per job", $"{r.HubCpuUsPerJob:0.0} µs ({r.HubCpuSeconds:0.00} s CPU)");
+        Row("hub CPU per job", $"{r.HubCpuUsPerJob:0.0} µs ({r.HubCpuSeconds:0.00} s CPU); the bench's own: {r.BenchCpuUsPerJob:0.0} µs; load average {r.LoadAverage:0.00}");
         Row("hub RSS peak / end", $"{r.HubRssPeakKib:N0} / {r.HubRssEndKib:N0} KiB");
         Row("jobs lost", (r.JobsLost ?? 0).ToString(CultureInfo.InvariantCulture));
         Row("hash mismatches / slot overruns / redelivered", $"{r.HashMismatches} / {r.SlotOverruns} / {r.JobsRedelivered}");

@@ -147,7 +147,7 @@ internal sealed partial class JobDispatcher
     /// <summary>job_result: committed through the group commit, then acknowledged whatever the store said
     /// (recorded, duplicate, stale, unknown, not running); memory follows a recorded result: done frees the
     /// slot, a failure is retried on another agent or ends dead. If the store fails the result is not
-    /// acknowledged: the agent sends it again after reconnecting.</summary>
+    /// acknowledged and the session is closed (bye InternalError): the agent sends it again after reconnecting.</summary>
     public async Task OnResultAsync(AgentConnection session, JobResult result)
     {
         var agentId = session.Entry!.Id;
@@ -177,7 +177,9 @@ internal sealed partial class JobDispatcher
             }
             catch (Exception)
             {
-                // Logged by the writer; not acknowledged, so the agent keeps it and resends it.
+                // Logged by the writer. Not acknowledged, and the session ends: an agent resends its
+                // unacknowledged results after reconnecting, not within one session.
+                session.Close(DisconnectReason.InternalError, ErrorCode.InternalError, "the hub could not store a job result; reconnect and send it again");
                 return;
             }
 

@@ -167,13 +167,14 @@ internal sealed partial class JobDispatcher
             RecordedAt = _time.GetUtcNow(),
         };
 
+        var failureReason = success ? null : FailureReason(result);
         Interlocked.Increment(ref session.PendingResults);
         try
         {
             ResultRecording recording;
             try
             {
-                recording = await _writer.ResultAsync(new JobResultSubmission(record, success)).ConfigureAwait(false);
+                recording = await _writer.ResultAsync(new JobResultSubmission(record, success, failureReason)).ConfigureAwait(false);
             }
             catch (Exception)
             {
@@ -183,7 +184,7 @@ internal sealed partial class JobDispatcher
                 return;
             }
 
-            ApplyResult(record, success, recording);
+            ApplyResult(record, success, failureReason, recording);
             session.Send(new JobResultAck(result.JobId, result.Attempt));
         }
         finally
@@ -192,7 +193,7 @@ internal sealed partial class JobDispatcher
         }
     }
 
-    private void ApplyResult(JobResultRecord result, bool success, ResultRecording recording)
+    private void ApplyResult(JobResultRecord result, bool success, string? failureReason, ResultRecording recording)
     {
         lock (_lock)
         {
@@ -224,7 +225,7 @@ internal sealed partial class JobDispatcher
             else if (job.Attempt > job.Record.MaxRetries)
             {
                 RemoveLocked(job, finished: true);
-                Log.JobDead(_logger, job.Id, job.Attempt, string.IsNullOrEmpty(result.Error) ? result.Outcome : result.Error);
+                Log.JobDead(_logger, job.Id, job.Attempt, failureReason ?? result.Outcome);
             }
             else
             {
@@ -283,6 +284,17 @@ internal sealed partial class JobDispatcher
                 Signal();
             }
         }
+    }
+
+    /// <summary>Why a failed result failed, in words (the job's dead reason when it was its last attempt): the exit code
+    /// for a handler that completed, else the outcome's name, then the agent's error text if it sent one. Examples:
+    /// "exit code 3", "hash-mismatch: sha256 of the 17 bytes received is …", "timed-out: killed at the timeout of 2000 ms".</summary>
+    internal static string FailureReason(JobResult result)
+    {
+        var what = result.Outcome == JobOutcome.Completed
+            ? "exit code " + result.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : OutcomeName(result.Outcome);
+        return string.IsNullOrEmpty(result.Error) ? what : what + ": " + result.Error;
     }
 
     /// <summary>The decoded message's own array (the decoder copied it out of the read buffer), else a copy.</summary>

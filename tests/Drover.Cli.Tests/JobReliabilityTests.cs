@@ -15,7 +15,7 @@ namespace Drover.Cli.Tests;
 /// <summary>The reliability tests of issue 4, each with real processes: a real <c>drover serve</c> child (killed
 /// with SIGKILL where the test says so), real <c>drover agent</c> children, or, where many fast agents are needed,
 /// in-process <see cref="DroverAgent"/>s over real sockets. What is durable is checked in the hub's SQLite file.</summary>
-public sealed class JobReliabilityTests : IAsyncDisposable
+public sealed class JobReliabilityTests : IAsyncLifetime
 {
     private const string Token = "t0k";
     private readonly string _dir = Directory.CreateTempSubdirectory("drover-rel-").FullName;
@@ -25,7 +25,10 @@ public sealed class JobReliabilityTests : IAsyncDisposable
 
     public JobReliabilityTests(ITestOutputHelper output) => _output = output;
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>xunit v2 calls <see cref="IAsyncLifetime.DisposeAsync"/> (not IAsyncDisposable) on test classes.</summary>
+    public async Task DisposeAsync()
     {
         foreach (var process in _processes)
         {

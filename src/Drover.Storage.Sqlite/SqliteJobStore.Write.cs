@@ -52,7 +52,7 @@ public sealed partial class SqliteJobStore
         ValidateResult(result);
         ThrowIfNotReady();
         return _writer.InTransactionAsync(
-            async (commands, transaction, ct) => await ApplyResultAsync(commands, transaction, result, success, ct).ConfigureAwait(false),
+            async (commands, transaction, ct) => await ApplyResultAsync(commands, transaction, result, success, null, ct).ConfigureAwait(false),
             $"the result of job '{result.JobId}' attempt {result.Attempt}",
             cancellationToken);
     }
@@ -158,7 +158,7 @@ public sealed partial class SqliteJobStore
                 for (int i = 0; i < recorded.Length; i++)
                 {
                     JobResultSubmission submission = results[i];
-                    recorded[i] = await ApplyResultAsync(commands, transaction, submission.Result, submission.Success, ct).ConfigureAwait(false);
+                    recorded[i] = await ApplyResultAsync(commands, transaction, submission.Result, submission.Success, submission.FailureReason, ct).ConfigureAwait(false);
                 }
 
                 DateTimeOffset now = _time.GetUtcNow();
@@ -233,6 +233,7 @@ public sealed partial class SqliteJobStore
         SqliteTransaction transaction,
         JobResultRecord result,
         bool success,
+        string? failureReason,
         CancellationToken cancellationToken)
     {
         string? state = null;
@@ -289,7 +290,7 @@ public sealed partial class SqliteJobStore
         else
         {
             await InsertAttemptAsync(commands, transaction, result.JobId, result.Attempt, result.AgentId, result.Outcome ?? string.Empty, result.ExitCode, result.Error ?? string.Empty, fromResult: true, result.RecordedAt, cancellationToken).ConfigureAwait(false);
-            string reason = string.IsNullOrEmpty(result.Error) ? result.Outcome ?? string.Empty : result.Error;
+            string reason = failureReason ?? (string.IsNullOrEmpty(result.Error) ? result.Outcome ?? string.Empty : result.Error);
             await RetryOrDieAsync(commands, transaction, result.JobId, result.AgentId, reason, result.RecordedAt, cancellationToken).ConfigureAwait(false);
         }
 

@@ -20,7 +20,9 @@ public sealed record JobBatch
 public sealed record JobLease(string JobId, string AgentId, int Attempt, DateTimeOffset ExpiresAt);
 
 /// <summary>One result in a <see cref="JobBatch"/>: as <see cref="IJobStore.RecordResultAsync"/>.</summary>
-public sealed record JobResultSubmission(JobResultRecord Result, bool Success);
+/// <param name="FailureReason">For a failure, why the attempt failed in words: the job's dead reason when it was the
+/// last attempt allowed. Null: the result's error, else its outcome (as <see cref="IJobStore.RecordResultAsync"/>).</param>
+public sealed record JobResultSubmission(JobResultRecord Result, bool Success, string? FailureReason = null);
 
 /// <summary>One requeue in a <see cref="JobBatch"/>: as <see cref="IJobStore.RequeueAsync"/>.</summary>
 public sealed record JobRequeue(string JobId, int Attempt, string Reason);

@@ -7,12 +7,15 @@ namespace Drover.Cli.Tests;
 
 /// <summary>Jobs from end to end: `drover serve`, `drover agent --handler ...` and the job commands as real
 /// child processes on 127.0.0.1. The handlers are `sh -c '...'` scripts reading the DROVER_* variables.</summary>
-public sealed class JobsEndToEndTests : IAsyncDisposable
+public sealed class JobsEndToEndTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("drover-e2e-jobs-").FullName;
     private readonly List<DroverProcess> _processes = [];
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>xunit v2 calls <see cref="IAsyncLifetime.DisposeAsync"/> (not IAsyncDisposable) on test classes.</summary>
+    public async Task DisposeAsync()
     {
         foreach (var process in _processes)
         {

@@ -207,7 +207,7 @@ public sealed class HubJobTests
         await CompleteAsync(secondAgent, second, Result(second, JobOutcome.StartFailed, exitCode: -1, error: "handler not found"));
 
         var dead = await WaitForStateAsync(fixture, submitted.Id, JobStates.Dead);
-        Assert.Equal("handler not found", dead.DeadReason);
+        Assert.Equal("start-failed: handler not found", dead.DeadReason);
         Assert.Equal(2, dead.Attempt);
         await AssertNoneAsync<Job>(firstAgent);
         await HubFixture.WaitUntilAsync(() => fixture.Hub.Jobs.ActiveCount == 0 && fixture.Hub.Jobs.FinishedTotal == 1);

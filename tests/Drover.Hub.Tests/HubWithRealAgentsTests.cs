@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using Drover.Agent;
+using Drover.Hub.Api;
 using Drover.Protocol;
 using Drover.Storage;
 using Drover.TestUtilities;
@@ -128,7 +130,7 @@ public sealed class HubWithRealAgentsTests
     }
 
     [Fact]
-    public async Task The_python_agent_from_the_protocol_document_registers_and_reports()
+    public async Task The_python_agent_from_the_protocol_document_registers_reports_and_runs_a_job()
     {
         var python = TestPaths.RequirePython();
         await using var fixture = await HubFixture.StartAsync(o => o with { Token = "py-token", ReportInterval = TimeSpan.FromSeconds(1) });
@@ -152,13 +154,56 @@ public sealed class HubWithRealAgentsTests
                 "the Python agent sent three reports on its slots");
             Assert.True(fixture.Hub.Registry.TryGet("py-agent", out var entry));
             Assert.Equal(Presence.Online, entry.Presence);
-            Assert.Contains(LatestStatus(entry)!.Fields, f => f.Key == "load1" && f.Value.Number == 0.25);
+            var report = LatestStatus(entry)!;
+            Assert.Contains(report.Fields, f => f.Key == "load1" && f.Value.Number == 0.25);
+            Assert.Contains(report.Fields, f => f.Key == "job_slots" && f.Value.Integer == 1);
+            Assert.Equal(1, entry.JobSlots);
+
+            // A job through the HTTP API: placed on the Python agent, verified, run, reported and acknowledged.
+            using var http = fixture.CreateApiClient();
+            var content = new byte[1000];
+            Random.Shared.NextBytes(content);
+            using var submitted = await http.PostAsync("api/jobs?to=agent:py-agent&name=data.bin&timeout=30s", new ByteArrayContent(content));
+            Assert.Equal(HttpStatusCode.Created, submitted.StatusCode);
+            var id = (await submitted.Content.ReadFromJsonAsync(ApiJsonContext.Default.SubmitResponse))!.Jobs[0].Id;
+
+            var view = await WaitForFinalAsync(http, id);
+            Assert.Equal(JobStates.Done, view.State);
+            Assert.Equal("py-agent", view.Agent);
+            Assert.Equal(1, view.Attempt);
+            Assert.Equal("completed", view.Outcome);
+            Assert.Equal(0, view.ExitCode);
+            Assert.Equal("1000 bytes\n", view.Stdout);
+            Assert.Equal(string.Empty, view.Stderr);
+
+            // Its one slot is free again: a second job runs too.
+            using var second = await http.PostAsync("api/jobs?to=agent:py-agent", new ByteArrayContent("abc"u8.ToArray()));
+            var secondId = (await second.Content.ReadFromJsonAsync(ApiJsonContext.Default.SubmitResponse))!.Jobs[0].Id;
+            var secondView = await WaitForFinalAsync(http, secondId);
+            Assert.Equal((JobStates.Done, "3 bytes\n"), (secondView.State, secondView.Stdout));
+            Assert.Equal(0, fixture.Hub.Jobs.InFlightOn("py-agent"));
         }
         finally
         {
             process.Kill();
             await process.WaitForExitAsync();
             dir.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Polls the job over the API until it is no longer queued or running (20 s at most).</summary>
+    private static async Task<JobView> WaitForFinalAsync(HttpClient http, string id)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var view = (await http.GetFromJsonAsync("api/jobs/" + id, ApiJsonContext.Default.JobView))!;
+            if (view.State is not (JobStates.Queued or JobStates.Running) || clock.Elapsed > TimeSpan.FromSeconds(20))
+            {
+                return view;
+            }
+
+            await Task.Delay(50);
         }
     }
 

@@ -68,8 +68,9 @@ public sealed partial class DocVectorTests
         }
     }
 
-    /// <summary>The Python sketch in the doc encodes hello and status exactly as the vectors say and
-    /// reads the welcome vector right. Needs python3 on the PATH (.ci/run installs it).</summary>
+    /// <summary>The Python sketch in the doc encodes hello, status and the job messages exactly as the vectors
+    /// say, reads the welcome vector right, and runs the job vector (and a tampered copy) to the right results.
+    /// Needs python3 on the PATH (.ci/run installs it).</summary>
     [Fact]
     public async Task Python_sketch_in_the_document_agrees_with_the_vectors()
     {
@@ -82,6 +83,9 @@ public sealed partial class DocVectorTests
         {
             await File.WriteAllTextAsync(Path.Combine(dir.FullName, "agent.py"), sketch);
             var welcome = DocumentVectors.Value["welcome"].AsSpan(ProtocolConstants.HeaderSize).ToArray();
+            var job = DocumentVectors.Value["job"].AsSpan(ProtocolConstants.HeaderSize).ToArray();
+            var tampered = (byte[])job.Clone();
+            tampered[^1] ^= 1;
             var check = $$"""
                 import struct, agent
                 print("hello", agent.hello("edge-01", "s3cret", "1.0.0", {"site": "lyon", "rack": "r7"}, ["files", "shell"], 4).hex())
@@ -91,6 +95,15 @@ public sealed partial class DocVectorTests
                 _, epoch, interval, slot, hub_ms = struct.unpack_from(">HQIIq", bytes.fromhex("{{Convert.ToHexString(welcome)}}"))
                 print("welcome", epoch, interval, slot, hub_ms)
                 print("next_slot", int(agent.next_slot(1767225603000, interval, slot)))
+                print("status-job-agent", agent.status(3, {"jobs_in_flight": 1, "job_slots": 1}, 2).hex())
+                job = bytes.fromhex("{{Convert.ToHexString(job)}}")
+                key1, key2 = agent.ident(job), agent.s("j-42") + struct.pack(">I", 2)
+                print("job-accepted", agent.frame(0x31, key1).hex())
+                print("job-result", agent.job_result(key1, 0, 0, 1250, b"hi\n", b"w", b"ok").hex())
+                print("job-result-timeout", agent.job_result(key2, 1, 137, 30000, error="killed at the timeout of 30000 ms").hex())
+                print("job-result-start-failed", agent.job_result(key1, 3, -1, 0, error="could not write the input file: No space left on device").hex())
+                print("run", agent.run_job(job).hex())
+                print("run-tampered", agent.run_job(bytes.fromhex("{{Convert.ToHexString(tampered)}}")).hex())
                 """;
             await File.WriteAllTextAsync(Path.Combine(dir.FullName, "check.py"), check);
             var start2 = new System.Diagnostics.ProcessStartInfo(python, ["check.py"])
@@ -106,13 +119,21 @@ public sealed partial class DocVectorTests
             Assert.True(process.ExitCode == 0, stderr);
 
             var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', 2)).ToDictionary(p => p[0], p => p[1].Trim());
-            foreach (var name in new[] { "hello", "status", "ping", "pong" })
+            foreach (var name in new[] { "hello", "status", "ping", "pong", "status-job-agent", "job-accepted", "job-result", "job-result-timeout", "job-result-start-failed" })
             {
                 Assert.Equal(Convert.ToHexString(DocumentVectors.Value[name]), lines[name].ToUpperInvariant());
             }
 
             Assert.Equal("42 60000 17250 1767225600000", lines["welcome"]);
             Assert.Equal("1767225617250", lines["next_slot"]); // 12:00:03 → the 17.250 s slot of the same minute
+
+            // The sketch's handler counts the bytes of the job vector's 8-byte file: a success.
+            var ran = Assert.IsType<JobResult>(Frames.ReadOne(Convert.FromHexString(lines["run"])));
+            Assert.Equal(("j-42", 1u, JobOutcome.Completed, 0, "8 bytes\n"), (ran.JobId, ran.Attempt, ran.Outcome, ran.ExitCode, System.Text.Encoding.UTF8.GetString(ran.StdoutTail.Span)));
+
+            // One byte changed in the content: nothing runs.
+            var refused = Assert.IsType<JobResult>(Frames.ReadOne(Convert.FromHexString(lines["run-tampered"])));
+            Assert.Equal((JobOutcome.HashMismatch, -1, 0u, 0), (refused.Outcome, refused.ExitCode, refused.DurationMs, refused.StdoutTail.Length));
         }
         finally
         {

@@ -40,6 +40,15 @@ internal static class DocVectors
                 new("note", FieldValue.From("hé")),
                 new("gone", FieldValue.Null),
             ]),
+        ["status-job-agent"] = new Status(
+            Sequence: 3,
+            State: AgentState.Busy,
+            Progress: ProtocolConstants.NoProgress,
+            Fields:
+            [
+                new("jobs_in_flight", FieldValue.From(1L)),
+                new("job_slots", FieldValue.From(1L)),
+            ]),
         ["status-extremes"] = new Status(
             Sequence: ulong.MaxValue,
             State: AgentState.Draining,
@@ -80,8 +89,10 @@ internal static class DocVectors
             StderrTail: "w"u8.ToArray(),
             OutFile: "ok"u8.ToArray(),
             Error: ""),
-        ["job-result-timeout"] = new JobResult("j-42", 2, JobOutcome.TimedOut, -1, 30_000, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, "killed after 30000 ms"),
+        ["job-result-timeout"] = new JobResult("j-42", 2, JobOutcome.TimedOut, 137, 30_000, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, "killed at the timeout of 30000 ms"),
+        ["job-result-start-failed"] = new JobResult("j-42", 1, JobOutcome.StartFailed, -1, 0, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, "could not write the input file: No space left on device"),
         ["job-result-ack"] = new JobResultAck("j-42", 1),
-        ["job-cancel"] = new JobCancel("j-42", 1, "cancelled by operator"),
+        ["job-cancel"] = new JobCancel("j-42", 1, "cancelled"),
+        ["job-cancel-not-leased"] = new JobCancel("j-42", 3, "no longer leased to this agent"),
     };
 }

@@ -5,9 +5,14 @@ using System.Text.RegularExpressions;
 namespace Drover.TestUtilities;
 
 /// <summary>The real <c>drover</c> executable as a child process: output captured line by line,
-/// Ctrl-C (SIGINT) and kill -9 on demand, always killed on dispose.</summary>
+/// Ctrl-C (SIGINT) and kill -9 on demand, always killed on dispose — and, as a safety net for a test
+/// that forgot to dispose one, when the test process exits.</summary>
 public sealed class DroverProcess : IAsyncDisposable
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<DroverProcess, byte> Live = new();
+
+    static DroverProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAllLive();
+
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly Lock _lock = new();
@@ -20,6 +25,7 @@ public sealed class DroverProcess : IAsyncDisposable
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+        Live.TryAdd(this, 0);
     }
 
     public int Id => _process.Id;
@@ -138,6 +144,7 @@ public sealed class DroverProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Live.TryRemove(this, out _);
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
@@ -167,5 +174,20 @@ public sealed class DroverProcess : IAsyncDisposable
         }
 
         _newLine.Release();
+    }
+
+    private static void KillAllLive()
+    {
+        foreach (var process in Live.Keys)
+        {
+            try
+            {
+                process._process.Kill(entireProcessTree: true);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Already gone.
+            }
+        }
     }
 }

@@ -147,7 +147,7 @@ internal sealed partial class JobDispatcher
     /// <summary>job_result: committed through the group commit, then acknowledged whatever the store said
     /// (recorded, duplicate, stale, unknown, not running); memory follows a recorded result: done frees the
     /// slot, a failure is retried on another agent or ends dead. If the store fails the result is not
-    /// acknowledged: the agent sends it again after reconnecting.</summary>
+    /// acknowledged and the session is closed (bye InternalError): the agent sends it again after reconnecting.</summary>
     public async Task OnResultAsync(AgentConnection session, JobResult result)
     {
         var agentId = session.Entry!.Id;
@@ -167,21 +167,24 @@ internal sealed partial class JobDispatcher
             RecordedAt = _time.GetUtcNow(),
         };
 
+        var failureReason = success ? null : FailureReason(result);
         Interlocked.Increment(ref session.PendingResults);
         try
         {
             ResultRecording recording;
             try
             {
-                recording = await _writer.ResultAsync(new JobResultSubmission(record, success)).ConfigureAwait(false);
+                recording = await _writer.ResultAsync(new JobResultSubmission(record, success, failureReason)).ConfigureAwait(false);
             }
             catch (Exception)
             {
-                // Logged by the writer; not acknowledged, so the agent keeps it and resends it.
+                // Logged by the writer. Not acknowledged, and the session ends: an agent resends its
+                // unacknowledged results after reconnecting, not within one session.
+                session.Close(DisconnectReason.InternalError, ErrorCode.InternalError, "the hub could not store a job result; reconnect and send it again");
                 return;
             }
 
-            ApplyResult(record, success, recording);
+            ApplyResult(record, success, failureReason, recording);
             session.Send(new JobResultAck(result.JobId, result.Attempt));
         }
         finally
@@ -190,7 +193,7 @@ internal sealed partial class JobDispatcher
         }
     }
 
-    private void ApplyResult(JobResultRecord result, bool success, ResultRecording recording)
+    private void ApplyResult(JobResultRecord result, bool success, string? failureReason, ResultRecording recording)
     {
         lock (_lock)
         {
@@ -222,7 +225,7 @@ internal sealed partial class JobDispatcher
             else if (job.Attempt > job.Record.MaxRetries)
             {
                 RemoveLocked(job, finished: true);
-                Log.JobDead(_logger, job.Id, job.Attempt, string.IsNullOrEmpty(result.Error) ? result.Outcome : result.Error);
+                Log.JobDead(_logger, job.Id, job.Attempt, failureReason ?? result.Outcome);
             }
             else
             {
@@ -281,6 +284,17 @@ internal sealed partial class JobDispatcher
                 Signal();
             }
         }
+    }
+
+    /// <summary>Why a failed result failed, in words (the job's dead reason when it was its last attempt): the exit code
+    /// for a handler that completed, else the outcome's name, then the agent's error text if it sent one. Examples:
+    /// "exit code 3", "hash-mismatch: sha256 of the 17 bytes received is …", "timed-out: killed at the timeout of 2000 ms".</summary>
+    internal static string FailureReason(JobResult result)
+    {
+        var what = result.Outcome == JobOutcome.Completed
+            ? "exit code " + result.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : OutcomeName(result.Outcome);
+        return string.IsNullOrEmpty(result.Error) ? what : what + ": " + result.Error;
     }
 
     /// <summary>The decoded message's own array (the decoder copied it out of the read buffer), else a copy.</summary>

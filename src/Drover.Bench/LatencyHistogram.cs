@@ -24,7 +24,8 @@ public sealed class LatencyHistogram
         Internal.Atomic.Max(ref _maxTicks, latency.Ticks);
     }
 
-    /// <summary>The latency at <paramref name="percentile"/> (0-100), as the upper edge of its bucket.</summary>
+    /// <summary>The latency at <paramref name="percentile"/> (0-100), as the upper edge of its bucket, but never
+    /// more than the largest latency recorded.</summary>
     public TimeSpan Percentile(double percentile)
     {
         var total = Count;
@@ -40,7 +41,9 @@ public sealed class LatencyHistogram
             seen += Interlocked.Read(ref _counts[i]);
             if (seen >= rank)
             {
-                return TimeSpan.FromMicroseconds(Math.Pow(Growth, i + 1));
+                var edge = TimeSpan.FromMicroseconds(Math.Pow(Growth, i + 1));
+                var max = Max;
+                return max > TimeSpan.Zero && max < edge ? max : edge;
             }
         }
 

@@ -199,6 +199,15 @@ public class LatencyHistogramMaxTests
         Parallel.For(1, 10_001, i => histogram.Record(TimeSpan.FromTicks(i * 13)));
         Assert.Equal(TimeSpan.FromTicks(130_000), histogram.Max);
     }
+
+    [Fact]
+    public void A_percentile_never_exceeds_the_maximum()
+    {
+        var histogram = new LatencyHistogram();
+        histogram.Record(TimeSpan.FromMicroseconds(1_000.1)); // its bucket's upper edge is above it
+        Assert.Equal(TimeSpan.FromMicroseconds(1_000.1), histogram.Percentile(99));
+        Assert.Equal(histogram.Max, histogram.Percentile(100));
+    }
 }
 
 public class JobSubmitterTests

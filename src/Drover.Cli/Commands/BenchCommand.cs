@@ -208,7 +208,9 @@ internal static class BenchCommand
         var table = new Table().AddColumns("figure", "value");
         void Row(string name, string value) => table.AddRow(name, value);
         Row("agents connected", $"{r.Connected:N0} / {r.Agents:N0} in {r.ConnectSeconds:0.00} s; the hub counts {r.HubOnline:N0} online");
-        Row("hub memory per idle agent", $"{r.HubRssKibPerAgent:0.00} KiB ({r.HubRssBeforeKib:N0} → {r.HubRssAfterKib:N0} KiB RSS)");
+        Row(r.Jobs is null ? "hub memory per idle agent" : "hub memory before jobs", r.Jobs is null
+            ? $"{r.HubRssKibPerAgent:0.00} KiB ({r.HubRssBeforeKib:N0} → {r.HubRssAfterKib:N0} KiB RSS)"
+            : $"{r.HubRssAfterKib:N0} KiB RSS with the fleet connected");
         Row("hub threads", r.HubThreads.ToString(CultureInfo.InvariantCulture));
         if (r.Jobs is not null)
         {

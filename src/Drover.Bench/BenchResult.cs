@@ -101,7 +101,13 @@ public sealed record BenchResult
     public long? HubRssPeakKib { get; init; }
     public long? HubRssEndKib { get; init; }
     public long? HashMismatches { get; init; }
-    public long? SlotOverruns { get; init; }
+
+    /// <summary>Job frames that reached an agent while it still waited for the acks of job_slots results: the
+    /// hub frees a slot when it commits a result, and may send the next job before that ack (not an error).</summary>
+    public long? JobsBeforeAck { get; init; }
+
+    /// <summary>The most jobs one agent held at once (result sent, ack not yet received), the new one included.</summary>
+    public long? MaxJobsHeld { get; init; }
 
     /// <summary>Job frames for a job an agent had already run (another attempt).</summary>
     public long? JobsRedelivered { get; init; }

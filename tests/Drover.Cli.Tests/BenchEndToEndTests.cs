@@ -79,7 +79,7 @@ public sealed class BenchEndToEndTests
         Assert.Equal(0, result.GetProperty("hub_jobs_dead").GetInt64());
         Assert.Equal(0, result.GetProperty("hub_jobs_open").GetInt64());
         Assert.Equal(0, result.GetProperty("hash_mismatches").GetInt64());
-        Assert.Equal(0, result.GetProperty("slot_overruns").GetInt64());
+        Assert.InRange(result.GetProperty("max_jobs_held").GetInt64(), 1, 16); // 8 slots, plus at most 8 acks still on their way
         Assert.Equal(8, result.GetProperty("requests").GetInt64() - result.GetProperty("requests_retried").GetInt64());
         Assert.True(result.GetProperty("jobs_per_second").GetDouble() > 0);
         Assert.True(result.GetProperty("hub_cpu_us_per_job").GetDouble() > 0);

@@ -5,7 +5,7 @@ using Drover.Protocol;
 
 namespace Drover.Bench.Internal;
 
-/// <summary>Job mode: a no-op handler. Each job frame is answered at once, from the receive loop, with
+/// <summary>Job mode: a no-op handler. Each job frame is answered at once (never with job_busy), from the receive loop, with
 /// job_accepted and then job_result (completed, exit 0, a tiny stdout) after the SHA-256 check a real agent
 /// makes (a mismatch is answered with outcome hash-mismatch and counted). The job is held until the hub's
 /// job_result_ack, which marks it done in the fleet's <see cref="JobTracker"/>. Replies to all the frames of
@@ -51,14 +51,16 @@ internal sealed partial class SimAgent
 
     private void OnJob(Job job)
     {
+        // A real agent's slot is free once its handler ends, and this handler ends at once: it takes every job.
+        // The hub frees a slot when it commits the result and may send the next job before that result's ack
+        // arrives, so holding job_slots unacknowledged results here is not a breach of rule 1; it is counted.
         var jobs = _jobs ??= new Dictionary<string, HeldJob>(_fleet.JobSlots, StringComparer.Ordinal);
         if (!jobs.ContainsKey(job.JobId) && jobs.Count >= _fleet.JobSlots)
         {
-            // The hub must never have more than job_slots in flight here (rule 1).
-            _fleet.Counters.Count(ref _fleet.Counters.SlotOverruns);
-            Append(new JobBusy(job.JobId, job.Attempt, "no free slot"));
-            return;
+            _fleet.Counters.Count(ref _fleet.Counters.JobsBeforeAck);
         }
+
+        Atomic.Max(ref _fleet.Counters.MaxHeld, jobs.Count + 1);
 
         var tracker = _fleet.Jobs;
         if (tracker is not null && tracker.TryParseIndex(job.FileName, out var index))

@@ -96,14 +96,18 @@ internal sealed class SimFleet
     public void ResetLatency() => Latency = new LatencyHistogram();
 }
 
-/// <summary>What the fleet's agents counted while running jobs; each should stay 0 in a healthy run.</summary>
+/// <summary>What the fleet's agents counted while running jobs.</summary>
 internal sealed class JobCounters
 {
     /// <summary>Job frames whose content did not match their SHA-256.</summary>
     public long HashMismatches;
 
-    /// <summary>Job frames that arrived while the agent already held job_slots jobs.</summary>
-    public long SlotOverruns;
+    /// <summary>Job frames that arrived while the agent still waited for the acks of job_slots results (the hub
+    /// frees a slot when it commits a result and may send the next job before that ack: not an error).</summary>
+    public long JobsBeforeAck;
+
+    /// <summary>The most jobs one agent held at once (result sent, ack not yet received), the new one included.</summary>
+    public long MaxHeld;
 
     /// <summary>Result acks for a job (or attempt) the agent did not hold.</summary>
     public long UnexpectedAcks;

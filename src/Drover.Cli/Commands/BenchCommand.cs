@@ -243,7 +243,8 @@ internal static class BenchCommand
         Row("hub CPU per job", $"{r.HubCpuUsPerJob:0.0} µs ({r.HubCpuSeconds:0.00} s CPU); the bench's own: {r.BenchCpuUsPerJob:0.0} µs; load average {r.LoadAverage:0.00}");
         Row("hub RSS peak / end", $"{r.HubRssPeakKib:N0} / {r.HubRssEndKib:N0} KiB");
         Row("jobs lost", (r.JobsLost ?? 0).ToString(CultureInfo.InvariantCulture));
-        Row("hash mismatches / slot overruns / redelivered", $"{r.HashMismatches} / {r.SlotOverruns} / {r.JobsRedelivered}");
+        Row("hash mismatches / redelivered", $"{r.HashMismatches} / {r.JobsRedelivered}");
+        Row("most jobs held by one agent", $"{r.MaxJobsHeld} ({r.JobsBeforeAck:N0} jobs arrived before the ack that freed their slot)");
     }
 
     private static void RenderReports(Table table, BenchResult r)

@@ -98,6 +98,8 @@ public sealed record BenchResult
     /// <summary>The machine's 1-minute load average as the measured run started (/proc/loadavg): other work on
     /// the same cores shows here.</summary>
     public double? LoadAverage { get; init; }
+    /// <summary>Bytes the hub sent to storage (/proc/PID/io write_bytes) from the first submission to the last result, per job.</summary>
+    public double? HubWriteKibPerJob { get; init; }
     public long? HubRssPeakKib { get; init; }
     public long? HubRssEndKib { get; init; }
     public long? HashMismatches { get; init; }

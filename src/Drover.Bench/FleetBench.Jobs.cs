@@ -102,6 +102,7 @@ public static partial class FleetBench
             Elapsed = elapsed,
             SubmitElapsed = submitElapsed,
             Cpu = phase.End.CpuTime - figuresBefore.CpuTime,
+            WriteBytes = phase.End.StorageWriteBytes - figuresBefore.StorageWriteBytes,
             BenchCpu = ownCpu,
             LoadAverage = loadAverage,
             RssPeakKib = phase.PeakRssKib,
@@ -211,6 +212,8 @@ public static partial class FleetBench
 
         public TimeSpan BenchCpu { get; init; }
 
+        public long WriteBytes { get; init; }
+
         public double? LoadAverage { get; init; }
 
         public long RssPeakKib { get; init; }
@@ -271,6 +274,7 @@ public static partial class FleetBench
                 HubCpuUsPerJob = Math.Round(BenchMath.CpuMicrosecondsPerReport(Cpu, done), 2),
                 BenchCpuUsPerJob = Math.Round(BenchMath.CpuMicrosecondsPerReport(BenchCpu, done), 2),
                 LoadAverage = LoadAverage,
+                HubWriteKibPerJob = done > 0 ? Math.Round(WriteBytes / 1024.0 / done, 2) : 0,
                 HubRssPeakKib = RssPeakKib,
                 HubRssEndKib = RssEndKib,
                 HashMismatches = HashMismatches,

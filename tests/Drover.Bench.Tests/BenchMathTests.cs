@@ -93,7 +93,11 @@ public class ProcessFiguresTests
             Directory.CreateDirectory(Path.Combine(root, "77"));
             File.WriteAllText(Path.Combine(root, "77", "status"), "Name:\tdotnet\nVmPeak:\t 999 kB\nVmRSS:\t   123456 kB\nThreads:\t19\n");
             File.WriteAllText(Path.Combine(root, "77", "stat"), "77 (dotnet) S 1 77 77 0 -1 0 0 0 0 0 1000 500 0 0 20 0 19 0 1 2 3");
+            File.WriteAllText(Path.Combine(root, "77", "io"), "rchar: 1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: 5\nwrite_bytes: 8192000\ncancelled_write_bytes: 0\n");
             var figures = ProcessFigures.Read(77, root);
+            Assert.Equal(8_192_000, figures.StorageWriteBytes);
+            File.Delete(Path.Combine(root, "77", "io"));
+            Assert.Equal(0, ProcessFigures.Read(77, root).StorageWriteBytes);
             Assert.Equal(123_456, figures.RssKib);
             Assert.Equal(19, figures.Threads);
             Assert.Equal(TimeSpan.FromSeconds(15), figures.CpuTime);

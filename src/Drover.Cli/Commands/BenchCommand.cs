@@ -242,6 +242,7 @@ internal static class BenchCommand
         Row("request p50 / p99", $"{r.RequestP50Ms:0.00} / {r.RequestP99Ms:0.00} ms ({r.Requests:N0} requests, {r.RequestsRetried:N0} answered 503)");
         Row("hub CPU per job", $"{r.HubCpuUsPerJob:0.0} µs ({r.HubCpuSeconds:0.00} s CPU); the bench's own: {r.BenchCpuUsPerJob:0.0} µs; load average {r.LoadAverage:0.00}");
         Row("hub RSS peak / end", $"{r.HubRssPeakKib:N0} / {r.HubRssEndKib:N0} KiB");
+        Row("hub storage writes per job", $"{r.HubWriteKibPerJob:0.0} KiB (/proc/PID/io write_bytes)");
         Row("jobs lost", (r.JobsLost ?? 0).ToString(CultureInfo.InvariantCulture));
         Row("hash mismatches / redelivered", $"{r.HashMismatches} / {r.JobsRedelivered}");
         Row("most jobs held by one agent", $"{r.MaxJobsHeld} ({r.JobsBeforeAck:N0} jobs arrived before the ack that freed their slot)");

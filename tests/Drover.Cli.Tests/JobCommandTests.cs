@@ -14,12 +14,15 @@ namespace Drover.Cli.Tests;
 /// process (<see cref="HubFixture"/>: real sockets, real SQLite), with in-process agents where jobs must run: the
 /// requests they make as the hub reads them, how they print the answers, the hub's refusals, and their exit codes.
 /// JobsEndToEndTests covers the same commands with `drover serve` and `drover agent --handler` processes.</summary>
-public sealed partial class JobCommandTests : IAsyncDisposable
+public sealed partial class JobCommandTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("drover-cli-jobs-").FullName;
     private readonly List<IAsyncDisposable> _owned = [];
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>xunit v2 calls <see cref="IAsyncLifetime.DisposeAsync"/> (not IAsyncDisposable) on test classes.</summary>
+    public async Task DisposeAsync()
     {
         // Agents first, then the hub.
         for (var i = _owned.Count - 1; i >= 0; i--)

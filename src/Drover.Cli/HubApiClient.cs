@@ -101,16 +101,27 @@ internal sealed class HubApiClient : IDisposable
             content = multipart;
         }
 
-        AddParameter(query, "to", options.Target);
-        AddParameter(query, "args", options.Args);
-        AddParameter(query, "timeout", options.Timeout is { } timeout ? ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms" : null);
-        AddParameter(query, "retries", options.Retries?.ToString(CultureInfo.InvariantCulture));
-        AddParameter(query, "priority", options.Priority?.ToString(CultureInfo.InvariantCulture));
-
+        AddSubmitParameters(query, options);
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/jobs?" + string.Join('&', query)) { Content = content };
         var answer = await SendJsonAsync(request, CliJsonContext.Default.SubmitResponse, UploadTimeout, cancellationToken);
         return answer.Jobs;
     }
+
+    /// <summary><c>POST /api/jobs</c> of one file held in memory (the demo's generated samples), as the raw body with <c>?name=</c>.</summary>
+    public async Task<SubmittedJob> SubmitAsync(string name, ReadOnlyMemory<byte> content, JobSubmitOptions options, CancellationToken cancellationToken)
+    {
+        var query = new List<string> { "name=" + Uri.EscapeDataString(name) };
+        AddSubmitParameters(query, options);
+        using var body = new ReadOnlyMemoryContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/jobs?" + string.Join('&', query)) { Content = body };
+        var answer = await SendJsonAsync(request, CliJsonContext.Default.SubmitResponse, RequestTimeout, cancellationToken);
+        return answer.Jobs.Count == 1 ? answer.Jobs[0] : throw new HubApiException($"the hub answered {answer.Jobs.Count} jobs to a one-file request", 201);
+    }
+
+    /// <summary><c>GET /api/stats</c>: fleet and job counters.</summary>
+    public Task<StatsView> GetStatsAsync(CancellationToken cancellationToken) =>
+        GetJsonAsync("api/stats", ApiJsonContext.Default.StatsView, cancellationToken);
 
     /// <summary><c>GET /api/jobs/{id}</c>.</summary>
     public Task<JobView> GetJobAsync(string id, CancellationToken cancellationToken) =>
@@ -168,6 +179,15 @@ internal sealed class HubApiClient : IDisposable
     }
 
     private static string JobPath(string id) => "api/jobs/" + Uri.EscapeDataString(id);
+
+    private static void AddSubmitParameters(List<string> query, JobSubmitOptions options)
+    {
+        AddParameter(query, "to", options.Target);
+        AddParameter(query, "args", options.Args);
+        AddParameter(query, "timeout", options.Timeout is { } timeout ? ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms" : null);
+        AddParameter(query, "retries", options.Retries?.ToString(CultureInfo.InvariantCulture));
+        AddParameter(query, "priority", options.Priority?.ToString(CultureInfo.InvariantCulture));
+    }
 
     private static void AddParameter(List<string> query, string name, string? value)
     {

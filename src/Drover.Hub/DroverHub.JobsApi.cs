@@ -480,7 +480,7 @@ public sealed partial class DroverHub
 
     private async Task<IResult> GetJobAsync(string id, CancellationToken cancellationToken)
     {
-        var job = await JobStore.GetJobAsync(id, cancellationToken).ConfigureAwait(false);
+        var job = await JobStore.GetJobAsync(id, withContent: false, cancellationToken).ConfigureAwait(false);
         return job is null
             ? NoJob(id)
             : Results.Json(await ToJobViewAsync(job, cancellationToken).ConfigureAwait(false), ApiJsonContext.Default.JobView);

@@ -18,16 +18,16 @@ public sealed partial class SqliteJobStore
             cancellationToken);
 
     /// <inheritdoc/>
-    public Task<JobRecord?> GetJobAsync(string id, CancellationToken cancellationToken)
+    public Task<JobRecord?> GetJobAsync(string id, bool withContent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);
         return ReadAsync(
             async (connection, ct) =>
             {
                 using SqliteCommand command = connection.CreateCommand();
-                command.CommandText = JobSql.SelectJob;
+                command.CommandText = withContent ? JobSql.SelectJob : JobSql.SelectJobWithoutContent;
                 command.Bind("$id", SqliteType.Text, id);
-                IReadOnlyList<JobRecord> jobs = await ReadJobsAsync(command, withContent: true, ct).ConfigureAwait(false);
+                IReadOnlyList<JobRecord> jobs = await ReadJobsAsync(command, withContent, ct).ConfigureAwait(false);
                 return jobs.Count == 0 ? null : jobs[0];
             },
             cancellationToken);

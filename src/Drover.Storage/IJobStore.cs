@@ -17,8 +17,9 @@ public interface IJobStore : IAsyncDisposable
     /// <summary>How many jobs are queued.</summary>
     Task<int> CountQueuedAsync(CancellationToken cancellationToken);
 
-    /// <summary>One job with its content, or null.</summary>
-    Task<JobRecord?> GetJobAsync(string id, CancellationToken cancellationToken);
+    /// <summary>One job, or null. Its <see cref="JobRecord.Content"/> is loaded only when <paramref name="withContent"/>
+    /// (the API's polling reads a job many times and never needs its file).</summary>
+    Task<JobRecord?> GetJobAsync(string id, bool withContent, CancellationToken cancellationToken);
 
     /// <summary>Up to <paramref name="limit"/> jobs sorted by id (ordinal), with ids after
     /// <paramref name="afterId"/> when it is given (paging), in <paramref name="state"/> when it is given,

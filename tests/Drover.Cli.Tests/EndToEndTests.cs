@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Drover.TestUtilities;
 
 namespace Drover.Cli.Tests;
@@ -134,6 +136,8 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("clients", "--api", "ftp://example")]
     [InlineData("demo", "--agents", "0")]
     [InlineData("demo", "--duration", "forever")]
+    [InlineData("demo", "--jobs-per-second", "-1")]
+    [InlineData("demo", "--slots", "0")]
     public async Task Wrong_flags_get_a_clear_message_and_exit_2(params string[] args)
     {
         var (exit, output, error) = await DroverProcess.RunAsync(args);
@@ -151,12 +155,22 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Fact]
-    public async Task Demo_runs_a_small_fleet_and_stops_by_itself()
+    public async Task Demo_runs_a_small_fleet_sends_it_jobs_and_stops_by_itself()
     {
-        var (exit, output, error) = await DroverProcess.RunAsync("demo", "--agents", "100", "--duration", "4s", "--http", "127.0.0.1:0");
+        var (exit, output, error) = await DroverProcess.RunAsync("demo", "--agents", "100", "--duration", "4s", "--http", "127.0.0.1:0", "--jobs-per-second", "100");
         Assert.True(exit == 0, $"demo exited {exit}: {error}");
-        Assert.Contains("online", output, StringComparison.Ordinal);
         Assert.Contains("reports recorded", output, StringComparison.Ordinal);
         Assert.Matches(@"online\s+100 late\s+0 lost\s+0", output);
+        Assert.Matches(@"jobs sent\s+[\d,]+\s+running\s+\d+\s+done\s+[\d,]+\s+dead\s+\d+\s+jobs/s\s+\d", output);
+        Assert.Matches(@"result j-[0-9A-Z]{26}\s+demo-\d{5}\s+done\s+exit 0\s+\d+ lines, \d+ words, \d+ bytes", output);
+
+        static long Figure(string output, string name) =>
+            long.Parse(Regex.Match(output, $@"{name}\s+([\d,]+)").Groups[1].Value.Replace(",", "", StringComparison.Ordinal), CultureInfo.InvariantCulture);
+        var submitted = Figure(output, "jobs submitted");
+        Assert.True(submitted >= 100, $"only {submitted} jobs sent in about 3 s at 100 a second:\n{output}");
+        Assert.True(Figure(output, "jobs done") >= submitted * 9 / 10, output);
+        Assert.Equal(submitted, Figure(output, "jobs done") + Figure(output, "jobs dead"));
+        Assert.Equal(0, Figure(output, "jobs left queued or running"));
+        Assert.Equal(0, Figure(output, "jobs lost"));
     }
 }

@@ -1,20 +1,35 @@
-using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using Drover.Agent;
 using Drover.Cli.Commands;
+using Drover.Hub;
 using Drover.TestUtilities;
-using Microsoft.AspNetCore.Http;
 
 namespace Drover.Cli.Tests;
 
-/// <summary>`drover send`, `jobs`, `job`, `result` and `cancel` as real child processes against a stub of the
-/// hub's HTTP API: the requests they make, how they read the answers, and their exit codes.</summary>
-public sealed class JobCommandTests : IDisposable
+/// <summary>`drover send`, `jobs`, `job`, `result` and `cancel` as real child processes against a real hub in this
+/// process (<see cref="HubFixture"/>: real sockets, real SQLite), with in-process agents where jobs must run: the
+/// requests they make as the hub reads them, how they print the answers, the hub's refusals, and their exit codes.
+/// JobsEndToEndTests covers the same commands with `drover serve` and `drover agent --handler` processes.</summary>
+public sealed partial class JobCommandTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("drover-cli-jobs-").FullName;
+    private readonly List<IAsyncDisposable> _owned = [];
 
-    public void Dispose()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>xunit v2 calls <see cref="IAsyncLifetime.DisposeAsync"/> (not IAsyncDisposable) on test classes.</summary>
+    public async Task DisposeAsync()
     {
+        // Agents first, then the hub.
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            await _owned[i].DisposeAsync();
+        }
+
         try
         {
             Directory.Delete(_dir, recursive: true);
@@ -24,6 +39,9 @@ public sealed class JobCommandTests : IDisposable
         }
     }
 
+    [GeneratedRegex("j-[0-9A-Z]{26}")]
+    private static partial Regex JobId();
+
     private string WriteFile(string name, string content)
     {
         var path = Path.Combine(_dir, name);
@@ -31,264 +49,194 @@ public sealed class JobCommandTests : IDisposable
         return path;
     }
 
-    private static string JobJson(string id, string state, string? agent = null, int attempt = 0, int? exitCode = null, string? stdout = null, string? outcome = null, string? deadReason = null) =>
-        JsonSerializer.Serialize(new Dictionary<string, object?>
+    private async Task<(HubFixture Hub, string Api)> StartHubAsync(Func<HubOptions, HubOptions>? configure = null)
+    {
+        var hub = await HubFixture.StartAsync(configure);
+        _owned.Add(hub);
+        return (hub, hub.ApiUrl.ToString());
+    }
+
+    /// <summary>An agent in this process with one job slot, running <paramref name="handler"/>; returns once it is connected.</summary>
+    private async Task StartAgentAsync(HubFixture hub, string id, Func<JobContext, ValueTask<JobHandlerResult>> handler)
+    {
+        var agent = new DroverAgent(new AgentOptions
         {
-            ["id"] = id, ["state"] = state, ["name"] = "a.txt", ["size"] = 3, ["sha256"] = "00", ["target"] = "random", ["args"] = "",
-            ["priority"] = 0, ["timeoutMs"] = 300000, ["retries"] = 2, ["attempt"] = attempt, ["agent"] = agent,
-            ["submittedAt"] = "2026-11-26T07:00:00Z", ["finishedAt"] = null, ["deadReason"] = deadReason, ["outcome"] = outcome,
-            ["exitCode"] = exitCode, ["durationMs"] = exitCode is null ? null : 12, ["stdout"] = stdout, ["stderr"] = null,
+            Hubs = [$"127.0.0.1:{hub.AgentEndPoint.Port}"],
+            AgentId = id,
+            IncludeSystemMetrics = false,
+            JobHandler = new DelegateHandler(handler),
+            JobSlots = 1,
+            WorkDirectory = Path.Combine(_dir, "work-" + id),
         });
-
-    private static string SubmitJson(params (string Id, string Name, int Size)[] jobs) =>
-        "{\"jobs\":[" + string.Join(',', jobs.Select(j => $"{{\"id\":\"{j.Id}\",\"name\":\"{j.Name}\",\"size\":{j.Size},\"sha256\":\"ab\"}}")) + "]}";
-
-    [Fact]
-    public async Task Send_of_one_file_posts_its_raw_bytes_with_its_name_and_the_flags_as_query_parameters()
-    {
-        await using var hub = await StubHub.StartAsync((r, c) => StubHub.Json(c, 201, SubmitJson(("j-1", "a b.txt", 5))));
-        var file = WriteFile("a b.txt", "hello");
-
-        var (exit, output, error) = await DroverProcess.RunAsync("send", file, "--api", hub.Api, "--to", "label:gpu=yes", "--args", "-v --fast", "--timeout", "90s", "--retries", "1", "--priority", "5");
-
-        Assert.True(exit == 0, $"send exited {exit}: {error}");
-        Assert.Contains("j-1", output, StringComparison.Ordinal);
-        var request = Assert.Single(hub.Requests);
-        Assert.Equal(("POST", "/api/jobs"), (request.Method, request.Path));
-        Assert.Equal("a b.txt", request.Query["name"]);
-        Assert.Equal("label:gpu=yes", request.Query["to"]);
-        Assert.Equal("-v --fast", request.Query["args"]);
-        Assert.Equal("90000ms", request.Query["timeout"]);
-        Assert.Equal("1", request.Query["retries"]);
-        Assert.Equal("5", request.Query["priority"]);
-        Assert.Equal("application/octet-stream", request.ContentType);
-        Assert.Equal("hello", Encoding.UTF8.GetString(request.Body));
+        _owned.Add(agent);
+        _ = agent.RunAsync(CancellationToken.None);
+        await HubFixture.WaitUntilAsync(() => agent.ConnectionState == AgentConnectionState.Connected, because: $"{id} connects");
     }
 
-    [Fact]
-    public async Task Send_leaves_unset_flags_to_the_hub_and_prints_json_lines()
+    private static async Task<JsonElement> JobAsync(string api, string id)
     {
-        await using var hub = await StubHub.StartAsync((r, c) => StubHub.Json(c, 201, SubmitJson(("j-1", "a.txt", 1))));
-        var (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("a.txt", "x"), "--json", "--api", hub.Api);
-
-        Assert.True(exit == 0, $"send exited {exit}: {error}");
-        Assert.Equal(["name"], Assert.Single(hub.Requests).Query.Keys);
-        var job = JsonDocument.Parse(output).RootElement;
-        Assert.Equal("j-1", job.GetProperty("id").GetString());
-        Assert.Equal(1, job.GetProperty("size").GetInt64());
+        var (exit, output, error) = await DroverProcess.RunAsync("job", id, "--json", "--api", api);
+        Assert.True(exit == 0, $"job {id} exited {exit}: {error}");
+        return JsonDocument.Parse(output).RootElement.Clone();
     }
 
-    [Fact]
-    public async Task Send_of_several_files_makes_one_multipart_request_with_one_part_per_file()
+    private static async Task<JsonElement[]> ListAsync(string api, params string[] args)
     {
-        await using var hub = await StubHub.StartAsync((r, c) => StubHub.Json(c, 201, SubmitJson(r.Parts.Select((p, i) => ($"j-{i}", p.FileName!, p.Content.Length)).ToArray())));
-        var files = Enumerable.Range(0, 3).Select(i => WriteFile($"f{i}.csv", new string((char)('a' + i), 10 + i))).ToArray();
-
-        var (exit, output, error) = await DroverProcess.RunAsync(["send", .. files, "--retries", "0", "--api", hub.Api]);
-
-        Assert.True(exit == 0, $"send exited {exit}: {error}");
-        var request = Assert.Single(hub.Requests);
-        Assert.StartsWith("multipart/form-data", request.ContentType, StringComparison.Ordinal);
-        Assert.False(request.Query.ContainsKey("name"));
-        Assert.Equal("0", request.Query["retries"]);
-        Assert.Equal(["f0.csv", "f1.csv", "f2.csv"], request.Parts.Select(p => p.FileName));
-        Assert.Equal(["aaaaaaaaaa", "bbbbbbbbbbb", "cccccccccccc"], request.Parts.Select(p => Encoding.UTF8.GetString(p.Content)));
-        Assert.Equal(3, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-    }
-
-    [Fact]
-    public async Task Send_wait_polls_each_job_until_it_is_final_prints_it_and_exits_1_when_one_is_dead()
-    {
-        var polls = new ConcurrentDictionary<string, int>();
-        await using var hub = await StubHub.StartAsync((r, c) =>
-        {
-            if (r.Method == "POST")
-            {
-                return StubHub.Json(c, 201, SubmitJson(("j-ok", "a.txt", 1), ("j-bad", "b.txt", 1)));
-            }
-
-            var id = r.Path["/api/jobs/".Length..];
-            var n = polls.AddOrUpdate(id, 1, (_, v) => v + 1);
-            return StubHub.Json(c, 200, (id, n) switch
-            {
-                ("j-ok", >= 2) => JobJson(id, "done", "a1", 1, 0, "42 input\n", "completed"),
-                ("j-bad", >= 4) => JobJson(id, "dead", "a2", 3, 1, null, "completed", "exit code 1"),
-                _ => JobJson(id, n == 1 ? "queued" : "running", n == 1 ? null : "a1", n == 1 ? 0 : 1),
-            });
-        });
-
-        var (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("a.txt", "x"), WriteFile("b.txt", "y"), "--wait", "--json", "--api", hub.Api);
-
-        Assert.True(exit == 1, $"send --wait exited {exit}: {error}");
-        var jobs = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
-        Assert.Equal(["j-ok", "j-bad"], jobs.Select(j => j.GetProperty("id").GetString()));
-        Assert.Equal("done", jobs[0].GetProperty("state").GetString());
-        Assert.Equal(0, jobs[0].GetProperty("exitCode").GetInt32());
-        Assert.Equal("42 input\n", jobs[0].GetProperty("stdout").GetString());
-        Assert.Equal(12, jobs[0].GetProperty("durationMs").GetInt64());
-        Assert.Equal("a1", jobs[0].GetProperty("agent").GetString());
-        Assert.Equal(1, jobs[0].GetProperty("attempt").GetInt32());
-        Assert.Equal("dead", jobs[1].GetProperty("state").GetString());
-        Assert.Equal(JsonValueKind.Null, jobs[1].GetProperty("stderr").ValueKind);
-        Assert.Equal(2, polls["j-ok"]);
-        Assert.Equal(4, polls["j-bad"]);
-        Assert.Contains("j-ok", error, StringComparison.Ordinal); // the ids go to stderr as soon as they are known
-    }
-
-    [Fact]
-    public async Task Send_wait_prints_a_line_and_the_stdout_tail_and_exits_0_when_all_are_done()
-    {
-        await using var hub = await StubHub.StartAsync((r, c) => r.Method == "POST"
-            ? StubHub.Json(c, 201, SubmitJson(("j-1", "a.txt", 1)))
-            : StubHub.Json(c, 200, JobJson("j-1", "done", "w1", 1, 0, "6 input\n", "completed")));
-
-        var (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("a.txt", "x"), "--wait", "--api", hub.Api);
-
-        Assert.True(exit == 0, $"send --wait exited {exit}: {error}");
-        Assert.Matches(@"j-1\s+done\s+a\.txt\s+agent w1\s+attempt 1\s+exit 0\s+12 ms", output);
-        Assert.Contains("stdout: 6 input", output, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task A_full_queue_is_reported_with_its_retry_after_and_exit_3()
-    {
-        await using var hub = await StubHub.StartAsync((r, c) =>
-        {
-            c.Response.Headers.RetryAfter = "7";
-            return StubHub.Json(c, 503, """{"error":"queue is full"}""");
-        });
-
-        var (exit, _, error) = await DroverProcess.RunAsync("send", WriteFile("a.txt", "x"), "--api", hub.Api);
-
-        Assert.Equal(3, exit);
-        Assert.Contains("hub queue is full; retry after 7 s", error, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task The_hubs_error_text_is_printed_and_the_exit_code_is_3()
-    {
-        await using var hub = await StubHub.StartAsync((r, c) => StubHub.Json(c, 413, """{"error":"a.txt is 2000000 bytes; the limit is 1048576"}"""));
-
-        var (exit, _, error) = await DroverProcess.RunAsync("send", WriteFile("a.txt", "x"), "--api", hub.Api);
-
-        Assert.Equal(3, exit);
-        Assert.Contains("413", error, StringComparison.Ordinal);
-        Assert.Contains("a.txt is 2000000 bytes; the limit is 1048576", error, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Jobs_follows_the_next_cursor_up_to_the_limit()
-    {
-        await using var hub = await StubHub.StartAsync((r, c) =>
-        {
-            var after = int.Parse(r.Query["after"].FirstOrDefault() ?? "0", System.Globalization.CultureInfo.InvariantCulture);
-            var limit = int.Parse(r.Query["limit"]!, System.Globalization.CultureInfo.InvariantCulture);
-            var count = Math.Min(2, limit);
-            var items = Enumerable.Range(after + 1, count).Select(i => JobJson($"j-{i}", "done", "a1", 1, 0));
-            return StubHub.Json(c, 200, $"{{\"items\":[{string.Join(',', items)}],\"next\":\"{after + count}\"}}");
-        });
-
-        var (exit, output, error) = await DroverProcess.RunAsync("jobs", "--state", "done", "--agent", "a1", "--limit", "5", "--json", "--api", hub.Api);
-
+        var (exit, output, error) = await DroverProcess.RunAsync(["jobs", "--json", "--api", api, .. args]);
         Assert.True(exit == 0, $"jobs exited {exit}: {error}");
-        var ids = JsonDocument.Parse(output).RootElement.EnumerateArray().Select(j => j.GetProperty("id").GetString()!).ToArray();
-        Assert.Equal(["j-1", "j-2", "j-3", "j-4", "j-5"], ids);
-        Assert.All(hub.Requests, r => Assert.Equal(("done", "a1"), (r.Query["state"].ToString(), r.Query["agent"].ToString())));
-        Assert.Equal(["5", "3", "1"], hub.Requests.Select(r => r.Query["limit"].ToString()));
-
-        (exit, output, error) = await DroverProcess.RunAsync("jobs", "--limit", "3", "--api", hub.Api);
-        Assert.True(exit == 0, $"jobs exited {exit}: {error}");
-        Assert.Contains("j-3", output, StringComparison.Ordinal);
-        Assert.Contains("3 jobs (more", output, StringComparison.Ordinal);
+        return JsonDocument.Parse(output).RootElement.EnumerateArray().Select(j => j.Clone()).ToArray();
     }
 
     [Fact]
-    public async Task Job_prints_one_job_and_an_unknown_one_is_the_hubs_404()
+    public async Task Send_carries_the_name_bytes_and_flags_of_one_file_and_unset_flags_take_the_hubs_defaults()
     {
-        await using var hub = await StubHub.StartAsync((r, c) => r.Path == "/api/jobs/j-1"
-            ? StubHub.Json(c, 200, JobJson("j-1", "running", "a1", 1))
-            : StubHub.Json(c, 404, """{"error":"no job j-2"}"""));
+        var (_, api) = await StartHubAsync(); // no agent: the jobs stay queued
 
-        var (exit, output, error) = await DroverProcess.RunAsync("job", "j-1", "--json", "--api", hub.Api);
-        Assert.True(exit == 0, $"job exited {exit}: {error}");
-        Assert.Equal("running", JsonDocument.Parse(output).RootElement.GetProperty("state").GetString());
+        var (exit, output, error) = await DroverProcess.RunAsync(
+            "send", WriteFile("a b.txt", "hello"), "--api", api, "--to", "label:gpu=yes", "--args", "-v --fast", "--timeout", "90s", "--retries", "1", "--priority", "5");
+        Assert.True(exit == 0, $"send exited {exit}: {error}");
+        Assert.Matches(@"j-\S+\s+queued\s+a b\.txt\s+5 bytes", output);
+        var flagged = await JobAsync(api, JobId().Match(output).Value);
+        Assert.Equal("queued", flagged.GetProperty("state").GetString());
+        Assert.Equal("a b.txt", flagged.GetProperty("name").GetString());
+        Assert.Equal(5, flagged.GetProperty("size").GetInt64());
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData("hello"u8)), flagged.GetProperty("sha256").GetString()!.ToLowerInvariant());
+        Assert.Equal("label:gpu=yes", flagged.GetProperty("target").GetString());
+        Assert.Equal("-v --fast", flagged.GetProperty("args").GetString());
+        Assert.Equal(90_000, flagged.GetProperty("timeoutMs").GetInt64());
+        Assert.Equal(1, flagged.GetProperty("retries").GetInt32());
+        Assert.Equal(5, flagged.GetProperty("priority").GetInt32());
+        Assert.Equal(0, flagged.GetProperty("attempt").GetInt32());
+        Assert.Equal(JsonValueKind.Null, flagged.GetProperty("agent").ValueKind);
 
-        (exit, output, _) = await DroverProcess.RunAsync("job", "j-1", "--api", hub.Api);
+        (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("a.txt", "x"), "--json", "--api", api);
+        Assert.True(exit == 0, $"send exited {exit}: {error}");
+        var sent = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(1, sent.GetProperty("size").GetInt64());
+        Assert.Equal("a.txt", sent.GetProperty("name").GetString());
+        var plain = await JobAsync(api, sent.GetProperty("id").GetString()!);
+        Assert.Equal(("random", "", 300_000L, 2, 0), (plain.GetProperty("target").GetString(), plain.GetProperty("args").GetString(),
+            plain.GetProperty("timeoutMs").GetInt64(), plain.GetProperty("retries").GetInt32(), plain.GetProperty("priority").GetInt32()));
+
+        (exit, output, _) = await DroverProcess.RunAsync("job", plain.GetProperty("id").GetString()!, "--api", api);
         Assert.Equal(0, exit);
-        Assert.Matches(@"state:\s+running", output);
+        Assert.Matches(@"state:\s+queued", output);
+        Assert.Matches(@"target:\s+random", output);
 
-        (exit, _, error) = await DroverProcess.RunAsync("job", "j-2", "--api", hub.Api);
+        (exit, _, error) = await DroverProcess.RunAsync("job", "j-00000000000000000000000000", "--api", api);
         Assert.Equal(3, exit);
-        Assert.Contains("no job j-2", error, StringComparison.Ordinal);
+        Assert.Contains("404", error, StringComparison.Ordinal);
+        Assert.Contains("no job 'j-00000000000000000000000000'", error, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task Result_prints_the_result_and_o_writes_the_out_file_only_when_there_is_one()
+    public async Task Send_wait_prints_the_result_line_result_prints_the_tails_and_a_done_job_cannot_be_cancelled()
     {
-        var outBytes = Enumerable.Range(0, 100_000).Select(i => (byte)i).ToArray();
-        await using var hub = await StubHub.StartAsync((r, c) =>
+        var (hub, api) = await StartHubAsync();
+        await StartAgentAsync(hub, "cli-agent", async job =>
         {
-            switch (r.Path)
+            if (job.Args == "out")
             {
-                case "/api/jobs/j-1/result" or "/api/jobs/j-2/result":
-                    return StubHub.Json(c, 200, $$"""{"jobId":"{{r.Path[10..13]}}","attempt":2,"agent":"a1","outcome":"completed","exitCode":0,"durationMs":31,"stdout":"line1\nline2\n","stderr":"warn\n","outFileSize":100000,"error":null,"recordedAt":"2026-11-26T07:00:00Z"}""");
-                case "/api/jobs/j-1/result/out":
-                    c.Response.ContentType = "application/octet-stream";
-                    return c.Response.Body.WriteAsync(outBytes).AsTask();
-                default:
-                    return StubHub.Json(c, 404, """{"error":"no out file"}""");
+                await File.WriteAllBytesAsync(job.OutPath, Enumerable.Range(0, 100_000).Select(i => (byte)i).ToArray());
             }
+
+            return new JobHandlerResult(0) { StdoutTail = "42 input\nline2\n"u8.ToArray(), StderrTail = "warn\n"u8.ToArray() };
         });
+
+        var (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("one.txt", "x"), "--args", "out", "--wait", "--api", api);
+        Assert.True(exit == 0, $"send --wait exited {exit}: {error}");
+        Assert.Matches(@"j-\S+\s+done\s+one\.txt\s+agent cli-agent\s+attempt 1\s+exit 0\s+\d+ ms", output);
+        Assert.Contains("  stdout:\n    42 input\n    line2\n  stderr: warn", output.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        var withOut = JobId().Match(output).Value;
+        Assert.Contains(withOut, error, StringComparison.Ordinal); // the ids go to stderr as soon as they are known
+
         var outPath = Path.Combine(_dir, "out.bin");
-
-        var (exit, output, error) = await DroverProcess.RunAsync("result", "j-1", "-o", outPath, "--api", hub.Api);
-
+        (exit, output, error) = await DroverProcess.RunAsync("result", withOut, "-o", outPath, "--api", api);
         Assert.True(exit == 0, $"result exited {exit}: {error}");
         Assert.Matches(@"outcome:\s+completed", output);
         Assert.Matches(@"exit code:\s+0", output);
+        Assert.Matches(@"agent:\s+cli-agent", output);
+        Assert.Matches(@"out file:\s+100000 bytes", output);
         Assert.Contains("    line2", output, StringComparison.Ordinal);
         Assert.Contains("stderr: warn", output, StringComparison.Ordinal);
-        Assert.Equal(outBytes, await File.ReadAllBytesAsync(outPath));
+        Assert.Equal(Enumerable.Range(0, 100_000).Select(i => (byte)i).ToArray(), await File.ReadAllBytesAsync(outPath));
 
+        (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("two.txt", "y"), "--wait", "--json", "--api", api);
+        Assert.True(exit == 0, $"send --wait exited {exit}: {error}");
+        var withoutOut = JsonDocument.Parse(output).RootElement.GetProperty("id").GetString()!;
         var missing = Path.Combine(_dir, "none.bin");
-        (exit, _, error) = await DroverProcess.RunAsync("result", "j-2", "-o", missing, "--api", hub.Api);
+        (exit, _, error) = await DroverProcess.RunAsync("result", withoutOut, "-o", missing, "--api", api);
         Assert.Equal(3, exit);
+        Assert.Contains("404", error, StringComparison.Ordinal);
         Assert.Contains("no out file", error, StringComparison.Ordinal);
         Assert.False(File.Exists(missing));
-    }
 
-    [Fact]
-    public async Task Cancel_deletes_the_job_and_a_finished_one_is_the_hubs_409()
-    {
-        await using var hub = await StubHub.StartAsync((r, c) => r.Path == "/api/jobs/j-1"
-            ? StubHub.Json(c, 200, JobJson("j-1", "cancelled", "a1", 1))
-            : StubHub.Json(c, 409, """{"error":"job j-2 is already done"}"""));
-
-        var (exit, output, error) = await DroverProcess.RunAsync("cancel", "j-1", "--api", hub.Api);
-        Assert.True(exit == 0, $"cancel exited {exit}: {error}");
-        Assert.Contains("j-1  cancelled", output, StringComparison.Ordinal);
-        Assert.Equal("DELETE", hub.Requests.Single().Method);
-
-        (exit, _, error) = await DroverProcess.RunAsync("cancel", "j-2", "--api", hub.Api);
+        (exit, _, error) = await DroverProcess.RunAsync("cancel", withoutOut, "--api", api);
         Assert.Equal(3, exit);
-        Assert.Contains("job j-2 is already done", error, StringComparison.Ordinal);
+        Assert.Contains("409", error, StringComparison.Ordinal);
+        Assert.Contains($"job '{withoutOut}' is already done", error, StringComparison.Ordinal);
+        Assert.Equal("done", (await JobAsync(api, withoutOut)).GetProperty("state").GetString());
     }
 
     [Fact]
-    public async Task A_file_over_16_MiB_is_refused_before_anything_is_sent()
+    public async Task The_hubs_refusals_413_and_503_with_retry_after_are_exit_3_and_a_file_over_16_MiB_is_never_sent()
     {
-        await using var hub = await StubHub.StartAsync((r, c) => StubHub.Json(c, 201, SubmitJson(("j-1", "a", 1))));
+        // No agent: the one job the queue holds stays in it.
+        var (_, api) = await StartHubAsync(o => o with { MaxQueuedJobs = 1, MaxFileSize = 1024, MaxQueuedBytes = 1024 * 1024 });
+
+        var (exit, _, error) = await DroverProcess.RunAsync("send", WriteFile("wide.csv", new string('x', 2000)), "--api", api);
+        Assert.Equal(3, exit);
+        Assert.Contains("413", error, StringComparison.Ordinal);
+        Assert.Contains("file 'wide.csv' is over the limit of 1 KiB (1024 bytes)", error, StringComparison.Ordinal);
+
+        (exit, _, error) = await DroverProcess.RunAsync("send", WriteFile("a.txt", "x"), "--api", api);
+        Assert.True(exit == 0, $"send exited {exit}: {error}");
+
+        (exit, _, error) = await DroverProcess.RunAsync("send", WriteFile("b.txt", "y"), "--api", api);
+        Assert.Equal(3, exit);
+        Assert.Matches(@"hub queue is full; retry after \d+ s", error);
+
         var big = Path.Combine(_dir, "big.bin");
         await using (var stream = File.Create(big))
         {
             stream.SetLength((16 * 1024 * 1024) + 1);
         }
 
-        var (exit, _, error) = await DroverProcess.RunAsync("send", WriteFile("small.txt", "x"), big, "--api", hub.Api);
-
+        (exit, _, error) = await DroverProcess.RunAsync("send", WriteFile("small.txt", "x"), big, "--api", api);
         Assert.Equal(2, exit);
         Assert.Contains("big.bin is 16,777,217 bytes", error, StringComparison.Ordinal);
-        Assert.Empty(hub.Requests);
+
+        // Nothing of a refused request was accepted.
+        Assert.Equal(["a.txt"], (await ListAsync(api)).Select(j => j.GetProperty("name").GetString()));
+    }
+
+    [Fact]
+    public async Task Jobs_follows_the_hubs_pages_up_to_the_limit()
+    {
+        var (hub, api) = await StartHubAsync();
+        using var http = hub.CreateApiClient();
+        using var files = new MultipartFormDataContent();
+        for (var i = 0; i < 1205; i++)
+        {
+            var part = new ByteArrayContent(Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            part.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            files.Add(part, "file", $"f{i}.txt");
+        }
+
+        using var answer = await http.PostAsync(new Uri("api/jobs", UriKind.Relative), files);
+        Assert.Equal(System.Net.HttpStatusCode.Created, answer.StatusCode);
+        var submitted = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("jobs")
+            .EnumerateArray().Select(j => j.GetProperty("id").GetString()!).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(1205, submitted.Length);
+
+        // One page holds at most 1,000: 1,203 takes a second page after the first one's cursor.
+        var listed = await ListAsync(api, "--state", "queued", "--limit", "1203");
+        Assert.Equal(submitted[..1203], listed.Select(j => j.GetProperty("id").GetString()!));
+        Assert.Empty(await ListAsync(api, "--state", "done"));
+
+        var (exit, output, error) = await DroverProcess.RunAsync("jobs", "--limit", "3", "--api", api);
+        Assert.True(exit == 0, $"jobs exited {exit}: {error}");
+        Assert.Contains("3 jobs (more", output, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -363,5 +311,10 @@ public sealed class JobCommandTests : IDisposable
 
         Assert.Equal([300, 450, 675, 1000, 1000, 1000], seen);
         Assert.Equal(SendCommand.MinPoll, SendCommand.NextPoll(TimeSpan.FromSeconds(1), progressed: true));
+    }
+
+    private sealed class DelegateHandler(Func<JobContext, ValueTask<JobHandlerResult>> run) : IJobHandler
+    {
+        public ValueTask<JobHandlerResult> RunAsync(JobContext job, CancellationToken cancellationToken) => run(job);
     }
 }

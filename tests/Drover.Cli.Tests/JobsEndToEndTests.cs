@@ -72,24 +72,6 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Jobs_send_wait_runs_one_file_on_an_agent_and_prints_its_result()
-    {
-        var api = await StartFleetAsync("""sh -c 'wc -c < "$DROVER_FILE"'""");
-
-        var (exit, lines, error) = await RunJsonLinesAsync("send", WriteFile("data.csv", "a,b\n1,2\n"), "--wait", "--json", "--api", api);
-
-        Assert.True(exit == 0, $"send --wait exited {exit}: {error}");
-        var job = Assert.Single(lines);
-        Assert.StartsWith("j-", job.GetProperty("id").GetString(), StringComparison.Ordinal);
-        Assert.Equal("done", job.GetProperty("state").GetString());
-        Assert.Equal("worker-1", job.GetProperty("agent").GetString());
-        Assert.Equal(1, job.GetProperty("attempt").GetInt32());
-        Assert.Equal(0, job.GetProperty("exitCode").GetInt32());
-        Assert.Equal("8", job.GetProperty("stdout").GetString()!.Trim());
-        Assert.True(job.GetProperty("durationMs").GetInt64() >= 0);
-    }
-
-    [Fact]
     public async Task Jobs_several_files_in_one_send_all_end_done_across_agents()
     {
         var api = await StartFleetAsync("""sh -c 'wc -c < "$DROVER_FILE"'""", agents: 2);
@@ -99,7 +81,15 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
 
         Assert.True(exit == 0, $"send --wait exited {exit}: {error}");
         Assert.Equal(6, lines.Length);
-        Assert.All(lines, j => Assert.Equal("done", j.GetProperty("state").GetString()));
+        Assert.All(lines, j =>
+        {
+            Assert.StartsWith("j-", j.GetProperty("id").GetString(), StringComparison.Ordinal);
+            Assert.Equal("done", j.GetProperty("state").GetString());
+            Assert.Contains(j.GetProperty("agent").GetString(), new[] { "worker-1", "worker-2" });
+            Assert.Equal(1, j.GetProperty("attempt").GetInt32());
+            Assert.Equal(0, j.GetProperty("exitCode").GetInt32());
+            Assert.True(j.GetProperty("durationMs").GetInt64() >= 0);
+        });
         Assert.Equal(
             Enumerable.Range(1, 6).Select(i => $"f{i}.txt={i * 10}").Order(),
             lines.Select(j => $"{j.GetProperty("name").GetString()}={j.GetProperty("stdout").GetString()!.Trim()}").Order());
@@ -167,18 +157,23 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Jobs_a_failing_handler_ends_dead_and_send_wait_exits_1()
+    public async Task Jobs_a_failing_handler_ends_dead_and_send_wait_prints_every_job_and_exits_1()
     {
-        var api = await StartFleetAsync("""sh -c 'echo broken >&2; exit 3'""");
+        var api = await StartFleetAsync("""sh -c 'if [ "$DROVER_FILE_NAME" = bad.txt ]; then echo broken >&2; exit 3; fi; echo fine'""");
 
-        var (exit, lines, error) = await RunJsonLinesAsync("send", WriteFile("a.txt", "x"), "--retries", "0", "--wait", "--json", "--api", api);
+        var (exit, lines, error) = await RunJsonLinesAsync("send", WriteFile("bad.txt", "x"), WriteFile("good.txt", "y"), "--retries", "0", "--wait", "--json", "--api", api);
 
         Assert.True(exit == 1, $"send --wait exited {exit}: {error}");
-        var job = Assert.Single(lines);
-        Assert.Equal("dead", job.GetProperty("state").GetString());
-        Assert.Equal(3, job.GetProperty("exitCode").GetInt32());
-        Assert.Equal("broken", job.GetProperty("stderr").GetString()!.Trim());
-        Assert.False(string.IsNullOrEmpty(job.GetProperty("deadReason").GetString()));
+        Assert.Equal(["bad.txt", "good.txt"], lines.Select(j => j.GetProperty("name").GetString()).Order());
+        var dead = lines.Single(j => j.GetProperty("name").GetString() == "bad.txt");
+        Assert.Equal("dead", dead.GetProperty("state").GetString());
+        Assert.Equal(3, dead.GetProperty("exitCode").GetInt32());
+        Assert.Equal("broken", dead.GetProperty("stderr").GetString()!.Trim());
+        Assert.False(string.IsNullOrEmpty(dead.GetProperty("deadReason").GetString()));
+        var done = lines.Single(j => j.GetProperty("name").GetString() == "good.txt");
+        Assert.Equal("done", done.GetProperty("state").GetString());
+        Assert.Equal("fine", done.GetProperty("stdout").GetString()!.Trim());
+        Assert.All(lines, j => Assert.Contains(j.GetProperty("id").GetString()!, error, StringComparison.Ordinal)); // ids on stderr first
     }
 
     [Fact]

@@ -54,7 +54,7 @@ public sealed class HubJobTests
         var submitted = MakeJob();
         await fixture.Hub.Jobs.SubmitAsync([submitted], CancellationToken.None);
         await AssertNoneAsync<Job>(plain);
-        Assert.Equal(JobStates.Queued, (await fixture.JobStore.GetJobAsync(submitted.Id, CancellationToken.None))!.State);
+        Assert.Equal(JobStates.Queued, (await fixture.JobStore.GetJobAsync(submitted.Id, withContent: false, CancellationToken.None))!.State);
     }
 
     [Fact]
@@ -239,7 +239,7 @@ public sealed class HubJobTests
         // The late result of attempt 1 is stale: acknowledged, nothing changes.
         await agent.SendAsync(Result(job));
         await agent.ReceiveAsync<JobResultAck>();
-        Assert.Equal(JobStates.Running, (await fixture.JobStore.GetJobAsync(submitted.Id, CancellationToken.None))!.State);
+        Assert.Equal(JobStates.Running, (await fixture.JobStore.GetJobAsync(submitted.Id, withContent: false, CancellationToken.None))!.State);
 
         await AdvanceAsync(time, TimeSpan.FromSeconds(8));
         var dead = await WaitForStateAsync(fixture, submitted.Id, JobStates.Dead);
@@ -295,7 +295,7 @@ public sealed class HubJobTests
 
         await AdvanceAsync(time, TimeSpan.FromSeconds(15));
         await AssertNoneAsync<JobCancel>(again);
-        var running = await fixture.JobStore.GetJobAsync(submitted.Id, CancellationToken.None);
+        var running = await fixture.JobStore.GetJobAsync(submitted.Id, withContent: false, CancellationToken.None);
         Assert.Equal((JobStates.Running, 1, "flaky"), (running!.State, running.Attempt, running.LeaseOwner));
         Assert.Equal(1, fixture.Hub.Jobs.InFlightOn("flaky"));
 
@@ -323,7 +323,7 @@ public sealed class HubJobTests
         await agent.SendAsync(Result(job with { JobId = "j-unknown" }));       // unknown
         Assert.Equal("j-unknown", (await agent.ReceiveAsync<JobResultAck>()).JobId);
 
-        var after = await fixture.JobStore.GetJobAsync(submitted.Id, CancellationToken.None);
+        var after = await fixture.JobStore.GetJobAsync(submitted.Id, withContent: false, CancellationToken.None);
         Assert.Equal((done.State, done.Attempt, done.FinishedAt), (after!.State, after.Attempt, after.FinishedAt));
         Assert.Equal(0, (await fixture.JobStore.GetResultAsync(submitted.Id, CancellationToken.None))!.ExitCode);
         Assert.Equal(1, fixture.Hub.Jobs.FinishedTotal);
@@ -371,7 +371,7 @@ public sealed class HubJobTests
         await agent.ReceiveAsync<JobResultAck>();
         var next = await agent.ReceiveAsync<Job>();
         Assert.Equal(queued.Id, next.JobId);
-        Assert.Equal(JobStates.Cancelled, (await fixture.JobStore.GetJobAsync(running.Id, CancellationToken.None))!.State);
+        Assert.Equal(JobStates.Cancelled, (await fixture.JobStore.GetJobAsync(running.Id, withContent: false, CancellationToken.None))!.State);
 
         Assert.Equal(CancelResult.AlreadyFinal, (await fixture.Hub.Jobs.CancelAsync(running.Id, CancellationToken.None)).Result);
         Assert.Equal(CancelResult.Unknown, (await fixture.Hub.Jobs.CancelAsync("j-none", CancellationToken.None)).Result);

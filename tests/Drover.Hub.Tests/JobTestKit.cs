@@ -99,7 +99,7 @@ internal static class JobTestKit
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (DateTime.UtcNow < deadline)
         {
-            job = await fixture.JobStore.GetJobAsync(id, CancellationToken.None);
+            job = await fixture.JobStore.GetJobAsync(id, withContent: false, CancellationToken.None);
             if (job?.State == state)
             {
                 return job;

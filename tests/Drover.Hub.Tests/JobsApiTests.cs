@@ -281,7 +281,7 @@ public sealed class JobsApiTests : IAsyncLifetime
         Assert.Equal("/api/jobs/" + job.Id, response.Headers.Location?.OriginalString);
 
         // Committed before the answer: the store has it, as submitted.
-        var stored = await _fixture.JobStore.GetJobAsync(job.Id, CancellationToken.None);
+        var stored = await _fixture.JobStore.GetJobAsync(job.Id, withContent: true, CancellationToken.None);
         Assert.NotNull(stored);
         Assert.Equal(content, stored.Content);
         Assert.Equal("label:role=web", stored.Target);

@@ -76,7 +76,7 @@ public abstract class JobStoreContract : IAsyncLifetime
 
     protected static async Task<JobRecord> GetAsync(IJobStore store, string id)
     {
-        JobRecord? job = await store.GetJobAsync(id, CancellationToken.None);
+        JobRecord? job = await store.GetJobAsync(id, withContent: true, CancellationToken.None);
         Assert.NotNull(job);
         return job;
     }
@@ -98,7 +98,23 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Equal(job.Content, read.Content);
         Assert.Equal(job.Sha256, read.Sha256);
         Assert.Equal(job with { Content = [], Sha256 = [] }, read with { Content = [], Sha256 = [] });
-        Assert.Null(await store.GetJobAsync("nope", CancellationToken.None));
+        Assert.Null(await store.GetJobAsync("nope", withContent: true, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_job_read_without_content_has_every_other_field_and_no_content()
+    {
+        IJobStore store = await NewStoreAsync();
+        JobRecord job = Job("job-1", content: [1, 2, 3]) with { FileSize = 3 };
+        await SubmitAsync(store, job);
+
+        JobRecord? read = await store.GetJobAsync("job-1", withContent: false, CancellationToken.None);
+
+        Assert.NotNull(read);
+        Assert.Empty(read.Content);
+        Assert.Equal(job.Sha256, read.Sha256);
+        Assert.Equal(job with { Content = [], Sha256 = [] }, read with { Content = [], Sha256 = [] });
+        Assert.Null(await store.GetJobAsync("nope", withContent: false, CancellationToken.None));
     }
 
     [Fact]
@@ -516,7 +532,7 @@ public abstract class JobStoreContract : IAsyncLifetime
         JobRecord expired = await GetAsync(store, "expire-me");
         Assert.Equal((JobStates.Dead, "target offline"), (expired.State, expired.DeadReason));
         Assert.NotNull(expired.FinishedAt);
-        Assert.Null(await store.GetJobAsync("ghost", CancellationToken.None));
+        Assert.Null(await store.GetJobAsync("ghost", withContent: true, CancellationToken.None));
         Assert.Null(await store.GetResultAsync("ghost", CancellationToken.None));
         Assert.Null(await store.GetResultAsync("requeue-me", CancellationToken.None));
     }
@@ -592,7 +608,7 @@ public abstract class JobStoreContract : IAsyncLifetime
 
         await Assert.ThrowsAsync<StoreException>(() => ApplyAsync(store, batch));
 
-        Assert.Null(await store.GetJobAsync("new", CancellationToken.None));
+        Assert.Null(await store.GetJobAsync("new", withContent: true, CancellationToken.None));
         Assert.Equal(JobStates.Queued, (await GetAsync(store, "queued")).State);
         Assert.Equal(JobStates.Queued, (await GetAsync(store, "existing")).State);
         JobRecord running = await GetAsync(store, "running");
@@ -624,7 +640,7 @@ public abstract class JobStoreContract : IAsyncLifetime
             Submit = [Job("new"), Job("bad") with { Attempt = 2 }],
         }));
 
-        Assert.Null(await store.GetJobAsync("new", CancellationToken.None));
+        Assert.Null(await store.GetJobAsync("new", withContent: true, CancellationToken.None));
         Assert.Equal(JobStates.Queued, (await GetAsync(store, "queued")).State);
         JobBatchOutcome empty = await ApplyAsync(store, new JobBatch());
         Assert.Empty(empty.Leased);

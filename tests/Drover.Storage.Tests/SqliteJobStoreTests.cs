@@ -278,6 +278,6 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         await store.DisposeAsync();
 
         await Assert.ThrowsAsync<ObjectDisposedException>(() => store.SubmitAsync([Job("a")], CancellationToken.None));
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.GetJobAsync("a", CancellationToken.None));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.GetJobAsync("a", withContent: true, CancellationToken.None));
     }
 }

@@ -3,7 +3,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Drover.Agent;
+using Drover.Cli.Demo;
 using Drover.Hub;
+using Drover.Hub.Api;
 using Drover.Hub.Os;
 using Drover.Protocol;
 using Drover.Storage;
@@ -14,7 +16,8 @@ using Spectre.Console;
 namespace Drover.Cli.Commands;
 
 /// <summary><c>drover demo</c>: a hub on the embedded default store and a fleet of simulated agents in
-/// this one process (async agents, no thread per agent), with a live summary until Ctrl-C.</summary>
+/// this one process (async agents, no thread per agent, each with an in-process job handler and job slots),
+/// a sender that submits sample files through the hub's HTTP API, and a live summary until Ctrl-C.</summary>
 internal static class DemoCommand
 {
     public static Command Create()
@@ -24,10 +27,12 @@ internal static class DemoCommand
         var interval = new Option<string>("--interval") { Description = "Report interval", DefaultValueFactory = _ => "2s" };
         var http = new Option<string>("--http") { Description = "HTTP API address (a free port is taken if it is busy)", DefaultValueFactory = _ => "127.0.0.1:7401" };
         var data = new Option<string?>("--data") { Description = "Data directory (default: a temporary folder, deleted at the end)" };
+        var rate = new Option<int>("--jobs-per-second") { Description = "Sample files sent per second through the API, each to an agent at random (0: none)", DefaultValueFactory = _ => 50 };
+        var slots = new Option<int>("--slots") { Description = "Job slots of each simulated agent", DefaultValueFactory = _ => 2 };
 
         var command = new Command("demo", "Run a hub and simulated agents in one process, on SQLite, and show the fleet live")
         {
-            agents, duration, interval, http, data,
+            agents, duration, interval, http, data, rate, slots,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -35,6 +40,18 @@ internal static class DemoCommand
             if (count is < 1 or > 1_000_000)
             {
                 return CliParsing.Fail("--agents must be between 1 and 1,000,000");
+            }
+
+            var jobsPerSecond = parse.GetValue(rate);
+            if (jobsPerSecond is < 0 or > 10_000)
+            {
+                return CliParsing.Fail("--jobs-per-second must be between 0 and 10,000");
+            }
+
+            var jobSlots = parse.GetValue(slots);
+            if (jobSlots is < 1 or > 1000)
+            {
+                return CliParsing.Fail("--slots must be between 1 and 1,000");
             }
 
             TimeSpan? runFor = null;
@@ -73,22 +90,24 @@ internal static class DemoCommand
                 stop.CancelAfter(limit);
             }
 
-            return await RunAsync(count, reportInterval, ChooseHttpEndPoint(httpEndPoint), parse.GetValue(data), stop.Token);
+            var settings = new DemoSettings(count, reportInterval, ChooseHttpEndPoint(httpEndPoint), parse.GetValue(data), jobsPerSecond, jobSlots);
+            return await RunAsync(settings, stop.Token);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(int count, TimeSpan interval, IPEndPoint httpEndPoint, string? dataOption, CancellationToken stop)
+    private static async Task<int> RunAsync(DemoSettings settings, CancellationToken stop)
     {
-        var ownsData = dataOption is null;
-        var dataDir = dataOption is null ? Directory.CreateTempSubdirectory("drover-demo-").FullName : Path.GetFullPath(dataOption);
+        var count = settings.Agents;
+        var ownsData = settings.DataDirectory is null;
+        var dataDir = settings.DataDirectory is null ? Directory.CreateTempSubdirectory("drover-demo-").FullName : Path.GetFullPath(settings.DataDirectory);
         using var loggerFactory = ConsoleLogging.Create(LogLevel.Warning);
         var hubOptions = new HubOptions
         {
             AgentEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            HttpEndPoint = httpEndPoint,
+            HttpEndPoint = settings.HttpEndPoint,
             HubId = "demo-hub",
-            ReportInterval = interval,
+            ReportInterval = settings.ReportInterval,
         };
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(dataDir, "drover.db") };
         var store = new SqliteFleetStore(storeOptions);
@@ -96,11 +115,13 @@ internal static class DemoCommand
         var hub = new DroverHub(hubOptions, store, jobStore, loggerFactory);
         await hub.StartAsync(CancellationToken.None);
         var hubAddress = $"127.0.0.1:{hub.AgentEndPoint.Port}";
-
+        // The sender and the display use the hub's HTTP API as any client would.
+        using var api = HubApiClient.TryCreate(hub.ApiUrl!.ToString(), out var client, out var apiError) ? client : throw new InvalidOperationException(apiError);
         AnsiConsole.MarkupLine($"[bold]Drover demo[/]: hub on [blue]{hubAddress}[/], data in {Markup.Escape(dataDir)}");
-        AnsiConsole.MarkupLine($"API: [blue]{hub.ApiUrl}api/stats[/] and [blue]{hub.ApiUrl}api/agents[/]");
-        AnsiConsole.MarkupLine($"Try: drover clients --api {hub.ApiUrl}");
-        AnsiConsole.MarkupLine($"Starting {count:N0} agents reporting every {interval.TotalSeconds:0.#} s on their slots. Ctrl-C stops.");
+        AnsiConsole.MarkupLine($"API: [blue]{hub.ApiUrl}api/stats[/], [blue]{hub.ApiUrl}api/agents[/] and [blue]{hub.ApiUrl}api/jobs[/]");
+        AnsiConsole.MarkupLine($"Try: drover clients --api {hub.ApiUrl}   drover jobs --state dead --api {hub.ApiUrl}");
+        AnsiConsole.MarkupLine($"Starting {count:N0} agents reporting every {settings.ReportInterval.TotalSeconds:0.#} s on their slots, "
+            + $"{settings.Slots} job slots each; sending {settings.JobsPerSecond:N0} sample files a second to agents at random. Ctrl-C stops.");
 
         using var agentsStop = new CancellationTokenSource();
         var fleet = new List<DroverAgent>(count);
@@ -108,10 +129,11 @@ internal static class DemoCommand
         for (var i = 0; i < count; i++)
         {
             var random = new Random(i);
+            var id = $"demo-{i:D5}";
             var agent = new DroverAgent(new AgentOptions
             {
                 Hubs = [hubAddress],
-                AgentId = $"demo-{i:D5}",
+                AgentId = id,
                 Labels = new Dictionary<string, string> { ["zone"] = (i % 3) switch { 0 => "eu", 1 => "us", _ => "ap" } },
                 IncludeSystemMetrics = false,
                 StatusProvider = _ => ValueTask.FromResult<IReadOnlyDictionary<string, FieldValue>>(new Dictionary<string, FieldValue>
@@ -119,38 +141,57 @@ internal static class DemoCommand
                     ["cpu"] = FieldValue.From(Math.Round(random.NextDouble() * 100, 1)),
                     ["queue"] = FieldValue.From((long)random.Next(0, 20)),
                 }),
+                JobHandler = DemoJobHandler.Instance,
+                JobSlots = (ushort)settings.Slots,
+                WorkDirectory = Path.Combine(dataDir, "work", id),
             });
-            agent.SetState(random.Next(4) == 0 ? AgentState.Busy : AgentState.Idle);
             fleet.Add(agent);
             runs.Add(agent.RunAsync(agentsStop.Token));
         }
 
         var started = Stopwatch.StartNew();
-        var lastReports = 0L;
-        using (var ticker = new PeriodicTimer(TimeSpan.FromSeconds(1)))
+        var baseline = (await api.GetStatsAsync(CancellationToken.None)).Jobs;
+        using var sender = new DemoJobSender(api, settings.JobsPerSecond);
+        var sending = sender.RunAsync(stop);
+        var view = new DemoView(hub, api, sender, baseline, started);
+        if (DemoView.CanRenderLive)
         {
-            try
+            await AnsiConsole.Live(view.Render()).AutoClear(false).StartAsync(async context =>
             {
-                while (await ticker.WaitForNextTickAsync(stop))
+                await TickEverySecondAsync(async () =>
                 {
-                    var reports = hub.ReportsRecorded;
-                    var states = hub.CountAgentsByPresence();
-                    AnsiConsole.MarkupLine(
-                        $"[grey]{started.Elapsed:mm\\:ss}[/] online [green]{states[Presence.Online],6:N0}[/] late [yellow]{states[Presence.Late],4:N0}[/] "
-                        + $"lost [red]{states[Presence.Lost],4:N0}[/]  reports/s [blue]{reports - lastReports,6:N0}[/]  total {reports,9:N0}");
-                    lastReports = reports;
-                }
-            }
-            catch (OperationCanceledException)
+                    await view.UpdateAsync(stop);
+                    context.UpdateTarget(view.Render());
+                }, stop);
+            });
+        }
+        else
+        {
+            await TickEverySecondAsync(async () =>
             {
-            }
+                var finished = await view.UpdateAsync(stop);
+                view.WriteLines(finished);
+            }, stop);
         }
 
-        AnsiConsole.MarkupLine("Stopping: agents say bye, the hub flushes its store.");
+        AnsiConsole.MarkupLine("Stopping: no new jobs; the fleet finishes the ones it holds (up to 5 s), agents say bye, the hub flushes its store.");
+        await sending;
+        var final = await DrainAsync(api, baseline, TimeSpan.FromSeconds(5));
         await agentsStop.CancelAsync();
         await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(15), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
-        var summary = new Table().AddColumns("agents", "reports recorded", "reports acked by agents", "run time");
-        summary.AddRow($"{count:N0}", $"{hub.ReportsRecorded:N0}", $"{fleet.Sum(a => a.ReportsAcked):N0}", $"{started.Elapsed.TotalSeconds:0.0} s");
+        var summary = new Grid().AddColumn().AddColumn(new GridColumn().RightAligned());
+        summary.AddRow("agents", $"{count:N0}");
+        summary.AddRow("reports recorded", $"{hub.ReportsRecorded:N0}");
+        summary.AddRow("reports acked by agents", $"{fleet.Sum(a => a.ReportsAcked):N0}");
+        summary.AddRow("jobs submitted", $"{sender.Submitted:N0}");
+        summary.AddRow("jobs done", $"{final.Done - baseline.Done:N0}");
+        summary.AddRow("jobs dead", $"{final.Dead - baseline.Dead:N0}");
+        summary.AddRow("jobs left queued or running", $"{final.Queued + final.Running:N0}");
+        var accounted = (final.Done - baseline.Done) + (final.Dead - baseline.Dead) + (final.Cancelled - baseline.Cancelled)
+            + (final.Queued + final.Running - baseline.Queued - baseline.Running);
+        summary.AddRow("jobs lost", $"{sender.Submitted - accounted:N0}");
+        summary.AddRow("jobs refused (queue full)", $"{sender.Refused:N0}");
+        summary.AddRow("run time", $"{started.Elapsed.TotalSeconds:0.0} s");
         foreach (var agent in fleet)
         {
             await agent.DisposeAsync();
@@ -160,12 +201,58 @@ internal static class DemoCommand
         await jobStore.DisposeAsync();
         await store.DisposeAsync();
         AnsiConsole.Write(summary);
+        if (sender.Failed > 0)
+        {
+            AnsiConsole.MarkupLine($"[yellow]{sender.Failed:N0} submissions failed[/]; the last: {Markup.Escape(sender.LastError ?? string.Empty)}");
+        }
+
         if (ownsData)
         {
             Directory.Delete(dataDir, recursive: true);
         }
 
         return 0;
+    }
+
+    /// <summary>Runs <paramref name="tick"/> once a second until <paramref name="stop"/> fires.</summary>
+    private static async Task TickEverySecondAsync(Func<Task> tick, CancellationToken stop)
+    {
+        using var ticker = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await ticker.WaitForNextTickAsync(stop))
+            {
+                await tick();
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Waits (at most <paramref name="limit"/>) until no job is queued or running; returns the last
+    /// counts (<paramref name="last"/> if the API did not answer).</summary>
+    private static async Task<JobStatsView> DrainAsync(HubApiClient api, JobStatsView last, TimeSpan limit)
+    {
+        var deadline = Stopwatch.StartNew();
+        try
+        {
+            while (true)
+            {
+                last = (await api.GetStatsAsync(CancellationToken.None)).Jobs;
+                if (last.Queued + last.Running == 0 || deadline.Elapsed >= limit)
+                {
+                    return last;
+                }
+
+                await Task.Delay(100, CancellationToken.None);
+            }
+        }
+        catch (HubApiException ex)
+        {
+            AnsiConsole.MarkupLine($"[yellow]The job counts could not be read[/]: {Markup.Escape(ex.Message)}");
+            return last;
+        }
     }
 
     /// <summary>The asked-for API address if it is free, else a free port on the same address.</summary>
@@ -183,3 +270,6 @@ internal static class DemoCommand
         }
     }
 }
+
+/// <summary>What <c>drover demo</c> was asked for.</summary>
+internal sealed record DemoSettings(int Agents, TimeSpan ReportInterval, IPEndPoint HttpEndPoint, string? DataDirectory, int JobsPerSecond, int Slots);

@@ -78,7 +78,7 @@ internal static class JobOutput
 
     public static void WriteTable(IReadOnlyList<JobView> jobs, bool more)
     {
-        var table = new Table().AddColumns("id", "state", "name", "agent", "attempt", "exit", "duration", "submitted");
+        var table = new Table().AddColumn(new TableColumn("id").NoWrap()).AddColumns("state", "name", "agent", "attempt", "exit", "duration", "submitted");
         foreach (var job in jobs)
         {
             var color = job.State switch { "done" => "green", "running" => "blue", "queued" => "grey", "dead" => "red", _ => "yellow" };

@@ -84,11 +84,7 @@ internal sealed partial class JobDispatcher
         string? cancelReason = NotLeasedReason;
         lock (_lock)
         {
-            if (_jobs.TryGetValue(accepted.JobId, out var job)
-                && job.Phase == JobPhase.Running
-                && job.Attempt == accepted.Attempt
-                && job.Owner?.Id == agentId
-                && !job.Requeuing)
+            if (TryGetHeldLocked(accepted.JobId, accepted.Attempt, agentId, out var job))
             {
                 if (job.Cancelled)
                 {
@@ -109,6 +105,15 @@ internal sealed partial class JobDispatcher
         }
     }
 
+    /// <summary>The job whose running <paramref name="attempt"/> the hub holds for <paramref name="agentId"/>
+    /// (and is not giving up). Call under the lock.</summary>
+    private bool TryGetHeldLocked(string jobId, uint attempt, string agentId, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out ActiveJob job) =>
+        _jobs.TryGetValue(jobId, out job)
+        && job.Phase == JobPhase.Running
+        && job.Attempt == attempt
+        && job.Owner?.Id == agentId
+        && !job.Requeuing;
+
     /// <summary>job_busy: the agent did not take the attempt; it goes back to the queue (elsewhere when
     /// possible). It counts as an attempt (the store records it as one), so an agent that keeps answering busy
     /// cannot hold a job forever.</summary>
@@ -118,11 +123,7 @@ internal sealed partial class JobDispatcher
         ActiveJob? requeue = null;
         lock (_lock)
         {
-            if (_jobs.TryGetValue(busy.JobId, out var job)
-                && job.Phase == JobPhase.Running
-                && job.Attempt == busy.Attempt
-                && job.Owner?.Id == agentId
-                && !job.Requeuing)
+            if (TryGetHeldLocked(busy.JobId, busy.Attempt, agentId, out var job))
             {
                 if (job.Cancelled)
                 {

@@ -127,7 +127,7 @@ internal sealed partial class JobDispatcher : IDisposable
         var cancelled = await _store.CancelAsync(jobId, cancellationToken).ConfigureAwait(false);
         if (!cancelled)
         {
-            var existing = await _store.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+            var existing = await _store.GetJobAsync(jobId, withContent: false, cancellationToken).ConfigureAwait(false);
             return (existing is null ? CancelResult.Unknown : CancelResult.AlreadyFinal, existing);
         }
 
@@ -157,7 +157,7 @@ internal sealed partial class JobDispatcher : IDisposable
 
         notify?.Send(new Protocol.JobCancel(jobId, (uint)attempt, "cancelled"));
         Log.JobCancelled(_logger, jobId);
-        var now = await _store.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+        var now = await _store.GetJobAsync(jobId, withContent: false, cancellationToken).ConfigureAwait(false);
         return (CancelResult.Cancelled, now);
     }
 

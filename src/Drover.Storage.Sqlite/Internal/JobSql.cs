@@ -24,6 +24,8 @@ internal static class JobSql
     public const string SelectJob =
         "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id WHERE j.id = $id";
 
+    public const string SelectJobWithoutContent = "SELECT " + JobColumns + " FROM jobs j WHERE j.id = $id";
+
     public const string SelectQueued =
         "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id " +
         "WHERE j.state = 'queued' ORDER BY j.priority DESC, j.submitted_at, j.id LIMIT $limit";

@@ -32,8 +32,8 @@ public static class BenchMath
         return lost;
     }
 
-    /// <summary>Microseconds of CPU per report; 0 when nothing was reported.</summary>
-    public static double CpuMicrosecondsPerReport(TimeSpan cpu, long reports) => reports <= 0 ? 0 : cpu.TotalMicroseconds / reports;
+    /// <summary>Microseconds of CPU per report (or per job); 0 when there were none.</summary>
+    public static double CpuMicrosecondsPer(TimeSpan cpu, long count) => count <= 0 ? 0 : cpu.TotalMicroseconds / count;
 
     /// <summary>KiB per agent from two RSS readings in KiB; never negative.</summary>
     public static double KibPerAgent(long rssBeforeKib, long rssAfterKib, int agents) => agents <= 0 ? 0 : Math.Max(0, rssAfterKib - rssBeforeKib) / (double)agents;

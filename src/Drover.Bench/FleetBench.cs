@@ -149,7 +149,7 @@ public static partial class FleetBench
             ReportsAcked = run.Acked,
             ReportsPerSecond = Math.Round(run.Acked / run.Elapsed.TotalSeconds, 1),
             HubCpuSeconds = Math.Round(run.Cpu.TotalSeconds, 2),
-            HubCpuUsPerReport = Math.Round(BenchMath.CpuMicrosecondsPerReport(run.Cpu, run.Acked), 2),
+            HubCpuUsPerReport = Math.Round(BenchMath.CpuMicrosecondsPer(run.Cpu, run.Acked), 2),
             AckP50Ms = Math.Round(fleet.Latency.Percentile(50).TotalMilliseconds, 3),
             AckP99Ms = Math.Round(fleet.Latency.Percentile(99).TotalMilliseconds, 3),
             ArrivalsPeakToMean = Math.Round(BenchMath.PeakToMean(run.Arrivals), 3),

@@ -36,8 +36,8 @@ public class BenchMathTests
     [Fact]
     public void Cpu_per_report_and_memory_per_agent()
     {
-        Assert.Equal(20.0, BenchMath.CpuMicrosecondsPerReport(TimeSpan.FromSeconds(2), 100_000), precision: 9);
-        Assert.Equal(0, BenchMath.CpuMicrosecondsPerReport(TimeSpan.FromSeconds(2), 0));
+        Assert.Equal(20.0, BenchMath.CpuMicrosecondsPer(TimeSpan.FromSeconds(2), 100_000), precision: 9);
+        Assert.Equal(0, BenchMath.CpuMicrosecondsPer(TimeSpan.FromSeconds(2), 0));
         Assert.Equal(2.0, BenchMath.KibPerAgent(60_000, 80_000, 10_000), precision: 9);
         Assert.Equal(0, BenchMath.KibPerAgent(80_000, 60_000, 10_000)); // a GC between readings never gives a negative figure
     }

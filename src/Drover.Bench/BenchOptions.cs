@@ -22,7 +22,7 @@ public sealed record BenchOptions
     public int FileSize { get; init; } = 4 * 1024;
 
     /// <summary>Job mode: files per request; above 1 a multipart/form-data request, 1 a raw-body request per file. Default 500.</summary>
-    public int Batch { get; init; } = 500;
+    public int Batch { get; init; } = 100;
 
     /// <summary>Job mode: submission paced at this many jobs per second (open loop); null (default): as fast as the hub takes them.</summary>
     public double? Rate { get; init; }

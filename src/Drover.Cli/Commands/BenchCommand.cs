@@ -36,7 +36,7 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every figure" };
         var jobs = new Option<int>("--jobs") { Description = "Job mode: submit this many jobs through POST /api/jobs and measure dispatch end to end (submit → result committed)" };
         var fileSize = new Option<string>("--file-size") { Description = "Job mode: size of each job's file (e.g. 4KiB, 1MiB)", DefaultValueFactory = _ => "4KiB" };
-        var batch = new Option<int>("--batch") { Description = "Job mode: files per request (multipart); 1 sends one raw-body request per file", DefaultValueFactory = _ => 500 };
+        var batch = new Option<int>("--batch") { Description = "Job mode: files per request (multipart); 1 sends one raw-body request per file", DefaultValueFactory = _ => new BenchOptions().Batch };
         var rate = new Option<double?>("--rate") { Description = "Job mode: pace submission at this many jobs/s (open loop); default: as fast as the hub takes them" };
         var slots = new Option<int>("--slots") { Description = "Job mode: job slots each simulated agent advertises", DefaultValueFactory = _ => 8 };
         var submitters = new Option<int>("--submitters") { Description = "Job mode: requests in flight at once", DefaultValueFactory = _ => 4 };

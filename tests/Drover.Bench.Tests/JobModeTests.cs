@@ -41,7 +41,7 @@ public class JobOptionsTests
         Assert.True(options.JobMode);
         Assert.Equal("jobs", options.Mode);
         Assert.Equal(4096, options.FileSize);
-        Assert.Equal(500, options.Batch);
+        Assert.Equal(100, options.Batch);
         Assert.Null(options.Rate);
         Assert.Equal(8, options.JobSlots);
         new BenchOptions { Jobs = 10, Batch = 1, Rate = 500, FileSize = 16 * 1024 * 1024 }.Validate();

@@ -10,7 +10,7 @@ using Drover.Hub.Api;
 
 namespace Drover.Cli;
 
-/// <summary>The hub's HTTP API as the operator commands use it (docs/jobs-plan.md "Hub HTTP API").
+/// <summary>The hub's HTTP API as the operator commands use it (docs/http-api.md).
 /// Every failure comes out as one <see cref="HubApiException"/>: the hub could not be reached, did not
 /// answer in time, or answered an error (its <c>{"error"}</c> text in the message).</summary>
 internal sealed class HubApiClient : IDisposable

@@ -6,6 +6,7 @@ using Drover.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -16,6 +17,11 @@ public sealed partial class DroverHub
     private const int DefaultPageSize = 100;
     private const int MaxPageSize = 1000;
     private const int HistoryLimit = 100;
+
+    /// <summary>The HTTP API's endpoints (empty before start or when the API is off), for the test that
+    /// holds docs/http-api.md to the routes.</summary>
+    internal IReadOnlyList<Endpoint> ApiEndpoints =>
+        _api is IEndpointRouteBuilder routes ? [.. routes.DataSources.SelectMany(source => source.Endpoints)] : [];
 
     private WebApplication BuildApi(IPEndPoint endPoint)
     {

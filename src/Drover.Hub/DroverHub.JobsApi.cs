@@ -15,7 +15,7 @@ using Microsoft.Net.Http.Headers;
 
 namespace Drover.Hub;
 
-/// <summary>The job endpoints of the HTTP API (docs/jobs-plan.md, "Hub HTTP API"): submit, list, read,
+/// <summary>The job endpoints of the HTTP API (docs/http-api.md): submit, list, read,
 /// read the result and its out file, cancel. Writes go through <see cref="Jobs"/> (the dispatcher, which
 /// answers once they are committed); reads go straight to <see cref="JobStore"/>.</summary>
 public sealed partial class DroverHub

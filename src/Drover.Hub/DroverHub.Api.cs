@@ -42,7 +42,7 @@ public sealed partial class DroverHub
         app.MapGet("/api/agents/{id}", GetAgentAsync);
         app.MapGet("/api/stats", GetStatsAsync);
         MapJobApi(app);
-        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapMethods("/healthz", ["GET", "HEAD"], () => Results.Text("ok"));
         return app;
     }
 

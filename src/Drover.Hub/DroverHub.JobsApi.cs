@@ -283,11 +283,21 @@ public sealed partial class DroverHub
         $"file '{name}'{(part is null ? string.Empty : $" (part {part})")} is over the limit of {SizeText.Format(limit)} ({limit} bytes); the hub's --max-file-size sets it";
 
     /// <summary>Parses the query of a POST /api/jobs; each parameter at most once.</summary>
+    /// <summary>The query parameters of POST /api/jobs; any other is refused.</summary>
+    private static readonly string[] SubmitParameterNames = ["name", "to", "args", "timeout", "retries", "priority"];
+
     private static bool TryParseSubmitParameters(IQueryCollection query, out SubmitParameters parameters, out string problem)
     {
         parameters = null!;
         foreach (var (key, values) in query)
         {
+            if (!SubmitParameterNames.Contains(key))
+            {
+                // A misspelt parameter silently taking its default (timeoutt=5s → 5m) is worse than a refusal.
+                problem = $"unknown query parameter '{key}'; the parameters are {string.Join(", ", SubmitParameterNames)}";
+                return false;
+            }
+
             if (values.Count > 1)
             {
                 problem = $"query parameter '{key}' is given more than once";

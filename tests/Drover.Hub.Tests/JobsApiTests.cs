@@ -91,7 +91,8 @@ public sealed class JobsApiTests : IAsyncLifetime
     [InlineData("priority=99999999999", "priority must be a whole number, got '99999999999'")]
     [InlineData("args=a%00b", "args cannot contain a NUL character")]
     [InlineData("to=random&to=least-loaded", "query parameter 'to' is given more than once")]
-    public async Task Bad_retries_priority_args_or_a_repeated_parameter_is_400(string query, string error)
+    [InlineData("timeoutt=5s", "unknown query parameter 'timeoutt'; the parameters are name, to, args, timeout, retries, priority")]
+    public async Task Bad_retries_priority_args_or_a_repeated_or_unknown_parameter_is_400(string query, string error)
     {
         using var response = await PostFileAsync("?" + query, [1]);
         await AssertErrorAsync(response, HttpStatusCode.BadRequest, error);

@@ -46,7 +46,7 @@ public sealed partial class DroverHub
         return app;
     }
 
-    private IResult ListAgents(string? state, string[]? label, int? limit, string? after)
+    private IResult ListAgents(string? state, string[]? label, string? limit, string? after)
     {
         Presence? wanted = null;
         if (!string.IsNullOrEmpty(state))
@@ -71,8 +71,7 @@ public sealed partial class DroverHub
             selectors.Add(new(selector[..equals], selector[(equals + 1)..]));
         }
 
-        var pageSize = limit ?? DefaultPageSize;
-        if (pageSize is < 1 or > MaxPageSize)
+        if (!TryParseQueryInt(limit, DefaultPageSize, 1, MaxPageSize, out var pageSize))
         {
             return Results.BadRequest(new ApiError($"limit must be between 1 and {MaxPageSize}"));
         }
@@ -104,10 +103,9 @@ public sealed partial class DroverHub
         return Results.Json(new AgentDetail(ToView(entry), history), ApiJsonContext.Default.AgentDetail);
     }
 
-    private async Task<IResult> GetStatsAsync(int? seconds, CancellationToken cancellationToken)
+    private async Task<IResult> GetStatsAsync(string? seconds, CancellationToken cancellationToken)
     {
-        var histogramSeconds = seconds ?? 60;
-        if (histogramSeconds is < 1 or >= FleetStats.WindowSeconds)
+        if (!TryParseQueryInt(seconds, 60, 1, FleetStats.WindowSeconds - 1, out var histogramSeconds))
         {
             return Results.BadRequest(new ApiError($"seconds must be between 1 and {FleetStats.WindowSeconds - 1}"));
         }
@@ -134,6 +132,21 @@ public sealed partial class DroverHub
             ReadProcessView(),
             await ReadJobStatsAsync(cancellationToken).ConfigureAwait(false));
         return Results.Json(view, ApiJsonContext.Default.StatsView);
+    }
+
+    /// <summary>An integer query value in [<paramref name="min"/>, <paramref name="max"/>], or
+    /// <paramref name="fallback"/> when it is absent. Parsed here rather than bound by the framework, whose
+    /// binding failure is a 400 without a body: every 400 of this API says what is wrong.</summary>
+    private static bool TryParseQueryInt(string? text, int fallback, int min, int max, out int value)
+    {
+        value = fallback;
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value)
+            && value >= min && value <= max;
     }
 
     private static ProcessView ReadProcessView()

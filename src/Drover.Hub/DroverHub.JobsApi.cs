@@ -462,10 +462,7 @@ public sealed partial class DroverHub
             return BadRequest($"agent '{agent}': {reason}");
         }
 
-        var pageSize = DefaultPageSize;
-        string? limitText = query["limit"];
-        if (!string.IsNullOrEmpty(limitText)
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > MaxPageSize))
+        if (!TryParseQueryInt(query["limit"], DefaultPageSize, 1, MaxPageSize, out var pageSize))
         {
             return BadRequest($"limit must be between 1 and {MaxPageSize}");
         }

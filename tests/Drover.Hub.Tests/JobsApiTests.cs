@@ -595,6 +595,17 @@ public sealed class JobsApiTests : IAsyncLifetime
         using var response = await _http.GetAsync("api/jobs?" + query);
         await AssertErrorAsync(response, HttpStatusCode.BadRequest, error);
     }
+
+    [Theory]
+    [InlineData("api/agents?limit=abc", "limit must be between 1 and 1000")]
+    [InlineData("api/agents?limit=0", "limit must be between 1 and 1000")]
+    [InlineData("api/stats?seconds=x", "seconds must be between 1 and 599")]
+    [InlineData("api/stats?seconds=-1", "seconds must be between 1 and 599")]
+    public async Task A_non_numeric_agents_or_stats_parameter_is_a_400_that_says_why(string path, string error)
+    {
+        using var response = await _http.GetAsync(path);
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, error);
+    }
 }
 
 /// <summary>Job ids: shape, order and uniqueness.</summary>

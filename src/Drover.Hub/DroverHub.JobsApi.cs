@@ -50,7 +50,8 @@ public sealed partial class DroverHub
 
     private void MapJobApi(WebApplication app)
     {
-        // A store that fails a read answers 500 with its message, as a failed submission does.
+        // A store that fails a read or a cancel answers 500 with its message (507 when it is full), as a failed
+        // submission does.
         var jobs = app.MapGroup("/api/jobs").AddEndpointFilter(static async (context, next) =>
         {
             try
@@ -59,7 +60,7 @@ public sealed partial class DroverHub
             }
             catch (StoreException ex)
             {
-                return Error(ex.Message, StatusCodes.Status500InternalServerError);
+                return StoreFailed(ex, "nothing was changed");
             }
         });
 
@@ -209,7 +210,7 @@ public sealed partial class DroverHub
         }
         catch (StoreException ex)
         {
-            return Error(ex.Message, StatusCodes.Status500InternalServerError);
+            return StoreFailed(ex, jobs.Count == 1 ? "the job was not accepted" : $"none of the {jobs.Count} jobs was accepted");
         }
 
         if (answer.Count == 1)
@@ -587,6 +588,13 @@ public sealed partial class DroverHub
 
     /// <summary>UTF-8 with invalid bytes (a tail may start mid-character) replaced by U+FFFD.</summary>
     private static string DecodeTail(byte[] tail) => Encoding.UTF8.GetString(tail);
+
+    /// <summary>A store failure as an answer: 507 Insufficient Storage when the store is full (the disk, or its size
+    /// cap: the operator frees space and the same request then succeeds), else 500 with the store's message.
+    /// <paramref name="consequence"/> says what became of the request (nothing of it was stored).</summary>
+    private static IResult StoreFailed(StoreException ex, string consequence) => ex.IsFull
+        ? Error($"the hub's disk is full: {ex.Message}; {consequence}", StatusCodes.Status507InsufficientStorage)
+        : Error(ex.Message, StatusCodes.Status500InternalServerError);
 
     private static IResult NoJob(string id) => Error($"no job '{id}'", StatusCodes.Status404NotFound);
 

@@ -48,20 +48,23 @@ internal static partial class Log
     [LoggerMessage(302, LogLevel.Information, "Connection burst settled at {Agents} agents: GC committed memory {BeforeMiB} MiB -> {AfterMiB} MiB")]
     public static partial void TrimmedAfterBurst(ILogger logger, int agents, long beforeMiB, long afterMiB);
 
-    [LoggerMessage(400, LogLevel.Error, "Store write of {Agents} agents failed ({Failures} in a row); nothing is dropped, retrying")]
-    public static partial void StoreWriteFailed(ILogger logger, int agents, int failures, Exception exception);
+    [LoggerMessage(400, LogLevel.Error, "Status write of {Agents} agents failed ({Failures} failures since the last such line); nothing is dropped: the latest status of each agent stays in memory, next try in {RetryMs} ms. {Error}")]
+    public static partial void StoreWriteFailed(ILogger logger, int agents, int failures, long retryMs, string error, Exception? exception);
 
-    [LoggerMessage(401, LogLevel.Information, "Store writes recovered after {Failures} failures")]
-    public static partial void StoreRecovered(ILogger logger, int failures);
+    [LoggerMessage(401, LogLevel.Information, "Status writes recovered after {Failures} failures in {Seconds:F1} s")]
+    public static partial void StoreRecovered(ILogger logger, int failures, double seconds);
 
     [LoggerMessage(402, LogLevel.Debug, "Pruned {Deleted} status history samples")]
     public static partial void HistoryPruned(ILogger logger, int deleted);
 
-    [LoggerMessage(500, LogLevel.Error, "Job store commit of {Changes} changes failed ({Failures} in a row); submitters get the error, leases are not made, results are not acknowledged")]
-    public static partial void JobCommitFailed(ILogger logger, int changes, int failures, Exception exception);
+    [LoggerMessage(403, LogLevel.Error, "Pruning the status history failed ({Failures} store failures since the last such line); it is tried again in a minute. {Error}")]
+    public static partial void HistoryPruneFailed(ILogger logger, int failures, string error, Exception? exception);
 
-    [LoggerMessage(501, LogLevel.Information, "Job store commits recovered after {Failures} failures")]
-    public static partial void JobCommitRecovered(ILogger logger, int failures);
+    [LoggerMessage(500, LogLevel.Error, "Job store commit of {Changes} changes failed ({Failures} failures since the last such line); submitters get the error, leases are not made, results are retried. {Error}")]
+    public static partial void JobCommitFailed(ILogger logger, int changes, int failures, string error, Exception? exception);
+
+    [LoggerMessage(501, LogLevel.Information, "Job store commits recovered after {Failures} failures in {Seconds:F1} s")]
+    public static partial void JobCommitRecovered(ILogger logger, int failures, double seconds);
 
     [LoggerMessage(502, LogLevel.Information, "Loaded {Queued} queued and {Running} running jobs from the store")]
     public static partial void JobsLoaded(ILogger logger, int queued, int running);

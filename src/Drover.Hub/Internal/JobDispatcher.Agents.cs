@@ -147,8 +147,10 @@ internal sealed partial class JobDispatcher
 
     /// <summary>job_result: committed through the group commit, then acknowledged whatever the store said
     /// (recorded, duplicate, stale, unknown, not running); memory follows a recorded result: done frees the
-    /// slot, a failure is retried on another agent or ends dead. If the store fails the result is not
-    /// acknowledged and the session is closed (bye InternalError): the agent sends it again after reconnecting.</summary>
+    /// slot, a failure is retried on another agent or ends dead. If the store fails (a full disk) the result is not
+    /// acknowledged and the hub tries the commit again after 1, 2, 4, then every 5 s for as long as the session
+    /// lasts, so the agent stays connected and keeps reporting; if the session ends first, the agent sends the
+    /// result again after reconnecting. Anything but a store failure closes the session (bye InternalError).</summary>
     public async Task OnResultAsync(AgentConnection session, JobResult result)
     {
         var agentId = session.Entry!.Id;
@@ -173,16 +175,31 @@ internal sealed partial class JobDispatcher
         try
         {
             ResultRecording recording;
-            try
+            var tries = 0;
+            while (true)
             {
-                recording = await _writer.ResultAsync(new JobResultSubmission(record, success, failureReason)).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // Logged by the writer. Not acknowledged, and the session ends: an agent resends its
-                // unacknowledged results after reconnecting, not within one session.
-                session.Close(DisconnectReason.InternalError, ErrorCode.InternalError, "the hub could not store a job result; reconnect and send it again");
-                return;
+                try
+                {
+                    recording = await _writer.ResultAsync(new JobResultSubmission(record, success, failureReason)).ConfigureAwait(false);
+                    break;
+                }
+                catch (StoreException) when (!session.IsClosed)
+                {
+                    // Logged by the writer. Reconnecting would not help (the agent would be welcomed, resend, and be
+                    // closed again, about twice a second, its backoff reset by every welcome), so wait here.
+                    await Task.Delay(ResultRetryDelay(++tries), _time).ConfigureAwait(false);
+                    if (session.IsClosed)
+                    {
+                        return;
+                    }
+                }
+                catch (Exception)
+                {
+                    // Not acknowledged, and the session ends: an agent resends its unacknowledged results after
+                    // reconnecting, not within one session.
+                    session.Close(DisconnectReason.InternalError, ErrorCode.InternalError, "the hub could not store a job result; reconnect and send it again");
+                    return;
+                }
             }
 
             ApplyResult(record, success, failureReason, recording);
@@ -193,6 +210,9 @@ internal sealed partial class JobDispatcher
             Interlocked.Decrement(ref session.PendingResults);
         }
     }
+
+    /// <summary>The wait before committing a result again after <paramref name="tries"/> failed commits: 1, 2, 4, then 5 s.</summary>
+    internal static TimeSpan ResultRetryDelay(int tries) => TimeSpan.FromSeconds(Math.Min(5, 1 << Math.Min(tries - 1, 3)));
 
     private void ApplyResult(JobResultRecord result, bool success, string? failureReason, ResultRecording recording)
     {

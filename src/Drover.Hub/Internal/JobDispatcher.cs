@@ -40,7 +40,7 @@ internal sealed partial class JobDispatcher : IDisposable
         _time = options.TimeProvider;
         _registry = registry;
         _logger = logger;
-        _writer = new JobWriter(store, logger);
+        _writer = new JobWriter(store, logger, _time);
         _finishRate = new RateWindow(10);
     }
 

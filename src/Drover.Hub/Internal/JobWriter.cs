@@ -9,18 +9,22 @@ namespace Drover.Hub.Internal;
 /// <see cref="IJobStore.ApplyAsync"/> (one transaction, one fsync) and completes the waiters with what the
 /// store said. No timer: under light load each change commits at once; under heavy load the changes that
 /// arrive while a commit runs go together into the next. If the store fails, every waiter in that batch
-/// fails with the error (nothing of the batch was stored).</summary>
+/// fails with the error (nothing of the batch was stored), and only they: the next batch is tried afresh, so commits
+/// succeed again as soon as the store does (space freed on a full disk). Each caller decides what a failure means
+/// (a submitter gets 507 or 500, a lease is put back, a result is tried again); <see cref="StoreFailureLog"/> decides
+/// which failures are logged.</summary>
 internal sealed class JobWriter
 {
     private readonly Channel<Change> _changes = Channel.CreateUnbounded<Change>(new UnboundedChannelOptions { SingleReader = true });
     private readonly IJobStore _store;
     private readonly ILogger _logger;
-    private int _consecutiveFailures;
+    private readonly StoreFailureLog _failures;
 
-    public JobWriter(IJobStore store, ILogger logger)
+    public JobWriter(IJobStore store, ILogger logger, TimeProvider time)
     {
         _store = store;
         _logger = logger;
+        _failures = new StoreFailureLog(time);
     }
 
     /// <summary>Transactions committed since start.</summary>
@@ -116,10 +120,9 @@ internal sealed class JobWriter
         }
         catch (Exception ex)
         {
-            _consecutiveFailures++;
-            if (_consecutiveFailures == 1 || _consecutiveFailures % 100 == 0)
+            if (_failures.Failure(ex, out var failures))
             {
-                Log.JobCommitFailed(_logger, changes.Count, _consecutiveFailures, ex);
+                Log.JobCommitFailed(_logger, changes.Count, failures, ex.Message, ex is StoreException { IsFull: true } ? null : ex);
             }
 
             foreach (var change in changes)
@@ -130,10 +133,9 @@ internal sealed class JobWriter
             return;
         }
 
-        if (_consecutiveFailures > 0)
+        if (_failures.Success(out var failed, out var failedFor))
         {
-            Log.JobCommitRecovered(_logger, _consecutiveFailures);
-            _consecutiveFailures = 0;
+            Log.JobCommitRecovered(_logger, failed, failedFor.TotalSeconds);
         }
 
         Commits++;

@@ -8,9 +8,16 @@ namespace Drover.Hub.Internal;
 /// history sample for each agent that reported). A new agent's registration is durable before its
 /// welcome: <see cref="WaitDurableAsync"/> asks for an early flush, so registrations that arrive
 /// together are committed together.</summary>
+/// <remarks>When the store fails (a full disk), nothing is dropped: the entries stay dirty in the registry, which
+/// keeps each agent's latest status in memory, and registrations keep waiting. The writer tries again after 1, 2, 4,
+/// then every 5 s (<see cref="MaxRetryDelay"/>; a registration wakes it sooner), so it is writing again within 5 s
+/// of space being freed. <see cref="StoreFailureLog"/> decides which failures are logged.</remarks>
 internal sealed class StatusWriter : IDisposable
 {
     private static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
+
+    /// <summary>The longest wait between tries while the store fails.</summary>
+    internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly AgentRegistry _registry;
     private readonly IFleetStore _store;
@@ -19,8 +26,9 @@ internal sealed class StatusWriter : IDisposable
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly Lock _waitersLock = new();
     private List<TaskCompletionSource> _waiters = [];
+    private readonly StoreFailureLog _failures;
+    private readonly StoreFailureLog _pruneFailures;
     private long _lastPruneTicks;
-    private int _consecutiveFailures;
 
     public StatusWriter(AgentRegistry registry, IFleetStore store, HubOptions options, ILogger logger)
     {
@@ -28,6 +36,8 @@ internal sealed class StatusWriter : IDisposable
         _store = store;
         _options = options;
         _logger = logger;
+        _failures = new StoreFailureLog(options.TimeProvider);
+        _pruneFailures = new StoreFailureLog(options.TimeProvider);
     }
 
     public long Flushes { get; private set; }
@@ -56,9 +66,7 @@ internal sealed class StatusWriter : IDisposable
             try
             {
                 // Wait for the flush interval or an early wake (a registration waits).
-                var delay = _consecutiveFailures == 0
-                    ? _options.FlushInterval
-                    : TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(_consecutiveFailures, 5)));
+                var delay = RetryDelay(_failures.StreakFailures, _options.FlushInterval);
                 using var timeout = new CancellationTokenSource(delay, time);
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
                 try
@@ -115,12 +123,10 @@ internal sealed class StatusWriter : IDisposable
                 await _store.WriteBatchAsync(agents, history, cancellationToken).ConfigureAwait(false);
                 Flushes++;
                 RowsWritten += agents.Count;
-                if (_consecutiveFailures > 0)
+                if (_failures.Success(out var failed, out var failedFor))
                 {
-                    Log.StoreRecovered(_logger, _consecutiveFailures);
+                    Log.StoreRecovered(_logger, failed, failedFor.TotalSeconds);
                 }
-
-                _consecutiveFailures = 0;
                 foreach (var entry in entries)
                 {
                     lock (entry)
@@ -132,10 +138,10 @@ internal sealed class StatusWriter : IDisposable
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // Nothing is lost: every entry goes back to the queue, and registrations keep waiting.
-                _consecutiveFailures++;
-                if (_consecutiveFailures == 1 || _consecutiveFailures % 30 == 0)
+                if (_failures.Failure(ex, out var failures))
                 {
-                    Log.StoreWriteFailed(_logger, agents.Count, _consecutiveFailures, ex);
+                    var retry = RetryDelay(_failures.StreakFailures, _options.FlushInterval);
+                    Log.StoreWriteFailed(_logger, agents.Count, failures, (long)retry.TotalMilliseconds, ex.Message, ex is StoreException { IsFull: true } ? null : ex);
                 }
 
                 foreach (var entry in withHistory)
@@ -197,15 +203,24 @@ internal sealed class StatusWriter : IDisposable
         try
         {
             var deleted = await _store.PruneStatusHistoryAsync(_options.HistoryPerAgent, now - _options.HistoryMaxAge, cancellationToken).ConfigureAwait(false);
+            _pruneFailures.Success(out _, out _);
             Log.HistoryPruned(_logger, deleted);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            Log.StoreWriteFailed(_logger, 0, 1, ex);
+            if (_pruneFailures.Failure(ex, out var failures))
+            {
+                Log.HistoryPruneFailed(_logger, failures, ex.Message, ex is StoreException { IsFull: true } ? null : ex);
+            }
         }
     }
 
     public void Dispose() => _wake.Dispose();
+
+    /// <summary>The wait before the next flush: the flush interval, or after <paramref name="failures"/> failures in a
+    /// row 1, 2, 4, then 5 s (<see cref="MaxRetryDelay"/>).</summary>
+    internal static TimeSpan RetryDelay(int failures, TimeSpan flushInterval) =>
+        failures == 0 ? flushInterval : TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, 1 << Math.Min(failures - 1, 3)));
 
     private void Wake()
     {

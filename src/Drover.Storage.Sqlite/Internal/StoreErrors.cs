@@ -10,20 +10,23 @@ internal static class StoreErrors
     private const int SqliteReadOnly = 8;
     private const int SqliteIoError = 10;
     private const int SqliteCorrupt = 11;
-    public const int SqliteFull = 13;
+    private const int SqliteFull = 13;
     private const int SqliteCantOpen = 14;
     private const int SqliteNotADatabase = 26;
 
     public static StoreException Open(string path, SqliteException error) =>
-        new($"Cannot open the store '{path}': {Describe(error)}", error);
+        new($"Cannot open the store '{path}': {Describe(error)}", error) { IsFull = IsFull(error) };
 
     public static StoreException Read(string path, SqliteException error) =>
-        new($"Reading the store '{path}' failed: {Describe(error)}", error);
+        new($"Reading the store '{path}' failed: {Describe(error)}", error) { IsFull = IsFull(error) };
 
     public static StoreException Write(string path, SqliteException error, string what) =>
-        error.SqliteErrorCode == SqliteFull
-            ? new($"The store '{path}' is full: the disk (or the store's size cap) has no room left, so {what} was rolled back; none of it was written. [{error.Message}]", error)
+        IsFull(error)
+            ? new($"The store '{path}' is full: the disk (or the store's size cap) has no room left, so {what} was rolled back; none of it was written. [{error.Message}]", error) { IsFull = true }
             : new($"Writing to the store '{path}' failed; {what} was rolled back: {Describe(error)}", error);
+
+    /// <summary>SQLITE_FULL: the disk has no room (SQLite reports ENOSPC as this) or the store hit max_page_count.</summary>
+    private static bool IsFull(SqliteException error) => error.SqliteErrorCode == SqliteFull;
 
     private static string Describe(SqliteException error)
     {

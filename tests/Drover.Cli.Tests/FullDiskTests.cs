@@ -87,16 +87,7 @@ public sealed class FullDiskTests : IAsyncLifetime
             Assert.True(exit == 0, $"umount {Disk} failed: {text}");
         }
 
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        TestPaths.DeleteDirectoryQuietly(_dir);
     }
 
     [Fact]

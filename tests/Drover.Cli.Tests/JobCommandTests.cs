@@ -30,13 +30,7 @@ public sealed partial class JobCommandTests : IAsyncLifetime
             await _owned[i].DisposeAsync();
         }
 
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        TestPaths.DeleteDirectoryQuietly(_dir);
     }
 
     [GeneratedRegex("j-[0-9A-Z]{26}")]

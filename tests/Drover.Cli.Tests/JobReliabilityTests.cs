@@ -36,16 +36,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
         }
 
         _http.Dispose();
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        TestPaths.DeleteDirectoryQuietly(_dir);
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -22,13 +22,7 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
             await process.DisposeAsync();
         }
 
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        TestPaths.DeleteDirectoryQuietly(_dir);
     }
 
     /// <summary>A hub and <paramref name="agents"/> agents (one job slot each) running <paramref name="handler"/>; returns the API URL.</summary>

@@ -47,4 +47,18 @@ public static class TestPaths
         start += "```python\n".Length;
         return doc[start..doc.IndexOf("\n```", start, StringComparison.Ordinal)];
     }
+
+    /// <summary>Deletes a test's scratch folder; one that is busy or already gone is left alone (a leftover
+    /// temporary folder must not fail the test that made it).</summary>
+    public static void DeleteDirectoryQuietly(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Busy or gone.
+        }
+    }
 }

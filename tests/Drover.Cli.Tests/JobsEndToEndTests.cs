@@ -185,6 +185,11 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
             await Task.Delay(200);
         }
 
+        // The operator sees the agent's slot taken (jobs in flight / slots).
+        var (clientsExit, clients, clientsError) = await DroverProcess.RunAsync("clients", "--api", api);
+        Assert.True(clientsExit == 0, $"clients exited {clientsExit}: {clientsError}");
+        Assert.Matches(@"worker-1\s.*\s1/1\s", clients);
+
         var (cancelExit, cancelOutput, cancelError) = await DroverProcess.RunAsync("cancel", id, "--api", api);
         Assert.True(cancelExit == 0, $"cancel exited {cancelExit}: {cancelError}");
         Assert.Contains($"{id}  cancelled", cancelOutput, StringComparison.Ordinal);

@@ -71,7 +71,7 @@ internal static class ClientsCommand
 
     private static void RenderTable(List<AgentView> agents)
     {
-        var table = new Table().AddColumns("id", "state", "last seen", "labels", "status");
+        var table = new Table().AddColumn(new TableColumn("id").NoWrap()).AddColumns("state", "last seen", "jobs", "labels", "status");
         var now = DateTimeOffset.UtcNow;
         foreach (var agent in agents)
         {
@@ -83,6 +83,7 @@ internal static class ClientsCommand
                 Markup.Escape(agent.Id),
                 $"[{color}]{agent.State}[/]",
                 $"{(now - agent.LastSeen).TotalSeconds:0}s ago",
+                agent.JobSlots > 0 ? $"{agent.JobsInFlight}/{agent.JobSlots}" : "-",
                 Markup.Escape(string.Join(',', agent.Labels.Select(l => $"{l.Key}={l.Value}"))),
                 Markup.Escape(status));
         }

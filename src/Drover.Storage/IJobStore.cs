@@ -79,6 +79,15 @@ public interface IJobStore : IAsyncDisposable
     /// come online within its timeout). False (nothing changed) when it is not queued.</summary>
     Task<bool> ExpireQueuedAsync(string jobId, string reason, CancellationToken cancellationToken);
 
+    /// <summary>Retention: deletes up to <paramref name="limit"/> jobs in a final state (<see cref="JobStates.Done"/>,
+    /// <see cref="JobStates.Dead"/>, <see cref="JobStates.Cancelled"/>) whose <see cref="JobRecord.FinishedAt"/> is
+    /// before <paramref name="finishedBefore"/>, oldest first, with everything that belongs to them (content, result,
+    /// attempt history, stale results), in one transaction. Queued and running jobs are never touched. A pruned job
+    /// is unknown afterwards: <see cref="GetJobAsync"/> returns null and a late result for it is
+    /// <see cref="ResultRecording.UnknownJob"/>. Returns how many jobs were deleted (less than
+    /// <paramref name="limit"/> when no more are due).</summary>
+    Task<int> PruneFinishedAsync(DateTimeOffset finishedBefore, int limit, CancellationToken cancellationToken);
+
     /// <summary>How many jobs are in each state: every <see cref="JobStates"/> name is a key (0 when none).</summary>
     Task<IReadOnlyDictionary<string, int>> CountByStateAsync(CancellationToken cancellationToken);
 }

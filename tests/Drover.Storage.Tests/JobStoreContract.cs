@@ -750,4 +750,94 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Equal(1, counts[JobStates.Dead]);
         Assert.Equal(1, counts[JobStates.Cancelled]);
     }
+
+    /// <summary>A done job finished at <paramref name="at"/> (its result's time).</summary>
+    protected static async Task FinishAsync(IJobStore store, string id, DateTimeOffset at, bool success = true)
+    {
+        Assert.True(await LeaseAsync(store, id, 1));
+        JobResultRecord result = Result(id, 1, outcome: success ? "ok" : "exit-nonzero", error: success ? "" : "boom") with { RecordedAt = at };
+        Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(result, success, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Prune_deletes_only_final_jobs_finished_before_the_cutoff_and_they_read_as_unknown()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("done-old"), Job("done-new"), Job("dead-old", maxRetries: 0), Job("retried-old", maxRetries: 3), Job("cancelled"), Job("queued"), Job("running"));
+        await FinishAsync(store, "done-old", T0.AddMinutes(1));
+        await FinishAsync(store, "done-new", T0.AddHours(1));
+        await FinishAsync(store, "dead-old", T0.AddMinutes(1), success: false);
+        Assert.True(await LeaseAsync(store, "retried-old", 1, "agent-1"));
+        Assert.Equal(1, await store.RequeueAsync("retried-old", 1, "agent-lost", CancellationToken.None));
+        Assert.True(await LeaseAsync(store, "retried-old", 2, "agent-2"));
+        Assert.Equal(ResultRecording.StaleAttempt, await store.RecordResultAsync(Result("retried-old", 1, "agent-1"), true, CancellationToken.None));
+        Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(Result("retried-old", 2, "agent-2"), true, CancellationToken.None));
+        Assert.True(await store.CancelAsync("cancelled", CancellationToken.None)); // finished now, by the store's clock
+        Assert.True(await LeaseAsync(store, "running", 1));
+
+        Assert.Equal(3, await store.PruneFinishedAsync(T0.AddMinutes(5), 100, CancellationToken.None));
+
+        foreach (string gone in new[] { "done-old", "dead-old", "retried-old" })
+        {
+            Assert.Null(await store.GetJobAsync(gone, withContent: true, CancellationToken.None));
+            Assert.Null(await store.GetJobAsync(gone, withContent: false, CancellationToken.None));
+            Assert.Null(await store.GetResultAsync(gone, CancellationToken.None));
+        }
+
+        Assert.Equal(ResultRecording.UnknownJob, await store.RecordResultAsync(Result("done-old", 1), true, CancellationToken.None));
+        Assert.Equal(ResultRecording.UnknownJob, await store.RecordResultAsync(Result("retried-old", 2, "agent-2"), true, CancellationToken.None));
+        Assert.False(await store.CancelAsync("done-old", CancellationToken.None));
+        Assert.Equal(
+            ["cancelled", "done-new", "queued", "running"],
+            (await store.ListJobsAsync(null, null, 100, null, CancellationToken.None)).Select(j => j.Id));
+        Assert.NotNull(await store.GetResultAsync("done-new", CancellationToken.None));
+
+        // A cutoff after everything: every final job goes, queued and running ones stay.
+        Assert.Equal(2, await store.PruneFinishedAsync(DateTimeOffset.UtcNow.AddDays(1), 100, CancellationToken.None));
+        Assert.Equal(0, await store.PruneFinishedAsync(DateTimeOffset.UtcNow.AddDays(1), 100, CancellationToken.None));
+        Assert.Equal(["queued", "running"], (await store.ListJobsAsync(null, null, 100, null, CancellationToken.None)).Select(j => j.Id));
+        Assert.Equal(JobStates.Running, (await GetAsync(store, "running")).State);
+        Assert.Equal([0x65, 0x63, 0x68], (await GetAsync(store, "queued")).Content);
+        Assert.Equal(["queued"], (await store.LoadActiveAsync(CancellationToken.None)).Where(j => j.State == JobStates.Queued).Select(j => j.Id));
+    }
+
+    [Fact]
+    public async Task Prune_respects_the_limit_oldest_first()
+    {
+        IJobStore store = await NewStoreAsync();
+        await store.SubmitAsync([.. Enumerable.Range(0, 25).Select(i => Job($"j{i:D2}"))], CancellationToken.None);
+
+        // Finished in the reverse order of their ids: the prune goes by finish time, not by id.
+        for (int i = 0; i < 25; i++)
+        {
+            await FinishAsync(store, $"j{i:D2}", T0.AddSeconds(100 - i));
+        }
+
+        Assert.Equal(10, await store.PruneFinishedAsync(T0.AddDays(1), 10, CancellationToken.None));
+        Assert.Equal(
+            [.. Enumerable.Range(0, 15).Select(i => $"j{i:D2}")],
+            (await store.ListJobsAsync(null, null, 100, null, CancellationToken.None)).Select(j => j.Id));
+        Assert.Equal(10, await store.PruneFinishedAsync(T0.AddDays(1), 10, CancellationToken.None));
+        Assert.Equal(5, await store.PruneFinishedAsync(T0.AddDays(1), 10, CancellationToken.None));
+        Assert.Equal(0, await store.PruneFinishedAsync(T0.AddDays(1), 10, CancellationToken.None));
+        Assert.Empty(await store.ListJobsAsync(null, null, 100, null, CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.PruneFinishedAsync(T0, 0, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Prune_of_nothing_due_deletes_nothing_and_a_pruned_id_can_be_submitted_again()
+    {
+        IJobStore store = await NewStoreAsync();
+        await SubmitAsync(store, Job("a"));
+        await FinishAsync(store, "a", T0.AddMinutes(1));
+
+        Assert.Equal(0, await store.PruneFinishedAsync(T0.AddMinutes(1), 100, CancellationToken.None)); // finished at, not before
+        Assert.Equal(1, await store.PruneFinishedAsync(T0.AddMinutes(1).AddMilliseconds(1), 100, CancellationToken.None));
+
+        await SubmitAsync(store, Job("a"));
+        JobRecord again = await GetAsync(store, "a");
+        Assert.Equal((JobStates.Queued, 0), (again.State, again.Attempt));
+        Assert.Null(await store.GetResultAsync("a", CancellationToken.None));
+        Assert.True(await LeaseAsync(store, "a", 1));
+    }
 }

@@ -95,7 +95,7 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.Equal(2L, await store.WriterPragmaAsync("synchronous", CancellationToken.None)); // FULL
         Assert.Equal("wal", await store.WriterPragmaAsync("journal_mode", CancellationToken.None));
         using SqliteConnection raw = OpenRaw(store.FilePath);
-        Assert.Equal(2L, Scalar(raw, "PRAGMA user_version;"));
+        Assert.Equal(3L, Scalar(raw, "PRAGMA user_version;"));
         Assert.Equal(1L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'agents';"));
         Assert.Equal(5L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('jobs', 'job_content', 'job_results', 'job_attempts', 'stale_results');"));
     }
@@ -222,7 +222,102 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.NotNull(await fleet.GetAgentAsync("old", CancellationToken.None));
         Assert.Equal(1, await jobs.CountQueuedAsync(CancellationToken.None));
         using SqliteConnection check = OpenRaw(path);
-        Assert.Equal(2L, Scalar(check, "PRAGMA user_version;"));
+        Assert.Equal(3L, Scalar(check, "PRAGMA user_version;"));
+    }
+
+    [Fact]
+    public async Task Prune_deletes_every_row_of_a_pruned_job_and_none_of_the_others()
+    {
+        var store = (SqliteJobStore)await NewStoreAsync("prune-rows");
+        await SubmitAsync(store, Job("old", maxRetries: 3), Job("new", maxRetries: 3), Job("running", maxRetries: 3));
+        foreach ((string id, DateTimeOffset at) in new[] { ("old", T0.AddMinutes(3)), ("new", T0.AddHours(3)) })
+        {
+            // Every kind of row: a failed attempt (job_attempts), a stale result, the result, the content.
+            Assert.True(await LeaseAsync(store, id, 1, "agent-1"));
+            Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(Result(id, 1, "agent-1", "exit-nonzero", "boom"), false, CancellationToken.None));
+            Assert.True(await LeaseAsync(store, id, 2, "agent-2"));
+            Assert.Equal(1, await store.RequeueAsync(id, 2, "agent-lost", CancellationToken.None));
+            Assert.True(await LeaseAsync(store, id, 3, "agent-3"));
+            Assert.Equal(ResultRecording.StaleAttempt, await store.RecordResultAsync(Result(id, 2, "agent-2"), true, CancellationToken.None));
+            Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(Result(id, 3, "agent-3") with { RecordedAt = at }, true, CancellationToken.None));
+        }
+
+        Assert.True(await LeaseAsync(store, "running", 1, "agent-1"));
+        Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(Result("running", 1, "agent-1", "exit-nonzero", "boom"), false, CancellationToken.None));
+        Assert.True(await LeaseAsync(store, "running", 2, "agent-2"));
+        using SqliteConnection raw = OpenRaw(store.FilePath);
+        string Rows(string id) => (string)Scalar(raw,
+            $"SELECT (SELECT count(*) FROM jobs WHERE id = '{id}') || ',' || (SELECT count(*) FROM job_content WHERE job_id = '{id}') || ',' || " +
+            $"(SELECT count(*) FROM job_results WHERE job_id = '{id}') || ',' || (SELECT count(*) FROM job_attempts WHERE job_id = '{id}') || ',' || " +
+            $"(SELECT count(*) FROM stale_results WHERE job_id = '{id}');")!;
+        Assert.Equal("1,1,1,2,1", Rows("old"));
+
+        Assert.Equal(1, await store.PruneFinishedAsync(T0.AddHours(1), 10_000, CancellationToken.None));
+
+        Assert.Equal("0,0,0,0,0", Rows("old"));
+        Assert.Equal("1,1,1,2,1", Rows("new"));
+        Assert.Equal("1,1,1,1,0", Rows("running"));
+    }
+
+    [Fact]
+    public async Task Prune_finds_its_jobs_through_the_partial_index()
+    {
+        var store = (SqliteJobStore)await NewStoreAsync("prune-plan");
+        using SqliteConnection raw = OpenRaw(store.FilePath);
+        using SqliteCommand explain = raw.CreateCommand();
+        explain.CommandText = "EXPLAIN QUERY PLAN " + Drover.Storage.Sqlite.Internal.JobSql.SelectPrunable;
+        explain.Parameters.AddWithValue("$before", 0L);
+        explain.Parameters.AddWithValue("$limit", 10);
+        var plan = new List<string>();
+        using (SqliteDataReader reader = explain.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.Contains(plan, step => step.Contains("USING INDEX jobs_finished", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal)); // no sort: the index is in finish order
+    }
+
+    [Fact]
+    public async Task A_version_2_file_is_migrated_to_3_and_its_old_finished_jobs_can_be_pruned()
+    {
+        Directory.CreateDirectory(_directory);
+        string path = PathOf("v2");
+        using (SqliteConnection raw = OpenRaw(path))
+        {
+            Scalar(raw, Drover.Storage.Sqlite.Internal.Schema.Migrations[0]);
+            Scalar(raw, Drover.Storage.Sqlite.Internal.Schema.Migrations[1]);
+
+            // What the version-2 code wrote: a job that finished long ago (with its content and result) and a queued one.
+            foreach ((string id, string state, string finished) in new[] { ("old", "done", "1000"), ("queued", "queued", "NULL") })
+            {
+                Scalar(raw,
+                    "INSERT INTO jobs (id, state, priority, target, file_name, file_size, sha256, args, timeout_ms, max_retries, attempt, submitted_at, finished_at) " +
+                    $"VALUES ('{id}', '{state}', 0, 'random', 'f', 1, x'01', '', 1000, 0, 1, 500, {finished});" +
+                    $"INSERT INTO job_content (job_id, content) VALUES ('{id}', x'65');");
+            }
+
+            Scalar(raw,
+                "INSERT INTO job_results (job_id, attempt, agent_id, outcome, exit_code, duration_ms, stdout_tail, stderr_tail, out_file, error, recorded_at) " +
+                "VALUES ('old', 1, 'agent-1', 'completed', 0, 5, x'', x'', x'', '', 1000);");
+            Scalar(raw, "PRAGMA user_version = 2;");
+        }
+
+        SqliteJobStore migrated = await OpenOtherJobsAsync(path);
+
+        using (SqliteConnection check = OpenRaw(path))
+        {
+            Assert.Equal(3L, Scalar(check, "PRAGMA user_version;"));
+            Assert.Equal(1L, Scalar(check, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'jobs_finished';"));
+        }
+
+        Assert.Equal(JobStates.Done, (await GetAsync(migrated, "old")).State);
+        Assert.Equal(1, await migrated.PruneFinishedAsync(T0, 100, CancellationToken.None));
+        Assert.Null(await migrated.GetJobAsync("old", withContent: false, CancellationToken.None));
+        Assert.Equal(1, await migrated.CountQueuedAsync(CancellationToken.None));
     }
 
     [Fact]

@@ -120,6 +120,26 @@ internal static class JobSql
         FROM job_results WHERE job_id = $id
         """;
 
+    /// <summary>The finished jobs a prune takes: final, finished before <c>$before</c>, oldest first, at most
+    /// <c>$limit</c>. Its WHERE repeats the partial index <c>jobs_finished</c>'s word for word, and INDEXED BY makes
+    /// SQLite use it (without statistics the planner prefers <c>jobs_state_id</c>, which scans every finished job
+    /// and sorts them), so the cost follows the rows pruned, not the table. Within one transaction every
+    /// statement of a prune selects the same rows.</summary>
+    public const string SelectPrunable =
+        "SELECT id FROM jobs INDEXED BY jobs_finished WHERE state IN ('done', 'dead', 'cancelled') AND finished_at < $before " +
+        "ORDER BY finished_at LIMIT $limit";
+
+    /// <summary>A prune: the rows that belong to the jobs first, the jobs last (they select the set). The
+    /// count of the last statement is the number of jobs pruned.</summary>
+    public static readonly string[] Prune =
+    [
+        "DELETE FROM job_content WHERE job_id IN (" + SelectPrunable + ")",
+        "DELETE FROM job_results WHERE job_id IN (" + SelectPrunable + ")",
+        "DELETE FROM job_attempts WHERE job_id IN (" + SelectPrunable + ")",
+        "DELETE FROM stale_results WHERE job_id IN (" + SelectPrunable + ")",
+        "DELETE FROM jobs WHERE id IN (" + SelectPrunable + ")",
+    ];
+
     public static long ToColumn(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
 
     public static DateTimeOffset TimeFromColumn(long unixMs) => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);

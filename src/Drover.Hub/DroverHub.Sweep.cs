@@ -31,7 +31,7 @@ public sealed partial class DroverHub
 
                 try
                 {
-                    Jobs.Sweep();
+                    Jobs.Sweep(cancellationToken);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

@@ -92,6 +92,11 @@ public sealed record HubOptions
     /// and re-announce them, before they go back to the queue. Default 30 s.</summary>
     public TimeSpan DisconnectGrace { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a finished job (done, dead or cancelled) is kept, counted from when it finished: its record,
+    /// file, result (tails and out file) and attempt history. Older ones are deleted by the sweep, once a minute; the
+    /// API then answers 404 for them as for an unknown job. Default 7 days; must be positive.</summary>
+    public TimeSpan KeepFinishedJobs { get; init; } = TimeSpan.FromDays(7);
+
     /// <summary>The clock. Tests pass a FakeTimeProvider.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -135,5 +140,6 @@ public sealed record HubOptions
         Require(MaxQueuedBytes >= MaxFileSize, $"max queued bytes ({MaxQueuedBytes}) must be at least the max file size ({MaxFileSize})");
         Require(LeaseGrace >= TimeSpan.Zero, $"lease grace cannot be negative, got {LeaseGrace}");
         Require(DisconnectGrace >= TimeSpan.Zero, $"disconnect grace cannot be negative, got {DisconnectGrace}");
+        Require(KeepFinishedJobs > TimeSpan.Zero, $"keep-finished must be positive (finished jobs are kept at least that long), got {KeepFinishedJobs}");
     }
 }

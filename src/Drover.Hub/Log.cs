@@ -77,4 +77,13 @@ internal static partial class Log
 
     [LoggerMessage(505, LogLevel.Information, "Job {JobId} cancelled")]
     public static partial void JobCancelled(ILogger logger, string jobId);
+
+    [LoggerMessage(506, LogLevel.Information, "Pruned {Jobs} finished jobs (finished before {FinishedBefore:O}) in {Batches} transactions, {Milliseconds:F0} ms")]
+    public static partial void JobsPruned(ILogger logger, int jobs, DateTimeOffset finishedBefore, int batches, double milliseconds);
+
+    [LoggerMessage(507, LogLevel.Error, "Pruning finished jobs failed ({Failures} store failures since the last such line); it is tried again in a minute. {Error}")]
+    public static partial void JobPruneFailed(ILogger logger, int failures, string error, Exception? exception);
+
+    [LoggerMessage(508, LogLevel.Information, "Pruning finished jobs recovered after {Failures} failures in {Seconds:F1} s")]
+    public static partial void JobPruneRecovered(ILogger logger, int failures, double seconds);
 }

@@ -8,9 +8,11 @@ internal sealed partial class JobDispatcher
     /// <summary>Run by the hub's sweep (every second): a running job past its lease expiry is cancelled on its
     /// agent and requeued; a job whose agent has been away for the disconnect grace is requeued; a cancelled
     /// job whose lease expired frees its slot; a job aimed at one agent that stayed offline for the job's
-    /// timeout is expired dead.</summary>
-    public void Sweep()
+    /// timeout is expired dead. At most once a minute it also starts pruning finished jobs older than
+    /// <see cref="HubOptions.KeepFinishedJobs"/> (see JobDispatcher.Retention.cs), which runs on after it returns.</summary>
+    public void Sweep(CancellationToken cancellationToken)
     {
+        PruneIfDue(cancellationToken);
         var now = _time.GetUtcNow().UtcTicks;
         var requeues = new List<(ActiveJob Job, int Attempt, string Reason)>();
         var cancels = new List<(AgentConnection Session, JobCancel Cancel)>();

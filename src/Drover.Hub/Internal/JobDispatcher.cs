@@ -7,7 +7,8 @@ namespace Drover.Hub.Internal;
 /// <see cref="HubOptions.MaxQueuedJobs"/> and <see cref="HubOptions.MaxQueuedBytes"/>), placement,
 /// leases, timeouts and retries, with every state change group-committed to the <see cref="IJobStore"/>
 /// by the <see cref="JobWriter"/>. Partial files: Placement (queues and the dispatch loop), Agents (agent
-/// sessions and their messages), Sweep (lease expiry, disconnect grace, agent-target expiry).</summary>
+/// sessions and their messages), Sweep (lease expiry, disconnect grace, agent-target expiry), Retention (pruning
+/// finished jobs).</summary>
 /// <remarks>
 /// <para>Concurrency: one lock (<c>_lock</c>) guards every <see cref="ActiveJob"/>, <see cref="JobAgent"/> and
 /// queue. Nothing is sent and nothing awaited while it is held: frames go out after it is released (a job

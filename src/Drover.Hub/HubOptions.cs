@@ -94,8 +94,8 @@ public sealed record HubOptions
 
     /// <summary>How long a finished job (done, dead or cancelled) is kept, counted from when it finished: its record,
     /// file, result (tails and out file) and attempt history. Older ones are deleted by the sweep, once a minute; the
-    /// API then answers 404 for them as for an unknown job. Default 7 days; must be positive.</summary>
-    public TimeSpan KeepFinishedJobs { get; init; } = TimeSpan.FromDays(7);
+    /// API then answers 404 for them as for an unknown job. Default 24 hours (Nomad keeps terminal jobs 4 hours); must be positive.</summary>
+    public TimeSpan KeepFinishedJobs { get; init; } = TimeSpan.FromHours(24);
 
     /// <summary>The clock. Tests pass a FakeTimeProvider.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

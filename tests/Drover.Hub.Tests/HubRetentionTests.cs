@@ -108,7 +108,7 @@ public sealed class HubRetentionTests
     public void Keep_finished_jobs_must_be_positive()
     {
         new HubOptions().Validate();
-        Assert.Equal(TimeSpan.FromDays(7), new HubOptions().KeepFinishedJobs);
+        Assert.Equal(TimeSpan.FromHours(24), new HubOptions().KeepFinishedJobs);
         Assert.Contains("keep-finished", Assert.Throws<ArgumentException>(() => new HubOptions { KeepFinishedJobs = TimeSpan.Zero }.Validate()).Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => new HubOptions { KeepFinishedJobs = TimeSpan.FromSeconds(-1) }.Validate());
     }

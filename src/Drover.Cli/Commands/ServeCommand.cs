@@ -28,7 +28,7 @@ internal static class ServeCommand
         var maxQueuedBytes = new Option<string>("--max-queued-bytes") { Description = "Most bytes of job files queued or running at once", DefaultValueFactory = _ => "1GiB" };
         var leaseGrace = new Option<string>("--lease-grace") { Description = "How long a running job's lease outlives its timeout", DefaultValueFactory = _ => "10s" };
         var disconnectGrace = new Option<string>("--disconnect-grace") { Description = "How long a disconnected agent's jobs wait for it before they are requeued", DefaultValueFactory = _ => "30s" };
-        var keepFinished = new Option<string>("--keep-finished") { Description = "How long finished jobs (with their files and results) are kept after they finish (e.g. 7d, 12h)", DefaultValueFactory = _ => "7d" };
+        var keepFinished = new Option<string>("--keep-finished") { Description = "How long finished jobs (with their files and results) are kept after they finish (e.g. 24h, 7d)", DefaultValueFactory = _ => "24h" };
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug, info, warn, error or none", DefaultValueFactory = _ => "info" };
 
         var command = new Command("serve", "Run a hub: agents on --listen, HTTP API on --http, data in --data")

@@ -47,7 +47,7 @@ public sealed partial class DroverHub : IAsyncDisposable
         Schedule = new ReportSchedule(options.ReportInterval, options.MaxReportsPerSecond);
         Admission = new AdmissionControl(options.AdmitPerSecond, Time);
         Writer = new StatusWriter(Registry, store, options, Logger);
-        Jobs = new JobDispatcher(jobStore, options, Registry, Logger);
+        Jobs = new JobDispatcher(jobStore, options, Logger);
     }
 
     public HubOptions Options { get; }

@@ -113,5 +113,5 @@ public sealed class StoreFailureLogTests
     [InlineData(4, 5_000)]
     [InlineData(int.MaxValue, 5_000)]
     public void A_result_the_store_refused_is_tried_again_after_1_2_4_then_every_5_seconds(int tries, int milliseconds) =>
-        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), JobDispatcher.ResultRetryDelay(tries));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), StoreFailureLog.RetryDelay(tries));
 }

@@ -50,10 +50,6 @@ internal sealed class AgentEntry
     /// <summary>How many jobs the agent runs at once, from its latest hello (0: it takes no jobs).</summary>
     public int JobSlots;
 
-    /// <summary>Jobs the hub counts in flight on this agent (leased to it, including cancelled ones whose
-    /// result or lease expiry is awaited). Written by the <see cref="JobDispatcher"/> under its lock; read freely.</summary>
-    public int JobsInFlight;
-
     /// <summary>True once the store holds this agent's row (its registration is durable).</summary>
     public bool Stored;
 

@@ -26,7 +26,6 @@ internal sealed partial class JobDispatcher
             }
 
             RemoveFreeLocked(agent);
-            agent.Entry = entry;
             agent.Session = session;
             agent.Slots = entry.JobSlots;
             agent.Labels = entry.Labels;
@@ -36,7 +35,6 @@ internal sealed partial class JobDispatcher
                 agent.Session = null;
             }
 
-            Volatile.Write(ref entry.JobsInFlight, agent.InFlight);
             AddFreeIfFreeLocked(agent);
             free = agent.HasFreeSlot;
         }
@@ -187,7 +185,7 @@ internal sealed partial class JobDispatcher
                 {
                     // Logged by the writer. Reconnecting would not help (the agent would be welcomed, resend, and be
                     // closed again, about twice a second, its backoff reset by every welcome), so wait here.
-                    await Task.Delay(ResultRetryDelay(++tries), _time).ConfigureAwait(false);
+                    await Task.Delay(StoreFailureLog.RetryDelay(++tries), _time).ConfigureAwait(false);
                     if (session.IsClosed)
                     {
                         return;
@@ -210,9 +208,6 @@ internal sealed partial class JobDispatcher
             Interlocked.Decrement(ref session.PendingResults);
         }
     }
-
-    /// <summary>The wait before committing a result again after <paramref name="tries"/> failed commits: 1, 2, 4, then 5 s.</summary>
-    internal static TimeSpan ResultRetryDelay(int tries) => TimeSpan.FromSeconds(Math.Min(5, 1 << Math.Min(tries - 1, 3)));
 
     private void ApplyResult(JobResultRecord result, bool success, string? failureReason, ResultRecording recording)
     {

@@ -327,10 +327,6 @@ internal sealed partial class JobDispatcher
     {
         RemoveFreeLocked(agent);
         agent.InFlight += delta;
-        if (agent.Entry is { } entry)
-        {
-            Volatile.Write(ref entry.JobsInFlight, agent.InFlight);
-        }
 
         AddFreeIfFreeLocked(agent);
         if (delta < 0 && agent.HasFreeSlot)
@@ -387,11 +383,6 @@ internal sealed partial class JobDispatcher
         if (!_agents.TryGetValue(id, out var agent))
         {
             agent = new JobAgent(id, _agentOrdinal++);
-            if (_registry.TryGet(id, out var entry))
-            {
-                agent.Entry = entry;
-            }
-
             _agents[id] = agent;
         }
 

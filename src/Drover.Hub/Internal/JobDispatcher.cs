@@ -25,7 +25,6 @@ internal sealed partial class JobDispatcher : IDisposable
     private readonly HubOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly AgentRegistry _registry;
     private readonly Dictionary<string, ActiveJob> _jobs = new(StringComparer.Ordinal);
     private readonly RateWindow _finishRate;
     private long _reservedJobs;
@@ -34,12 +33,11 @@ internal sealed partial class JobDispatcher : IDisposable
     private long _submittedTotal;
     private long _finishedTotal;
 
-    public JobDispatcher(IJobStore store, HubOptions options, AgentRegistry registry, ILogger logger)
+    public JobDispatcher(IJobStore store, HubOptions options, ILogger logger)
     {
         _store = store;
         _options = options;
         _time = options.TimeProvider;
-        _registry = registry;
         _logger = logger;
         _writer = new JobWriter(store, logger, _time);
         _finishRate = new RateWindow(10);

@@ -112,8 +112,6 @@ internal sealed class JobAgent
     /// <summary>A tie-break for the least-loaded order.</summary>
     public long Ordinal { get; }
 
-    public AgentEntry? Entry;
-
     /// <summary>The live session, or null while the agent is away.</summary>
     public AgentConnection? Session;
 

@@ -10,14 +10,13 @@ namespace Drover.Hub.Internal;
 /// together are committed together.</summary>
 /// <remarks>When the store fails (a full disk), nothing is dropped: the entries stay dirty in the registry, which
 /// keeps each agent's latest status in memory, and registrations keep waiting. The writer tries again after 1, 2, 4,
-/// then every 5 s (<see cref="MaxRetryDelay"/>; a registration wakes it sooner), so it is writing again within 5 s
+/// then every 5 s (<see cref="StoreFailureLog.MaxRetryDelay"/>; a registration wakes it sooner), so it is writing again within 5 s
 /// of space being freed. <see cref="StoreFailureLog"/> decides which failures are logged.</remarks>
 internal sealed class StatusWriter : IDisposable
 {
     private static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
 
     /// <summary>The longest wait between tries while the store fails.</summary>
-    internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly AgentRegistry _registry;
     private readonly IFleetStore _store;
@@ -218,9 +217,9 @@ internal sealed class StatusWriter : IDisposable
     public void Dispose() => _wake.Dispose();
 
     /// <summary>The wait before the next flush: the flush interval, or after <paramref name="failures"/> failures in a
-    /// row 1, 2, 4, then 5 s (<see cref="MaxRetryDelay"/>).</summary>
+    /// row <see cref="StoreFailureLog.RetryDelay"/> (1, 2, 4, then 5 s).</summary>
     internal static TimeSpan RetryDelay(int failures, TimeSpan flushInterval) =>
-        failures == 0 ? flushInterval : TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, 1 << Math.Min(failures - 1, 3)));
+        failures == 0 ? flushInterval : StoreFailureLog.RetryDelay(failures);
 
     private void Wake()
     {

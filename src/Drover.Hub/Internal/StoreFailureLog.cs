@@ -22,6 +22,15 @@ internal sealed class StoreFailureLog(TimeProvider time)
     /// <summary>At most one line per error per window, except when a streak is logged after <see cref="LogAfter"/>.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
 
+    /// <summary>The longest wait between two tries of a failing store write.</summary>
+    public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a writer waits before trying a failing store write again after <paramref name="failures"/>
+    /// failures in a row (at least 1): 1, 2, 4, then every 5 s (<see cref="MaxRetryDelay"/>). One schedule for every
+    /// writer (status flushes, job results), so that all of them write again within 5 s of the store recovering.</summary>
+    public static TimeSpan RetryDelay(int failures) =>
+        TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, 1 << Math.Clamp(failures - 1, 0, 3)));
+
     /// <summary>A streak that was not logged at its start (the same error was logged shortly before) is logged once it lasts this long.</summary>
     public static readonly TimeSpan LogAfter = TimeSpan.FromSeconds(5);
 

@@ -496,7 +496,7 @@ public sealed partial class DroverHub
 
     private async Task<IResult> GetJobResultAsync(string id, CancellationToken cancellationToken)
     {
-        var result = await JobStore.GetResultAsync(id, cancellationToken).ConfigureAwait(false);
+        var result = await JobStore.GetResultAsync(id, withOutFile: true, cancellationToken).ConfigureAwait(false);
         if (result is null)
         {
             return Error($"no result for job '{id}' (unknown job, or no result yet)", StatusCodes.Status404NotFound);
@@ -519,7 +519,7 @@ public sealed partial class DroverHub
 
     private async Task<IResult> GetJobOutFileAsync(string id, CancellationToken cancellationToken)
     {
-        var result = await JobStore.GetResultAsync(id, cancellationToken).ConfigureAwait(false);
+        var result = await JobStore.GetResultAsync(id, withOutFile: true, cancellationToken).ConfigureAwait(false);
         if (result is null)
         {
             return Error($"no result for job '{id}' (unknown job, or no result yet)", StatusCodes.Status404NotFound);
@@ -562,7 +562,7 @@ public sealed partial class DroverHub
     private async Task<JobView> ToJobViewAsync(JobRecord job, CancellationToken cancellationToken)
     {
         // Only a job that was dispatched can have a result.
-        var result = job.Attempt > 0 ? await JobStore.GetResultAsync(job.Id, cancellationToken).ConfigureAwait(false) : null;
+        var result = job.Attempt > 0 ? await JobStore.GetResultAsync(job.Id, withOutFile: false, cancellationToken).ConfigureAwait(false) : null;
         return new JobView(
             job.Id,
             job.State,

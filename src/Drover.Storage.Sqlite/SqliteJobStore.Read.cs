@@ -98,14 +98,14 @@ public sealed partial class SqliteJobStore
             cancellationToken);
 
     /// <inheritdoc/>
-    public Task<JobResultRecord?> GetResultAsync(string jobId, CancellationToken cancellationToken)
+    public Task<JobResultRecord?> GetResultAsync(string jobId, bool withOutFile, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(jobId);
         return ReadAsync(
             async (connection, ct) =>
             {
                 using SqliteCommand command = connection.CreateCommand();
-                command.CommandText = JobSql.SelectResult;
+                command.CommandText = withOutFile ? JobSql.SelectResult : JobSql.SelectResultWithoutOutFile;
                 command.Bind("$id", SqliteType.Text, jobId);
                 SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))

@@ -46,8 +46,10 @@ public interface IJobStore : IAsyncDisposable
     /// for the other answers, which change nothing.</summary>
     Task<ResultRecording> RecordResultAsync(JobResultRecord result, bool success, CancellationToken cancellationToken);
 
-    /// <summary>The job's latest recorded result, or null.</summary>
-    Task<JobResultRecord?> GetResultAsync(string jobId, CancellationToken cancellationToken);
+    /// <summary>The job's latest recorded result, or null. Its <see cref="JobResultRecord.OutFile"/> (up to the hub's
+    /// result size limit) is loaded only when <paramref name="withOutFile"/>: a job's view, polled and listed, shows the
+    /// result's tails and never needs the file.</summary>
+    Task<JobResultRecord?> GetResultAsync(string jobId, bool withOutFile, CancellationToken cancellationToken);
 
     /// <summary>Gives up a running attempt (its lease was lost, its agent died, it timed out): the job goes
     /// back to queued, or dead with <paramref name="reason"/> when its retries are used up, and the attempt

@@ -35,7 +35,7 @@ public sealed class HubJobTests
         await CompleteAsync(agent, job);
         var done = await WaitForStateAsync(fixture, submitted.Id, JobStates.Done);
         Assert.Equal(1, done.Attempt);
-        var result = await fixture.JobStore.GetResultAsync(submitted.Id, CancellationToken.None);
+        var result = await fixture.JobStore.GetResultAsync(submitted.Id, withOutFile: true, CancellationToken.None);
         Assert.Equal("completed", result!.Outcome);
         Assert.Equal(0, result.ExitCode);
         await HubFixture.WaitUntilAsync(() => fixture.Hub.Jobs.InFlightOn("worker-1") == 0);
@@ -325,7 +325,7 @@ public sealed class HubJobTests
 
         var after = await fixture.JobStore.GetJobAsync(submitted.Id, withContent: false, CancellationToken.None);
         Assert.Equal((done.State, done.Attempt, done.FinishedAt), (after!.State, after.Attempt, after.FinishedAt));
-        Assert.Equal(0, (await fixture.JobStore.GetResultAsync(submitted.Id, CancellationToken.None))!.ExitCode);
+        Assert.Equal(0, (await fixture.JobStore.GetResultAsync(submitted.Id, withOutFile: true, CancellationToken.None))!.ExitCode);
         Assert.Equal(1, fixture.Hub.Jobs.FinishedTotal);
         Assert.Equal(0, fixture.Hub.Jobs.InFlightOn("dup"));
     }
@@ -520,7 +520,7 @@ public sealed class HubJobTests
         var job = await agent.ReceiveAsync<Job>();
         var outFile = new byte[fixture.Hub.Options.MaxResultSize];
         await CompleteAsync(agent, job, new JobResult(job.JobId, job.Attempt, JobOutcome.Completed, 0, 5, Array.Empty<byte>(), Array.Empty<byte>(), outFile, string.Empty));
-        Assert.Equal(outFile.Length, (await fixture.JobStore.GetResultAsync(submitted.Id, CancellationToken.None))!.OutFile.Length);
+        Assert.Equal(outFile.Length, (await fixture.JobStore.GetResultAsync(submitted.Id, withOutFile: true, CancellationToken.None))!.OutFile.Length);
     }
 
     private static Task WaitUntilAnyAsync(Func<bool> condition) => HubFixture.WaitUntilAsync(condition);

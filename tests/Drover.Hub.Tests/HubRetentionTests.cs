@@ -53,7 +53,7 @@ public sealed class HubRetentionTests
         await AdvanceAsync(time, TimeSpan.FromSeconds(25));
 
         await WaitGoneAsync(fixture, done.Id, dead.Id, cancelled.Id);
-        Assert.Null(await fixture.JobStore.GetResultAsync(done.Id, CancellationToken.None));
+        Assert.Null(await fixture.JobStore.GetResultAsync(done.Id, withOutFile: true, CancellationToken.None));
         Assert.Equal(JobStates.Done, (await fixture.JobStore.GetJobAsync(newer.Id, withContent: false, CancellationToken.None))!.State);
         Assert.Equal(JobStates.Running, (await fixture.JobStore.GetJobAsync(running.Id, withContent: false, CancellationToken.None))!.State);
         Assert.Equal(JobStates.Queued, (await fixture.JobStore.GetJobAsync(queued.Id, withContent: false, CancellationToken.None))!.State);

@@ -252,12 +252,21 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Null(job.LeaseOwner);
         Assert.Null(job.LeaseExpiresAt);
         Assert.Equal("agent-1", job.LastAgent);
-        JobResultRecord? stored = await store.GetResultAsync("a", CancellationToken.None);
+        JobResultRecord? stored = await store.GetResultAsync("a", withOutFile: true, CancellationToken.None);
         Assert.NotNull(stored);
         Assert.Equal(result.StdoutTail, stored.StdoutTail);
         Assert.Equal(result.StderrTail, stored.StderrTail);
         Assert.Equal(result.OutFile, stored.OutFile);
         Assert.Equal(result with { StdoutTail = [], StderrTail = [], OutFile = [] }, stored with { StdoutTail = [], StderrTail = [], OutFile = [] });
+
+        // Without the out file: everything else the same, the file empty; an unknown job still null.
+        JobResultRecord? light = await store.GetResultAsync("a", withOutFile: false, CancellationToken.None);
+        Assert.NotNull(light);
+        Assert.Empty(light.OutFile);
+        Assert.Equal(result.StdoutTail, light.StdoutTail);
+        Assert.Equal(result.StderrTail, light.StderrTail);
+        Assert.Equal(result with { StdoutTail = [], StderrTail = [], OutFile = [] }, light with { StdoutTail = [], StderrTail = [], OutFile = [] });
+        Assert.Null(await store.GetResultAsync("nope", withOutFile: false, CancellationToken.None));
     }
 
     [Fact]
@@ -274,8 +283,8 @@ public abstract class JobStoreContract : IAsyncLifetime
 
         Assert.Equal(JobStates.Cancelled, (await GetAsync(store, "cancelled")).State);
         Assert.Equal(JobStates.Queued, (await GetAsync(store, "queued")).State);
-        Assert.Null(await store.GetResultAsync("cancelled", CancellationToken.None));
-        Assert.Null(await store.GetResultAsync("ghost", CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("cancelled", withOutFile: true, CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("ghost", withOutFile: true, CancellationToken.None));
     }
 
     [Fact]
@@ -293,11 +302,11 @@ public abstract class JobStoreContract : IAsyncLifetime
         await LeaseAsync(store, "a", 2, "agent-2");
         Assert.Equal(ResultRecording.StaleAttempt, await store.RecordResultAsync(Result("a", 1, "agent-1"), true, CancellationToken.None));
         Assert.Equal(JobStates.Running, (await GetAsync(store, "a")).State);
-        Assert.Null(await store.GetResultAsync("a", CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("a", withOutFile: true, CancellationToken.None));
 
         Assert.Equal(ResultRecording.Recorded, await store.RecordResultAsync(Result("a", 2, "agent-2"), true, CancellationToken.None));
         Assert.Equal(ResultRecording.StaleAttempt, await store.RecordResultAsync(Result("a", 1, "agent-1"), true, CancellationToken.None));
-        Assert.Equal(2, (await store.GetResultAsync("a", CancellationToken.None))!.Attempt);
+        Assert.Equal(2, (await store.GetResultAsync("a", withOutFile: true, CancellationToken.None))!.Attempt);
         Assert.Equal(JobStates.Done, (await GetAsync(store, "a")).State);
     }
 
@@ -328,7 +337,7 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Equal("boom 3", dead.DeadReason);
         Assert.Equal(T0.AddMinutes(3), dead.FinishedAt);
         Assert.False(await LeaseAsync(store, "a", 4));
-        Assert.Equal(3, (await store.GetResultAsync("a", CancellationToken.None))!.Attempt);
+        Assert.Equal(3, (await store.GetResultAsync("a", withOutFile: true, CancellationToken.None))!.Attempt);
         Assert.Equal(ResultRecording.Duplicate, await store.RecordResultAsync(Result("a", 1, "agent-1", "exit-nonzero", "boom 1"), false, CancellationToken.None));
     }
 
@@ -472,7 +481,7 @@ public abstract class JobStoreContract : IAsyncLifetime
         IJobStore reopened = await ReopenAsync("states");
 
         Assert.Equal(JobStates.Done, (await GetAsync(reopened, "done")).State);
-        Assert.Equal(1, (await reopened.GetResultAsync("done", CancellationToken.None))!.Attempt);
+        Assert.Equal(1, (await reopened.GetResultAsync("done", withOutFile: true, CancellationToken.None))!.Attempt);
         Assert.Equal(["running"], (await reopened.ExpiredLeasesAsync(T0.AddMinutes(2), CancellationToken.None)).Select(j => j.Id));
         Assert.Equal(ResultRecording.Duplicate, await reopened.RecordResultAsync(Result("done", 1), true, CancellationToken.None));
     }
@@ -533,8 +542,8 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Equal((JobStates.Dead, "target offline"), (expired.State, expired.DeadReason));
         Assert.NotNull(expired.FinishedAt);
         Assert.Null(await store.GetJobAsync("ghost", withContent: true, CancellationToken.None));
-        Assert.Null(await store.GetResultAsync("ghost", CancellationToken.None));
-        Assert.Null(await store.GetResultAsync("requeue-me", CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("ghost", withOutFile: true, CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("requeue-me", withOutFile: true, CancellationToken.None));
     }
 
     [Fact]
@@ -585,10 +594,10 @@ public abstract class JobStoreContract : IAsyncLifetime
 
         Assert.Equal([ResultRecording.Recorded, ResultRecording.Recorded, ResultRecording.Duplicate, ResultRecording.Duplicate], outcome.Results);
         Assert.Equal(JobStates.Done, (await GetAsync(store, "a")).State);
-        Assert.Equal("ok", (await store.GetResultAsync("a", CancellationToken.None))!.Outcome);
+        Assert.Equal("ok", (await store.GetResultAsync("a", withOutFile: true, CancellationToken.None))!.Outcome);
         JobRecord b = await GetAsync(store, "b");
         Assert.Equal((JobStates.Queued, 1), (b.State, b.Attempt));
-        Assert.Equal("first", (await store.GetResultAsync("b", CancellationToken.None))!.Error);
+        Assert.Equal("first", (await store.GetResultAsync("b", withOutFile: true, CancellationToken.None))!.Error);
     }
 
     [Fact]
@@ -613,7 +622,7 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Equal(JobStates.Queued, (await GetAsync(store, "existing")).State);
         JobRecord running = await GetAsync(store, "running");
         Assert.Equal((JobStates.Running, "agent-1"), (running.State, running.LeaseOwner));
-        Assert.Null(await store.GetResultAsync("running", CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("running", withOutFile: true, CancellationToken.None));
 
         // The store is still usable, and the same changes without the bad submission go through.
         JobBatchOutcome outcome = await ApplyAsync(store, batch with { Submit = [Job("new")] });
@@ -781,7 +790,7 @@ public abstract class JobStoreContract : IAsyncLifetime
         {
             Assert.Null(await store.GetJobAsync(gone, withContent: true, CancellationToken.None));
             Assert.Null(await store.GetJobAsync(gone, withContent: false, CancellationToken.None));
-            Assert.Null(await store.GetResultAsync(gone, CancellationToken.None));
+            Assert.Null(await store.GetResultAsync(gone, withOutFile: true, CancellationToken.None));
         }
 
         Assert.Equal(ResultRecording.UnknownJob, await store.RecordResultAsync(Result("done-old", 1), true, CancellationToken.None));
@@ -790,7 +799,7 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Equal(
             ["cancelled", "done-new", "queued", "running"],
             (await store.ListJobsAsync(null, null, 100, null, CancellationToken.None)).Select(j => j.Id));
-        Assert.NotNull(await store.GetResultAsync("done-new", CancellationToken.None));
+        Assert.NotNull(await store.GetResultAsync("done-new", withOutFile: true, CancellationToken.None));
 
         // A cutoff after everything: every final job goes, queued and running ones stay.
         Assert.Equal(2, await store.PruneFinishedAsync(DateTimeOffset.UtcNow.AddDays(1), 100, CancellationToken.None));
@@ -837,7 +846,7 @@ public abstract class JobStoreContract : IAsyncLifetime
         await SubmitAsync(store, Job("a"));
         JobRecord again = await GetAsync(store, "a");
         Assert.Equal((JobStates.Queued, 0), (again.State, again.Attempt));
-        Assert.Null(await store.GetResultAsync("a", CancellationToken.None));
+        Assert.Null(await store.GetResultAsync("a", withOutFile: true, CancellationToken.None));
         Assert.True(await LeaseAsync(store, "a", 1));
     }
 }

@@ -120,6 +120,13 @@ internal static class JobSql
         FROM job_results WHERE job_id = $id
         """;
 
+    /// <summary><see cref="SelectResult"/> with an empty blob in place of the out file (same columns, so <see cref="ReadResult"/> reads both).</summary>
+    public const string SelectResultWithoutOutFile =
+        """
+        SELECT job_id, attempt, agent_id, outcome, exit_code, duration_ms, stdout_tail, stderr_tail, X'', error, recorded_at
+        FROM job_results WHERE job_id = $id
+        """;
+
     /// <summary>The finished jobs a prune takes: final, finished before <c>$before</c>, oldest first, at most
     /// <c>$limit</c>. Its WHERE repeats the partial index <c>jobs_finished</c>'s word for word, and INDEXED BY makes
     /// SQLite use it (without statistics the planner prefers <c>jobs_state_id</c>, which scans every finished job

@@ -70,21 +70,27 @@ internal static class CliParsing
         }
 
         var colon = text.LastIndexOf(':');
-        if (colon < 0 || !int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        if (colon < 0 || !long.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port))
         {
+            return false;
+        }
+
+        if (port > 65535)
+        {
+            error = $"port {text[(colon + 1)..]} is out of range (0-65535)";
             return false;
         }
 
         var host = text[..colon];
         if (host.Length == 0)
         {
-            endPoint = new IPEndPoint(IPAddress.Any, port);
+            endPoint = new IPEndPoint(IPAddress.Any, (int)port);
             return true;
         }
 
         if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
         {
-            endPoint = new IPEndPoint(IPAddress.Loopback, port);
+            endPoint = new IPEndPoint(IPAddress.Loopback, (int)port);
             return true;
         }
 
@@ -97,7 +103,7 @@ internal static class CliParsing
                 return false;
             }
 
-            endPoint = new IPEndPoint(address, port);
+            endPoint = new IPEndPoint(address, (int)port);
             return true;
         }
         catch (System.Net.Sockets.SocketException ex)

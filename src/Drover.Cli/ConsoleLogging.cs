@@ -1,23 +1,45 @@
+using Drover.Cli.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
 namespace Drover.Cli;
 
-/// <summary>One console logger setup for every command: single-line, to stderr, UTC timestamps.</summary>
+/// <summary>One console logger setup for every command: to stderr, UTC timestamps; single-line text, or with
+/// <see cref="LogFormat.Json"/> one JSON object per line (the built-in JSON console formatter).</summary>
 internal static class ConsoleLogging
 {
-    public static ILoggerFactory Create(LogLevel level) => LoggerFactory.Create(builder =>
+    public static ILoggerFactory Create(LogLevel level) => LoggerFactory.Create(builder => Configure(builder, level, LogFormat.Simple));
+
+    /// <summary>Sets up <paramref name="builder"/> (a host's logging or a standalone factory's) for the console.</summary>
+    public static void Configure(ILoggingBuilder builder, LogLevel level, LogFormat format)
     {
         builder
+            .ClearProviders()
             .SetMinimumLevel(level)
             .AddFilter("Microsoft", LogLevel.Warning)
-            .AddSimpleConsole(console =>
+            // The host logs a start-up failure with its stack trace; the commands report it themselves in one line.
+            .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        if (format == LogFormat.Json)
+        {
+            builder.AddJsonConsole(console =>
+            {
+                console.UseUtcTimestamp = true;
+                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+            // Under systemd, AddSystemd picks the journal formatter; an explicit json choice wins.
+            builder.Services.PostConfigure<ConsoleLoggerOptions>(console => console.FormatterName = ConsoleFormatterNames.Json);
+        }
+        else
+        {
+            builder.AddSimpleConsole(console =>
             {
                 console.SingleLine = true;
                 console.UseUtcTimestamp = true;
                 console.TimestampFormat = "HH:mm:ss ";
             });
+        }
+
         builder.Services.Configure<ConsoleLoggerOptions>(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
-    });
+    }
 }

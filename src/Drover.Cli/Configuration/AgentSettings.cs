@@ -1,0 +1,139 @@
+using Drover.Agent;
+using Microsoft.Extensions.Logging;
+using S = Drover.Cli.Configuration.Settings<Drover.Cli.Configuration.AgentConfig>;
+
+namespace Drover.Cli.Configuration;
+
+/// <summary>What <c>drover agent</c> runs with: the agent's options plus their CLI forms (the handler command, the status
+/// command, logging). A default-constructed one holds every default.</summary>
+internal sealed record AgentConfig
+{
+    public AgentOptions Agent { get; init; } = new();
+
+    /// <summary>The command run for each job (makes a <see cref="ProcessJobHandler"/>); none: the agent takes no jobs.</summary>
+    public string? Handler { get; init; }
+
+    /// <summary>Run <see cref="Handler"/> with /bin/sh -c.</summary>
+    public bool Shell { get; init; }
+
+    /// <summary>Where job directories are made; none: <see cref="AgentOptions.DefaultWorkDirectory"/>.</summary>
+    public string? WorkDirectory { get; init; }
+
+    /// <summary>How many jobs run at once; none: <see cref="AgentOptions.JobSlots"/>'s default.</summary>
+    public int? Slots { get; init; }
+
+    /// <summary>The status command, split like a shell; none: no status command.</summary>
+    public string? StatusCommand { get; init; }
+
+    /// <summary><see cref="StatusCommand"/> split into argv (set once the options are complete).</summary>
+    public string[]? StatusArgv { get; init; }
+
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    public LogFormat LogFormat { get; init; } = LogFormat.Simple;
+}
+
+/// <summary>The settings catalog of <c>drover agent</c> (JSON section <c>agent</c>). Not settable: the clock, the logger,
+/// the handler object (its CLI form is <c>--handler</c>/<c>--shell</c>) and the status provider (<c>--status-command</c>).</summary>
+internal static class AgentSettings
+{
+    public static SettingsCatalog<AgentConfig> Catalog { get; } = new("agent", "agent", Create(), Complete);
+
+    private static Setting<AgentConfig>[] Create() =>
+    [
+        S.List("hub", "HOST:PORT", "Required: a hub to connect to ([IPv6]:PORT); repeat for several hubs (comma-separated in the environment, an array in JSON): the agent picks one by its id and fails over to the others",
+            o => o.Agent.Hubs, (o, v) => o with { Agent = o.Agent with { Hubs = v } }),
+        S.Text("id", "text", "The agent id: 1-128 characters of A-Z a-z 0-9 . _ : @ -",
+            o => o.Agent.AgentId, (o, v) => o with { Agent = o.Agent with { AgentId = v } }, defaultInWords: "the machine name"),
+        S.Text("token", "text", "The credential sent to the hub",
+            o => o.Agent.Token, (o, v) => o with { Agent = o.Agent with { Token = v } }),
+        S.Of("labels", "k=v,k2=v2", "Labels sent to the hub, as key=value pairs separated by commas: zone=eu,role=web", ValueParsers.Labels,
+            o => o.Agent.Labels, (o, v) => o with { Agent = o.Agent with { Labels = v } }, v => v.Count == 0 ? "none" : string.Join(",", v.Select(p => $"{p.Key}={p.Value}"))),
+        S.List("capability", "text", "A capability sent in hello; repeat for several",
+            o => o.Agent.Capabilities, (o, v) => o with { Agent = o.Agent with { Capabilities = v } }),
+        S.Text("status-command", "command", "A command run before each report (no shell; simple quoting works, 5 s timeout) whose stdout JSON object is merged into the report's fields",
+            o => o.StatusCommand, (o, v) => o with { StatusCommand = v }),
+        S.Switch("system-metrics", "Each report carries the load average and memory from /proc",
+            o => o.Agent.IncludeSystemMetrics, (o, v) => o with { Agent = o.Agent with { IncludeSystemMetrics = v } }),
+        S.Text("handler", "command", "Take jobs: the command run for each one, with {file} (the input file), {out} (where to write a result file), {job} and {attempt} replaced. Split like a shell (quotes), run without one; DROVER_* variables are set",
+            o => o.Handler, (o, v) => o with { Handler = v }),
+        S.Switch("shell", "Run the handler command with /bin/sh -c (pipes, redirections); placeholders are replaced by single-quoted values",
+            o => o.Shell, (o, v) => o with { Shell = v }),
+        S.Text("workdir", "path", "Where job directories are made (needs a handler)",
+            o => o.WorkDirectory, (o, v) => o with { WorkDirectory = v },
+            defaultInWords: "$XDG_STATE_HOME/drover/agent-ID/work, else ~/.local/state/drover/agent-ID/work"),
+        S.Of("slots", "number", "How many jobs run at once, 1-65535 (needs a handler)", S.IntRange(1, ushort.MaxValue),
+            o => o.Slots ?? 0, (o, v) => o with { Slots = v }, ValueParsers.FormatInt, defaultInWords: "the number of processors"),
+        S.IntSize("output-tail", "How many bytes of a handler's stdout and of its stderr go back with the result (the last ones; 0 to 1MiB)",
+            o => o.Agent.OutputTailBytes, (o, v) => o with { Agent = o.Agent with { OutputTailBytes = v } }),
+        S.IntSize("max-out-file", "The largest out file sent back with a result (0 to 16MiB; the hub's limit can lower it)",
+            o => o.Agent.MaxOutFileBytes, (o, v) => o with { Agent = o.Agent with { MaxOutFileBytes = v } }),
+        S.Int("max-unacked-results", "How many finished jobs may wait for the hub's acknowledgement before new jobs are answered busy",
+            o => o.Agent.MaxUnackedResults, (o, v) => o with { Agent = o.Agent with { MaxUnackedResults = v } }),
+        S.Duration("backoff-base", "The first reconnect delay ceiling; it doubles per failed attempt",
+            o => o.Agent.BackoffBase, (o, v) => o with { Agent = o.Agent with { BackoffBase = v } }),
+        S.Duration("backoff-cap", "The largest reconnect delay ceiling",
+            o => o.Agent.BackoffCap, (o, v) => o with { Agent = o.Agent with { BackoffCap = v } }),
+        S.Duration("handshake-timeout", "How long to wait for welcome or refuse after hello",
+            o => o.Agent.HandshakeTimeout, (o, v) => o with { Agent = o.Agent with { HandshakeTimeout = v } }),
+        S.Duration("connect-timeout", "How long a TCP connect may take",
+            o => o.Agent.ConnectTimeout, (o, v) => o with { Agent = o.Agent with { ConnectTimeout = v } }),
+        S.Int("status-backlog", "How many status samples are kept while disconnected and sent after the next welcome (0 to 100000)",
+            o => o.Agent.StatusBacklog, (o, v) => o with { Agent = o.Agent with { StatusBacklog = v } }),
+        S.Of("log-level", "level", "trace, debug, info, warn, error or none", ValueParsers.LogLevel,
+            o => o.LogLevel, (o, v) => o with { LogLevel = v }, ValueParsers.FormatLogLevel),
+        S.Of("log-format", "simple or json", "simple: one line of text per entry; json: one JSON object per line, for log shippers", ValueParsers.LogFormat,
+            o => o.LogFormat, (o, v) => o with { LogFormat = v }, v => v.ToString().ToLowerInvariant()),
+    ];
+
+    private static (AgentConfig Options, string? Error) Complete(AgentConfig config)
+    {
+        if (config.Agent.Hubs.Count == 0)
+        {
+            return (config, "--hub HOST:PORT is required (or DROVER_HUB, or agent.hub in drover.json; repeat it for several hubs)");
+        }
+
+        if (config.Handler is null && (config.Slots is not null || config.Shell || config.WorkDirectory is not null))
+        {
+            return (config, "slots, shell and workdir need a handler (--handler)");
+        }
+
+        string[]? statusArgv = null;
+        if (config.StatusCommand is { } statusCommand)
+        {
+            if (!Drover.Agent.Internal.CommandLine.TrySplit(statusCommand, out var argv, out var splitError))
+            {
+                return (config, splitError);
+            }
+
+            statusArgv = argv;
+        }
+
+        var agent = config.Agent;
+        try
+        {
+            if (config.Handler is { } handlerText)
+            {
+                agent = agent with { JobHandler = new ProcessJobHandler(handlerText, config.Shell) };
+            }
+
+            if (config.Slots is { } slots)
+            {
+                agent = agent with { JobSlots = (ushort)slots };
+            }
+
+            if (config.WorkDirectory is { } workdir)
+            {
+                agent = agent with { WorkDirectory = workdir };
+            }
+
+            agent.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            return (config, ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
+        }
+
+        return (config with { Agent = agent, StatusArgv = statusArgv }, null);
+    }
+}

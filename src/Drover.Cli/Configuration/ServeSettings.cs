@@ -1,0 +1,108 @@
+using Drover.Hub;
+using Microsoft.Extensions.Logging;
+using S = Drover.Cli.Configuration.Settings<Drover.Cli.Configuration.ServeConfig>;
+
+namespace Drover.Cli.Configuration;
+
+/// <summary>What <c>drover serve</c> runs with: the hub's options plus what only the CLI knows (data directory, logging).
+/// A default-constructed one holds every default.</summary>
+internal sealed record ServeConfig
+{
+    public HubOptions Hub { get; init; } = new();
+
+    /// <summary>The data directory; the SQLite file (WAL) lives inside.</summary>
+    public string DataDirectory { get; init; } = "./drover-data";
+
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    public LogFormat LogFormat { get; init; } = LogFormat.Simple;
+}
+
+/// <summary>The settings catalog of <c>drover serve</c> (JSON section <c>hub</c>).</summary>
+internal static class ServeSettings
+{
+    public static SettingsCatalog<ServeConfig> Catalog { get; } = new("serve", "hub", Create(), Complete);
+
+    private static Setting<ServeConfig>[] Create() =>
+    [
+        S.Of("listen", "HOST:PORT", "Where agents connect (TCP; port 0 picks a free port)", ValueParsers.EndPoint,
+            o => o.Hub.AgentEndPoint, (o, v) => o with { Hub = o.Hub with { AgentEndPoint = v } }, v => v.ToString()),
+        S.Of("http", "HOST:PORT or off", "Where the HTTP API listens ('off' disables it)", ValueParsers.EndPointOrOff,
+            o => o.Hub.HttpEndPoint, (o, v) => o with { Hub = o.Hub with { HttpEndPoint = v } }, v => v?.ToString() ?? "off"),
+        S.Text("data", "path", "Data directory; the SQLite file (WAL) lives inside",
+            o => o.DataDirectory, (o, v) => o with { DataDirectory = v }),
+        S.Text("hub-id", "text", "This hub's name, given to agents in the welcome and stored with each agent",
+            o => o.Hub.HubId, (o, v) => o with { Hub = o.Hub with { HubId = v } }, defaultInWords: "the machine name"),
+        S.Text("token", "text", "Shared token every agent must present (none: no authentication)",
+            o => o.Hub.Token, (o, v) => o with { Hub = o.Hub with { Token = v } }),
+        S.Duration("interval", "Status report interval given to agents (100ms to 24h)",
+            o => o.Hub.ReportInterval, (o, v) => o with { Hub = o.Hub with { ReportInterval = v } }),
+        S.Int("max-reports-per-second", "The hub stretches the interval so that agents / interval stays under this rate",
+            o => o.Hub.MaxReportsPerSecond, (o, v) => o with { Hub = o.Hub with { MaxReportsPerSecond = v } }),
+        S.Of("late-grace", "duration", "How late a report may be before the agent is marked late", ValueParsers.Duration,
+            o => o.Hub.LateGrace ?? TimeSpan.Zero, (o, v) => o with { Hub = o.Hub with { LateGrace = v } }, DurationText.Format,
+            defaultInWords: "a quarter of the current interval, at least 2s"),
+        S.Int("missed-reports-for-lost", "An agent that missed this many reports in a row is marked lost and disconnected",
+            o => o.Hub.MissedReportsForLost, (o, v) => o with { Hub = o.Hub with { MissedReportsForLost = v } }),
+        S.Duration("stale-after", "A lost agent becomes stale after this long without contact",
+            o => o.Hub.StaleAfter, (o, v) => o with { Hub = o.Hub with { StaleAfter = v } }),
+        S.Duration("retire-after", "A stale agent is retired (hidden from listings, kept in the store) after this long without contact",
+            o => o.Hub.RetireAfter, (o, v) => o with { Hub = o.Hub with { RetireAfter = v } }),
+        S.Duration("handshake-timeout", "A connection that has sent no hello after this long is closed",
+            o => o.Hub.HandshakeTimeout, (o, v) => o with { Hub = o.Hub with { HandshakeTimeout = v } }),
+        S.Duration("sweep-interval", "How often the liveness sweep runs",
+            o => o.Hub.SweepInterval, (o, v) => o with { Hub = o.Hub with { SweepInterval = v } }),
+        S.Duration("flush-interval", "How often coalesced status reports are written to the store (a crash loses at most this much status)",
+            o => o.Hub.FlushInterval, (o, v) => o with { Hub = o.Hub with { FlushInterval = v } }),
+        S.Int("admit-rate", "Hellos admitted per second; beyond it agents get a spread retry-after",
+            o => o.Hub.AdmitPerSecond, (o, v) => o with { Hub = o.Hub with { AdmitPerSecond = v } }),
+        S.Int("max-agents", "Most agents held (0: as many as the open-files limit allows)",
+            o => o.Hub.MaxAgents, (o, v) => o with { Hub = o.Hub with { MaxAgents = v } }),
+        S.Int("listen-backlog", "Pending-connection queue length handed to listen(2) (also capped by net.core.somaxconn)",
+            o => o.Hub.ListenBacklog, (o, v) => o with { Hub = o.Hub with { ListenBacklog = v } }),
+        S.Int("history-per-agent", "Status samples kept per agent in the store's history",
+            o => o.Hub.HistoryPerAgent, (o, v) => o with { Hub = o.Hub with { HistoryPerAgent = v } }),
+        S.Duration("history-max-age", "Status samples older than this are pruned",
+            o => o.Hub.HistoryMaxAge, (o, v) => o with { Hub = o.Hub with { HistoryMaxAge = v } }),
+        S.IntSize("max-frame-size", "Largest frame payload accepted after the handshake (1KiB to 16MiB)",
+            o => o.Hub.MaxFrameSize, (o, v) => o with { Hub = o.Hub with { MaxFrameSize = v } }),
+        S.Int("max-status-fields", "Most free-form fields accepted in one status report (1 to 65535)",
+            o => o.Hub.MaxStatusFields, (o, v) => o with { Hub = o.Hub with { MaxStatusFields = v } }),
+        S.IntSize("max-file-size", "Largest file a job may carry (at most 16MiB)",
+            o => o.Hub.MaxFileSize, (o, v) => o with { Hub = o.Hub with { MaxFileSize = v } }),
+        S.IntSize("max-result-size", "Largest out file a job result may carry (at most 16MiB)",
+            o => o.Hub.MaxResultSize, (o, v) => o with { Hub = o.Hub with { MaxResultSize = v } }),
+        S.Int("max-queued-jobs", "Most jobs queued or running at once (beyond it submissions get 503 + Retry-After)",
+            o => o.Hub.MaxQueuedJobs, (o, v) => o with { Hub = o.Hub with { MaxQueuedJobs = v } }),
+        S.Size("max-queued-bytes", "Most bytes of job files queued or running at once",
+            o => o.Hub.MaxQueuedBytes, (o, v) => o with { Hub = o.Hub with { MaxQueuedBytes = v } }),
+        S.Duration("lease-grace", "How long a running job's lease outlives its timeout",
+            o => o.Hub.LeaseGrace, (o, v) => o with { Hub = o.Hub with { LeaseGrace = v } }),
+        S.Duration("disconnect-grace", "How long a disconnected agent's jobs wait for it before they are requeued",
+            o => o.Hub.DisconnectGrace, (o, v) => o with { Hub = o.Hub with { DisconnectGrace = v } }),
+        S.Duration("keep-finished", "How long finished jobs (with their files and results) are kept after they finish",
+            o => o.Hub.KeepFinishedJobs, (o, v) => o with { Hub = o.Hub with { KeepFinishedJobs = v } }),
+        S.Of("log-level", "level", "trace, debug, info, warn, error or none", ValueParsers.LogLevel,
+            o => o.LogLevel, (o, v) => o with { LogLevel = v }, ValueParsers.FormatLogLevel),
+        S.Of("log-format", "simple or json", "simple: one line of text per entry; json: one JSON object per line, for log shippers", ValueParsers.LogFormat,
+            o => o.LogFormat, (o, v) => o with { LogFormat = v }, v => v.ToString().ToLowerInvariant()),
+    ];
+
+    private static (ServeConfig Options, string? Error) Complete(ServeConfig config)
+    {
+        if (string.IsNullOrWhiteSpace(config.DataDirectory))
+        {
+            return (config, "the data directory cannot be empty");
+        }
+
+        try
+        {
+            config.Hub.Validate();
+            return (config with { DataDirectory = Path.GetFullPath(config.DataDirectory) }, null);
+        }
+        catch (ArgumentException ex)
+        {
+            return (config, ex.Message);
+        }
+    }
+}

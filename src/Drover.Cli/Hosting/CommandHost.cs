@@ -1,0 +1,26 @@
+using Drover.Cli.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Drover.Cli.Hosting;
+
+/// <summary>The Generic Host under <c>drover serve</c> and <c>drover agent</c>: our own configuration (already merged and
+/// validated by the settings catalog), so none of the host's default sources (appsettings.json, DOTNET_ variables);
+/// console logging as chosen; systemd integration (Type=notify, journal format) when run as a systemd service;
+/// SIGTERM and SIGINT stop it through the host's lifetime.</summary>
+internal static class CommandHost
+{
+    public static HostApplicationBuilder CreateBuilder(Microsoft.Extensions.Logging.LogLevel level, LogFormat format)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ContentRootPath = Directory.GetCurrentDirectory(),
+        });
+        builder.Services.AddSystemd();
+        ConsoleLogging.Configure(builder.Logging, level, format);
+        // The hub's stop says bye to every agent and flushes the store: give it time.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(60));
+        return builder;
+    }
+}

@@ -1,0 +1,71 @@
+using Drover.Cli.Configuration;
+using Drover.Hub;
+using Drover.Storage.Sqlite;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Drover.Cli.Hosting;
+
+/// <summary>The hub as a hosted service: opens the SQLite stores in the data directory and starts <see cref="DroverHub"/>;
+/// on the host's stop (SIGTERM, Ctrl-C) says bye to every agent and flushes the store.</summary>
+internal sealed class HubService : IHostedService, IAsyncDisposable
+{
+    private readonly ServeConfig _config;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private SqliteFleetStore? _store;
+    private SqliteJobStore? _jobStore;
+    private DroverHub? _hub;
+
+    public HubService(ServeConfig config, ILoggerFactory loggerFactory)
+    {
+        _config = config;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("drover");
+    }
+
+    /// <summary>Start-up failures (busy port, unwritable data directory) propagate out of the host's StartAsync.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_config.DataDirectory, "drover.db") };
+        _store = new SqliteFleetStore(storeOptions);
+        _jobStore = new SqliteJobStore(storeOptions);
+        _hub = new DroverHub(_config.Hub, _store, _jobStore, _loggerFactory);
+        await _hub.StartAsync(cancellationToken);
+        _logger.LogInformation("Data in {DataDir}; report interval {Interval}", _config.DataDirectory, _config.Hub.ReportInterval);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_hub is not null)
+        {
+            _logger.LogInformation("Stopping: saying bye to every agent and flushing the store");
+        }
+
+        await CloseAsync();
+    }
+
+    public ValueTask DisposeAsync() => new(CloseAsync());
+
+    /// <summary>Disposes the hub and the stores (after a failed start too).</summary>
+    public async Task CloseAsync()
+    {
+        if (_hub is { } hub)
+        {
+            _hub = null;
+            await hub.DisposeAsync();
+        }
+
+        if (_jobStore is { } jobStore)
+        {
+            _jobStore = null;
+            await jobStore.DisposeAsync();
+        }
+
+        if (_store is { } store)
+        {
+            _store = null;
+            await store.DisposeAsync();
+        }
+    }
+}

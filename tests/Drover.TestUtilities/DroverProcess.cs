@@ -58,10 +58,38 @@ public sealed class DroverProcess : IAsyncDisposable
         return new DroverProcess(Process.Start(start)!);
     }
 
-    /// <summary>Runs a short command to its end: exit code, stdout and stderr.</summary>
-    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    /// <summary>Starts drover in <paramref name="workingDirectory"/> (for a ./drover.json), with extra environment variables.</summary>
+    public static DroverProcess StartIn(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        using var process = Process.Start(CreateStartInfo(args))!;
+        var start = CreateStartInfo(args);
+        start.RedirectStandardInput = true;
+        start.WorkingDirectory = workingDirectory;
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        return new DroverProcess(Process.Start(start)!);
+    }
+
+    /// <summary>Runs a short command to its end: exit code, stdout and stderr.</summary>
+    public static Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunInAsync(null, null, args);
+
+    /// <summary>Runs a short command to its end in <paramref name="workingDirectory"/> (null: the current one), with extra environment variables.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunInAsync(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        var start = CreateStartInfo(args);
+        if (workingDirectory is not null)
+        {
+            start.WorkingDirectory = workingDirectory;
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
         var error = process.StandardError.ReadToEndAsync(timeout.Token);

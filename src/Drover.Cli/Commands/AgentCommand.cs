@@ -28,8 +28,10 @@ internal static class AgentCommand
             builder.Services.AddSingleton<AgentService>();
             builder.Services.AddHostedService(services => services.GetRequiredService<AgentService>());
             using var host = builder.Build();
-            await host.RunAsync(cancellationToken);
-            return host.Services.GetRequiredService<AgentService>().ExitCode;
+            var agent = host.Services.GetRequiredService<AgentService>();
+            await host.StartAsync(cancellationToken);
+            await host.WaitForShutdownAsync(cancellationToken);
+            return agent.ExitCode;
         });
         return command;
     }

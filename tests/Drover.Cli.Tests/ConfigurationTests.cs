@@ -1,0 +1,137 @@
+using System.Net;
+using Drover.Cli.Configuration;
+using Drover.Hub;
+using Drover.TestUtilities;
+
+namespace Drover.Cli.Tests;
+
+/// <summary>The settings catalogs in-process: precedence, lists, errors, and docs/configuration.md generated from them.</summary>
+public sealed class ConfigurationTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("drover-config-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string WriteJson(string json)
+    {
+        var path = Path.Combine(_dir, "drover.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private static bool TryLoad<T>(SettingsCatalog<T> catalog, string? file, Dictionary<string, string?> environment, Dictionary<string, string?> flags, out T options, out string error)
+        where T : new()
+    {
+        options = new T();
+        return ConfigurationSources.TryBuild(file, environment, flags, out var sources, out error) && catalog.TryLoad(sources, out options, out error);
+    }
+
+    [Fact]
+    public void Docs_configuration_md_lists_every_setting_as_the_catalogs_say()
+    {
+        var path = TestPaths.RepositoryFile("docs", "configuration.md");
+        var page = File.ReadAllText(path).ReplaceLineEndings("\n");
+        var begin = page.IndexOf(ConfigurationDoc.Begin, StringComparison.Ordinal);
+        var end = page.IndexOf(ConfigurationDoc.End, StringComparison.Ordinal);
+        Assert.True(begin >= 0 && end > begin, $"docs/configuration.md has lost its markers {ConfigurationDoc.Begin} ... {ConfigurationDoc.End}");
+        var current = page[begin..(end + ConfigurationDoc.End.Length + 1)];
+        var expected = ConfigurationDoc.Render();
+        if (current != expected && Environment.GetEnvironmentVariable("DROVER_UPDATE_DOCS") == "1")
+        {
+            File.WriteAllText(path, page[..begin] + expected + page[(end + ConfigurationDoc.End.Length + 1)..]);
+            return;
+        }
+
+        Assert.True(current == expected, $"docs/configuration.md differs from the catalogs (DROVER_UPDATE_DOCS=1 dotnet test --filter Docs_configuration rewrites it). Expected:\n{expected}");
+    }
+
+    [Fact]
+    public void Defaults_are_those_of_a_default_constructed_options_record()
+    {
+        Assert.True(TryLoad(ServeSettings.Catalog, null, [], [], out var serve, out var error), error);
+        var defaults = new HubOptions();
+        Assert.Equal(defaults.HttpEndPoint, serve.Hub.HttpEndPoint);
+        Assert.Equal(defaults.ReportInterval, serve.Hub.ReportInterval);
+        Assert.Equal(defaults.KeepFinishedJobs, serve.Hub.KeepFinishedJobs);
+        Assert.Equal("1000", ServeSettings.Catalog.Settings.Single(s => s.Name == "max-reports-per-second").DefaultText(new ServeConfig()));
+    }
+
+    [Fact]
+    public void A_flag_beats_the_environment_which_beats_the_file()
+    {
+        var file = WriteJson("""{"hub": {"http": "127.0.0.1:9101", "interval": "5s", "max-agents": 7, "late-grace": "3s"}}""");
+        Dictionary<string, string?> environment = new() { ["hub:http"] = "127.0.0.1:9102", ["hub:interval"] = "6s" };
+        Dictionary<string, string?> flags = new() { ["hub:http"] = "127.0.0.1:9103" };
+
+        Assert.True(TryLoad(ServeSettings.Catalog, file, environment, flags, out var config, out var error), error);
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 9103), config.Hub.HttpEndPoint);
+        Assert.Equal(TimeSpan.FromSeconds(6), config.Hub.ReportInterval);
+        Assert.Equal(7, config.Hub.MaxAgents);
+        Assert.Equal(TimeSpan.FromSeconds(3), config.Hub.LateGrace);
+    }
+
+    [Fact]
+    public void A_list_comes_whole_from_the_strongest_place_that_has_it()
+    {
+        var file = WriteJson("""{"agent": {"hub": ["10.0.0.1:7400", "10.0.0.2:7400", "10.0.0.3:7400"]}}""");
+        Assert.True(TryLoad(AgentSettings.Catalog, file, [], [], out var fromFile, out var error), error);
+        Assert.Equal(["10.0.0.1:7400", "10.0.0.2:7400", "10.0.0.3:7400"], fromFile.Agent.Hubs);
+
+        Dictionary<string, string?> environment = new() { ["agent:hub"] = "10.0.1.1:7400,10.0.1.2:7400" };
+        Assert.True(TryLoad(AgentSettings.Catalog, file, environment, [], out var fromEnvironment, out error), error);
+        Assert.Equal(["10.0.1.1:7400", "10.0.1.2:7400"], fromEnvironment.Agent.Hubs);
+
+        Dictionary<string, string?> flags = new() { ["agent:hub:0"] = "10.0.2.1:7400" };
+        Assert.True(TryLoad(AgentSettings.Catalog, file, environment, flags, out var fromFlags, out error), error);
+        Assert.Equal(["10.0.2.1:7400"], fromFlags.Agent.Hubs);
+    }
+
+    [Fact]
+    public void An_error_across_settings_names_the_setting_given()
+    {
+        Dictionary<string, string?> flags = new() { ["hub:stale-after"] = "8d" };
+        Assert.False(TryLoad(ServeSettings.Catalog, null, [], flags, out _, out var error));
+        Assert.StartsWith("--stale-after 8d: retire age must be longer than the stale age", error, StringComparison.Ordinal);
+        Assert.Contains("DROVER_STALE_AFTER", error, StringComparison.Ordinal);
+        Assert.Contains("hub.stale-after", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_key_in_the_file_is_refused_and_another_commands_section_is_ignored()
+    {
+        var file = WriteJson("""{"hub": {"intervall": "5s"}, "agent": {"whatever": 1}}""");
+        Assert.False(TryLoad(ServeSettings.Catalog, file, [], [], out _, out var error));
+        Assert.Contains("hub.intervall", error, StringComparison.Ordinal);
+
+        file = WriteJson("""{"hub": {"interval": "5s"}, "agent": {"whatever": 1}}""");
+        Assert.True(TryLoad(ServeSettings.Catalog, file, [], [], out var config, out error), error);
+        Assert.Equal(TimeSpan.FromSeconds(5), config.Hub.ReportInterval);
+    }
+
+    [Fact]
+    public void Every_settable_property_of_the_options_records_has_a_setting()
+    {
+        // Set every setting to a non-default value that is valid, and check that each one changed something.
+        var values = new Dictionary<string, string>
+        {
+            ["listen"] = "127.0.0.1:1", ["http"] = "off", ["data"] = "/tmp/x", ["hub-id"] = "h", ["token"] = "t", ["interval"] = "30s",
+            ["max-reports-per-second"] = "5", ["late-grace"] = "9s", ["missed-reports-for-lost"] = "4", ["stale-after"] = "2h",
+            ["retire-after"] = "8d", ["handshake-timeout"] = "11s", ["sweep-interval"] = "2s", ["flush-interval"] = "3s", ["admit-rate"] = "6",
+            ["max-agents"] = "9", ["listen-backlog"] = "100", ["history-per-agent"] = "5", ["history-max-age"] = "2d", ["max-frame-size"] = "128KiB",
+            ["max-status-fields"] = "10", ["max-file-size"] = "2MiB", ["max-result-size"] = "2MiB", ["max-queued-jobs"] = "10", ["max-queued-bytes"] = "2GiB",
+            ["lease-grace"] = "1s", ["disconnect-grace"] = "1s", ["keep-finished"] = "1h", ["log-level"] = "debug", ["log-format"] = "json",
+        };
+        Assert.Equal(values.Keys.Order(), ServeSettings.Catalog.Settings.Select(s => s.Name).Order());
+        var defaults = new ServeConfig();
+        foreach (var setting in ServeSettings.Catalog.Settings)
+        {
+            var (changed, error) = setting.Apply(defaults, [values[setting.Name]]);
+            Assert.Null(error);
+            Assert.NotEqual(defaults, changed);
+        }
+
+        // HubOptions: every init property but the clock is a setting (by count; the names differ from the properties).
+        var hubProperties = typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && p.PropertyType != typeof(TimeProvider)).ToList();
+        Assert.Equal(hubProperties.Count, ServeSettings.Catalog.Settings.Count - 3); // data, log-level, log-format are the CLI's own
+    }
+}

@@ -27,6 +27,7 @@ public sealed partial class DroverHub : IAsyncDisposable
     private WebApplication? _api;
     private long _restartGraceUntilTicks;
     private int _stopped;
+    private bool _storesOpen;
 
     /// <summary>A hub over <paramref name="store"/> (agents and status) and <paramref name="jobStore"/> (jobs);
     /// the SQLite stores may share one file.</summary>
@@ -125,16 +126,14 @@ public sealed partial class DroverHub : IAsyncDisposable
         Registry.Load(stored, maxEpoch, maxOrdinal);
         await _jobStore.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await Jobs.LoadAsync(cancellationToken).ConfigureAwait(false);
+        _storesOpen = true;
 
         // Managed restart: nobody is marked lost until one interval plus grace has passed.
         var graceUntil = StartedAt + Options.ReportInterval + Options.EffectiveLateGrace;
         _restartGraceUntilTicks = graceUntil.UtcTicks;
         Log.Loaded(Logger, stored.Count, graceUntil);
 
-        _listener = new Socket(Options.AgentEndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        _listener.Bind(Options.AgentEndPoint);
-        _listener.Listen(Options.ListenBacklog);
+        _listener = Connections.AgentListener.Bind(Options.AgentEndPoint, Options.ListenBacklog);
 
         if (Options.HttpEndPoint is not null)
         {
@@ -162,6 +161,13 @@ public sealed partial class DroverHub : IAsyncDisposable
         }
 
         _listener?.Dispose();
+        if (!_storesOpen)
+        {
+            // A start that failed before the stores were open (an unwritable data directory): nothing to say bye
+            // to, nothing to flush, and the store's own error was already reported once.
+            return;
+        }
+
         var sessions = Registry.Entries.Select(e => e.Session).OfType<AgentConnection>().ToList();
         Log.Stopping(Logger, sessions.Count);
         foreach (var session in sessions)

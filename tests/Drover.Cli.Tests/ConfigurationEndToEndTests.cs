@@ -46,7 +46,7 @@ public sealed class ConfigurationEndToEndTests : IDisposable
 
     private void WriteJson(string json) => File.WriteAllText(Path.Combine(_dir, "drover.json"), json);
 
-    /// <summary>Starts serve in the temp folder, waits until it listens, checks the API answers there, stops it with SIGINT.</summary>
+    /// <summary>Starts serve in the temp folder, waits until it listens, checks the API answers there, stops it with SIGTERM.</summary>
     private async Task<int> ServeAndReadHttpPortAsync(Dictionary<string, string>? environment, params string[] extra)
     {
         await using var serve = DroverProcess.StartIn(_dir, environment, ["serve", "--listen", "127.0.0.1:0", "--data", Data, .. extra]);
@@ -55,7 +55,7 @@ public sealed class ConfigurationEndToEndTests : IDisposable
         using var http = new HttpClient();
         var stats = await http.GetStringAsync($"http://127.0.0.1:{port}/api/stats");
         Assert.Contains("hubId", stats, StringComparison.Ordinal);
-        serve.Interrupt();
+        serve.Terminate();
         Assert.Equal(0, await serve.WaitForExitAsync());
         return port;
     }
@@ -122,7 +122,7 @@ public sealed class ConfigurationEndToEndTests : IDisposable
     {
         await using var serve = DroverProcess.StartIn(_dir, null, "serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", Data, "--log-format", "json");
         await serve.WaitForLineAsync("listening for agents on");
-        serve.Interrupt();
+        serve.Terminate();
         Assert.Equal(0, await serve.WaitForExitAsync());
         var lines = serve.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(lines.Length >= 3, serve.Output);
@@ -171,9 +171,9 @@ public sealed class ConfigurationEndToEndTests : IDisposable
         Assert.Equal("env", found.GetProperty("labels").GetProperty("role").GetString());
         Assert.Equal("x", found.GetProperty("labels").GetProperty("zone").GetString());
         Assert.False(found.GetProperty("status").GetProperty("fields").TryGetProperty("load1", out _), "DROVER_SYSTEM_METRICS=false: no load average");
-        agent.Interrupt();
+        agent.Terminate();
         Assert.Equal(0, await agent.WaitForExitAsync());
-        serve.Interrupt();
+        serve.Terminate();
         Assert.Equal(0, await serve.WaitForExitAsync());
     }
 

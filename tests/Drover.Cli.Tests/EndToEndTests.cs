@@ -79,13 +79,13 @@ public sealed class EndToEndTests : IDisposable
         var webOnly = await ClientsJsonAsync(api, "--state", "online", "--label", "role=web");
         Assert.Equal("e2e-web", Assert.Single(webOnly).GetProperty("id").GetString());
 
-        db.Interrupt();
+        db.Terminate();
         Assert.Equal(0, await db.WaitForExitAsync());
         Assert.Contains("said bye", db.Output, StringComparison.Ordinal);
         agents = await WaitForClientsAsync(api, a => State(a, "e2e-db") == "lost");
         Assert.Contains("bye", agents.Single(a => a.GetProperty("id").GetString() == "e2e-db").GetProperty("lastDisconnectReason").GetString(), StringComparison.Ordinal);
 
-        serve.Interrupt();
+        serve.Terminate();
         Assert.Equal(0, await serve.WaitForExitAsync());
         await web.WaitForLineAsync("e2e-web disconnected from");
     }

@@ -231,7 +231,7 @@ public sealed class FullDiskTests : IAsyncLifetime
         Assert.NotEmpty(fullLines);
         Assert.True(fullLines.Count <= 8, $"{fullLines.Count} log lines about the full disk: a flood");
 
-        serve.Interrupt();
+        serve.Terminate();
         Assert.Equal(0, await serve.WaitForExitAsync());
 
         // Durable state: exactly the accepted jobs, each done with one result, and a sound file.

@@ -93,7 +93,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
         Assert.Equal((0, 0, 0, 0), (final.Queued, final.Running, final.Dead, final.Cancelled));
         var doneAt = total.Elapsed.TotalSeconds;
 
-        restarted.Interrupt();
+        restarted.Terminate();
         Assert.Equal(0, await restarted.WaitForExitAsync());
         await fleet.DisposeAsync();
 
@@ -232,7 +232,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
 
         // Aimed at an agent that is not there yet: it waits in the queue, committed with its content and hash.
         var jobId = Assert.Single(await SubmitMultipartAsync(api, "to=agent:hash-1&timeout=60s&retries=1", [("filename=\"data.bin\"", "the real content\n"u8.ToArray())]));
-        serve.Interrupt();
+        serve.Terminate();
         Assert.Equal(0, await serve.WaitForExitAsync());
 
         using (var db = new HubDatabase(data))
@@ -418,7 +418,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
             "",
         ];
         var ids = await SubmitMultipartAsync(api, "to=agent:unclean-1&timeout=30s&retries=0", names.Select((_, i) => ($"filename=\"n{i}.txt\"", Encoding.UTF8.GetBytes($"job {i}"))));
-        serve.Interrupt();
+        serve.Terminate();
         Assert.Equal(0, await serve.WaitForExitAsync());
         using (var db = new HubDatabase(data))
         {

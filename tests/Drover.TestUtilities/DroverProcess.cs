@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace Drover.TestUtilities;
 
 /// <summary>The real <c>drover</c> executable as a child process: output captured line by line,
-/// Ctrl-C (SIGINT) and kill -9 on demand, always killed on dispose — and, as a safety net for a test
+/// SIGTERM (as a service manager stops it), SIGINT and kill -9 on demand, always killed on dispose — and, as a safety net for a test
 /// that forgot to dispose one, when the test process exits.</summary>
 public sealed class DroverProcess : IAsyncDisposable
 {
@@ -69,6 +69,26 @@ public sealed class DroverProcess : IAsyncDisposable
             start.Environment[key] = value;
         }
 
+        return new DroverProcess(Process.Start(start)!);
+    }
+
+    /// <summary>Starts drover with SIGINT ignored, as a shell's background job or <c>nohup</c> leaves it: through
+    /// <c>/bin/sh -c 'trap "" INT; exec ...'</c> (an ignored signal stays ignored across exec).</summary>
+    public static DroverProcess StartWithSigintIgnored(params string[] args)
+    {
+        var inner = CreateStartInfo(args);
+        var start = CreateStartInfo([]);
+        start.FileName = "/bin/sh";
+        start.ArgumentList.Clear();
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("trap '' INT; exec \"$0\" \"$@\"");
+        start.ArgumentList.Add(inner.FileName);
+        foreach (var arg in inner.ArgumentList)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.RedirectStandardInput = true;
         return new DroverProcess(Process.Start(start)!);
     }
 
@@ -157,7 +177,11 @@ public sealed class DroverProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends SIGINT, as Ctrl-C does.</summary>
+    /// <summary>Sends SIGTERM, as systemd, Kubernetes and `kill` stop a service: the way tests stop a child, since SIGINT
+    /// is ignored where the suite runs in the background (`nohup`, `&amp;`, some CI runners).</summary>
+    public void Terminate() => Signal("TERM");
+
+    /// <summary>Sends SIGINT, as Ctrl-C does (only for tests about Ctrl-C itself).</summary>
     public void Interrupt() => Signal("INT");
 
     /// <summary>kill -9: the process dies at once, with no chance to clean up.</summary>

@@ -6,13 +6,15 @@ using Microsoft.Extensions.Logging;
 
 namespace Drover.Cli.Hosting;
 
-/// <summary>The hub as a hosted service: opens the SQLite stores in the data directory and starts <see cref="DroverHub"/>;
+/// <summary>The hub as a hosted service: locks the data directory (<see cref="DataDirectoryLock"/>: one hub per
+/// directory), opens the SQLite stores in it and starts <see cref="DroverHub"/>;
 /// on the host's stop (SIGTERM, Ctrl-C) says bye to every agent and flushes the store.</summary>
 internal sealed class HubService : IHostedService, IAsyncDisposable
 {
     private readonly ServeConfig _config;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
+    private DataDirectoryLock? _dataLock;
     private SqliteFleetStore? _store;
     private SqliteJobStore? _jobStore;
     private DroverHub? _hub;
@@ -27,6 +29,7 @@ internal sealed class HubService : IHostedService, IAsyncDisposable
     /// <summary>Start-up failures (busy port, unwritable data directory) propagate out of the host's StartAsync.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        _dataLock = DataDirectoryLock.Acquire(_config.DataDirectory);
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_config.DataDirectory, "drover.db") };
         _store = new SqliteFleetStore(storeOptions);
         _jobStore = new SqliteJobStore(storeOptions);
@@ -67,5 +70,9 @@ internal sealed class HubService : IHostedService, IAsyncDisposable
             _store = null;
             await store.DisposeAsync();
         }
+
+        // Released last: nothing of this hub touches the directory after this.
+        _dataLock?.Dispose();
+        _dataLock = null;
     }
 }

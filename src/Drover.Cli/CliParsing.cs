@@ -150,50 +150,12 @@ internal static class CliParsing
         return true;
     }
 
-    /// <summary>Parses a job target: <c>random</c>, <c>least-loaded</c>, <c>agent:ID</c> or <c>label:k=v</c>.</summary>
+    /// <summary>Parses a job target (<see cref="Protocol.JobTarget.TryParse"/>) and gives back its canonical text.</summary>
     public static bool TryParseTarget(string? text, out string target, out string error)
     {
-        target = string.Empty;
-        error = $"'{text}' is not a target; use random, least-loaded, agent:ID or label:key=value";
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return false;
-        }
-
-        text = text.Trim();
-        if (text is "random" or "least-loaded")
-        {
-            target = text;
-            return true;
-        }
-
-        if (text.StartsWith("agent:", StringComparison.Ordinal))
-        {
-            if (!Protocol.AgentIds.IsValid(text["agent:".Length..], out var reason))
-            {
-                error = $"'{text}': {reason}";
-                return false;
-            }
-
-            target = text;
-            return true;
-        }
-
-        if (text.StartsWith("label:", StringComparison.Ordinal))
-        {
-            var selector = text["label:".Length..];
-            var eq = selector.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0 || selector[..eq].Trim().Length == 0)
-            {
-                error = $"'{text}' is not label:key=value";
-                return false;
-            }
-
-            target = text;
-            return true;
-        }
-
-        return false;
+        var parsed = Protocol.JobTarget.TryParse(text, out var jobTarget, out error);
+        target = parsed ? jobTarget.ToString() : string.Empty;
+        return parsed;
     }
 
     /// <summary>Parses trace, debug, info, warn, error, critical or none.</summary>

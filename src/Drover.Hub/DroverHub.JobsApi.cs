@@ -33,9 +33,6 @@ public sealed partial class DroverHub
     /// <summary>Longest file name kept, in characters.</summary>
     internal const int MaxFileNameLength = 255;
 
-    /// <summary>Longest <c>to</c> value, in characters.</summary>
-    private const int MaxTargetLength = 1024;
-
     /// <summary>Framing a multipart request may spend per file on top of the file bytes (boundary line and
     /// part headers), used to size the request body limit.</summary>
     private const long MultipartOverheadPerFile = 1024;
@@ -370,39 +367,16 @@ public sealed partial class DroverHub
         return true;
     }
 
-    /// <summary>random, least-loaded, agent:ID (a valid agent id) or label:key=value (a non-empty key).</summary>
+    /// <summary>The <c>to</c> parameter: see <see cref="JobTarget.TryParse"/>.</summary>
     internal static bool TryValidateTarget(string target, out string problem)
     {
-        problem = string.Empty;
-        if (target is "random" or "least-loaded")
+        if (JobTarget.TryParse(target, out _, out var error))
         {
+            problem = string.Empty;
             return true;
         }
 
-        if (target.Length <= MaxTargetLength)
-        {
-            if (target.StartsWith("agent:", StringComparison.Ordinal))
-            {
-                if (AgentIds.IsValid(target["agent:".Length..], out var reason))
-                {
-                    return true;
-                }
-
-                problem = $"to '{target}' does not name a valid agent: {reason}";
-                return false;
-            }
-
-            if (target.StartsWith("label:", StringComparison.Ordinal))
-            {
-                var equals = target.IndexOf('=', "label:".Length);
-                if (equals > "label:".Length && !target.AsSpan().ContainsAnyInRange('\0', '\u001f'))
-                {
-                    return true;
-                }
-            }
-        }
-
-        problem = $"to '{(target.Length > 140 ? target[..140] + "…" : target)}' is not a target; use random, least-loaded, agent:ID or label:key=value";
+        problem = "to " + error;
         return false;
     }
 

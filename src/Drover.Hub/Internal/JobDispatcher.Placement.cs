@@ -239,7 +239,7 @@ internal sealed partial class JobDispatcher
         job.QueueStamp++;
         if (!_queues.TryGetValue(job.TargetKey, out var queue))
         {
-            queue = new TargetQueue(job.TargetKey, job.Kind, job.TargetArg1, job.TargetArg2);
+            queue = new TargetQueue(job.TargetKey, job.Target);
             _queues[job.TargetKey] = queue;
         }
 
@@ -250,9 +250,9 @@ internal sealed partial class JobDispatcher
     private JobAgent? ChooseLocked(TargetQueue queue, ActiveJob job)
     {
         var avoid = job.AvoidAgent;
-        switch (queue.Kind)
+        switch (queue.Target.Kind)
         {
-            case TargetKind.Random:
+            case JobTargetKind.Random:
             {
                 var count = _free.Count;
                 if (count == 0)
@@ -271,7 +271,7 @@ internal sealed partial class JobDispatcher
                 return pick;
             }
 
-            case TargetKind.LeastLoaded:
+            case JobTargetKind.LeastLoaded:
             {
                 JobAgent? first = null;
                 foreach (var agent in _byLoad)
@@ -287,16 +287,16 @@ internal sealed partial class JobDispatcher
                 return first;
             }
 
-            case TargetKind.Agent:
-                return _agents.TryGetValue(queue.Arg1!, out var target) && target.HasFreeSlot ? target : null;
+            case JobTargetKind.Agent:
+                return _agents.TryGetValue(queue.Target.AgentId!, out var target) && target.HasFreeSlot ? target : null;
 
-            case TargetKind.Label:
+            case JobTargetKind.Label:
             {
                 JobAgent? chosen = null, avoided = null;
                 var seen = 0;
                 foreach (var agent in _free)
                 {
-                    if (!agent.Labels.TryGetValue(queue.Arg1!, out var value) || value != queue.Arg2)
+                    if (!agent.Labels.TryGetValue(queue.Target.LabelKey!, out var value) || value != queue.Target.LabelValue)
                     {
                         continue;
                     }

@@ -65,7 +65,7 @@ internal sealed partial class JobDispatcher
 
             foreach (var queue in _queues.Values)
             {
-                if (queue.Kind != TargetKind.Agent || (_agents.TryGetValue(queue.Arg1!, out var target) && target.Session is not null && target.Slots > 0))
+                if (queue.Target.Kind != JobTargetKind.Agent || (_agents.TryGetValue(queue.Target.AgentId!, out var target) && target.Session is not null && target.Slots > 0))
                 {
                     continue;
                 }
@@ -75,7 +75,7 @@ internal sealed partial class JobDispatcher
                     if (job.Phase == JobPhase.Queued && job.QueueStamp == key.Stamp && now - job.QueuedAtTicks >= job.Record.Timeout.Ticks)
                     {
                         job.Phase = JobPhase.Expiring;
-                        expiries.Add((job, $"agent {queue.Arg1} did not come online within {FormatDuration(job.Record.Timeout)}"));
+                        expiries.Add((job, $"agent {queue.Target.AgentId} did not come online within {FormatDuration(job.Record.Timeout)}"));
                     }
                 }
             }

@@ -1,3 +1,4 @@
+using Drover.Protocol;
 using Drover.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -70,13 +71,13 @@ internal sealed partial class JobDispatcher : IDisposable
             return;
         }
 
-        var parsed = new (TargetKind Kind, string Key, string? Arg1, string? Arg2)[jobs.Count];
+        var targets = new JobTarget[jobs.Count];
         long bytes = 0;
         for (var i = 0; i < jobs.Count; i++)
         {
-            if (!TryParseTarget(jobs[i].Target, out parsed[i].Kind, out parsed[i].Key, out parsed[i].Arg1, out parsed[i].Arg2))
+            if (!JobTarget.TryParse(jobs[i].Target, out targets[i], out var targetError))
             {
-                throw new ArgumentException($"job {jobs[i].Id}: unknown target '{jobs[i].Target}'; use random, least-loaded, agent:ID or label:k=v");
+                throw new ArgumentException($"job {jobs[i].Id}: {targetError}");
             }
 
             // Checked here as the store would: one bad submission must not fail a whole group commit.
@@ -106,8 +107,7 @@ internal sealed partial class JobDispatcher : IDisposable
         {
             for (var i = 0; i < jobs.Count; i++)
             {
-                var (kind, key, arg1, arg2) = parsed[i];
-                var job = new ActiveJob(jobs[i], _nextOrder++, kind, key, arg1, arg2);
+                var job = new ActiveJob(jobs[i], _nextOrder++, targets[i]);
                 _jobs[job.Id] = job;
                 EnqueueLocked(job, now);
             }
@@ -198,12 +198,9 @@ internal sealed partial class JobDispatcher : IDisposable
         {
             foreach (var record in records.OrderBy(r => r.SubmittedAt).ThenBy(r => r.Id, StringComparer.Ordinal))
             {
-                if (!TryParseTarget(record.Target, out var kind, out var key, out var arg1, out var arg2))
-                {
-                    (kind, key, arg1, arg2) = (TargetKind.Random, "random", null, null);
-                }
-
-                var job = new ActiveJob(record, _nextOrder++, kind, key, arg1, arg2) { AvoidAgent = record.LastAgent };
+                // A stored target was checked at submission; one the parser no longer takes runs anywhere.
+                var target = JobTarget.TryParse(record.Target, out var parsed, out _) ? parsed : JobTarget.Random;
+                var job = new ActiveJob(record, _nextOrder++, target) { AvoidAgent = record.LastAgent };
                 _jobs[job.Id] = job;
                 _reservedJobs++;
                 _reservedBytes += job.Size;
@@ -284,39 +281,6 @@ internal sealed partial class JobDispatcher : IDisposable
             _finishedTotal++;
             _finishRate.Add(_time.GetUtcNow().UtcTicks);
         }
-    }
-
-    /// <summary>Parses a target: "random" (also empty), "least-loaded", "agent:ID", "label:k=v".</summary>
-    internal static bool TryParseTarget(string? target, out TargetKind kind, out string key, out string? arg1, out string? arg2)
-    {
-        (kind, key, arg1, arg2) = (TargetKind.Random, "random", null, null);
-        switch (target)
-        {
-            case null or "" or "random":
-                return true;
-            case "least-loaded":
-                (kind, key) = (TargetKind.LeastLoaded, "least-loaded");
-                return true;
-        }
-
-        if (target.StartsWith("agent:", StringComparison.Ordinal) && target.Length > "agent:".Length)
-        {
-            (kind, key, arg1) = (TargetKind.Agent, target, target["agent:".Length..]);
-            return true;
-        }
-
-        if (target.StartsWith("label:", StringComparison.Ordinal))
-        {
-            var selector = target["label:".Length..];
-            var equals = selector.IndexOf('=', StringComparison.Ordinal);
-            if (equals > 0)
-            {
-                (kind, key, arg1, arg2) = (TargetKind.Label, target, selector[..equals], selector[(equals + 1)..]);
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>"250ms", "30s", "5m", "1h": how reasons name a timeout.</summary>

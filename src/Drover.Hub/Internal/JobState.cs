@@ -1,3 +1,4 @@
+using Drover.Protocol;
 using Drover.Storage;
 
 namespace Drover.Hub.Internal;
@@ -17,27 +18,16 @@ internal enum JobPhase
     Gone,
 }
 
-/// <summary>What a job may run on, parsed once from <see cref="JobRecord.Target"/>.</summary>
-internal enum TargetKind
-{
-    Random,
-    LeastLoaded,
-    Agent,
-    Label,
-}
-
 /// <summary>A queued or running job in memory, with its content. Every mutable field is guarded by the
 /// dispatcher's lock.</summary>
 internal sealed class ActiveJob
 {
-    public ActiveJob(JobRecord record, long order, TargetKind kind, string targetKey, string? arg1, string? arg2)
+    public ActiveJob(JobRecord record, long order, JobTarget target)
     {
         Record = record;
         Order = order;
-        Kind = kind;
-        TargetKey = targetKey;
-        TargetArg1 = arg1;
-        TargetArg2 = arg2;
+        Target = target;
+        TargetKey = target.ToString();
         Attempt = record.Attempt;
     }
 
@@ -49,16 +39,11 @@ internal sealed class ActiveJob
     /// <summary>Submission order: the tie-break after priority.</summary>
     public long Order { get; }
 
-    public TargetKind Kind { get; }
+    /// <summary>What it may run on.</summary>
+    public JobTarget Target { get; }
 
-    /// <summary>The key of the queue it waits in: its target, normalised.</summary>
+    /// <summary>The key of the queue it waits in: its target's text.</summary>
     public string TargetKey { get; }
-
-    /// <summary>The agent id (agent:ID) or the label key (label:k=v).</summary>
-    public string? TargetArg1 { get; }
-
-    /// <summary>The label value (label:k=v).</summary>
-    public string? TargetArg2 { get; }
 
     public JobPhase Phase;
 
@@ -130,15 +115,11 @@ internal sealed class JobAgent
 }
 
 /// <summary>The queue of one target key, ordered by priority (higher first) then submission order.</summary>
-internal sealed class TargetQueue(string key, TargetKind kind, string? arg1, string? arg2)
+internal sealed class TargetQueue(string key, JobTarget target)
 {
     public string Key { get; } = key;
 
-    public TargetKind Kind { get; } = kind;
-
-    public string? Arg1 { get; } = arg1;
-
-    public string? Arg2 { get; } = arg2;
+    public JobTarget Target { get; } = target;
 
     public PriorityQueue<ActiveJob, QueueKey> Jobs { get; } = new(QueueKey.Comparer);
 

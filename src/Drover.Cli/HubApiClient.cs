@@ -80,7 +80,7 @@ internal sealed class HubApiClient : IDisposable
 
     /// <summary><c>POST /api/jobs</c>: one file as the raw body (with <c>?name=</c>), several as one
     /// multipart/form-data request. The files are read from disk while the request is sent.</summary>
-    public async Task<IReadOnlyList<SubmittedJob>> SubmitAsync(IReadOnlyList<FileInfo> files, JobSubmitOptions options, CancellationToken cancellationToken)
+    public async Task<SubmitResponse> SubmitAsync(IReadOnlyList<FileInfo> files, JobSubmitOptions options, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfZero(files.Count);
         var query = new List<string>();
@@ -103,8 +103,7 @@ internal sealed class HubApiClient : IDisposable
 
         AddSubmitParameters(query, options);
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/jobs?" + string.Join('&', query)) { Content = content };
-        var answer = await SendJsonAsync(request, CliJsonContext.Default.SubmitResponse, UploadTimeout, cancellationToken);
-        return answer.Jobs;
+        return await SendJsonAsync(request, CliJsonContext.Default.SubmitResponse, UploadTimeout, cancellationToken);
     }
 
     /// <summary><c>POST /api/jobs</c> of one file held in memory (the demo's generated samples), as the raw body with <c>?name=</c>.</summary>

@@ -215,7 +215,27 @@ public sealed partial class DroverHub
             context.Response.Headers.Location = "/api/jobs/" + answer[0].Id;
         }
 
-        return Results.Json(new SubmitResponse(answer), ApiJsonContext.Default.SubmitResponse, statusCode: StatusCodes.Status201Created);
+        return Results.Json(new SubmitResponse(answer, WaitWarning(parameters)), ApiJsonContext.Default.SubmitResponse, statusCode: StatusCodes.Status201Created);
+    }
+
+    /// <summary>Why jobs for one agent cannot start now, or null: that agent was never seen by this hub, or is not
+    /// connected. They stay queued for it and end dead when their timeout passes (as the sweep says then).</summary>
+    private string? WaitWarning(SubmitParameters parameters)
+    {
+        if (JobTarget.Parse(parameters.Target).AgentId is not { } agentId)
+        {
+            return null;
+        }
+
+        var waits = $"the jobs wait for it, and end dead if it does not connect within their timeout ({JobDispatcher.FormatDuration(parameters.Timeout)})";
+        if (!Registry.TryGet(agentId, out var entry))
+        {
+            return $"agent '{agentId}' has never connected to this hub; {waits}";
+        }
+
+        return entry.Session is null
+            ? $"agent '{agentId}' is not connected ({entry.Presence.ToString().ToLowerInvariant()}, last seen {new DateTimeOffset(entry.LastSeenTicks, TimeSpan.Zero):u}); {waits}"
+            : null;
     }
 
     /// <summary>Reads every part of a multipart/form-data body, each within the file size limit. Returns the

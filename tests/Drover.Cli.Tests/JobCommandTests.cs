@@ -82,6 +82,30 @@ public sealed partial class JobCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Send_to_an_agent_never_seen_warns_at_submit_says_what_it_waits_for_and_ends_when_the_job_expires()
+    {
+        var (_, api) = await StartHubAsync();
+
+        var (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("g.txt", "x"), "--to", "agent:ghost", "--timeout", "300ms", "--wait", "--api", api);
+
+        Assert.Equal(1, exit); // dead: the agent never came
+        Assert.Contains("warning: agent 'ghost' has never connected to this hub; the jobs wait for it, and end dead if it does not connect within their timeout (300ms)", error, StringComparison.Ordinal);
+        Assert.Contains("waiting for the job on agent ghost", error, StringComparison.Ordinal);
+        Assert.Contains("dead", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Send_to_a_label_gives_no_warning()
+    {
+        var (_, api) = await StartHubAsync();
+
+        var (exit, _, error) = await DroverProcess.RunAsync("send", WriteFile("l.txt", "x"), "--to", "label:gpu=yes", "--api", api);
+
+        Assert.Equal(0, exit);
+        Assert.DoesNotContain("warning", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Send_carries_the_name_bytes_and_flags_of_one_file_and_unset_flags_take_the_hubs_defaults()
     {
         var (_, api) = await StartHubAsync(); // no agent: the jobs stay queued

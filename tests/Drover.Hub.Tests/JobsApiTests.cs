@@ -268,6 +268,20 @@ public sealed class JobsApiTests : IAsyncLifetime
     // ---- Submission through the dispatcher (pass once JobDispatcher is merged) ----
 
     [Fact]
+    public async Task A_submission_for_an_agent_that_is_not_connected_says_so_and_others_carry_no_warning()
+    {
+        using var ghost = await PostFileAsync("?name=a&to=agent:ghost&timeout=5m", [1]);
+        Assert.Equal(HttpStatusCode.Created, ghost.StatusCode);
+        var answer = await ghost.Content.ReadFromJsonAsync(ApiJsonContext.Default.SubmitResponse);
+        Assert.Equal("agent 'ghost' has never connected to this hub; the jobs wait for it, and end dead if it does not connect within their timeout (5m)", answer!.Warning);
+
+        using var anyone = await PostFileAsync("?name=b", [1]);
+        Assert.Equal(HttpStatusCode.Created, anyone.StatusCode);
+        var raw = await anyone.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("warning", raw, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_single_file_is_201_with_id_size_hash_and_location_and_is_committed()
     {
         var content = Encoding.UTF8.GetBytes("print('hello')\n");

@@ -71,13 +71,25 @@ internal static class SendCommand
             var waitForResults = parse.GetValue(wait);
             return await HubApiClient.RunAsync(parse.GetValue(api), async client =>
             {
-                var jobs = await client.SubmitAsync(checkedFiles, options, cancellationToken);
+                var submitted = await client.SubmitAsync(checkedFiles, options, cancellationToken);
+                var jobs = submitted.Jobs;
+                if (submitted.Warning is { } warning)
+                {
+                    // On stderr, so that stdout stays the job ids (or JSON) a script reads.
+                    await Console.Error.WriteLineAsync($"warning: {warning}");
+                }
+
                 var announce = waitForResults ? Console.Error : Console.Out;
                 foreach (var job in jobs)
                 {
                     await announce.WriteLineAsync(printJson && !waitForResults
                         ? JsonSerializer.Serialize(job, CliJsonContext.Default.SubmittedJob)
                         : $"{job.Id}  queued     {job.Name}  {job.Size} bytes");
+                }
+
+                if (waitForResults && options.Target is { } target && Protocol.JobTarget.Parse(target).AgentId is { } agentId)
+                {
+                    await Console.Error.WriteLineAsync($"waiting for {(jobs.Count == 1 ? "the job" : $"{jobs.Count} jobs")} on agent {agentId} (Ctrl-C stops waiting; the jobs stay queued)");
                 }
 
                 return waitForResults ? await WaitAsync(client, jobs, printJson, TimeProvider.System, cancellationToken) : ExitCodes.Ok;

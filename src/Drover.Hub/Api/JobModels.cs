@@ -46,8 +46,11 @@ public sealed record ResultView(
 /// <summary>One job of a submission as the 201 answer lists it.</summary>
 public sealed record SubmittedJob(string Id, string Name, long Size, string Sha256);
 
-/// <summary>The 201 answer to POST /api/jobs: the jobs in the order of the request's files.</summary>
-public sealed record SubmitResponse(IReadOnlyList<SubmittedJob> Jobs);
+/// <summary>The 201 answer to POST /api/jobs: the jobs in the order of the request's files, and a warning when they
+/// cannot start now and will wait (an <c>agent:ID</c> target that is not connected), else no <c>warning</c> field.</summary>
+public sealed record SubmitResponse(
+    IReadOnlyList<SubmittedJob> Jobs,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Warning = null);
 
 /// <summary>The <c>jobs</c> section of /api/stats: counts by state from the store, totals since the hub started.</summary>
 public sealed record JobStatsView(

@@ -24,7 +24,9 @@ public sealed class JobsApiTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _fixture = await HubFixture.StartAsync(o => o with { MaxFileSize = FileLimit, MaxQueuedJobs = 5 });
+        // The seeded jobs finished in 2025: keep finished jobs for a century, or the sweep's first prune (a second after
+        // start) deletes them while a slow test still reads them.
+        _fixture = await HubFixture.StartAsync(o => o with { MaxFileSize = FileLimit, MaxQueuedJobs = 5, KeepFinishedJobs = TimeSpan.FromDays(36_500) });
         _http = _fixture.CreateApiClient();
     }
 

@@ -11,8 +11,7 @@ namespace Drover.Agent;
 /// its argument, so a value never splits or joins arguments. With <c>useShell</c> the template runs as
 /// <c>/bin/sh -c TEMPLATE</c> with each placeholder replaced by its value in single quotes.</para>
 /// <para>The process runs in the job's directory, with stdin empty and these environment variables added:
-/// DROVER_JOB_ID, DROVER_ATTEMPT, DROVER_FILE, DROVER_OUT, DROVER_FILE_NAME (the sender's name, metadata),
-/// DROVER_ARGS, DROVER_AGENT_ID, DROVER_JOB_DIR (NUL characters in values become U+FFFD). Its stdout and stderr
+/// <see cref="EnvironmentVariables"/> (NUL characters in values become U+FFFD). Its stdout and stderr
 /// are read as they come and only their last <see cref="JobContext.OutputTailBytes"/> bytes are kept, so a
 /// chatty handler never blocks. At the timeout or on cancel the whole process tree is killed.</para></summary>
 public sealed class ProcessJobHandler : IJobHandler
@@ -20,6 +19,25 @@ public sealed class ProcessJobHandler : IJobHandler
     /// <summary>How long, after the handler exited, its stdout/stderr may stay open (a background child that
     /// inherited them) before the agent stops reading them. Real time.</summary>
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Every environment variable a handler process gets on top of the agent's own environment, with its
+    /// meaning: the one list behind <c>drover agent --help</c> and docs/protocol.md (a test checks both). NUL
+    /// characters in the values that come from the hub become U+FFFD.</summary>
+    public static IReadOnlyList<(string Name, string Meaning)> EnvironmentVariables { get; } =
+    [
+        ("DROVER_JOB_ID", "the job's id, as in the job frame"),
+        ("DROVER_ATTEMPT", "the attempt number, 1 for the first placement, in decimal"),
+        ("DROVER_FILE", "the absolute path of the input file: the job's content, written before the handler starts"),
+        ("DROVER_OUT", "the absolute path where the handler may write its out file (it does not exist at the start)"),
+        ("DROVER_FILE_NAME", "the file name the sender gave, metadata only (never a path the agent uses)"),
+        ("DROVER_ARGS", "the job's args string, unsplit (the only place the args reach the handler)"),
+        ("DROVER_AGENT_ID", "the id of the agent running the job"),
+        ("DROVER_JOB_DIR", "the absolute path of the job's directory, which is also the working directory"),
+    ];
+
+    /// <summary>The environment list as one line for help text: "NAME (meaning), ...".</summary>
+    public static string EnvironmentHelp =>
+        "A handler gets these variables: " + string.Join("; ", EnvironmentVariables.Select(v => $"{v.Name} ({v.Meaning})")) + ".";
 
     private readonly string _template;
     private readonly string[] _argv;
@@ -81,6 +99,23 @@ public sealed class ProcessJobHandler : IJobHandler
         return argv;
     }
 
+    /// <summary>The variables of <see cref="EnvironmentVariables"/> with their values for <paramref name="job"/>, in that order.</summary>
+    public static IReadOnlyList<(string Name, string Value)> BuildEnvironment(JobContext job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        return
+        [
+            ("DROVER_JOB_ID", Clean(job.JobId)),
+            ("DROVER_ATTEMPT", job.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("DROVER_FILE", job.FilePath),
+            ("DROVER_OUT", job.OutPath),
+            ("DROVER_FILE_NAME", Clean(job.FileName)),
+            ("DROVER_ARGS", Clean(job.Args)),
+            ("DROVER_AGENT_ID", job.AgentId),
+            ("DROVER_JOB_DIR", job.JobDirectory),
+        ];
+    }
+
     public async ValueTask<JobHandlerResult> RunAsync(JobContext job, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
@@ -98,15 +133,10 @@ public sealed class ProcessJobHandler : IJobHandler
             startInfo.ArgumentList.Add(argv[i]);
         }
 
-        var env = startInfo.Environment;
-        env["DROVER_JOB_ID"] = Clean(job.JobId);
-        env["DROVER_ATTEMPT"] = job.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        env["DROVER_FILE"] = job.FilePath;
-        env["DROVER_OUT"] = job.OutPath;
-        env["DROVER_FILE_NAME"] = Clean(job.FileName);
-        env["DROVER_ARGS"] = Clean(job.Args);
-        env["DROVER_AGENT_ID"] = job.AgentId;
-        env["DROVER_JOB_DIR"] = job.JobDirectory;
+        foreach (var (name, value) in BuildEnvironment(job))
+        {
+            startInfo.Environment[name] = value;
+        }
 
         cancellationToken.ThrowIfCancellationRequested();
         using var process = new Process { StartInfo = startInfo };

@@ -13,7 +13,7 @@ internal static class AgentCommand
 {
     public static Command Create()
     {
-        var command = new Command("agent", "Run an agent: connect to a hub, report status on the hub's schedule, reconnect with backoff; with --handler, run the jobs the hub sends. Ctrl-C stops it. Every setting is also a DROVER_* variable and a key of the \"agent\" section of drover.json (docs/configuration.md)");
+        var command = new Command("agent", "Run an agent: connect to a hub, report status on the hub's schedule, reconnect with backoff; with --handler, run the jobs the hub sends. Ctrl-C stops it. Every setting is also a DROVER_* variable and a key of the \"agent\" section of drover.json (docs/configuration.md). " + Drover.Agent.ProcessJobHandler.EnvironmentHelp);
         var settings = AgentSettings.Catalog.AddOptions(command);
         command.SetAction(async (parse, cancellationToken) =>
         {

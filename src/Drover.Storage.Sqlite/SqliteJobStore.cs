@@ -33,19 +33,12 @@ public sealed partial class SqliteJobStore : IJobStore
     private readonly StoreFile _file;
     private readonly StoreWriter<PreparedCommands> _writer;
 
+    /// <summary>A store on <see cref="SqliteStoreOptions.Path"/>, stamping with <see cref="SqliteStoreOptions.TimeProvider"/>.</summary>
     public SqliteJobStore(SqliteStoreOptions options)
-        : this(options, TimeProvider.System)
-    {
-    }
-
-    /// <summary>With the clock that stamps <see cref="JobRecord.FinishedAt"/> of cancelled, requeued-to-dead
-    /// and expired jobs, and the attempt history rows of requeues.</summary>
-    public SqliteJobStore(SqliteStoreOptions options, TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(timeProvider);
         _file = new StoreFile(options);
-        _time = timeProvider;
+        _time = options.TimeProvider;
 
         // The prepared commands enlist themselves: PreparedCommands.Get takes the transaction.
         _writer = new StoreWriter<PreparedCommands>(
@@ -54,6 +47,12 @@ public sealed partial class SqliteJobStore : IJobStore
             static (connection, timeoutSeconds) => new PreparedCommands(connection, timeoutSeconds),
             enlist: null,
             this);
+    }
+
+    /// <summary>Shorthand for <see cref="SqliteStoreOptions.TimeProvider"/> = <paramref name="timeProvider"/>.</summary>
+    public SqliteJobStore(SqliteStoreOptions options, TimeProvider timeProvider)
+        : this((options ?? throw new ArgumentNullException(nameof(options))) with { TimeProvider = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider)) })
+    {
     }
 
     /// <summary>The full path of the database file.</summary>

@@ -16,6 +16,12 @@ public sealed record SqliteStoreOptions
     /// Default: <see cref="DefaultBusyTimeout"/> (5 seconds).</summary>
     public TimeSpan BusyTimeout { get; init; } = DefaultBusyTimeout;
 
+    /// <summary>The clock that stamps rows the store writes on its own: <see cref="Storage.JobRecord.FinishedAt"/> of
+    /// cancelled, requeued-to-dead and expired jobs, and the attempt history rows of requeues (the
+    /// <see cref="SqliteFleetStore"/> stamps nothing itself). A hub passes its own clock so that hub and store agree.
+    /// Default: <see cref="System.TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Test hook: caps the database at this many pages (<c>PRAGMA max_page_count</c>) so that a
     /// test can provoke SQLITE_FULL without filling a disk. Null (the default): no cap.</summary>
     internal long? MaxPageCount { get; init; }
@@ -26,6 +32,8 @@ public sealed record SqliteStoreOptions
         {
             throw new ArgumentException("SqliteStoreOptions.Path must name a file.", nameof(Path));
         }
+
+        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
 
         if (BusyTimeout <= TimeSpan.Zero || BusyTimeout > TimeSpan.FromDays(1))
         {

@@ -51,9 +51,9 @@ public sealed class HubFixture : IAsyncDisposable
             AdmitPerSecond = 100_000,
         };
         options = configure?.Invoke(options) ?? options;
-        var storeOptions = new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db") };
+        var storeOptions = new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db"), TimeProvider = options.TimeProvider };
         var store = new SqliteFleetStore(storeOptions);
-        var jobStore = new SqliteJobStore(storeOptions, options.TimeProvider);
+        var jobStore = new SqliteJobStore(storeOptions);
         var hub = new DroverHub(options, store, jobStore);
         await hub.StartAsync(CancellationToken.None);
         return new HubFixture(hub, store, jobStore, directory, ownsDirectory);

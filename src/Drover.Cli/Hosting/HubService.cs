@@ -30,7 +30,7 @@ internal sealed class HubService : IHostedService, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _dataLock = DataDirectoryLock.Acquire(_config.DataDirectory);
-        var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_config.DataDirectory, "drover.db") };
+        var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_config.DataDirectory, "drover.db"), TimeProvider = _config.Hub.TimeProvider };
         _store = new SqliteFleetStore(storeOptions);
         _jobStore = new SqliteJobStore(storeOptions);
         _hub = new DroverHub(_config.Hub, _store, _jobStore, _loggerFactory);

@@ -6,7 +6,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Drover.Cli.Jobs;
-using Drover.Hub.Api;
+using Drover.Api;
 
 namespace Drover.Cli;
 
@@ -103,7 +103,7 @@ internal sealed class HubApiClient : IDisposable
 
         AddSubmitParameters(query, options);
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/jobs?" + string.Join('&', query)) { Content = content };
-        return await SendJsonAsync(request, CliJsonContext.Default.SubmitResponse, UploadTimeout, cancellationToken);
+        return await SendJsonAsync(request, ApiJsonContext.Default.SubmitResponse, UploadTimeout, cancellationToken);
     }
 
     /// <summary><c>POST /api/jobs</c> of one file held in memory (the demo's generated samples), as the raw body with <c>?name=</c>.</summary>
@@ -114,7 +114,7 @@ internal sealed class HubApiClient : IDisposable
         using var body = new ReadOnlyMemoryContent(content);
         body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/jobs?" + string.Join('&', query)) { Content = body };
-        var answer = await SendJsonAsync(request, CliJsonContext.Default.SubmitResponse, RequestTimeout, cancellationToken);
+        var answer = await SendJsonAsync(request, ApiJsonContext.Default.SubmitResponse, RequestTimeout, cancellationToken);
         return answer.Jobs.Count == 1 ? answer.Jobs[0] : throw new HubApiException($"the hub answered {answer.Jobs.Count} jobs to a one-file request", 201);
     }
 
@@ -124,7 +124,7 @@ internal sealed class HubApiClient : IDisposable
 
     /// <summary><c>GET /api/jobs/{id}</c>.</summary>
     public Task<JobView> GetJobAsync(string id, CancellationToken cancellationToken) =>
-        GetJsonAsync(JobPath(id), CliJsonContext.Default.JobView, cancellationToken);
+        GetJsonAsync(JobPath(id), ApiJsonContext.Default.JobView, cancellationToken);
 
     /// <summary><c>GET /api/jobs</c>: one page, at most <paramref name="limit"/> jobs after <paramref name="after"/>.</summary>
     public Task<JobPage> ListJobsAsync(string? state, string? agent, int limit, string? after, CancellationToken cancellationToken)
@@ -133,12 +133,12 @@ internal sealed class HubApiClient : IDisposable
         AddParameter(query, "state", state);
         AddParameter(query, "agent", agent);
         AddParameter(query, "after", after);
-        return GetJsonAsync("api/jobs?" + string.Join('&', query), CliJsonContext.Default.JobPage, cancellationToken);
+        return GetJsonAsync("api/jobs?" + string.Join('&', query), ApiJsonContext.Default.JobPage, cancellationToken);
     }
 
     /// <summary><c>GET /api/jobs/{id}/result</c>.</summary>
     public Task<ResultView> GetResultAsync(string id, CancellationToken cancellationToken) =>
-        GetJsonAsync(JobPath(id) + "/result", CliJsonContext.Default.ResultView, cancellationToken);
+        GetJsonAsync(JobPath(id) + "/result", ApiJsonContext.Default.ResultView, cancellationToken);
 
     /// <summary><c>GET /api/jobs/{id}/result/out</c> written to <paramref name="path"/> (created only once the
     /// hub has answered 200; removed again if the download fails). Returns the number of bytes written.</summary>
@@ -174,7 +174,7 @@ internal sealed class HubApiClient : IDisposable
     public async Task<JobView> CancelAsync(string id, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Delete, JobPath(id));
-        return await SendJsonAsync(request, CliJsonContext.Default.JobView, RequestTimeout, cancellationToken);
+        return await SendJsonAsync(request, ApiJsonContext.Default.JobView, RequestTimeout, cancellationToken);
     }
 
     private static string JobPath(string id) => "api/jobs/" + Uri.EscapeDataString(id);

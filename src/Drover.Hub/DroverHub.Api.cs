@@ -1,5 +1,5 @@
 using System.Net;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Hub.Internal;
 using Drover.Protocol;
 using Drover.Storage;

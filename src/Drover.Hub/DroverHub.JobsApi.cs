@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Hub.Internal;
 using Drover.Protocol;
 using Drover.Storage;

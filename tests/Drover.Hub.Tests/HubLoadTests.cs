@@ -1,5 +1,5 @@
 using System.Net.Http.Json;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Protocol;
 using Drover.TestUtilities;
 

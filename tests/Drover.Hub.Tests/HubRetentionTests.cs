@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Hub.Internal;
 using Drover.Protocol;
 using Drover.Storage;

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Http.Json;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Protocol;
 using Drover.TestUtilities;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using Drover.Agent;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Protocol;
 using Drover.Storage;
 using Drover.TestUtilities;

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Hub.Internal;
 using Drover.Protocol;
 using Drover.Storage;

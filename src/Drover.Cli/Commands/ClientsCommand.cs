@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Drover.Hub.Api;
+using Drover.Api;
 using Spectre.Console;
 
 namespace Drover.Cli.Commands;

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using Drover.Agent;
 using Drover.Cli.Demo;
 using Drover.Hub;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Hub.Os;
 using Drover.Protocol;
 using Drover.Storage;

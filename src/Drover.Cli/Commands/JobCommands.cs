@@ -1,4 +1,4 @@
-using Drover.Hub.Api;
+using Drover.Api;
 using System.CommandLine;
 using System.Text.Json;
 using Drover.Cli.Jobs;
@@ -51,7 +51,7 @@ internal static class JobCommands
 
                 if (parse.GetValue(json))
                 {
-                    await Console.Out.WriteLineAsync(JsonSerializer.Serialize(jobs, CliJsonContext.Default.ListJobView));
+                    await Console.Out.WriteLineAsync(JsonSerializer.Serialize(jobs, ApiJsonContext.Default.ListJobView));
                 }
                 else
                 {
@@ -114,7 +114,7 @@ internal static class JobCommands
                 var printJson = parse.GetValue(json);
                 if (printJson)
                 {
-                    await Console.Out.WriteLineAsync(JsonSerializer.Serialize(result, CliJsonContext.Default.ResultView));
+                    await Console.Out.WriteLineAsync(JsonSerializer.Serialize(result, ApiJsonContext.Default.ResultView));
                 }
                 else
                 {

@@ -1,4 +1,4 @@
-using Drover.Hub.Api;
+using Drover.Api;
 using System.CommandLine;
 using System.Text.Json;
 using Drover.Cli.Jobs;
@@ -83,7 +83,7 @@ internal static class SendCommand
                 foreach (var job in jobs)
                 {
                     await announce.WriteLineAsync(printJson && !waitForResults
-                        ? JsonSerializer.Serialize(job, CliJsonContext.Default.SubmittedJob)
+                        ? JsonSerializer.Serialize(job, ApiJsonContext.Default.SubmittedJob)
                         : $"{job.Id}  queued     {job.Name}  {job.Size} bytes");
                 }
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Storage;
 
 namespace Drover.Cli.Demo;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Drover.Hub;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Storage;
 using Spectre.Console;
 using Spectre.Console.Rendering;

@@ -1,4 +1,4 @@
-using Drover.Hub.Api;
+using Drover.Api;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -10,7 +10,7 @@ namespace Drover.Cli.Jobs;
 /// for listings, one compact JSON object per line with --json.</summary>
 internal static class JobOutput
 {
-    public static void WriteJson(JobView job) => Console.Out.WriteLine(JsonSerializer.Serialize(job, CliJsonContext.Default.JobView));
+    public static void WriteJson(JobView job) => Console.Out.WriteLine(JsonSerializer.Serialize(job, ApiJsonContext.Default.JobView));
 
     /// <summary>One line for a finished (or any) job, then its stdout and stderr tails.</summary>
     public static void WriteJobLine(JobView job)

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Drover.Hub.Api;
+namespace Drover.Api;
 
 /// <summary>An agent as the API shows it.</summary>
 public sealed record AgentView(
@@ -60,6 +60,8 @@ public sealed record ApiError(string Error);
 [JsonSerializable(typeof(StatsView))]
 [JsonSerializable(typeof(ApiError))]
 [JsonSerializable(typeof(JobView))]
+[JsonSerializable(typeof(List<JobView>))]
+[JsonSerializable(typeof(SubmittedJob))]
 [JsonSerializable(typeof(JobPage))]
 [JsonSerializable(typeof(ResultView))]
 [JsonSerializable(typeof(SubmitResponse))]

@@ -1,4 +1,4 @@
-namespace Drover.Hub.Api;
+namespace Drover.Api;
 
 /// <summary>One job as the API shows it. The last five fields come from the job's latest result (null
 /// when it has none); <see cref="Stdout"/> and <see cref="Stderr"/> are the tails the agent sent, decoded

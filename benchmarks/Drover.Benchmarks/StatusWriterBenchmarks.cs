@@ -1,6 +1,8 @@
 using BenchmarkDotNet.Attributes;
-using Drover.Hub;
+using Drover.Hub.Fleet;
 using Drover.Hub.Internal;
+using Drover.Hub.Status;
+using Drover.Hub;
 using Drover.Protocol;
 using Drover.Storage.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;

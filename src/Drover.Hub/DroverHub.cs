@@ -1,31 +1,31 @@
-using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
+using Drover.Hub.Connections;
+using Drover.Hub.Fleet;
+using Drover.Hub.Http;
 using Drover.Hub.Internal;
+using Drover.Hub.Status;
 using Drover.Storage;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Drover.Hub;
 
-/// <summary>The hub: accepts agents, keeps the registry, sweeps liveness, writes behind to the store,
-/// serves the HTTP API. Partial files: Handshake (hello and status handling), Sweep (liveness and
-/// scheduling), Api (HTTP).</summary>
-public sealed partial class DroverHub : IAsyncDisposable
+/// <summary>The hub, as the composition root of its roles: the agent port and sessions (Connections/), the
+/// registry, liveness sweep, schedule and admission (Fleet/), the status write-behind (Status/), the job
+/// dispatcher (Internal/) and the HTTP API (Http/). It constructs them, starts them in order and stops them.</summary>
+public sealed class DroverHub : IAsyncDisposable
 {
-    private static readonly TimeSpan LingerAfterClose = TimeSpan.FromSeconds(2);
-
     private readonly IFleetStore _store;
     private readonly IJobStore _jobStore;
-    private readonly ConcurrentDictionary<AgentConnection, byte> _pending = new();
-    private readonly ConcurrentDictionary<AgentConnection, byte> _closing = new();
+    private readonly ILogger _logger;
+    private readonly FleetView _fleetView;
+    private readonly AgentAcceptLoop _acceptLoop;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
     private Task? _jobWriterLoop;
-    private Socket? _listener;
     private WebApplication? _api;
-    private long _restartGraceUntilTicks;
     private int _stopped;
     private bool _storesOpen;
 
@@ -41,28 +41,32 @@ public sealed partial class DroverHub : IAsyncDisposable
         _store = store;
         _jobStore = jobStore;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
-        Logger = LoggerFactory.CreateLogger("Drover.Hub");
+        _logger = LoggerFactory.CreateLogger<DroverHub>();
         Time = options.TimeProvider;
         Registry = new AgentRegistry(Time);
         Stats = new FleetStats(Time);
         Schedule = new ReportSchedule(options.ReportInterval, options.MaxReportsPerSecond);
         Admission = new AdmissionControl(options.AdmitPerSecond, Time);
-        Writer = new StatusWriter(Registry, store, options, Logger);
-        Jobs = new JobDispatcher(jobStore, options, Logger);
+        Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>());
+        Jobs = new JobDispatcher(jobStore, options, LoggerFactory.CreateLogger<JobDispatcher>());
+        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, LoggerFactory.CreateLogger<AgentSessions>());
+        Liveness = new LivenessSweep(options, Registry, Stats, Schedule, Admission, Sessions, Jobs, LoggerFactory.CreateLogger<LivenessSweep>());
+        _fleetView = new FleetView(options, Registry, Stats, Schedule, Admission, Liveness, Sessions);
+        _acceptLoop = new AgentAcceptLoop(Sessions, Time, LoggerFactory.CreateLogger<AgentAcceptLoop>());
     }
 
     public HubOptions Options { get; }
 
     /// <summary>The bound agent endpoint (the real port when port 0 was asked for).</summary>
-    public IPEndPoint AgentEndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("hub not started");
+    public IPEndPoint AgentEndPoint => _acceptLoop.EndPoint ?? throw new InvalidOperationException("hub not started");
 
     /// <summary>The HTTP API's base URL, or null when the API is off.</summary>
     public Uri? ApiUrl { get; private set; }
 
-    public DateTimeOffset StartedAt { get; private set; }
+    public DateTimeOffset StartedAt => _fleetView.StartedAt;
 
     /// <summary>How many agents this process can hold, from the open-files limit (0: not known).</summary>
-    public long Capacity { get; private set; }
+    public long Capacity => Sessions.Capacity;
 
     /// <summary>Agents with a live session.</summary>
     public int ConnectedAgents => Registry.Connected;
@@ -74,20 +78,9 @@ public sealed partial class DroverHub : IAsyncDisposable
     public TimeSpan CurrentInterval => TimeSpan.FromMilliseconds(Schedule.IntervalMs);
 
     /// <summary>How many agents the registry holds in each presence state.</summary>
-    public IReadOnlyDictionary<Presence, int> CountAgentsByPresence()
-    {
-        var counts = Enum.GetValues<Presence>().ToDictionary(p => p, _ => 0);
-        foreach (var entry in Registry.Entries)
-        {
-            counts[entry.Presence]++;
-        }
-
-        return counts;
-    }
+    public IReadOnlyDictionary<Presence, int> CountAgentsByPresence() => _fleetView.CountByPresence();
 
     internal ILoggerFactory LoggerFactory { get; }
-
-    internal ILogger Logger { get; }
 
     internal TimeProvider Time { get; }
 
@@ -101,6 +94,10 @@ public sealed partial class DroverHub : IAsyncDisposable
 
     internal StatusWriter Writer { get; }
 
+    internal AgentSessions Sessions { get; }
+
+    internal LivenessSweep Liveness { get; }
+
     internal IFleetStore Store => _store;
 
     /// <summary>The job engine: queue, placement, leases, retries (the HTTP API submits and cancels through it).</summary>
@@ -110,14 +107,18 @@ public sealed partial class DroverHub : IAsyncDisposable
     internal IJobStore JobStore => _jobStore;
 
     /// <summary>Connections without a hello yet, plus those closing: zero once every dropped socket is released.</summary>
-    internal int PendingConnections => _pending.Count + _closing.Count;
+    internal int PendingConnections => Sessions.PendingConnections;
 
-    internal bool InRestartGrace => Time.GetUtcNow().UtcTicks < Volatile.Read(ref _restartGraceUntilTicks);
+    internal bool InRestartGrace => Liveness.InRestartGrace;
+
+    /// <summary>The HTTP API's endpoints (empty before start or when the API is off), for the test that
+    /// holds docs/http-api.md to the routes.</summary>
+    internal IReadOnlyList<Endpoint> ApiEndpoints => HubApi.EndpointsOf(_api);
 
     /// <summary>Opens the store, loads the registry, raises the open-files limit, and starts listening.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        StartedAt = Time.GetUtcNow();
+        _fleetView.StartedAt = Time.GetUtcNow();
         RaiseOpenFilesLimit();
 
         await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -130,26 +131,26 @@ public sealed partial class DroverHub : IAsyncDisposable
 
         // Managed restart: nobody is marked lost until one interval plus grace has passed.
         var graceUntil = StartedAt + Options.ReportInterval + Options.EffectiveLateGrace;
-        _restartGraceUntilTicks = graceUntil.UtcTicks;
-        Log.Loaded(Logger, stored.Count, graceUntil);
+        Liveness.BeginRestartGrace(graceUntil);
+        Log.Loaded(_logger, stored.Count, graceUntil);
 
-        _listener = Connections.AgentListener.Bind(Options.AgentEndPoint, Options.ListenBacklog);
+        _acceptLoop.Listen(Options.AgentEndPoint, Options.ListenBacklog);
 
         if (Options.HttpEndPoint is not null)
         {
-            _api = BuildApi(Options.HttpEndPoint);
+            _api = HubApi.Build(Options.HttpEndPoint, LoggerFactory, Options, _fleetView, _store, _jobStore, new DispatcherJobControl(Jobs));
             await _api.StartAsync(cancellationToken).ConfigureAwait(false);
             ApiUrl = new Uri(_api.Urls.First());
         }
 
         var stopping = _stopping.Token;
-        _loops.Add(Task.Run(() => AcceptLoopAsync(stopping), CancellationToken.None));
-        _loops.Add(Task.Run(() => AcceptLoopAsync(stopping), CancellationToken.None));
-        _loops.Add(Task.Run(() => SweepLoopAsync(stopping), CancellationToken.None));
+        _loops.Add(Task.Run(() => _acceptLoop.RunAsync(stopping), CancellationToken.None));
+        _loops.Add(Task.Run(() => _acceptLoop.RunAsync(stopping), CancellationToken.None));
+        _loops.Add(Task.Run(() => Liveness.RunAsync(stopping), CancellationToken.None));
         _loops.Add(Task.Run(() => Writer.RunAsync(stopping), CancellationToken.None));
         _loops.Add(Task.Run(() => Jobs.RunAsync(stopping), CancellationToken.None));
         _jobWriterLoop = Task.Run(Jobs.Writer.RunAsync, CancellationToken.None);
-        Log.Started(Logger, Options.HubId, AgentEndPoint.ToString(), ApiUrl?.ToString() ?? "off");
+        Log.Started(_logger, Options.HubId, AgentEndPoint.ToString(), ApiUrl?.ToString() ?? "off");
     }
 
     /// <summary>Stops accepting, says bye to every agent (they reconnect elsewhere or later), flushes the store.</summary>
@@ -160,7 +161,7 @@ public sealed partial class DroverHub : IAsyncDisposable
             return;
         }
 
-        _listener?.Dispose();
+        _acceptLoop.Dispose();
         if (!_storesOpen)
         {
             // A start that failed before the stores were open (an unwritable data directory): nothing to say bye
@@ -168,18 +169,7 @@ public sealed partial class DroverHub : IAsyncDisposable
             return;
         }
 
-        var sessions = Registry.Entries.Select(e => e.Session).OfType<AgentConnection>().ToList();
-        Log.Stopping(Logger, sessions.Count);
-        foreach (var session in sessions)
-        {
-            session.Close(DisconnectReason.HubStopping, Protocol.ErrorCode.ShuttingDown, "hub is shutting down; reconnect with backoff");
-        }
-
-        foreach (var connection in _pending.Keys)
-        {
-            connection.Close(DisconnectReason.HubStopping, Protocol.ErrorCode.ShuttingDown, "hub is shutting down");
-        }
-
+        var sessions = Sessions.CloseAll();
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -206,10 +196,7 @@ public sealed partial class DroverHub : IAsyncDisposable
             }
         }
 
-        foreach (var connection in _closing.Keys.Concat(sessions))
-        {
-            connection.Dispose();
-        }
+        Sessions.DisposeAll(sessions);
 
         if (_api is not null)
         {
@@ -226,76 +213,6 @@ public sealed partial class DroverHub : IAsyncDisposable
         Jobs.Dispose();
     }
 
-    private async Task AcceptLoopAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener!.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException)
-            {
-                return;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
-            {
-                // Out of descriptors: the pending connections wait in the backlog; do not spin.
-                Log.AcceptFailed(Logger, ex);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), Time, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            catch (SocketException)
-            {
-                // The peer reset before we accepted it.
-                continue;
-            }
-
-            socket.NoDelay = true;
-            socket.Blocking = false;
-            var connection = new AgentConnection(socket, this, Time.GetUtcNow().UtcTicks);
-            _pending.TryAdd(connection, 0);
-            _ = connection.RunAsync();
-        }
-    }
-
-    /// <summary>Called once when a connection begins to close (reason decided).</summary>
-    internal void OnConnectionClosed(AgentConnection connection, DisconnectReason reason, string detail)
-    {
-        _pending.TryRemove(connection, out _);
-        _closing.TryAdd(connection, 0);
-        var entry = connection.Entry;
-        if (entry is not null)
-        {
-            Registry.Detach(entry, connection.Epoch, $"{reason}: {detail}", keepPresence: reason == DisconnectReason.HubStopping);
-            Jobs.OnAgentDisconnected(entry, connection);
-        }
-
-        switch (reason)
-        {
-            case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer:
-                Log.BadPeer(Logger, connection.RemoteAddress, reason, detail);
-                break;
-            case DisconnectReason.InternalError:
-                break;
-            default:
-                if (Logger.IsEnabled(LogLevel.Debug))
-                {
-                    Log.SessionEnded(Logger, entry?.Id ?? "(no hello)", connection.RemoteAddress, reason, detail);
-                }
-
-                break;
-        }
-    }
-
-    /// <summary>Called once when the read loop has ended and the socket is released.</summary>
-    internal void OnConnectionEnded(AgentConnection connection)
-    {
-        _pending.TryRemove(connection, out _);
-        _closing.TryRemove(connection, out _);
-    }
-
     /// <summary>Raises the soft open-files limit to the hard limit (each agent costs one descriptor),
     /// logs both, and sets <see cref="Capacity"/> from the result.</summary>
     private void RaiseOpenFilesLimit()
@@ -303,7 +220,7 @@ public sealed partial class DroverHub : IAsyncDisposable
         var (softBefore, _) = Os.SystemLimits.GetOpenFilesLimit();
         var (softAfter, hard) = Os.SystemLimits.RaiseOpenFilesLimit();
         var capacity = Os.SystemLimits.AgentCapacityFor(softAfter, new Os.SystemLimits().FileMax);
-        Capacity = (long)Math.Min(capacity, int.MaxValue);
-        Log.OpenFilesLimit(Logger, softBefore, softAfter, hard, Capacity);
+        Sessions.Capacity = (long)Math.Min(capacity, int.MaxValue);
+        Log.OpenFilesLimit(_logger, softBefore, softAfter, hard, Capacity);
     }
 }

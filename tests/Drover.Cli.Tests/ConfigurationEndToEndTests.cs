@@ -133,7 +133,7 @@ public sealed class ConfigurationEndToEndTests : IDisposable
             Assert.False(string.IsNullOrEmpty(entry.RootElement.GetProperty("Message").GetString()), line);
         }
 
-        Assert.Contains(lines, line => line.Contains("\"Category\":\"Drover.Hub\"", StringComparison.Ordinal) && line.Contains("listening for agents", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.Contains("\"Category\":\"Drover.Hub.DroverHub\"", StringComparison.Ordinal) && line.Contains("listening for agents", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -210,7 +210,7 @@ public sealed class FullDiskTests : IAsyncLifetime
 
         // The status write-behind failed while the disk was full (it is what proves the agents were kept through it)
         // and writes again by itself.
-        Assert.Contains("Drover.Hub[400] Status write of", serve.Output, StringComparison.Ordinal);
+        Assert.Contains("Drover.Hub.Status.StatusWriter[400] Status write of", serve.Output, StringComparison.Ordinal);
         await serve.WaitForLineAsync(@"Status writes recovered after \d+ failures", TimeSpan.FromSeconds(15));
         var statusAgain = recovery.Elapsed;
         _output.WriteLine($"after the filler was deleted: a new submission accepted in {acceptedAgain.TotalMilliseconds:F0} ms, all {accepted.Count} jobs done in {allDone.TotalMilliseconds:F0} ms, status written again in {statusAgain.TotalMilliseconds:F0} ms");

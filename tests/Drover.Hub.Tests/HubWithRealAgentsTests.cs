@@ -1,8 +1,9 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Http.Json;
+using System.Net;
 using Drover.Agent;
 using Drover.Api;
+using Drover.Hub.Fleet;
 using Drover.Protocol;
 using Drover.Storage;
 using Drover.TestUtilities;
@@ -207,7 +208,7 @@ public sealed class HubWithRealAgentsTests
         }
     }
 
-    private static Status? LatestStatus(Internal.AgentEntry entry)
+    private static Protocol.Status? LatestStatus(AgentEntry entry)
     {
         lock (entry)
         {

@@ -1,9 +1,10 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Drover.Api;
+using Drover.Hub.Http;
 using Drover.Hub.Internal;
 using Drover.Protocol;
 using Drover.Storage;
@@ -819,14 +820,14 @@ public sealed class JobsApiTextTests
     [InlineData("\0\0", "file")]
     [InlineData("x/..\0/y", "y")]
     public void File_names_keep_the_last_segment_without_control_characters(string? raw, string cleaned) =>
-        Assert.Equal(cleaned, DroverHub.CleanFileName(raw));
+        Assert.Equal(cleaned, JobSubmitParameters.CleanFileName(raw));
 
     [Fact]
     public void File_names_are_capped_at_255_characters_without_splitting_a_surrogate_pair()
     {
-        Assert.Equal(new string('a', 255), DroverHub.CleanFileName(new string('a', 10_000)));
+        Assert.Equal(new string('a', 255), JobSubmitParameters.CleanFileName(new string('a', 10_000)));
         var emoji = new string('a', 254) + "😀" + "tail";
-        var cleaned = DroverHub.CleanFileName(emoji);
+        var cleaned = JobSubmitParameters.CleanFileName(emoji);
         Assert.Equal(new string('a', 254), cleaned);
     }
 
@@ -838,5 +839,5 @@ public sealed class JobsApiTextTests
     [InlineData("label:role=web")]
     [InlineData("label:role=")]
     [InlineData("label:a=b=c")]
-    public void Targets_are_accepted(string target) => Assert.True(DroverHub.TryValidateTarget(target, out _));
+    public void Targets_are_accepted(string target) => Assert.True(JobSubmitParameters.TryValidateTarget(target, out _));
 }

@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using Drover.Hub.Api;
+using Drover.Api;
 using Drover.Protocol;
 using Drover.TestUtilities;
 

@@ -1,4 +1,5 @@
 using Drover.Hub.Internal;
+using Drover.Hub.Status;
 using Drover.Storage;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,3 +1,6 @@
+using Drover.Hub.Connections;
+using Drover.Hub.Fleet;
+using Drover.Hub.Status;
 using Drover.Protocol;
 using Drover.Storage;
 

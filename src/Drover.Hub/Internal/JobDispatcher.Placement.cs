@@ -1,3 +1,4 @@
+using Drover.Hub.Connections;
 using Drover.Protocol;
 using Drover.Storage;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Drover.Hub.Status;
 using Drover.Storage;
 
 namespace Drover.Hub.Internal;

@@ -1,3 +1,5 @@
+using Drover.Hub.Connections;
+using Drover.Hub.Fleet;
 using Drover.Protocol;
 using Drover.Storage;
 

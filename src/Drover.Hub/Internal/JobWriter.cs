@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Drover.Hub.Status;
 using Drover.Storage;
 using Microsoft.Extensions.Logging;
 

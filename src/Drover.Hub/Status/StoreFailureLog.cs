@@ -1,6 +1,6 @@
 using Drover.Storage;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Status;
 
 /// <summary>Decides which store failures of one writer are logged, so that a store that keeps failing (a full disk)
 /// says what is wrong without a line per write, and a disk that is nearly full (large writes fail, small ones

@@ -1,11 +1,11 @@
 using System.Security.Cryptography;
 using System.Text;
-using Drover.Hub.Internal;
+using Drover.Hub.Fleet;
 using Drover.Protocol;
 
-namespace Drover.Hub;
+namespace Drover.Hub.Connections;
 
-public sealed partial class DroverHub
+internal sealed partial class AgentSessions
 {
     private const int MaxLabels = 64;
     private static readonly TimeSpan RegistrationTimeout = TimeSpan.FromSeconds(10);
@@ -14,9 +14,9 @@ public sealed partial class DroverHub
 
     /// <summary>Checks a hello, admits the agent at the bounded rate, binds it to the registry (a new
     /// session takes over an old one), makes a first registration durable, and answers welcome.</summary>
-    internal async Task HandleHelloAsync(AgentConnection connection, Hello hello)
+    public async Task HandleHelloAsync(AgentConnection connection, Hello hello)
     {
-        Interlocked.Increment(ref _hellos);
+        _stats.RecordHello();
         if (!TryNegotiateVersion(hello, out var version))
         {
             RefuseHello(connection, hello, ErrorCode.UnsupportedVersion, TimeSpan.Zero,
@@ -42,22 +42,22 @@ public sealed partial class DroverHub
             return;
         }
 
-        var alreadyConnected = Registry.TryGet(hello.AgentId, out var known) && known.Session is not null;
+        var alreadyConnected = _registry.TryGet(hello.AgentId, out var known) && known.Session is not null;
         var capacity = Options.MaxAgents > 0 ? Options.MaxAgents : Capacity;
-        if (capacity > 0 && !alreadyConnected && Registry.Connected >= capacity)
+        if (capacity > 0 && !alreadyConnected && _registry.Connected >= capacity)
         {
             RefuseHello(connection, hello, ErrorCode.CapacityReached, RetryAfterCapacity, $"this hub holds its limit of {capacity} agents");
             return;
         }
 
-        if (!Admission.TryAdmit(hello.AgentId, out var retryAfter))
+        if (!_admission.TryAdmit(hello.AgentId, out var retryAfter))
         {
             RefuseHello(connection, hello, ErrorCode.Overloaded, retryAfter,
                 $"the hub admits {Options.AdmitPerSecond} agents per second; your turn comes in {(long)retryAfter.TotalMilliseconds} ms");
             return;
         }
 
-        var replaced = Registry.Attach(connection, hello, connection.RemoteAddress, out var entry, out var epoch, out var isNew);
+        var replaced = _registry.Attach(connection, hello, connection.RemoteAddress, out var entry, out var epoch, out var isNew);
         _pending.TryRemove(connection, out _);
         connection.Established(entry, epoch, hello.JobSlots);
         replaced?.Close(DisconnectReason.Replaced, ErrorCode.SessionReplaced, $"a newer session for agent {hello.AgentId} connected from {connection.RemoteAddress}");
@@ -67,7 +67,7 @@ public sealed partial class DroverHub
             // The registration is hard state: commit it (grouped with others) before the welcome.
             try
             {
-                await Writer.WaitDurableAsync().WaitAsync(RegistrationTimeout, Time).ConfigureAwait(false);
+                await _writer.WaitDurableAsync().WaitAsync(RegistrationTimeout, Time).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -82,7 +82,7 @@ public sealed partial class DroverHub
             Log.AgentConnected(Logger, hello.AgentId, connection.RemoteAddress, epoch, isNew);
         }
 
-        var interval = Schedule.IntervalMs;
+        var interval = _schedule.IntervalMs;
         connection.Send(new Welcome(
             version,
             epoch,
@@ -98,12 +98,12 @@ public sealed partial class DroverHub
     }
 
     /// <summary>Validates a report without decoding it, records its bytes and acknowledges it.</summary>
-    internal void OnStatus(AgentConnection connection, ReadOnlySpan<byte> payload)
+    public void OnStatus(AgentConnection connection, ReadOnlySpan<byte> payload)
     {
-        var sequence = Status.Validate(payload, Options.MaxStatusFields);
-        if (Registry.RecordStatus(connection.Entry!, connection.Epoch, payload))
+        var sequence = Protocol.Status.Validate(payload, Options.MaxStatusFields);
+        if (_registry.RecordStatus(connection.Entry!, connection.Epoch, payload))
         {
-            Stats.RecordReport();
+            _stats.RecordReport();
             connection.SendAck(sequence);
         }
     }
@@ -129,9 +129,9 @@ public sealed partial class DroverHub
         if (code == ErrorCode.Overloaded)
         {
             // Refusals during a reconnect storm are expected: log one line per hundred, not one per agent.
-            if (Admission.Waiting % 100 == 1)
+            if (_admission.Waiting % 100 == 1)
             {
-                Log.AdmissionBusy(Logger, Admission.Waiting, (long)retryAfter.TotalMilliseconds);
+                Log.AdmissionBusy(Logger, _admission.Waiting, (long)retryAfter.TotalMilliseconds);
             }
         }
         else

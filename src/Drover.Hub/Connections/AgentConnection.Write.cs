@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using Drover.Protocol;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Connections;
 
 /// <summary>The one writer of a connection. Fast path: a non-blocking send under the connection's lock, which
 /// takes the whole of any small frame (acks, pongs, control) while the agent reads: no queue, no task, no
@@ -41,8 +41,8 @@ internal sealed partial class AgentConnection
     /// never has more jobs in flight on an agent than it has slots (so more than that means it does not read);
     /// for an agent without job slots, four ordinary frames.</summary>
     private long MaxBacklogBytes => _jobSlots > 0
-        ? (long)(_jobSlots + 1) * _hub.Options.MaxJobFrameSize
-        : 4L * Math.Max(_hub.Options.MaxFrameSize, ProtocolConstants.DefaultMaxFrameSize);
+        ? (long)(_jobSlots + 1) * _sessions.Options.MaxJobFrameSize
+        : 4L * Math.Max(_sessions.Options.MaxFrameSize, ProtocolConstants.DefaultMaxFrameSize);
 
     /// <summary>Sends one frame, now or through the outbound queue. False when the connection is closed, or
     /// was closed because the agent does not read.</summary>

@@ -1,21 +1,62 @@
+using Drover.Hub.Connections;
 using Drover.Hub.Internal;
 using Drover.Protocol;
 using Drover.Storage;
+using Microsoft.Extensions.Logging;
 
-namespace Drover.Hub;
+namespace Drover.Hub.Fleet;
 
-public sealed partial class DroverHub
+/// <summary>The liveness sweep: one periodic pass (<see cref="HubOptions.SweepInterval"/> on the hub's
+/// <see cref="TimeProvider"/>) over every connection and agent, the only timer the agents cost. It also owns the
+/// managed-restart grace (nobody is marked lost until one interval plus grace after a start).</summary>
+internal sealed class LivenessSweep
 {
     private const int TrimAfterAgents = 1_000;
+    private readonly HubOptions _options;
+    private readonly TimeProvider _time;
+    private readonly AgentRegistry _registry;
+    private readonly FleetStats _stats;
+    private readonly ReportSchedule _schedule;
+    private readonly AdmissionControl _admission;
+    private readonly AgentSessions _sessions;
+    private readonly JobDispatcher _jobs;
+    private readonly ILogger _logger;
+    private long _restartGraceUntilTicks;
     private long _rescheduledAtTicks;
     private int _agentsAtLastTrim;
-    private long _hellos;
     private long _hellosAtLastSweep;
     private int _quietSweeps;
 
-    private async Task SweepLoopAsync(CancellationToken cancellationToken)
+    public LivenessSweep(
+        HubOptions options,
+        AgentRegistry registry,
+        FleetStats stats,
+        ReportSchedule schedule,
+        AdmissionControl admission,
+        AgentSessions sessions,
+        JobDispatcher jobs,
+        ILogger<LivenessSweep> logger)
     {
-        using var timer = new PeriodicTimer(Options.SweepInterval, Time);
+        _options = options;
+        _time = options.TimeProvider;
+        _registry = registry;
+        _stats = stats;
+        _schedule = schedule;
+        _admission = admission;
+        _sessions = sessions;
+        _jobs = jobs;
+        _logger = logger;
+    }
+
+    /// <summary>True until one interval plus grace has passed since <see cref="BeginRestartGrace"/>.</summary>
+    public bool InRestartGrace => _time.GetUtcNow().UtcTicks < Volatile.Read(ref _restartGraceUntilTicks);
+
+    /// <summary>Managed restart: nobody is marked lost before <paramref name="until"/>.</summary>
+    public void BeginRestartGrace(DateTimeOffset until) => Volatile.Write(ref _restartGraceUntilTicks, until.UtcTicks);
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.SweepInterval, _time);
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
@@ -26,16 +67,16 @@ public sealed partial class DroverHub
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    Log.SessionBug(Logger, "sweep", ex);
+                    Log.SessionBug(_logger, "sweep", ex);
                 }
 
                 try
                 {
-                    Jobs.Sweep(cancellationToken);
+                    _jobs.Sweep(cancellationToken);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    Log.SessionBug(Logger, "job sweep", ex);
+                    Log.SessionBug(_logger, "job sweep", ex);
                 }
             }
         }
@@ -47,34 +88,19 @@ public sealed partial class DroverHub
     /// <summary>One pass over every connection and agent: handshake timeouts, lingering closes,
     /// interval stretching, and liveness (online → late → lost → stale → retired). The only timer
     /// the hub has for its agents.</summary>
-    internal void Sweep()
+    public void Sweep()
     {
-        var now = Time.GetUtcNow().UtcTicks;
+        var now = _time.GetUtcNow().UtcTicks;
 
-        foreach (var connection in _pending.Keys)
-        {
-            if (now - connection.AcceptedTicks > Options.HandshakeTimeout.Ticks)
-            {
-                connection.Close(DisconnectReason.HandshakeTimeout, ErrorCode.HandshakeTimeout, $"no hello within {Options.HandshakeTimeout.TotalSeconds:0.#} s");
-            }
-        }
+        _sessions.SweepConnections(now);
 
-        foreach (var connection in _closing.Keys)
-        {
-            if (now - connection.ClosingSinceTicks > LingerAfterClose.Ticks)
-            {
-                connection.Dispose();
-                _closing.TryRemove(connection, out _);
-            }
-        }
-
-        if (Schedule.Update(Registry.Connected))
+        if (_schedule.Update(_registry.Connected))
         {
             BroadcastSchedule();
         }
 
         SweepLiveness(now);
-        Admission.ExpireReservations();
+        _admission.ExpireReservations();
         TrimAfterBurst();
     }
 
@@ -85,8 +111,8 @@ public sealed partial class DroverHub
     /// restarts, not in steady state, so this costs one short pause now and then.</summary>
     private void TrimAfterBurst()
     {
-        var agents = Registry.Count;
-        var hellos = Volatile.Read(ref _hellos);
+        var agents = _registry.Count;
+        var hellos = _stats.Hellos;
         if (Math.Abs(agents - _agentsAtLastTrim) < TrimAfterAgents)
         {
             _hellosAtLastSweep = hellos;
@@ -107,7 +133,7 @@ public sealed partial class DroverHub
 
         var before = GC.GetGCMemoryInfo().TotalCommittedBytes;
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        Log.TrimmedAfterBurst(Logger, agents, before / 1024 / 1024, GC.GetGCMemoryInfo().TotalCommittedBytes / 1024 / 1024);
+        Log.TrimmedAfterBurst(_logger, agents, before / 1024 / 1024, GC.GetGCMemoryInfo().TotalCommittedBytes / 1024 / 1024);
         _agentsAtLastTrim = agents;
         _quietSweeps = 0;
     }
@@ -116,10 +142,10 @@ public sealed partial class DroverHub
     {
         // An agent told a new schedule may stay silent for one new interval from now: liveness
         // counts from this moment for reports older than it.
-        _rescheduledAtTicks = Time.GetUtcNow().UtcTicks;
-        var interval = Schedule.IntervalMs;
-        Log.IntervalChanged(Logger, interval, Registry.Connected, Options.MaxReportsPerSecond);
-        foreach (var entry in Registry.Entries)
+        _rescheduledAtTicks = _time.GetUtcNow().UtcTicks;
+        var interval = _schedule.IntervalMs;
+        Log.IntervalChanged(_logger, interval, _registry.Connected, _options.MaxReportsPerSecond);
+        foreach (var entry in _registry.Entries)
         {
             entry.Session?.Send(new Reschedule(interval, ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, interval)));
         }
@@ -127,13 +153,13 @@ public sealed partial class DroverHub
 
     private void SweepLiveness(long now)
     {
-        var interval = TimeSpan.FromMilliseconds(Schedule.IntervalMs).Ticks;
-        var grace = Options.LateGraceFor(TimeSpan.FromTicks(interval)).Ticks;
-        var lostAfter = interval * Options.MissedReportsForLost + grace;
+        var interval = TimeSpan.FromMilliseconds(_schedule.IntervalMs).Ticks;
+        var grace = _options.LateGraceFor(TimeSpan.FromTicks(interval)).Ticks;
+        var lostAfter = interval * _options.MissedReportsForLost + grace;
         var inGrace = InRestartGrace;
         int late = 0, lost = 0, stale = 0, retired = 0;
 
-        foreach (var entry in Registry.Entries)
+        foreach (var entry in _registry.Entries)
         {
             AgentConnection? session;
             Presence presence;
@@ -150,12 +176,12 @@ public sealed partial class DroverHub
                 if (silent > lostAfter && !inGrace)
                 {
                     lost++;
-                    session.Close(DisconnectReason.MissedReports, ErrorCode.IdleTimeout, $"missed {Options.MissedReportsForLost} reports in a row");
+                    session.Close(DisconnectReason.MissedReports, ErrorCode.IdleTimeout, $"missed {_options.MissedReportsForLost} reports in a row");
                 }
                 else if (silent > interval + grace && presence == Presence.Online)
                 {
                     late++;
-                    Registry.SetPresence(entry, Presence.Late, null);
+                    _registry.SetPresence(entry, Presence.Late, null);
                 }
 
                 continue;
@@ -166,23 +192,23 @@ public sealed partial class DroverHub
                 case Presence.Online or Presence.Late when !inGrace:
                     // Loaded from the store at start and not back within the restart grace.
                     lost++;
-                    Registry.SetPresence(entry, Presence.Lost, "did not reconnect after the hub restarted");
+                    _registry.SetPresence(entry, Presence.Lost, "did not reconnect after the hub restarted");
                     break;
-                case Presence.Lost when silent > Options.StaleAfter.Ticks:
+                case Presence.Lost when silent > _options.StaleAfter.Ticks:
                     stale++;
-                    Registry.SetPresence(entry, Presence.Stale, null);
+                    _registry.SetPresence(entry, Presence.Stale, null);
                     break;
-                case Presence.Stale when silent > Options.RetireAfter.Ticks:
+                case Presence.Stale when silent > _options.RetireAfter.Ticks:
                     retired++;
-                    Registry.SetPresence(entry, Presence.Retired, null);
-                    Registry.Remove(entry);
+                    _registry.SetPresence(entry, Presence.Retired, null);
+                    _registry.Remove(entry);
                     break;
             }
         }
 
         if (late + lost + stale + retired > 0)
         {
-            Log.SweepChanges(Logger, late, lost, stale, retired);
+            Log.SweepChanges(_logger, late, lost, stale, retired);
         }
     }
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Fleet;
 
 /// <summary>Admits hellos at a bounded rate. Within the rate (with a burst of one second's worth) an
 /// agent is admitted at once. Beyond it, the agent is given its own future moment, one 1/rate apart

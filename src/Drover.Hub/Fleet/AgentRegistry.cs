@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using Drover.Hub.Connections;
+using Drover.Hub.Status;
 using Drover.Protocol;
 using Drover.Storage;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Fleet;
 
 /// <summary>The live list of agents, keyed by id. Sessions attach and detach here; presence changes
 /// are ordered by session epoch, so a late detach of an old session never marks a newer one offline.

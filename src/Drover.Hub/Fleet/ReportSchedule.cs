@@ -1,4 +1,4 @@
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Fleet;
 
 /// <summary>Decides when each agent reports. Every agent has a permanent slot ordinal (0, 1, 2, …, in
 /// order of first registration); its offset in the interval is the ordinal's van der Corput fraction

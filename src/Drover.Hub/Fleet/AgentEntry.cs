@@ -1,7 +1,8 @@
+using Drover.Hub.Connections;
 using Drover.Protocol;
 using Drover.Storage;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Fleet;
 
 /// <summary>One agent in the live registry. Every mutable field is guarded by <c>lock (entry)</c>;
 /// <see cref="Dirty"/> is the exception (Interlocked). Kept small: an idle agent costs this object,
@@ -62,8 +63,8 @@ internal sealed class AgentEntry
     public static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>();
 
     /// <summary>The latest status, decoded (call under the entry's lock).</summary>
-    public Status? DecodeStatus() =>
-        StatusPayload is null ? null : (Status)FrameCodec.Decode(MessageType.Status, StatusPayload.AsSpan(0, StatusLength));
+    public Protocol.Status? DecodeStatus() =>
+        StatusPayload is null ? null : (Protocol.Status)FrameCodec.Decode(MessageType.Status, StatusPayload.AsSpan(0, StatusLength));
 
     /// <summary>Stores a status payload, reusing the array when it is large enough (call under the lock).</summary>
     public void StoreStatus(ReadOnlySpan<byte> payload)

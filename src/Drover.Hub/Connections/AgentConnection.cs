@@ -1,8 +1,9 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
+using Drover.Hub.Fleet;
 using Drover.Protocol;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Connections;
 
 /// <summary>One agent connection: the lean socket loop. While idle it holds no buffer and no timer:
 /// a zero-byte receive waits for data, and the liveness sweep (not a per-connection timer) decides
@@ -10,14 +11,14 @@ namespace Drover.Hub.Internal;
 internal sealed partial class AgentConnection
 {
     private readonly Socket _socket;
-    private readonly DroverHub _hub;
+    private readonly AgentSessions _sessions;
     private int _closed;
     private int _jobSlots;
 
-    public AgentConnection(Socket socket, DroverHub hub, long acceptedTicks)
+    public AgentConnection(Socket socket, AgentSessions sessions, long acceptedTicks)
     {
         _socket = socket;
-        _hub = hub;
+        _sessions = sessions;
         AcceptedTicks = acceptedTicks;
     }
 
@@ -30,7 +31,7 @@ internal sealed partial class AgentConnection
     /// <see cref="HubOptions.JobAgentMaxFrameSize"/> for an agent with job slots (its results carry out files),
     /// else <see cref="HubOptions.MaxFrameSize"/>. The welcome tells the agent the same number.</summary>
     public int MaxReadFrameSize => Entry is null ? ProtocolConstants.MaxHelloFrameSize
-        : _jobSlots > 0 ? _hub.Options.JobAgentMaxFrameSize : _hub.Options.MaxFrameSize;
+        : _jobSlots > 0 ? _sessions.Options.JobAgentMaxFrameSize : _sessions.Options.MaxFrameSize;
 
     /// <summary>Set when the close began (bye sent, send side shut); the sweep ends lingering closes.</summary>
     public long ClosingSinceTicks { get; private set; }
@@ -55,14 +56,14 @@ internal sealed partial class AgentConnection
             return;
         }
 
-        ClosingSinceTicks = _hub.Time.GetUtcNow().UtcTicks;
+        ClosingSinceTicks = _sessions.Time.GetUtcNow().UtcTicks;
         if (code is { } byeCode)
         {
             SendFinal(new Bye(byeCode, detail));
         }
 
         ShutdownSend(dropBacklog: reason == DisconnectReason.SlowConsumer);
-        _hub.OnConnectionClosed(this, reason, detail);
+        _sessions.OnConnectionClosed(this, reason, detail);
     }
 
     /// <summary>Closes after a refused hello: the refusal is the last frame.</summary>
@@ -73,10 +74,10 @@ internal sealed partial class AgentConnection
             return;
         }
 
-        ClosingSinceTicks = _hub.Time.GetUtcNow().UtcTicks;
+        ClosingSinceTicks = _sessions.Time.GetUtcNow().UtcTicks;
         SendFinal(new Refuse(code, (uint)Math.Clamp(retryAfter.TotalMilliseconds, 0, uint.MaxValue), detail));
         ShutdownSend(dropBacklog: false);
-        _hub.OnConnectionClosed(this, DisconnectReason.Refused, detail);
+        _sessions.OnConnectionClosed(this, DisconnectReason.Refused, detail);
     }
 
     /// <summary>Releases the socket (the read loop ends with it).</summary>

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Drover.Protocol;
 using Drover.Storage;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Status;
 
 /// <summary>Converts status reports between the wire form and the stored form (fields as a JSON object).</summary>
 internal static class StatusConversions
@@ -24,14 +24,14 @@ internal static class StatusConversions
         _ => AgentState.Unknown,
     };
 
-    public static StatusRecord ToRecord(Status status, long receivedAtTicks) => new(
+    public static StatusRecord ToRecord(Protocol.Status status, long receivedAtTicks) => new(
         status.Sequence,
         StateName(status.State),
         status.Progress == ProtocolConstants.NoProgress ? null : status.Progress,
         FieldsToJson(status.Fields),
         new DateTimeOffset(receivedAtTicks, TimeSpan.Zero));
 
-    public static Status FromRecord(StatusRecord record)
+    public static Protocol.Status FromRecord(StatusRecord record)
     {
         var fields = new List<KeyValuePair<string, FieldValue>>();
         using (var document = JsonDocument.Parse(string.IsNullOrEmpty(record.FieldsJson) ? "{}" : record.FieldsJson))
@@ -42,7 +42,7 @@ internal static class StatusConversions
             }
         }
 
-        return new Status(record.Sequence, ParseState(record.State), (byte)(record.Progress ?? ProtocolConstants.NoProgress), fields);
+        return new Protocol.Status(record.Sequence, ParseState(record.State), (byte)(record.Progress ?? ProtocolConstants.NoProgress), fields);
     }
 
     public static string FieldsToJson(IReadOnlyList<KeyValuePair<string, FieldValue>> fields)

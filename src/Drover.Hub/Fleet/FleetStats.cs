@@ -1,6 +1,6 @@
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Fleet;
 
-/// <summary>Counts status reports per wall-clock second in a ring of the last
+/// <summary>Counts hellos, and status reports per wall-clock second in a ring of the last
 /// <see cref="WindowSeconds"/> seconds, lock-free on the report path.</summary>
 internal sealed class FleetStats
 {
@@ -10,10 +10,16 @@ internal sealed class FleetStats
     private readonly long[] _counts = new long[WindowSeconds];
     private readonly long[] _stamps = new long[WindowSeconds];
     private long _totalReports;
+    private long _hellos;
 
     public FleetStats(TimeProvider time) => _time = time;
 
     public long TotalReports => Interlocked.Read(ref _totalReports);
+
+    /// <summary>Hellos received since start (the sweep watches it to see a connection burst settle).</summary>
+    public long Hellos => Interlocked.Read(ref _hellos);
+
+    public void RecordHello() => Interlocked.Increment(ref _hellos);
 
     public void RecordReport()
     {

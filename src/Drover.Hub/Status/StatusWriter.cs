@@ -1,7 +1,8 @@
+using Drover.Hub.Fleet;
 using Drover.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Status;
 
 /// <summary>Write-behind for the registry. Reports are coalesced in the entries; once per flush
 /// interval this writes every changed agent in one store transaction (one row per agent, plus one

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Fleet;
 
 /// <summary>One copy of the strings and label sets that many agents share (versions, label sets such
 /// as zone=eu): a fleet of 10,000 agents usually has a handful of each, so interning saves a

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using Drover.Protocol;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Connections;
 
 internal sealed partial class AgentConnection
 {
@@ -64,7 +64,7 @@ internal sealed partial class AgentConnection
         }
         catch (Exception ex)
         {
-            Log.SessionBug(_hub.Logger, RemoteAddress, ex);
+            Log.SessionBug(_sessions.Logger, RemoteAddress, ex);
             endReason = DisconnectReason.InternalError;
             endDetail = ex.Message;
             Close(DisconnectReason.InternalError, ErrorCode.InternalError, "internal error in the hub");
@@ -74,7 +74,7 @@ internal sealed partial class AgentConnection
             ReturnBuffer();
             Close(endReason, null, endDetail);
             _socket.Dispose();
-            _hub.OnConnectionEnded(this);
+            _sessions.OnConnectionEnded(this);
         }
     }
 
@@ -97,13 +97,13 @@ internal sealed partial class AgentConnection
                         throw new ProtocolException(ErrorCode.UnexpectedMessage, "hello sent twice in one session");
                     }
 
-                    await _hub.HandleHelloAsync(this, hello).ConfigureAwait(false);
+                    await _sessions.HandleHelloAsync(this, hello).ConfigureAwait(false);
                 }
                 else if (message is JobResult result && Entry is not null)
                 {
                     // Committed by the group commit and acknowledged when it is; the loop reads on meanwhile,
                     // unless this session already has many results waiting for their commit.
-                    var committed = _hub.Jobs.OnResultAsync(this, result);
+                    var committed = _sessions.Jobs.OnResultAsync(this, result);
                     if (!committed.IsCompleted && Volatile.Read(ref PendingResults) > MaxPendingResults)
                     {
                         await committed.ConfigureAwait(false);
@@ -158,7 +158,7 @@ internal sealed partial class AgentConnection
         if (type == MessageType.Status && Entry is not null)
         {
             // The hot path: validated and recorded from the buffer, never decoded into objects.
-            _hub.OnStatus(this, payload);
+            _sessions.OnStatus(this, payload);
             message = null!;
             return true;
         }
@@ -191,10 +191,10 @@ internal sealed partial class AgentConnection
                 Close(DisconnectReason.AgentClosed, null, $"agent said bye: {bye.Code} {bye.Reason}");
                 break;
             case JobAccepted accepted:
-                _hub.Jobs.OnAccepted(this, accepted);
+                _sessions.Jobs.OnAccepted(this, accepted);
                 break;
             case JobBusy busy:
-                _hub.Jobs.OnBusy(this, busy);
+                _sessions.Jobs.OnBusy(this, busy);
                 break;
             default:
                 throw new ProtocolException(ErrorCode.UnexpectedMessage, $"agents do not send {message.Type}");

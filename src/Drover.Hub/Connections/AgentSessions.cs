@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using Drover.Hub.Fleet;
+using Drover.Hub.Internal;
+using Drover.Hub.Status;
+using Microsoft.Extensions.Logging;
+
+namespace Drover.Hub.Connections;
+
+/// <summary>The agent connection handler: every accepted connection's session from hello to close. It answers the
+/// hello (<c>AgentSessions.Handshake.cs</c>), takes each status report (the hot path), decides how a close is
+/// logged and detaches it from the registry, and tracks the connections without a hello yet and those lingering
+/// after a close. Partial files: Handshake (hello and status).</summary>
+internal sealed partial class AgentSessions
+{
+    private static readonly TimeSpan LingerAfterClose = TimeSpan.FromSeconds(2);
+
+    private readonly ConcurrentDictionary<AgentConnection, byte> _pending = new();
+    private readonly ConcurrentDictionary<AgentConnection, byte> _closing = new();
+    private readonly AgentRegistry _registry;
+    private readonly FleetStats _stats;
+    private readonly ReportSchedule _schedule;
+    private readonly AdmissionControl _admission;
+    private readonly StatusWriter _writer;
+
+    public AgentSessions(
+        HubOptions options,
+        AgentRegistry registry,
+        FleetStats stats,
+        ReportSchedule schedule,
+        AdmissionControl admission,
+        StatusWriter writer,
+        JobDispatcher jobs,
+        ILogger<AgentSessions> logger)
+    {
+        Options = options;
+        Time = options.TimeProvider;
+        _registry = registry;
+        _stats = stats;
+        _schedule = schedule;
+        _admission = admission;
+        _writer = writer;
+        Jobs = jobs;
+        Logger = logger;
+    }
+
+    public HubOptions Options { get; }
+
+    public TimeProvider Time { get; }
+
+    public ILogger Logger { get; }
+
+    /// <summary>The job engine, told of accepted jobs, busy answers and results read from a session.</summary>
+    public JobDispatcher Jobs { get; }
+
+    /// <summary>How many agents this process can hold, from the open-files limit (0: not known); set at start.</summary>
+    public long Capacity { get; set; }
+
+    /// <summary>Connections without a hello yet, plus those closing: zero once every dropped socket is released.</summary>
+    public int PendingConnections => _pending.Count + _closing.Count;
+
+    /// <summary>Takes a freshly accepted socket's connection into the handshake.</summary>
+    public void Accepted(AgentConnection connection) => _pending.TryAdd(connection, 0);
+
+    /// <summary>Called once when a connection begins to close (reason decided).</summary>
+    public void OnConnectionClosed(AgentConnection connection, DisconnectReason reason, string detail)
+    {
+        _pending.TryRemove(connection, out _);
+        _closing.TryAdd(connection, 0);
+        var entry = connection.Entry;
+        if (entry is not null)
+        {
+            _registry.Detach(entry, connection.Epoch, $"{reason}: {detail}", keepPresence: reason == DisconnectReason.HubStopping);
+            Jobs.OnAgentDisconnected(entry, connection);
+        }
+
+        switch (reason)
+        {
+            case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer:
+                Log.BadPeer(Logger, connection.RemoteAddress, reason, detail);
+                break;
+            case DisconnectReason.InternalError:
+                break;
+            default:
+                if (Logger.IsEnabled(LogLevel.Debug))
+                {
+                    Log.SessionEnded(Logger, entry?.Id ?? "(no hello)", connection.RemoteAddress, reason, detail);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Called once when the read loop has ended and the socket is released.</summary>
+    public void OnConnectionEnded(AgentConnection connection)
+    {
+        _pending.TryRemove(connection, out _);
+        _closing.TryRemove(connection, out _);
+    }
+
+    /// <summary>The sweep's part for connections: closes those that sent no hello within the handshake timeout,
+    /// disposes lingering closes.</summary>
+    public void SweepConnections(long nowTicks)
+    {
+        foreach (var connection in _pending.Keys)
+        {
+            if (nowTicks - connection.AcceptedTicks > Options.HandshakeTimeout.Ticks)
+            {
+                connection.Close(DisconnectReason.HandshakeTimeout, Protocol.ErrorCode.HandshakeTimeout, $"no hello within {Options.HandshakeTimeout.TotalSeconds:0.#} s");
+            }
+        }
+
+        foreach (var connection in _closing.Keys)
+        {
+            if (nowTicks - connection.ClosingSinceTicks > LingerAfterClose.Ticks)
+            {
+                connection.Dispose();
+                _closing.TryRemove(connection, out _);
+            }
+        }
+    }
+
+    /// <summary>Says bye to every session and to every connection without a hello; returns the sessions, for
+    /// <see cref="DisposeAll"/> once the loops have ended.</summary>
+    public List<AgentConnection> CloseAll()
+    {
+        var sessions = _registry.Entries.Select(e => e.Session).OfType<AgentConnection>().ToList();
+        Log.Stopping(Logger, sessions.Count);
+        foreach (var session in sessions)
+        {
+            session.Close(DisconnectReason.HubStopping, Protocol.ErrorCode.ShuttingDown, "hub is shutting down; reconnect with backoff");
+        }
+
+        foreach (var connection in _pending.Keys)
+        {
+            connection.Close(DisconnectReason.HubStopping, Protocol.ErrorCode.ShuttingDown, "hub is shutting down");
+        }
+
+        return sessions;
+    }
+
+    /// <summary>Releases every lingering close and every session in <paramref name="sessions"/>.</summary>
+    public void DisposeAll(IEnumerable<AgentConnection> sessions)
+    {
+        foreach (var connection in _closing.Keys.Concat(sessions))
+        {
+            connection.Dispose();
+        }
+    }
+}

@@ -1,0 +1,12 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Drover.Hub.Http;
+
+/// <summary><c>/healthz</c>: "ok" while the hub serves.</summary>
+internal static class HealthEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapMethods("/healthz", ["GET", "HEAD"], () => Results.Text("ok"));
+}

@@ -1,0 +1,106 @@
+using Drover.Api;
+using Drover.Hub.Internal;
+using Drover.Protocol;
+using Drover.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Drover.Hub.Http;
+
+/// <summary><c>/api/jobs</c> (docs/http-api.md): submit (<see cref="JobSubmission"/>), list, read, cancel, and the
+/// result (<see cref="JobResultEndpoints"/>). Writes go through <see cref="IJobControl"/> (the dispatcher, which
+/// answers once they are committed); reads go straight to the <see cref="IJobStore"/>.</summary>
+internal static class JobEndpoints
+{
+    private static readonly string[] JobStateNames = [JobStates.Queued, JobStates.Running, JobStates.Done, JobStates.Dead, JobStates.Cancelled];
+
+    public static void Map(IEndpointRouteBuilder app, JobSubmission submission, IJobStore store, IJobControl jobs)
+    {
+        // A store that fails a read or a cancel answers 500 with its message (507 when it is full), as a failed
+        // submission does.
+        var group = app.MapGroup("/api/jobs").AddEndpointFilter(static async (context, next) =>
+        {
+            try
+            {
+                return await next(context).ConfigureAwait(false);
+            }
+            catch (StoreException ex)
+            {
+                return ApiResults.StoreFailed(ex, "nothing was changed");
+            }
+        });
+
+        // The handlers that take the HttpContext are cast to Delegate, so that their IResult is written.
+        group.MapPost(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)submission.SubmitAsync);
+        group.MapGet(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => ListJobsAsync(store, context)));
+        group.MapGet("/{id}", (string id, CancellationToken cancellationToken) => GetJobAsync(store, id, cancellationToken));
+        JobResultEndpoints.Map(group, store);
+        group.MapDelete("/{id}", (string id, CancellationToken cancellationToken) => CancelJobAsync(store, jobs, id, cancellationToken));
+    }
+
+    private static async Task<IResult> ListJobsAsync(IJobStore store, HttpContext context)
+    {
+        var query = context.Request.Query;
+        string? state = query["state"];
+        if (string.IsNullOrEmpty(state))
+        {
+            state = null;
+        }
+        else if (!JobStateNames.Contains(state, StringComparer.Ordinal))
+        {
+            return ApiResults.BadRequest($"unknown state '{state}'; use one of {string.Join(", ", JobStateNames)}");
+        }
+
+        string? agent = query["agent"];
+        if (string.IsNullOrEmpty(agent))
+        {
+            agent = null;
+        }
+        else if (!AgentIds.IsValid(agent, out var reason))
+        {
+            return ApiResults.BadRequest($"agent '{agent}': {reason}");
+        }
+
+        if (!ApiResults.TryParseQueryInt(query["limit"], ApiResults.DefaultPageSize, 1, ApiResults.MaxPageSize, out var pageSize))
+        {
+            return ApiResults.BadRequest($"limit must be between 1 and {ApiResults.MaxPageSize}");
+        }
+
+        string? after = query["after"];
+        if (string.IsNullOrEmpty(after))
+        {
+            after = null;
+        }
+
+        var cancellationToken = context.RequestAborted;
+        var page = await store.ListJobsAsync(state, agent, pageSize + 1, after, cancellationToken).ConfigureAwait(false);
+        var items = new List<JobView>(Math.Min(page.Count, pageSize));
+        foreach (var job in page.Take(pageSize))
+        {
+            items.Add(await JobViews.ToJobViewAsync(store, job, cancellationToken).ConfigureAwait(false));
+        }
+
+        var next = page.Count > pageSize ? items[^1].Id : null;
+        return Results.Json(new JobPage(items, next), ApiJsonContext.Default.JobPage);
+    }
+
+    private static async Task<IResult> GetJobAsync(IJobStore store, string id, CancellationToken cancellationToken)
+    {
+        var job = await store.GetJobAsync(id, withContent: false, cancellationToken).ConfigureAwait(false);
+        return job is null
+            ? ApiResults.NoJob(id)
+            : Results.Json(await JobViews.ToJobViewAsync(store, job, cancellationToken).ConfigureAwait(false), ApiJsonContext.Default.JobView);
+    }
+
+    private static async Task<IResult> CancelJobAsync(IJobStore store, IJobControl jobs, string id, CancellationToken cancellationToken)
+    {
+        var (outcome, job) = await jobs.CancelAsync(id, cancellationToken).ConfigureAwait(false);
+        return outcome switch
+        {
+            CancelResult.Cancelled when job is not null => Results.Json(await JobViews.ToJobViewAsync(store, job, cancellationToken).ConfigureAwait(false), ApiJsonContext.Default.JobView),
+            CancelResult.AlreadyFinal => ApiResults.Error($"job '{id}' is already {job?.State ?? "finished"}", StatusCodes.Status409Conflict),
+            _ => ApiResults.NoJob(id),
+        };
+    }
+}

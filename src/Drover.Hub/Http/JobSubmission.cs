@@ -1,0 +1,256 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Drover.Api;
+using Drover.Hub.Fleet;
+using Drover.Hub.Internal;
+using Drover.Protocol;
+using Drover.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace Drover.Hub.Http;
+
+/// <summary><c>POST /api/jobs</c>: one file as the body, or files as multipart/form-data parts, each becoming a job
+/// with the query's settings (<see cref="JobSubmitParameters"/>). The jobs are handed to the dispatcher, which
+/// answers once they are committed.</summary>
+internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleetView fleet)
+{
+    /// <summary>Framing a multipart request may spend per file on top of the file bytes (boundary line and
+    /// part headers), used to size the request body limit.</summary>
+    private const long MultipartOverheadPerFile = 1024;
+
+    private readonly HubOptions _options = options;
+    private readonly IJobControl _jobs = jobs;
+    private readonly IFleetView _fleet = fleet;
+    private readonly JobIds _jobIds = new();
+
+    /// <summary>One file of a request: its cleaned name and its bytes.</summary>
+    private readonly record struct UploadedFile(string Name, byte[] Content);
+
+    public async Task<IResult> SubmitAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var aborted = context.RequestAborted;
+        if (!JobSubmitParameters.TryParse(request.Query, out var parameters, out var problem))
+        {
+            return ApiResults.BadRequest(problem);
+        }
+
+        var isMultipart = false;
+        string? boundary = null;
+        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) && mediaType.MediaType.StartsWith("multipart/", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!mediaType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+            {
+                return ApiResults.BadRequest($"content type {mediaType.MediaType} is not supported; send one file as the body or files as multipart/form-data");
+            }
+
+            boundary = HeaderUtilities.RemoveQuotes(mediaType.Boundary).Value;
+            if (string.IsNullOrEmpty(boundary) || boundary.Length > 70)
+            {
+                return ApiResults.BadRequest("malformed multipart body: multipart/form-data needs a boundary parameter of 1 to 70 characters");
+            }
+
+            if (parameters.Name is not null)
+            {
+                return ApiResults.BadRequest("name applies to a single-file body; in a multipart request each part's filename names its job");
+            }
+
+            isMultipart = true;
+        }
+
+        var limit = _options.MaxFileSize;
+        var bodyLimit = isMultipart
+            ? _options.MaxQueuedBytes + (_options.MaxQueuedJobs * MultipartOverheadPerFile)
+            : limit + 1L;
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = bodyLimit;
+        }
+
+        // A single-file body is named by the query; Kestrel's own limit for it is one byte over the file limit.
+        var name = JobSubmitParameters.CleanFileName(parameters.Name);
+        List<UploadedFile> files;
+        using (var buffer = new UploadBuffer(limit))
+        {
+            try
+            {
+                if (!isMultipart)
+                {
+                    if (request.ContentLength > limit)
+                    {
+                        return ApiResults.TooLarge(FileTooLarge(name, null, limit));
+                    }
+
+                    var count = await buffer.ReadAsync(request.Body, aborted).ConfigureAwait(false);
+                    if (count < 0)
+                    {
+                        return ApiResults.TooLarge(FileTooLarge(name, null, limit));
+                    }
+
+                    if (count == 0)
+                    {
+                        return ApiResults.BadRequest("empty request: send one file as the body, or files as multipart/form-data parts");
+                    }
+
+                    files = [new UploadedFile(name, buffer.ToArray(count))];
+                }
+                else
+                {
+                    var (parts, error) = await ReadMultipartAsync(request.Body, boundary!, buffer, aborted).ConfigureAwait(false);
+                    if (error is not null)
+                    {
+                        return error;
+                    }
+
+                    files = parts!;
+                }
+            }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return ApiResults.TooLarge(isMultipart
+                    ? $"the request body is over the limit of {SizeText.Format(bodyLimit)} ({bodyLimit} bytes)"
+                    : FileTooLarge(name, null, limit));
+            }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
+            {
+                return ApiResults.BadRequest($"bad request body: {ex.Message}");
+            }
+        }
+
+        var now = _options.TimeProvider.GetUtcNow();
+        var jobs = new List<JobRecord>(files.Count);
+        var answer = new List<SubmittedJob>(files.Count);
+        foreach (var file in files)
+        {
+            var sha256 = SHA256.HashData(file.Content);
+            var job = new JobRecord
+            {
+                Id = _jobIds.Next(now),
+                State = JobStates.Queued,
+                Priority = parameters.Priority,
+                Target = parameters.Target,
+                FileName = file.Name,
+                FileSize = file.Content.Length,
+                Sha256 = sha256,
+                Content = file.Content,
+                Args = parameters.Args,
+                Timeout = parameters.Timeout,
+                MaxRetries = parameters.Retries,
+                Attempt = 0,
+                SubmittedAt = now,
+            };
+            jobs.Add(job);
+            answer.Add(new SubmittedJob(job.Id, job.FileName, job.FileSize, Convert.ToHexStringLower(sha256)));
+        }
+
+        try
+        {
+            // Not the request's token: once handed over, the submission is committed or refused as a whole
+            // by the dispatcher; a client that went away meanwhile only misses the answer.
+            await _jobs.SubmitAsync(jobs, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (JobQueueFullException ex)
+        {
+            var seconds = (long)Math.Max(1, Math.Ceiling(ex.RetryAfter.TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            return ApiResults.Error(ex.Message, StatusCodes.Status503ServiceUnavailable);
+        }
+        catch (StoreException ex)
+        {
+            return ApiResults.StoreFailed(ex, jobs.Count == 1 ? "the job was not accepted" : $"none of the {jobs.Count} jobs was accepted");
+        }
+
+        if (answer.Count == 1)
+        {
+            context.Response.Headers.Location = "/api/jobs/" + answer[0].Id;
+        }
+
+        return Results.Json(new SubmitResponse(answer, WaitWarning(parameters)), ApiJsonContext.Default.SubmitResponse, statusCode: StatusCodes.Status201Created);
+    }
+
+    /// <summary>Why jobs for one agent cannot start now, or null: that agent was never seen by this hub, or is not
+    /// connected. They stay queued for it and end dead when their timeout passes (as the sweep says then).</summary>
+    private string? WaitWarning(JobSubmitParameters parameters)
+    {
+        if (JobTarget.Parse(parameters.Target).AgentId is not { } agentId)
+        {
+            return null;
+        }
+
+        var waits = $"the jobs wait for it, and end dead if it does not connect within their timeout ({JobDispatcher.FormatDuration(parameters.Timeout)})";
+        if (!_fleet.TryGetAgent(agentId, out var entry))
+        {
+            return $"agent '{agentId}' has never connected to this hub; {waits}";
+        }
+
+        return entry.Session is null
+            ? $"agent '{agentId}' is not connected ({entry.Presence.ToString().ToLowerInvariant()}, last seen {new DateTimeOffset(entry.LastSeenTicks, TimeSpan.Zero):u}); {waits}"
+            : null;
+    }
+
+    /// <summary>Reads every part of a multipart/form-data body, each within the file size limit. Returns the
+    /// files in part order, or the error answer (400 malformed or not a file, 413 too large).</summary>
+    private async Task<(List<UploadedFile>? Files, IResult? Error)> ReadMultipartAsync(Stream body, string boundary, UploadBuffer buffer, CancellationToken cancellationToken)
+    {
+        var limit = _options.MaxFileSize;
+        var reader = new MultipartReader(boundary, body);
+        var files = new List<UploadedFile>();
+        long total = 0;
+        try
+        {
+            while (await reader.ReadNextSectionAsync(cancellationToken).ConfigureAwait(false) is { } section)
+            {
+                var number = files.Count + 1;
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase)
+                    || (StringSegment.IsNullOrEmpty(disposition.FileName) && StringSegment.IsNullOrEmpty(disposition.FileNameStar)))
+                {
+                    return (null, ApiResults.BadRequest($"multipart part {number} is not a file: each part needs Content-Disposition: form-data; name=\"file\"; filename=\"NAME\""));
+                }
+
+                var rawName = HeaderUtilities.RemoveQuotes(StringSegment.IsNullOrEmpty(disposition.FileNameStar) ? disposition.FileName : disposition.FileNameStar).Value;
+                var name = JobSubmitParameters.CleanFileName(rawName);
+                if (number > _options.MaxQueuedJobs)
+                {
+                    return (null, ApiResults.TooLarge($"the request carries more than {_options.MaxQueuedJobs} files, more than the queue holds; send fewer per request"));
+                }
+
+                var count = await buffer.ReadAsync(section.Body, cancellationToken).ConfigureAwait(false);
+                if (count < 0)
+                {
+                    return (null, ApiResults.TooLarge(FileTooLarge(name, number, limit)));
+                }
+
+                total += count;
+                if (total > _options.MaxQueuedBytes)
+                {
+                    return (null, ApiResults.TooLarge($"the request carries more than {SizeText.Format(_options.MaxQueuedBytes)} of files, more than the queue holds; send fewer per request"));
+                }
+
+                files.Add(new UploadedFile(name, buffer.ToArray(count)));
+            }
+        }
+        catch (InvalidDataException ex)
+        {
+            // A part's headers are too long, too many or not headers at all.
+            return (null, ApiResults.BadRequest($"malformed multipart body: {ex.Message}"));
+        }
+        catch (IOException ex) when (ex is not Microsoft.AspNetCore.Http.BadHttpRequestException)
+        {
+            // The reader's own wording ("Unexpected end of Stream, the content may have already been read by
+            // another component") misleads: the body ended before its closing boundary.
+            return (null, ApiResults.BadRequest($"malformed multipart body: it ends before the closing boundary --{boundary}--"));
+        }
+
+        return files.Count == 0
+            ? (null, ApiResults.BadRequest("empty request: the multipart body has no file parts"))
+            : (files, null);
+    }
+
+    private static string FileTooLarge(string name, int? part, long limit) =>
+        $"file '{name}'{(part is null ? string.Empty : $" (part {part})")} is over the limit of {SizeText.Format(limit)} ({limit} bytes); the hub's --max-file-size sets it";
+}

@@ -1,0 +1,77 @@
+using Drover.Api;
+using Drover.Hub.Fleet;
+using Drover.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Drover.Hub.Http;
+
+/// <summary><c>/api/stats</c>: the fleet by state, the report rate and its histogram, admission, the hub process,
+/// and the jobs by state.</summary>
+internal static class StatsEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, IFleetView fleet, IJobStore jobStore, IJobControl jobs) =>
+        app.MapGet("/api/stats", (string? seconds, CancellationToken cancellationToken) => GetStatsAsync(fleet, jobStore, jobs, seconds, cancellationToken));
+
+    private static async Task<IResult> GetStatsAsync(IFleetView fleet, IJobStore jobStore, IJobControl jobs, string? seconds, CancellationToken cancellationToken)
+    {
+        if (!ApiResults.TryParseQueryInt(seconds, 60, 1, FleetStats.WindowSeconds - 1, out var histogramSeconds))
+        {
+            return Results.BadRequest(new ApiError($"seconds must be between 1 and {FleetStats.WindowSeconds - 1}"));
+        }
+
+        var byState = fleet.CountByPresence().ToDictionary(p => p.Key.ToString().ToLowerInvariant(), p => p.Value);
+
+        var interval = fleet.IntervalMs;
+        var window = (int)Math.Clamp(interval / 1000, 1, FleetStats.WindowSeconds - 1);
+        var lastInterval = fleet.ReportsLastSeconds(window);
+        var histogram = fleet.ReportsLastSeconds(histogramSeconds);
+        var view = new StatsView(
+            fleet.HubId,
+            fleet.StartedAt,
+            fleet.InRestartGrace,
+            fleet.AgentCount,
+            fleet.ConnectedCount,
+            byState,
+            interval,
+            lastInterval.Sum() / (double)window,
+            fleet.TotalReports,
+            histogram,
+            fleet.AdmissionWaiting,
+            fleet.Capacity,
+            ReadProcessView(),
+            await ReadJobStatsAsync(jobStore, jobs, cancellationToken).ConfigureAwait(false));
+        return Results.Json(view, ApiJsonContext.Default.StatsView);
+    }
+
+    private static ProcessView ReadProcessView()
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        var gc = GC.GetGCMemoryInfo();
+        return new ProcessView(
+            process.WorkingSet64,
+            GC.GetTotalMemory(forceFullCollection: false),
+            gc.TotalCommittedBytes,
+            gc.FragmentedBytes,
+            GC.CollectionCount(0),
+            GC.CollectionCount(1),
+            GC.CollectionCount(2),
+            process.Threads.Count);
+    }
+
+    /// <summary>The <c>jobs</c> section of /api/stats.</summary>
+    private static async Task<JobStatsView> ReadJobStatsAsync(IJobStore jobStore, IJobControl jobs, CancellationToken cancellationToken)
+    {
+        var counts = await jobStore.CountByStateAsync(cancellationToken).ConfigureAwait(false);
+        return new JobStatsView(
+            counts.GetValueOrDefault(JobStates.Queued),
+            counts.GetValueOrDefault(JobStates.Running),
+            counts.GetValueOrDefault(JobStates.Done),
+            counts.GetValueOrDefault(JobStates.Dead),
+            counts.GetValueOrDefault(JobStates.Cancelled),
+            jobs.SubmittedTotal,
+            jobs.FinishedTotal,
+            jobs.FinishedPerSecond);
+    }
+}

@@ -74,17 +74,7 @@ internal sealed class StatusCommandRunner
             var fields = new Dictionary<string, FieldValue>(StringComparer.Ordinal);
             foreach (var property in document.RootElement.EnumerateObject())
             {
-                var element = property.Value;
-                fields[property.Name] = element.ValueKind switch
-                {
-                    JsonValueKind.Number when element.TryGetInt64(out var integer) => FieldValue.From(integer),
-                    JsonValueKind.Number => FieldValue.From(element.GetDouble()),
-                    JsonValueKind.True => FieldValue.From(true),
-                    JsonValueKind.False => FieldValue.From(false),
-                    JsonValueKind.String => FieldValue.From(element.GetString()!),
-                    JsonValueKind.Null => FieldValue.Null,
-                    _ => FieldValue.From(element.GetRawText()),
-                };
+                fields[property.Name] = FieldJson.ReadValue(property.Value);
             }
 
             return fields;

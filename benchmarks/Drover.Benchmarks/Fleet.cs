@@ -1,5 +1,4 @@
 using Drover.Hub.Fleet;
-using Drover.Hub.Internal;
 using Drover.Storage;
 
 namespace Drover.Benchmarks;

@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using Drover.Hub.Fleet;
-using Drover.Hub.Internal;
 using Drover.Protocol;
 
 namespace Drover.Benchmarks;

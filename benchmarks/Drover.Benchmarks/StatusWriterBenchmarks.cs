@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using Drover.Hub.Fleet;
-using Drover.Hub.Internal;
 using Drover.Hub.Status;
 using Drover.Hub;
 using Drover.Protocol;

@@ -2,7 +2,7 @@ using System.Net;
 using Drover.Hub.Connections;
 using Drover.Hub.Fleet;
 using Drover.Hub.Http;
-using Drover.Hub.Internal;
+using Drover.Hub.Jobs;
 using Drover.Hub.Status;
 using Drover.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -14,7 +14,7 @@ namespace Drover.Hub;
 
 /// <summary>The hub, as the composition root of its roles: the agent port and sessions (Connections/), the
 /// registry, liveness sweep, schedule and admission (Fleet/), the status write-behind (Status/), the job
-/// dispatcher (Internal/) and the HTTP API (Http/). It constructs them, starts them in order and stops them.</summary>
+/// dispatcher (Jobs/) and the HTTP API (Http/). It constructs them, starts them in order and stops them.</summary>
 public sealed class DroverHub : IAsyncDisposable
 {
     private readonly IFleetStore _store;
@@ -48,7 +48,7 @@ public sealed class DroverHub : IAsyncDisposable
         Schedule = new ReportSchedule(options.ReportInterval, options.MaxReportsPerSecond);
         Admission = new AdmissionControl(options.AdmitPerSecond, Time);
         Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>());
-        Jobs = new JobDispatcher(jobStore, options, LoggerFactory.CreateLogger<JobDispatcher>());
+        Jobs = new JobDispatcher(jobStore, options, LoggerFactory);
         Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, LoggerFactory.CreateLogger<AgentSessions>());
         Liveness = new LivenessSweep(options, Registry, Stats, Schedule, Admission, Sessions, Jobs, LoggerFactory.CreateLogger<LivenessSweep>());
         _fleetView = new FleetView(options, Registry, Stats, Schedule, Admission, Liveness, Sessions);

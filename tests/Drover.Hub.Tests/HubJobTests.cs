@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Drover.Hub.Internal;
+using Drover.Hub.Jobs;
 using Drover.Protocol;
 using Drover.Storage;
 using Drover.TestUtilities;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Drover.Api;
-using Drover.Hub.Internal;
+using Drover.Hub.Jobs;
 using Drover.Protocol;
 using Drover.Storage;
 using Drover.TestUtilities;

@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Drover.Api;
 using Drover.Hub.Http;
-using Drover.Hub.Internal;
+using Drover.Hub.Jobs;
 using Drover.Protocol;
 using Drover.Storage;
 using Drover.TestUtilities;

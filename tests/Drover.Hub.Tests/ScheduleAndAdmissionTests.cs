@@ -1,5 +1,4 @@
 using Drover.Hub.Fleet;
-using Drover.Hub.Internal;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Drover.Hub.Tests;

@@ -1,4 +1,3 @@
-using Drover.Hub.Internal;
 using Drover.Hub.Status;
 using Drover.Storage;
 using Microsoft.Extensions.Time.Testing;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Drover.Hub.Fleet;
-using Drover.Hub.Internal;
+using Drover.Hub.Jobs;
 using Drover.Hub.Status;
 using Microsoft.Extensions.Logging;
 

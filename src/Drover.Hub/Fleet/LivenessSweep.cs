@@ -1,5 +1,5 @@
 using Drover.Hub.Connections;
-using Drover.Hub.Internal;
+using Drover.Hub.Jobs;
 using Drover.Protocol;
 using Drover.Storage;
 using Microsoft.Extensions.Logging;

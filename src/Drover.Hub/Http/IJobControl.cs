@@ -1,4 +1,4 @@
-using Drover.Hub.Internal;
+using Drover.Hub.Jobs;
 using Drover.Storage;
 
 namespace Drover.Hub.Http;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Drover.Api;
 using Drover.Hub.Fleet;
-using Drover.Hub.Internal;
+using Drover.Hub.Jobs;
 using Drover.Protocol;
 using Drover.Storage;
 using Microsoft.AspNetCore.Http;

@@ -1,9 +1,7 @@
-using Drover.Hub.Connections;
-using Drover.Hub.Fleet;
 using Drover.Protocol;
 using Drover.Storage;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Jobs;
 
 /// <summary>Where an <see cref="ActiveJob"/> stands in the hub's memory.</summary>
 internal enum JobPhase
@@ -20,8 +18,8 @@ internal enum JobPhase
     Gone,
 }
 
-/// <summary>A queued or running job in memory, with its content. Every mutable field is guarded by the
-/// dispatcher's lock.</summary>
+/// <summary>A queued or running job in memory, with its content. Every mutable field is guarded by
+/// <see cref="JobTable.Lock"/>.</summary>
 internal sealed class ActiveJob
 {
     public ActiveJob(JobRecord record, long order, JobTarget target)
@@ -82,72 +80,4 @@ internal sealed class ActiveJob
     public bool Requeuing;
 
     public long Size => Record.Content.Length;
-}
-
-/// <summary>An agent as the dispatcher sees it: its slots, its session and the jobs leased to it. Exists
-/// for connected agents with job slots and for any agent that holds leases. Guarded by the dispatcher's lock.</summary>
-internal sealed class JobAgent
-{
-    public JobAgent(string id, long ordinal)
-    {
-        Id = id;
-        Ordinal = ordinal;
-    }
-
-    public string Id { get; }
-
-    /// <summary>A tie-break for the least-loaded order.</summary>
-    public long Ordinal { get; }
-
-    /// <summary>The live session, or null while the agent is away.</summary>
-    public AgentConnection? Session;
-
-    public IReadOnlyDictionary<string, string> Labels = AgentEntry.EmptyLabels;
-
-    public int Slots;
-
-    public int InFlight;
-
-    /// <summary>Its index in the dispatcher's list of agents with a free slot, or -1.</summary>
-    public int FreeIndex = -1;
-
-    public readonly HashSet<ActiveJob> Jobs = [];
-
-    public bool HasFreeSlot => Session is not null && InFlight < Slots;
-}
-
-/// <summary>The queue of one target key, ordered by priority (higher first) then submission order.</summary>
-internal sealed class TargetQueue(string key, JobTarget target)
-{
-    public string Key { get; } = key;
-
-    public JobTarget Target { get; } = target;
-
-    public PriorityQueue<ActiveJob, QueueKey> Jobs { get; } = new(QueueKey.Comparer);
-
-    /// <summary>The first job that is still queued, dropping stale entries (cancelled, expired, re-queued).</summary>
-    public bool TryPeek(out ActiveJob job, out QueueKey key)
-    {
-        while (Jobs.TryPeek(out job!, out key))
-        {
-            if (job.Phase == JobPhase.Queued && job.QueueStamp == key.Stamp)
-            {
-                return true;
-            }
-
-            Jobs.Dequeue();
-        }
-
-        return false;
-    }
-}
-
-/// <summary>The order of a queue: priority descending, then submission order; the stamp marks stale entries.</summary>
-internal readonly record struct QueueKey(int Priority, long Order, int Stamp)
-{
-    public static IComparer<QueueKey> Comparer { get; } = Comparer<QueueKey>.Create(static (a, b) =>
-    {
-        var byPriority = b.Priority.CompareTo(a.Priority);
-        return byPriority != 0 ? byPriority : a.Order.CompareTo(b.Order);
-    });
 }

@@ -3,7 +3,7 @@ using Drover.Hub.Status;
 using Drover.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Jobs;
 
 /// <summary>The group commit for job state. Every change (submissions, leases, results, requeues, expiries)
 /// goes into one channel with a waiter; one loop takes everything pending, applies it with one

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Jobs;
 
 /// <summary>Makes job ids: "j-" followed by 26 characters of Crockford base32 (0-9, A-Z without I, L, O, U)
 /// encoding 128 bits, ULID-like: 48 bits of unix milliseconds, then 80 bits that start random in each new

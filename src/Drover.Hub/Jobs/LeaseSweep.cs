@@ -1,27 +1,61 @@
 using Drover.Hub.Connections;
 using Drover.Protocol;
 using Drover.Storage;
+using Microsoft.Extensions.Logging;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Jobs;
 
-internal sealed partial class JobDispatcher
+/// <summary>The leases' sweep, run by the hub's liveness sweep: lease expiry, the disconnect grace of jobs whose
+/// agent went away, and the expiry of jobs aimed at one agent that never came; it also starts retention.</summary>
+internal sealed class LeaseSweep
 {
+    private readonly JobTable _table;
+    private readonly TargetQueues _queues;
+    private readonly AgentSlots _agents;
+    private readonly JobAttempts _attempts;
+    private readonly JobRetention _retention;
+    private readonly JobWriter _writer;
+    private readonly HubOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public LeaseSweep(
+        JobTable table,
+        TargetQueues queues,
+        AgentSlots agents,
+        JobAttempts attempts,
+        JobRetention retention,
+        JobWriter writer,
+        HubOptions options,
+        ILogger<LeaseSweep> logger)
+    {
+        _table = table;
+        _queues = queues;
+        _agents = agents;
+        _attempts = attempts;
+        _retention = retention;
+        _writer = writer;
+        _options = options;
+        _time = options.TimeProvider;
+        _logger = logger;
+    }
+
     /// <summary>Run by the hub's sweep (every second): a running job past its lease expiry is cancelled on its
     /// agent and requeued; a job whose agent has been away for the disconnect grace is requeued; a cancelled
     /// job whose lease expired frees its slot; a job aimed at one agent that stayed offline for the job's
     /// timeout is expired dead. At most once a minute it also starts pruning finished jobs older than
-    /// <see cref="HubOptions.KeepFinishedJobs"/> (see JobDispatcher.Retention.cs), which runs on after it returns.</summary>
+    /// <see cref="HubOptions.KeepFinishedJobs"/> (see <see cref="JobRetention"/>), which runs on after it returns.</summary>
     public void Sweep(CancellationToken cancellationToken)
     {
-        PruneIfDue(cancellationToken);
+        _retention.PruneIfDue(cancellationToken);
         var now = _time.GetUtcNow().UtcTicks;
         var requeues = new List<(ActiveJob Job, int Attempt, string Reason)>();
         var cancels = new List<(AgentConnection Session, JobCancel Cancel)>();
         var expiries = new List<(ActiveJob Job, string Reason)>();
-        lock (_lock)
+        lock (_table.Lock)
         {
             List<ActiveJob>? released = null;
-            foreach (var agent in _agents.Values)
+            foreach (var agent in _agents.AllLocked)
             {
                 foreach (var job in agent.Jobs)
                 {
@@ -42,7 +76,7 @@ internal sealed partial class JobDispatcher
 
                     if (now >= job.LeaseExpiresTicks)
                     {
-                        var reason = $"timed out: no result within {FormatDuration(job.Record.Timeout)}";
+                        var reason = $"timed out: no result within {JobDispatcher.FormatDuration(job.Record.Timeout)}";
                         job.Requeuing = true;
                         requeues.Add((job, job.Attempt, reason));
                         if (agent.Session is { } session)
@@ -60,13 +94,13 @@ internal sealed partial class JobDispatcher
 
             foreach (var job in released ?? [])
             {
-                DetachLocked(job);
-                RemoveLocked(job, finished: false);
+                _agents.DetachLocked(job);
+                _table.RemoveLocked(job, finished: false);
             }
 
-            foreach (var queue in _queues.Values)
+            foreach (var queue in _queues.AllLocked)
             {
-                if (queue.Target.Kind != JobTargetKind.Agent || (_agents.TryGetValue(queue.Target.AgentId!, out var target) && target.Session is not null && target.Slots > 0))
+                if (queue.Target.Kind != JobTargetKind.Agent || (_agents.TryGetLocked(queue.Target.AgentId!, out var target) && target.Session is not null && target.Slots > 0))
                 {
                     continue;
                 }
@@ -76,7 +110,7 @@ internal sealed partial class JobDispatcher
                     if (job.Phase == JobPhase.Queued && job.QueueStamp == key.Stamp && now - job.QueuedAtTicks >= job.Record.Timeout.Ticks)
                     {
                         job.Phase = JobPhase.Expiring;
-                        expiries.Add((job, $"agent {queue.Target.AgentId} did not come online within {FormatDuration(job.Record.Timeout)}"));
+                        expiries.Add((job, $"agent {queue.Target.AgentId} did not come online within {JobDispatcher.FormatDuration(job.Record.Timeout)}"));
                     }
                 }
             }
@@ -89,7 +123,7 @@ internal sealed partial class JobDispatcher
 
         foreach (var (job, attempt, reason) in requeues)
         {
-            _ = CommitRequeueAsync(job, attempt, reason);
+            _ = _attempts.CommitRequeueAsync(job, attempt, reason);
         }
 
         foreach (var (job, reason) in expiries)
@@ -108,23 +142,23 @@ internal sealed partial class JobDispatcher
         catch (Exception)
         {
             // Logged by the writer: back to the queue; the next sweep tries again.
-            lock (_lock)
+            lock (_table.Lock)
             {
                 if (job.Phase == JobPhase.Expiring)
                 {
-                    EnqueueLocked(job, job.QueuedAtTicks);
+                    _queues.EnqueueLocked(job, job.QueuedAtTicks);
                 }
             }
 
             return;
         }
 
-        lock (_lock)
+        lock (_table.Lock)
         {
             if (job.Phase == JobPhase.Expiring)
             {
                 // Not expired: it was no longer queued in the store (cancelled meanwhile).
-                RemoveLocked(job, finished: expired);
+                _table.RemoveLocked(job, finished: expired);
             }
         }
 

@@ -1,79 +1,37 @@
 using Drover.Hub.Connections;
-using Drover.Hub.Fleet;
 using Drover.Hub.Status;
 using Drover.Protocol;
 using Drover.Storage;
+using Microsoft.Extensions.Logging;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Jobs;
 
-internal sealed partial class JobDispatcher
+/// <summary>What agents say about the attempts leased to them (job_accepted, job_busy, job_result), and giving an
+/// attempt up (busy, lease expired, agent gone): each change committed through the group commit, memory following
+/// what the store answered. A failed attempt is retried on another agent, or the job ends dead when its retries are
+/// used up.</summary>
+internal sealed class JobAttempts
 {
     /// <summary>What the hub answers to job_accepted for an attempt it does not hold for that agent.</summary>
     internal const string NotLeasedReason = "no longer leased to this agent";
 
-    /// <summary>A session's welcome was sent: the agent gets jobs up to its slots. A session that replaces
-    /// another keeps the old one's leases; each stays in its disconnect grace until the agent re-announces it.</summary>
-    public void OnAgentConnected(AgentEntry entry, AgentConnection session)
+    private readonly JobTable _table;
+    private readonly TargetQueues _queues;
+    private readonly AgentSlots _agents;
+    private readonly PlacementSignal _signal;
+    private readonly JobWriter _writer;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public JobAttempts(JobTable table, TargetQueues queues, AgentSlots agents, PlacementSignal signal, JobWriter writer, TimeProvider time, ILogger<JobAttempts> logger)
     {
-        bool free;
-        lock (_lock)
-        {
-            if (!_agents.TryGetValue(entry.Id, out var agent))
-            {
-                if (entry.JobSlots <= 0)
-                {
-                    return;
-                }
-
-                agent = GetOrAddAgentLocked(entry.Id);
-            }
-
-            RemoveFreeLocked(agent);
-            agent.Session = session;
-            agent.Slots = entry.JobSlots;
-            agent.Labels = entry.Labels;
-            if (session.IsClosed)
-            {
-                // Closed before we got here: its close may have run before this, so undo.
-                agent.Session = null;
-            }
-
-            AddFreeIfFreeLocked(agent);
-            free = agent.HasFreeSlot;
-        }
-
-        if (free)
-        {
-            Signal();
-        }
-    }
-
-    /// <summary>A session ended: its agent gets no more jobs, and each job leased to it starts its disconnect grace.</summary>
-    public void OnAgentDisconnected(AgentEntry entry, AgentConnection session)
-    {
-        lock (_lock)
-        {
-            if (!_agents.TryGetValue(entry.Id, out var agent) || agent.Session != session)
-            {
-                return;
-            }
-
-            RemoveFreeLocked(agent);
-            agent.Session = null;
-            var now = _time.GetUtcNow().UtcTicks;
-            foreach (var job in agent.Jobs)
-            {
-                if (job.DisconnectedSinceTicks == 0)
-                {
-                    job.DisconnectedSinceTicks = now;
-                }
-            }
-
-            if (agent.Jobs.Count == 0)
-            {
-                _agents.Remove(agent.Id);
-            }
-        }
+        _table = table;
+        _queues = queues;
+        _agents = agents;
+        _signal = signal;
+        _writer = writer;
+        _time = time;
+        _logger = logger;
     }
 
     /// <summary>job_accepted: for the attempt the hub holds for this agent it marks it accepted and keeps the
@@ -83,7 +41,7 @@ internal sealed partial class JobDispatcher
     {
         var agentId = session.Entry!.Id;
         string? cancelReason = NotLeasedReason;
-        lock (_lock)
+        lock (_table.Lock)
         {
             if (TryGetHeldLocked(accepted.JobId, accepted.Attempt, agentId, out var job))
             {
@@ -107,9 +65,9 @@ internal sealed partial class JobDispatcher
     }
 
     /// <summary>The job whose running <paramref name="attempt"/> the hub holds for <paramref name="agentId"/>
-    /// (and is not giving up). Call under the lock.</summary>
+    /// (and is not giving up). Call under <see cref="JobTable.Lock"/>.</summary>
     private bool TryGetHeldLocked(string jobId, uint attempt, string agentId, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out ActiveJob job) =>
-        _jobs.TryGetValue(jobId, out job)
+        _table.TryGetLocked(jobId, out job)
         && job.Phase == JobPhase.Running
         && job.Attempt == attempt
         && job.Owner?.Id == agentId
@@ -122,14 +80,14 @@ internal sealed partial class JobDispatcher
     {
         var agentId = session.Entry!.Id;
         ActiveJob? requeue = null;
-        lock (_lock)
+        lock (_table.Lock)
         {
             if (TryGetHeldLocked(busy.JobId, busy.Attempt, agentId, out var job))
             {
                 if (job.Cancelled)
                 {
-                    DetachLocked(job);
-                    RemoveLocked(job, finished: false);
+                    _agents.DetachLocked(job);
+                    _table.RemoveLocked(job, finished: false);
                 }
                 else
                 {
@@ -214,9 +172,9 @@ internal sealed partial class JobDispatcher
 
     private void ApplyResult(JobResultRecord result, bool success, string? failureReason, ResultRecording recording)
     {
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (!_jobs.TryGetValue(result.JobId, out var job)
+            if (!_table.TryGetLocked(result.JobId, out var job)
                 || job.Attempt != result.Attempt
                 || job.Phase != JobPhase.Running)
             {
@@ -226,8 +184,8 @@ internal sealed partial class JobDispatcher
             if (job.Cancelled)
             {
                 // The agent stopped it: its slot is free, and the job is final in the store.
-                DetachLocked(job);
-                RemoveLocked(job, finished: false);
+                _agents.DetachLocked(job);
+                _table.RemoveLocked(job, finished: false);
                 return;
             }
 
@@ -236,28 +194,28 @@ internal sealed partial class JobDispatcher
                 return;
             }
 
-            DetachLocked(job);
+            _agents.DetachLocked(job);
             if (success)
             {
-                RemoveLocked(job, finished: true);
+                _table.RemoveLocked(job, finished: true);
             }
             else if (job.Attempt > job.Record.MaxRetries)
             {
-                RemoveLocked(job, finished: true);
+                _table.RemoveLocked(job, finished: true);
                 Log.JobDead(_logger, job.Id, job.Attempt, failureReason ?? result.Outcome);
             }
             else
             {
                 job.AvoidAgent = result.AgentId;
-                EnqueueLocked(job, _time.GetUtcNow().UtcTicks);
-                Signal();
+                _queues.EnqueueLocked(job, _time.GetUtcNow().UtcTicks);
+                _signal.Signal();
             }
         }
     }
 
     /// <summary>Commits giving up the running attempt (busy, lease expired, agent gone); when the store
     /// did it, the job is queued again avoiding that agent, or is dead when its retries are used up.</summary>
-    private async Task CommitRequeueAsync(ActiveJob job, int attempt, string reason)
+    public async Task CommitRequeueAsync(ActiveJob job, int attempt, string reason)
     {
         int requeued;
         try
@@ -267,7 +225,7 @@ internal sealed partial class JobDispatcher
         catch (Exception)
         {
             // Logged by the writer; the next sweep tries again.
-            lock (_lock)
+            lock (_table.Lock)
             {
                 job.Requeuing = false;
             }
@@ -275,7 +233,7 @@ internal sealed partial class JobDispatcher
             return;
         }
 
-        lock (_lock)
+        lock (_table.Lock)
         {
             job.Requeuing = false;
             if (requeued != 1 || job.Phase != JobPhase.Running || job.Attempt != attempt)
@@ -285,22 +243,22 @@ internal sealed partial class JobDispatcher
             }
 
             var owner = job.Owner;
-            DetachLocked(job);
+            _agents.DetachLocked(job);
             if (job.Cancelled)
             {
-                RemoveLocked(job, finished: false);
+                _table.RemoveLocked(job, finished: false);
             }
             else if (attempt > job.Record.MaxRetries)
             {
-                RemoveLocked(job, finished: true);
+                _table.RemoveLocked(job, finished: true);
                 Log.JobDead(_logger, job.Id, attempt, reason);
             }
             else
             {
                 job.AvoidAgent = owner?.Id;
-                EnqueueLocked(job, _time.GetUtcNow().UtcTicks);
+                _queues.EnqueueLocked(job, _time.GetUtcNow().UtcTicks);
                 Log.JobRequeued(_logger, job.Id, attempt, reason);
-                Signal();
+                _signal.Signal();
             }
         }
     }

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Drover.Hub.Status;
 using Drover.Storage;
+using Microsoft.Extensions.Logging;
 
-namespace Drover.Hub.Internal;
+namespace Drover.Hub.Jobs;
 
 /// <summary>Retention: finished jobs (done, dead, cancelled) older than <see cref="HubOptions.KeepFinishedJobs"/> are
 /// deleted from the store with everything that belongs to them, straight through the store like the status history
@@ -15,7 +16,7 @@ namespace Drover.Hub.Internal;
 /// <para>A store failure is logged through its own <see cref="StoreFailureLog"/> (not the group commit's: a prune
 /// that fails must not hide or reset a commit streak) and the prune is tried again at the next minute.</para>
 /// </remarks>
-internal sealed partial class JobDispatcher
+internal sealed class JobRetention
 {
     /// <summary>How often the sweep prunes.</summary>
     internal static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
@@ -23,16 +24,28 @@ internal sealed partial class JobDispatcher
     /// <summary>Jobs per prune transaction.</summary>
     internal const int PruneBatch = 10_000;
 
+    private readonly IJobStore _store;
+    private readonly HubOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private StoreFailureLog? _pruneFailures;
     private long _lastPruneTicks;
     private int _pruning;
     private Task _prune = Task.CompletedTask;
 
+    public JobRetention(IJobStore store, HubOptions options, ILogger<JobRetention> logger)
+    {
+        _store = store;
+        _options = options;
+        _time = options.TimeProvider;
+        _logger = logger;
+    }
+
     /// <summary>The prune in progress, or the last one (tests wait for it).</summary>
     internal Task PruneTask => Volatile.Read(ref _prune);
 
     /// <summary>Called by the sweep: starts a prune when one is due and none is running. Only the sweep calls it.</summary>
-    private void PruneIfDue(CancellationToken cancellationToken)
+    public void PruneIfDue(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         if (now.UtcTicks - _lastPruneTicks < PruneEvery.Ticks || Interlocked.CompareExchange(ref _pruning, 1, 0) != 0)

@@ -1,0 +1,134 @@
+namespace Drover.Hub.Jobs;
+
+/// <summary>Every queued and running job in memory, by id, and the room they take in the queue (bounded by
+/// <see cref="HubOptions.MaxQueuedJobs"/> and <see cref="HubOptions.MaxQueuedBytes"/>), with the counters of
+/// submitted and finished jobs. Its <see cref="Lock"/> is the one lock of the job side: it guards this table,
+/// every <see cref="ActiveJob"/> and <see cref="JobAgent"/>, the <see cref="TargetQueues"/> and the
+/// <see cref="AgentSlots"/>. Methods named <c>…Locked</c> are called with it held.</summary>
+internal sealed class JobTable(HubOptions options)
+{
+    private readonly HubOptions _options = options;
+    private readonly TimeProvider _time = options.TimeProvider;
+    private readonly Dictionary<string, ActiveJob> _jobs = new(StringComparer.Ordinal);
+    private readonly RateWindow _finishRate = new(10);
+    private long _reservedJobs;
+    private long _reservedBytes;
+    private long _nextOrder;
+    private long _submittedTotal;
+    private long _finishedTotal;
+
+    /// <summary>The job side's one lock. Nothing is sent and nothing awaited while it is held.</summary>
+    public Lock Lock { get; } = new();
+
+    /// <summary>Jobs in memory (queued and running).</summary>
+    public int Count
+    {
+        get
+        {
+            lock (Lock)
+            {
+                return _jobs.Count;
+            }
+        }
+    }
+
+    /// <summary>Jobs accepted since start.</summary>
+    public long SubmittedTotal => Interlocked.Read(ref _submittedTotal);
+
+    /// <summary>Jobs that reached done or dead since start.</summary>
+    public long FinishedTotal => Interlocked.Read(ref _finishedTotal);
+
+    /// <summary>Jobs finished per second over the last 10 s.</summary>
+    public double FinishedPerSecond
+    {
+        get
+        {
+            lock (Lock)
+            {
+                return _finishRate.PerSecond(_time.GetUtcNow().UtcTicks);
+            }
+        }
+    }
+
+    public bool TryGetLocked(string jobId, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out ActiveJob job) =>
+        _jobs.TryGetValue(jobId, out job);
+
+    /// <summary>The next submission order (the tie-break after priority).</summary>
+    public long NextOrderLocked() => _nextOrder++;
+
+    /// <summary>Adds a submitted job, whose room was reserved by <see cref="Reserve"/>.</summary>
+    public void AddSubmittedLocked(ActiveJob job)
+    {
+        _jobs[job.Id] = job;
+        _submittedTotal++;
+    }
+
+    /// <summary>Adds a job loaded from the store at start, taking its room without a limit.</summary>
+    public void AddLoadedLocked(ActiveJob job)
+    {
+        _jobs[job.Id] = job;
+        _reservedJobs++;
+        _reservedBytes += job.Size;
+    }
+
+    /// <summary>Reserves room for a submission, atomically, or throws <see cref="JobQueueFullException"/>
+    /// with a retry-after estimated from the finish rate.</summary>
+    public void Reserve(int count, long bytes)
+    {
+        lock (Lock)
+        {
+            var overJobs = _reservedJobs + count - _options.MaxQueuedJobs;
+            var overBytes = _reservedBytes + bytes - _options.MaxQueuedBytes;
+            if (overJobs <= 0 && overBytes <= 0)
+            {
+                _reservedJobs += count;
+                _reservedBytes += bytes;
+                return;
+            }
+
+            var averageSize = _reservedJobs > 0 ? Math.Max(1, _reservedBytes / _reservedJobs) : Math.Max(1, bytes / count);
+            var mustFinish = Math.Max(overJobs, (overBytes + averageSize - 1) / averageSize);
+            var rate = _finishRate.PerSecond(_time.GetUtcNow().UtcTicks);
+            var seconds = rate > 0 ? Math.Ceiling(mustFinish / rate) : 5;
+            var retryAfter = TimeSpan.FromSeconds(Math.Clamp(seconds, 1, 3600));
+            throw new JobQueueFullException(
+                $"the job queue is full: {_reservedJobs} jobs ({_reservedBytes} bytes) queued or running, the limit is {_options.MaxQueuedJobs} jobs and {_options.MaxQueuedBytes} bytes; this request adds {count} jobs ({bytes} bytes)",
+                retryAfter);
+        }
+    }
+
+    /// <summary>Gives back the room of a submission that was not committed.</summary>
+    public void Release(int count, long bytes)
+    {
+        lock (Lock)
+        {
+            _reservedJobs -= count;
+            _reservedBytes -= bytes;
+        }
+    }
+
+    /// <summary>Takes a job out of memory: done or dead (<paramref name="finished"/>), or cancelled.</summary>
+    public void RemoveLocked(ActiveJob job, bool finished)
+    {
+        if (job.Phase == JobPhase.Gone)
+        {
+            return;
+        }
+
+        job.Phase = JobPhase.Gone;
+        _jobs.Remove(job.Id);
+        _reservedJobs--;
+        _reservedBytes -= job.Size;
+        if (finished)
+        {
+            _finishedTotal++;
+            _finishRate.Add(_time.GetUtcNow().UtcTicks);
+        }
+    }
+}
+
+/// <summary>The queue is over its limit; nothing of the submission was accepted.</summary>
+internal sealed class JobQueueFullException(string message, TimeSpan retryAfter) : Exception(message)
+{
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}

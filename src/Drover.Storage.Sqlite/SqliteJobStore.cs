@@ -3,7 +3,9 @@ using Drover.Storage.Sqlite.Internal;
 namespace Drover.Storage.Sqlite;
 
 /// <summary>The embedded default job store: the job tables of the same SQLite file as
-/// <see cref="SqliteFleetStore"/> (or a file of its own), reached through connections of its own.</summary>
+/// <see cref="SqliteFleetStore"/> (or a file of its own), reached through connections of its own. Partial files:
+/// Read (the queries), Write (the changes and the group commit; their transaction steps are
+/// <c>Internal/JobChanges.cs</c>, their argument checks <c>Internal/JobValidation.cs</c>), Retention (pruning).</summary>
 /// <remarks>
 /// <para>File sharing and schema version: the file has one schema and one <c>PRAGMA user_version</c>
 /// (see <c>Internal/Schema.cs</c>); the job tables are migration 1 → 2. Both stores run the same

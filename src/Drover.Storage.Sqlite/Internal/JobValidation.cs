@@ -1,0 +1,58 @@
+namespace Drover.Storage.Sqlite.Internal;
+
+/// <summary>The argument checks of the job store's writes, run before anything is written (an invalid item of a
+/// batch fails the call with <see cref="ArgumentException"/>, as the single-change methods do).</summary>
+internal static class JobValidation
+{
+    public static void ValidateSubmissions(IReadOnlyList<JobRecord> jobs)
+    {
+        for (int i = 0; i < jobs.Count; i++)
+        {
+            Validate(jobs[i]);
+        }
+    }
+
+    public static void ValidateLease(string jobId, string agentId, int attempt)
+    {
+        ArgumentNullException.ThrowIfNull(jobId);
+        ArgumentException.ThrowIfNullOrEmpty(agentId);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(attempt);
+    }
+
+    public static void ValidateResult(JobResultRecord result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(result.JobId);
+    }
+
+    /// <summary>For a requeue or an expiry.</summary>
+    public static void ValidateWithReason(string jobId, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(jobId);
+        ArgumentNullException.ThrowIfNull(reason);
+    }
+
+    private static void Validate(JobRecord job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        if (string.IsNullOrEmpty(job.Id))
+        {
+            throw new ArgumentException("A job record has no id.", nameof(job));
+        }
+
+        if (job.State != JobStates.Queued || job.Attempt != 0 || job.LeaseOwner is not null || job.LeaseExpiresAt is not null)
+        {
+            throw new ArgumentException($"Job '{job.Id}' is not a new job: it must be queued, at attempt 0, with no lease.", nameof(job));
+        }
+
+        if (job.Content is { Length: > JobRecord.MaxContentBytes })
+        {
+            throw new ArgumentException($"Job '{job.Id}' has {job.Content.Length} bytes of content; the limit is {JobRecord.MaxContentBytes}.", nameof(job));
+        }
+
+        if (job.MaxRetries < 0 || job.Timeout < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"Job '{job.Id}' has a negative MaxRetries or Timeout.", nameof(job));
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using Drover.Hub.Jobs;
+using Drover.Protocol;
+using Drover.Storage;
+using Microsoft.Extensions.Time.Testing;
+using static Drover.Hub.Tests.JobTestKit;
+
+namespace Drover.Hub.Tests;
+
+/// <summary>The job side's in-memory roles on their own, without sockets or a store: the table's room and counters,
+/// and the per-target queues' order and stale entries.</summary>
+public sealed class JobRolesTests
+{
+    private static ActiveJob Active(JobTable table, JobRecord record)
+    {
+        lock (table.Lock)
+        {
+            return new ActiveJob(record, table.NextOrderLocked(), JobTarget.Parse(record.Target));
+        }
+    }
+
+    [Fact]
+    public void The_table_reserves_room_up_to_the_job_limit_and_gives_it_back()
+    {
+        var table = new JobTable(new HubOptions { MaxQueuedJobs = 3, TimeProvider = new FakeTimeProvider(Start) });
+
+        table.Reserve(2, 10);
+        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(2, 10));
+        Assert.Contains("2 jobs (10 bytes) queued or running, the limit is 3 jobs", full.Message, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromSeconds(5), full.RetryAfter); // nothing finished yet: the default estimate
+
+        table.Release(2, 10);
+        table.Reserve(3, 30); // exactly at the limit
+        Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 1));
+    }
+
+    [Fact]
+    public void The_table_refuses_a_submission_over_the_byte_limit()
+    {
+        var table = new JobTable(new HubOptions { MaxQueuedBytes = 100, TimeProvider = new FakeTimeProvider(Start) });
+
+        table.Reserve(1, 100);
+        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 1));
+        Assert.Contains("this request adds 1 jobs (1 bytes)", full.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Finished_jobs_leave_the_table_once_and_set_the_finish_rate_behind_the_retry_after()
+    {
+        var time = new FakeTimeProvider(Start);
+        var table = new JobTable(new HubOptions { MaxQueuedJobs = 10, TimeProvider = time });
+        var jobs = Enumerable.Range(0, 10).Select(_ => Active(table, MakeJob(content: new byte[4]))).ToList();
+        lock (table.Lock)
+        {
+            foreach (var job in jobs)
+            {
+                table.AddLoadedLocked(job);
+            }
+        }
+
+        Assert.Equal(10, table.Count);
+        Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 4));
+        lock (table.Lock)
+        {
+            foreach (var job in jobs.Take(5))
+            {
+                table.RemoveLocked(job, finished: true);
+                table.RemoveLocked(job, finished: true); // already gone: no change
+            }
+
+            table.RemoveLocked(jobs[5], finished: false); // cancelled: not counted as finished
+        }
+
+        Assert.Equal(4, table.Count);
+        Assert.Equal(5, table.FinishedTotal);
+        Assert.Equal(JobPhase.Gone, jobs[0].Phase);
+        Assert.Equal(0.5, table.FinishedPerSecond); // 5 in the 10-second window
+
+        // 4 held; 8 more asked: 2 over the limit of 10 at 0.5 finished per second is 4 s.
+        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(8, 32));
+        Assert.Equal(TimeSpan.FromSeconds(4), full.RetryAfter);
+
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(0, table.FinishedPerSecond); // out of the window
+    }
+
+    [Fact]
+    public void A_target_queue_gives_the_highest_priority_first_then_submission_order_and_skips_stale_entries()
+    {
+        var table = new JobTable(new HubOptions { TimeProvider = new FakeTimeProvider(Start) });
+        var queues = new TargetQueues();
+        var low = Active(table, MakeJob(priority: 0));
+        var high = Active(table, MakeJob(priority: 5));
+        var mid1 = Active(table, MakeJob(priority: 2));
+        var mid2 = Active(table, MakeJob(priority: 2));
+        var other = Active(table, MakeJob(target: "label:site=mars"));
+        lock (table.Lock)
+        {
+            foreach (var job in new[] { low, high, mid1, mid2, other })
+            {
+                queues.EnqueueLocked(job, Start.UtcTicks);
+            }
+
+            // Queued again (a requeue): its first entry is stale, the new one keeps its place by order.
+            queues.EnqueueLocked(high, Start.UtcTicks + 1);
+            Assert.Equal(2, queues.AllLocked.Count);
+
+            var random = queues.AllLocked.Single(q => q.Key == "random");
+            Assert.Equal(5, random.Jobs.Count);
+            var order = new List<ActiveJob>();
+            while (random.TryPeek(out var head, out _))
+            {
+                order.Add(head);
+                random.Jobs.Dequeue();
+            }
+
+            Assert.Equal([high, mid1, mid2, low], order);
+            Assert.Equal(0, random.Jobs.Count); // the stale entry was dropped on the way
+
+            // A job that left the queue (placed, cancelled) is stale in it too.
+            var mars = queues.AllLocked.Single(q => q.Key == "label:site=mars");
+            other.Phase = JobPhase.Leasing;
+            Assert.False(mars.TryPeek(out _, out _));
+
+            queues.RemoveIfEmptyLocked("random");
+            queues.RemoveIfEmptyLocked("label:site=mars");
+            Assert.Empty(queues.AllLocked);
+        }
+    }
+}

@@ -40,7 +40,10 @@ internal sealed partial class JobSlots
 
             foreach (var result in results)
             {
-                await connection.SendAsync(BuildResultMessage(result), sessionToken).ConfigureAwait(false);
+                if (BuildOrForget(result) is { } message)
+                {
+                    await connection.SendAsync(message, sessionToken).ConfigureAwait(false);
+                }
             }
 
             if (running.Length + results.Length > 0)
@@ -106,7 +109,10 @@ internal sealed partial class JobSlots
                 result.SentOn = connection;
             }
 
-            await connection.SendAsync(BuildResultMessage(result), token).ConfigureAwait(false);
+            if (BuildOrForget(result) is { } message)
+            {
+                await connection.SendAsync(message, token).ConfigureAwait(false);
+            }
         }
         catch (Exception)
         {
@@ -118,5 +124,36 @@ internal sealed partial class JobSlots
         }
     }
 
-    private JobResult BuildResultMessage(HeldResult held) => ResultFrame.Build(held, _limits.MaxFrameSize, _options.MaxOutFileBytes);
+    /// <summary>The result's frame, or null when it does not fit the hub's frame cap even with both tails empty
+    /// and no out file (the job id and the error alone are too large; docs/protocol.md, Jobs, rule 6.4). Such a
+    /// result is never sent, since every frame the agent sends fits <c>welcome.max_frame_size</c> (rule 1): it
+    /// is forgotten, logged once, and its directory deleted. The hub records nothing for it and ends the attempt
+    /// as failed when its lease or disconnect grace ends; the agent stays connected instead of being closed and
+    /// sending it again after every welcome.</summary>
+    private JobResult? BuildOrForget(HeldResult held)
+    {
+        var maxFrame = _limits.MaxFrameSize;
+        var message = ResultFrame.Build(held, maxFrame, _options.MaxOutFileBytes);
+        if (message.PayloadSize <= maxFrame)
+        {
+            return message;
+        }
+
+        bool removed;
+        lock (_gate)
+        {
+            removed = _results.Remove(held.Key);
+        }
+
+        if (removed)
+        {
+            Log.JobResultDropped(_logger, AgentId, held.Key.JobId, held.Key.Attempt, message.PayloadSize, maxFrame);
+            if (held.Directory is { } directory)
+            {
+                _ = Task.Run(() => _executor!.DeleteJobDirectory(directory), CancellationToken.None);
+            }
+        }
+
+        return null;
+    }
 }

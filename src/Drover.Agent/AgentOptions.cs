@@ -1,5 +1,5 @@
 using System.Reflection;
-using Drover.Agent.Internal;
+using Drover.Agent.Internal.Session;
 using Drover.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -95,7 +95,7 @@ public sealed record AgentOptions
     /// <summary>The clock for every wait (report slots, backoff, timeouts). Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
-    /// <summary>Used to create the logger (category "Drover.Agent") when <see cref="Logger"/> is null. Default: none.</summary>
+    /// <summary>Used to create the loggers, one category per role under "Drover.Agent" (Drover.Agent.Internal.Session.HubSession, ...Reports.ReportLoop, ...Jobs.JobSlots, ...), when <see cref="Logger"/> is null. Default: none.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
     /// <summary>The logger; takes precedence over <see cref="LoggerFactory"/>. Default: none (no logging).</summary>

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using Drover.Agent.Internal;
+using Drover.Agent.Internal.Jobs;
 
 namespace Drover.Agent;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Drover.Agent.Internal;
+using Drover.Agent.Internal.Session;
 using Drover.Protocol;
 
 namespace Drover.Agent.Tests;

@@ -1,4 +1,4 @@
-using Drover.Agent.Internal;
+using Drover.Agent.Internal.Session;
 
 namespace Drover.Agent.Tests;
 

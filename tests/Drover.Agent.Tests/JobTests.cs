@@ -442,6 +442,42 @@ public sealed class JobTests : AgentHarness
     }
 
     [Fact]
+    public async Task A_result_that_still_does_not_fit_is_dropped_and_the_agent_stays_connected()
+    {
+        // A 1 KiB frame cap: the job id and a 2,000-character error alone do not fit, whatever the tails. The test
+        // hub closes the connection on a frame over its cap, as the Drover hub does (bye FrameTooLarge).
+        var longError = new string('e', 2000);
+        var handler = new DelegateHandler((job, _) => ValueTask.FromResult(job.JobId == "j-huge"
+            ? new JobHandlerResult(1) { Error = longError, StdoutTail = Encoding.UTF8.GetBytes("out"), StderrTail = Encoding.UTF8.GetBytes("err") }
+            : JobHandlerResult.Success));
+        var (hub, run, workDir) = StartJobAgent(handler, hubMaxFrameSize: 1024);
+        var connection = await ConnectedAsync(hub);
+
+        await connection.SendAsync(hub.CreateJob("j-huge", Hello));
+        await Wait.UntilAsync(() => run.Agent.JobsAccepted == 1 && run.Agent.JobsInFlight == 0 && run.Agent.UnackedResults == 0,
+            "the result that does not fit is forgotten");
+        await Wait.UntilAsync(() => !Directory.Exists(Path.Combine(workDir, "j-huge-1")), "its job directory deleted");
+
+        // Still the same session: the next job's result arrives on the first connection.
+        await connection.SendAsync(hub.CreateJob("j-small", Hello));
+        var result = await ResultAsync(connection, "j-small");
+        Assert.Equal(JobOutcome.Completed, result.Outcome);
+        Assert.Null(connection.ResultOf("j-huge"));
+        Assert.Equal(1, hub.ConnectionCount);
+        Assert.Equal(1, run.Agent.Sessions);
+        Assert.Equal(AgentConnectionState.Connected, run.Agent.ConnectionState);
+
+        // A reconnect re-announces nothing of it.
+        await connection.SendAsync(new JobResultAck("j-small", 1));
+        await Wait.UntilAsync(() => run.Agent.UnackedResults == 0, "j-small acknowledged");
+        connection.Abort();
+        await Wait.AdvanceUntilAsync(Time, () => hub.ConnectionCount == 2, "reconnected", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
+        var second = await ConnectedAsync(hub, connections: 2);
+        Assert.Empty(second.Results);
+        Assert.Empty(second.ReceivedOf<JobAccepted>());
+    }
+
+    [Fact]
     public async Task Stopping_the_agent_kills_running_handlers()
     {
         var handler = new ProcessJobHandler("""sh -c 'echo $$ > self.pid; exec sleep 60'""");

@@ -1,4 +1,6 @@
-using Drover.Agent.Internal;
+using Drover.Agent.Internal.Jobs;
+using Drover.Agent.Internal.Reports;
+using Drover.Agent.Internal.Session;
 using Drover.Protocol;
 
 namespace Drover.Agent.Tests;
@@ -163,17 +165,17 @@ public sealed class OptionsAndPartsTests
     [InlineData("x.a b", "")]
     public void Only_plain_extensions_are_kept(string fileName, string extension)
     {
-        Assert.Equal(extension, AgentRuntime.SafeExtension(fileName));
+        Assert.Equal(extension, JobExecutor.SafeExtension(fileName));
     }
 
     [Fact]
     public void Job_directory_names_use_safe_ids_as_they_are_and_hash_the_rest()
     {
-        Assert.Equal("j-01ABC-2", AgentRuntime.JobDirectoryName(new("j-01ABC", 2)));
-        Assert.Equal("..-1", AgentRuntime.JobDirectoryName(new("..", 1)));
-        Assert.Matches("^h-[0-9a-f]{32}-1$", AgentRuntime.JobDirectoryName(new("../x", 1)));
-        Assert.Matches("^h-[0-9a-f]{32}-1$", AgentRuntime.JobDirectoryName(new("", 1)));
-        Assert.Matches("^h-[0-9a-f]{32}-1$", AgentRuntime.JobDirectoryName(new(new string('a', 129), 1)));
-        Assert.NotEqual(AgentRuntime.JobDirectoryName(new("a/b", 1)), AgentRuntime.JobDirectoryName(new("a/c", 1)));
+        Assert.Equal("j-01ABC-2", JobExecutor.JobDirectoryName(new("j-01ABC", 2)));
+        Assert.Equal("..-1", JobExecutor.JobDirectoryName(new("..", 1)));
+        Assert.Matches("^h-[0-9a-f]{32}-1$", JobExecutor.JobDirectoryName(new("../x", 1)));
+        Assert.Matches("^h-[0-9a-f]{32}-1$", JobExecutor.JobDirectoryName(new("", 1)));
+        Assert.Matches("^h-[0-9a-f]{32}-1$", JobExecutor.JobDirectoryName(new(new string('a', 129), 1)));
+        Assert.NotEqual(JobExecutor.JobDirectoryName(new("a/b", 1)), JobExecutor.JobDirectoryName(new("a/c", 1)));
     }
 }

@@ -1,4 +1,4 @@
-using Drover.Agent.Internal;
+using Drover.Agent.Internal.Reports;
 
 namespace Drover.Agent.Tests;
 

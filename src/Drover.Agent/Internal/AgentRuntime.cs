@@ -1,105 +1,88 @@
 using System.Threading.Channels;
+using Drover.Agent.Internal.Jobs;
+using Drover.Agent.Internal.Reports;
+using Drover.Agent.Internal.Session;
 using Drover.Protocol;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Drover.Agent.Internal;
 
-/// <summary>The agent's engine behind <see cref="DroverAgent"/>: one run loop that connects, runs a
-/// session, decides where and when to reconnect, and samples status while disconnected.
+/// <summary>The agent's engine behind <see cref="DroverAgent"/>: it wires the roles together and runs the one loop
+/// that connects, runs a session, decides where and when to reconnect, and waits (sampling status) while
+/// disconnected.
+/// <para>The roles: <see cref="HubSession"/> (Session/: connect, handshake, read loop, bye),
+/// <see cref="ReportLoop"/> and <see cref="StatusCollector"/> (Reports/: schedule, samples, backlog),
+/// <see cref="JobSlots"/> and <see cref="JobExecutor"/> (Jobs/: accept, verify, run, keep and re-announce results).</para>
 /// <para>Cost per agent: while connected, one pending socket read (zero-byte, no buffer) and one pending
-/// delay (the next report slot); while disconnected, one pending delay. No thread and no periodic timer.</para>
-/// <para>Split by concern: this file holds state and the run loop; <c>AgentRuntime.Session.cs</c> the
-/// connection, handshake and read loop; <c>AgentRuntime.Reports.cs</c> the schedule, samples and backlog.</para></summary>
-internal sealed partial class AgentRuntime : IDisposable
+/// delay (the next report slot); while disconnected, one pending delay. No thread and no periodic timer.</para></summary>
+internal sealed class AgentRuntime : IDisposable
 {
     private readonly AgentOptions _options;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Random _random = Random.Shared;
     private readonly HubSelector _hubs;
     private readonly ReconnectBackoff _backoff;
-    private readonly StatusBacklog _backlog;
-    private readonly Hello _hello;
-
-    // _gate guards the fields below it that are written by one task and read by another.
-    private readonly object _gate = new();
-    private readonly List<KeyValuePair<string, FieldValue>> _customFields = [];
-    private AgentState _agentState = AgentState.Idle;
-    private byte _progress = ProtocolConstants.NoProgress;
-    private ReportSchedule? _schedule;
-    private long _lastSlotHubMs = long.MinValue;
-    private CancellationTokenSource? _wake;
-    private int _maxStatusFields = ProtocolConstants.DefaultMaxStatusFields;
-    private int _maxFrameSize = ProtocolConstants.DefaultMaxFrameSize;
-    private bool _fieldsWarned;
-    private bool _backlogWarned;
-    private string? _lastProviderError;
-
-    private volatile Welcome? _lastWelcome;
-    private volatile string? _currentHub;
-    private volatile Channel<AgentEvent>? _events;
-    private int _connectionState;
-    private long _sequence;
-    private long _reportsSent;
-    private long _reportsAcked;
-    private long _connectAttempts;
-    private long _sessions;
+    private readonly AgentEvents _events;
+    private readonly StatusCollector _collector;
+    private readonly ReportLoop _reports;
+    private readonly JobSlots _jobs;
+    private readonly HubSession _session;
 
     public AgentRuntime(AgentOptions options)
     {
         _options = options;
-        _time = options.TimeProvider;
-        _logger = options.Logger ?? options.LoggerFactory?.CreateLogger("Drover.Agent") ?? NullLogger.Instance;
+        _logger = AgentLogging.For<AgentRuntime>(options);
         _hubs = new HubSelector(options.AgentId, options.Hubs);
         _backoff = new ReconnectBackoff(options.BackoffBase, options.BackoffCap);
-        _backlog = new StatusBacklog(options.StatusBacklog);
-        _hello = options.CreateHello();
-        InitJobs();
+        _events = new AgentEvents(options.TimeProvider);
+        var limits = new HubLimits();
+        HubSession? session = null;
+        _jobs = new JobSlots(options, _events, limits, () => session?.CurrentHub);
+        _collector = new StatusCollector(options, limits, () => _jobs.InFlight);
+        _reports = new ReportLoop(options, _random, _events, _collector);
+        _session = session = new HubSession(options, _backoff, _events, limits, _collector, _reports, _jobs);
     }
 
     public string AgentId => _options.AgentId;
 
-    public AgentConnectionState ConnectionState => (AgentConnectionState)Volatile.Read(ref _connectionState);
+    public AgentConnectionState ConnectionState => _session.ConnectionState;
 
-    public string? CurrentHub => _currentHub;
+    public string? CurrentHub => _session.CurrentHub;
 
-    public Welcome? LastWelcome => _lastWelcome;
+    public Welcome? LastWelcome => _session.LastWelcome;
 
-    public long ReportsSent => Interlocked.Read(ref _reportsSent);
+    public long ReportsSent => _reports.ReportsSent;
 
-    public long ReportsAcked => Interlocked.Read(ref _reportsAcked);
+    public long ReportsAcked => _reports.ReportsAcked;
 
-    public long ConnectAttempts => Interlocked.Read(ref _connectAttempts);
+    public long ConnectAttempts => _session.ConnectAttempts;
 
-    public long Sessions => Interlocked.Read(ref _sessions);
+    public long Sessions => _session.Sessions;
 
-    public ulong LastSequence => (ulong)Interlocked.Read(ref _sequence);
+    public ulong LastSequence => _collector.LastSequence;
 
-    public int BacklogCount => _backlog.Count;
+    public int BacklogCount => _reports.BacklogCount;
+
+    public int JobsInFlight => _jobs.InFlight;
+
+    public int UnackedResults => _jobs.UnackedResults;
+
+    public long JobsAccepted => _jobs.Accepted;
+
+    public long JobsRefused => _jobs.Refused;
 
     /// <summary>The hub order in use (tests and diagnostics; read from the run loop's state).</summary>
     public IReadOnlyList<string> HubOrder => _hubs.Order;
 
-    public ChannelReader<AgentEvent> Events
-    {
-        get
-        {
-            var channel = _events;
-            if (channel is null)
-            {
-                var created = Channel.CreateBounded<AgentEvent>(new BoundedChannelOptions(256)
-                {
-                    FullMode = BoundedChannelFullMode.DropOldest,
-                    SingleReader = false,
-                    SingleWriter = false,
-                });
-                channel = Interlocked.CompareExchange(ref _events, created, null) ?? created;
-            }
+    public ChannelReader<AgentEvent> Events => _events.Reader;
 
-            return channel.Reader;
-        }
-    }
+    public void SetState(AgentState state) => _collector.SetState(state);
+
+    public void SetProgress(byte? percent) => _collector.SetProgress(percent);
+
+    public void SetField(string key, FieldValue value) => _collector.SetField(key, value);
+
+    public bool RemoveField(string key) => _collector.RemoveField(key);
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -112,7 +95,7 @@ internal sealed partial class AgentRuntime : IDisposable
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var hub = _hubs.Current;
-                var outcome = await ConnectOnceAsync(hub, cancellationToken).ConfigureAwait(false);
+                var outcome = await _session.ConnectOnceAsync(hub, cancellationToken).ConfigureAwait(false);
                 if (outcome.Reason == DisconnectReason.Refused && AgentRefusedException.IsPermanent(outcome.Code))
                 {
                     Log.RefusedPermanently(_logger, AgentId, hub, outcome.Code, outcome.Detail);
@@ -121,15 +104,15 @@ internal sealed partial class AgentRuntime : IDisposable
                 }
 
                 var delay = Decide(outcome);
-                SetConnectionState(AgentConnectionState.Disconnected);
+                _session.SetConnectionState(AgentConnectionState.Disconnected);
                 if (_logger.IsEnabled(LogLevel.Information))
                 {
                     var detail = outcome.Code == ErrorCode.None ? outcome.Detail : $"{outcome.Code}: {outcome.Detail}";
                     Log.Disconnected(_logger, AgentId, hub, outcome.Reason, detail, (long)delay.TotalMilliseconds);
                 }
 
-                Emit(AgentEventKind.Disconnected, hub, outcome.Reason, outcome.Code, outcome.Detail, delay);
-                await WaitDisconnectedAsync(delay, cancellationToken).ConfigureAwait(false);
+                _events.Emit(AgentEventKind.Disconnected, hub, outcome.Reason, outcome.Code, outcome.Detail, delay);
+                await _reports.WaitDisconnectedAsync(delay, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -138,19 +121,15 @@ internal sealed partial class AgentRuntime : IDisposable
         }
         finally
         {
-            await StopJobsAsync().ConfigureAwait(false);
-            SetConnectionState(AgentConnectionState.Disconnected);
-            Emit(AgentEventKind.Stopped, _currentHub, stopReason, stopCode, stopDetail, null);
-            _events?.Writer.TryComplete();
+            await _jobs.StopAsync().ConfigureAwait(false);
+            _session.SetConnectionState(AgentConnectionState.Disconnected);
+            _events.Emit(AgentEventKind.Stopped, _session.CurrentHub, stopReason, stopCode, stopDetail, null);
+            _events.Complete();
         }
     }
 
     /// <summary>Releases the job machinery; call after <see cref="RunAsync"/> completed.</summary>
-    public void Dispose()
-    {
-        _jobsStop?.Dispose();
-        _jobSendLock.Dispose();
-    }
+    public void Dispose() => _jobs.Dispose();
 
     /// <summary>Where and when to try next, from how the last attempt ended.</summary>
     private TimeSpan Decide(SessionOutcome outcome)
@@ -193,21 +172,4 @@ internal sealed partial class AgentRuntime : IDisposable
                 return _backoff.NextAtLeast(outcome.RetryAfter, _random);
         }
     }
-
-    private void SetConnectionState(AgentConnectionState state) => Volatile.Write(ref _connectionState, (int)state);
-
-    private void Emit(AgentEventKind kind, string? hub, DisconnectReason reason, ErrorCode code, string? detail, TimeSpan? retryIn)
-    {
-        _events?.Writer.TryWrite(new AgentEvent(kind, _time.GetUtcNow(), hub, reason, code, detail, retryIn));
-    }
-
-    /// <summary>How a connection attempt or session ended.</summary>
-    private readonly record struct SessionOutcome(
-        DisconnectReason Reason,
-        ErrorCode Code,
-        string Detail,
-        TimeSpan RetryAfter = default,
-        bool Welcomed = false,
-        TimeSpan Length = default,
-        IReadOnlyList<string>? RedirectHubs = null);
 }

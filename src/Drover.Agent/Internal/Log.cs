@@ -85,4 +85,7 @@ internal static partial class Log
 
     [LoggerMessage(1068, LogLevel.Warning, "Agent {AgentId} could not delete job directory {Directory}: {Error}")]
     public static partial void JobDirectoryNotDeleted(ILogger logger, string agentId, string directory, string error);
+
+    [LoggerMessage(1069, LogLevel.Warning, "Agent {AgentId} dropped the result of job {JobId} attempt {Attempt}: {Size} bytes do not fit the hub's frame limit of {MaxFrameSize} even without output tails and out file; the hub ends the attempt when its lease runs out")]
+    public static partial void JobResultDropped(ILogger logger, string agentId, string jobId, uint attempt, int size, int maxFrameSize);
 }

@@ -1,23 +1,81 @@
+using Drover.Agent.Internal.Jobs;
+using Drover.Agent.Internal.Reports;
 using Drover.Protocol;
+using Microsoft.Extensions.Logging;
 
-namespace Drover.Agent.Internal;
+namespace Drover.Agent.Internal.Session;
 
-/// <summary>Connection, handshake and the session's read loop.</summary>
-internal sealed partial class AgentRuntime
+/// <summary>The session with one hub: connect, hello and welcome, the read loop (with the report loop beside it),
+/// the messages that end a connection (refuse, bye, backoff, redirect) and the agent's own bye. The read loop hands
+/// status acks and reschedules to <see cref="ReportLoop"/> and job messages to <see cref="JobSlots"/>; writes go
+/// through <see cref="AgentConnection"/>, whose lock orders the writers.</summary>
+internal sealed class HubSession
 {
+    private readonly AgentOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Hello _hello;
+    private readonly ReconnectBackoff _backoff;
+    private readonly AgentEvents _events;
+    private readonly HubLimits _limits;
+    private readonly StatusCollector _collector;
+    private readonly ReportLoop _reports;
+    private readonly JobSlots _jobs;
+
+    private volatile Welcome? _lastWelcome;
+    private volatile string? _currentHub;
+    private int _connectionState;
+    private long _connectAttempts;
+    private long _sessions;
+
+    public HubSession(
+        AgentOptions options,
+        ReconnectBackoff backoff,
+        AgentEvents events,
+        HubLimits limits,
+        StatusCollector collector,
+        ReportLoop reports,
+        JobSlots jobs)
+    {
+        _options = options;
+        _time = options.TimeProvider;
+        _logger = AgentLogging.For<HubSession>(options);
+        _hello = options.CreateHello();
+        _backoff = backoff;
+        _events = events;
+        _limits = limits;
+        _collector = collector;
+        _reports = reports;
+        _jobs = jobs;
+    }
+
+    private string AgentId => _options.AgentId;
+
+    public AgentConnectionState ConnectionState => (AgentConnectionState)Volatile.Read(ref _connectionState);
+
+    public string? CurrentHub => _currentHub;
+
+    public Welcome? LastWelcome => _lastWelcome;
+
+    public long ConnectAttempts => Interlocked.Read(ref _connectAttempts);
+
+    public long Sessions => Interlocked.Read(ref _sessions);
+
+    public void SetConnectionState(AgentConnectionState state) => Volatile.Write(ref _connectionState, (int)state);
+
     /// <summary>How long a stopping agent waits for its bye to be written and the hub to close. Real time,
     /// not the options' clock: it bounds socket I/O at shutdown, it schedules nothing.</summary>
     private static readonly TimeSpan ByeTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>Connects to <paramref name="hub"/>, says hello and, if welcomed, runs the session until it
     /// ends. Throws <see cref="OperationCanceledException"/> when stopped (after saying bye).</summary>
-    private async Task<SessionOutcome> ConnectOnceAsync(string hub, CancellationToken cancellationToken)
+    public async Task<SessionOutcome> ConnectOnceAsync(string hub, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _connectAttempts);
         _currentHub = hub;
         SetConnectionState(AgentConnectionState.Connecting);
         Log.Connecting(_logger, AgentId, hub);
-        Emit(AgentEventKind.Connecting, hub, DisconnectReason.None, ErrorCode.None, null, null);
+        _events.Emit(AgentEventKind.Connecting, hub, DisconnectReason.None, ErrorCode.None, null, null);
 
         if (!HubAddress.TryParse(hub, out var address, out var error))
         {
@@ -27,7 +85,7 @@ internal sealed partial class AgentRuntime
         AgentConnection connection;
         try
         {
-            connection = await AgentConnection.ConnectAsync(address, _options.ConnectTimeout, ReceiveFrameLimit, _time, cancellationToken).ConfigureAwait(false);
+            connection = await AgentConnection.ConnectAsync(address, _options.ConnectTimeout, _jobs.ReceiveFrameLimit, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -94,23 +152,15 @@ internal sealed partial class AgentRuntime
 
     private void OnWelcome(Welcome welcome, string hub)
     {
-        var offset = ReportSchedule.ClockOffset(welcome.HubTimeUnixMs, _time.GetUtcNow());
-        var schedule = new ReportSchedule(welcome.IntervalMs, welcome.SlotOffsetMs, offset);
-        lock (_gate)
-        {
-            _schedule = schedule;
-            _lastSlotHubMs = long.MinValue;
-            _maxStatusFields = welcome.MaxStatusFields;
-            _maxFrameSize = welcome.MaxFrameSize == 0 ? ProtocolConstants.DefaultMaxFrameSize : (int)Math.Min(welcome.MaxFrameSize, int.MaxValue);
-            _fieldsWarned = false;
-        }
-
+        var schedule = _reports.OnWelcome(welcome);
+        _limits.Apply(welcome);
+        _collector.OnWelcome();
         _lastWelcome = welcome;
         _backoff.Reset();
         Interlocked.Increment(ref _sessions);
         SetConnectionState(AgentConnectionState.Connected);
-        Log.Connected(_logger, AgentId, hub, welcome.HubId, welcome.Version, schedule.IntervalMs, schedule.SlotOffsetMs, offset);
-        Emit(AgentEventKind.Connected, hub, DisconnectReason.None, ErrorCode.None, welcome.HubId, null);
+        Log.Connected(_logger, AgentId, hub, welcome.HubId, welcome.Version, schedule.IntervalMs, schedule.SlotOffsetMs, schedule.ClockOffsetMs);
+        _events.Emit(AgentEventKind.Connected, hub, DisconnectReason.None, ErrorCode.None, welcome.HubId, null);
     }
 
     /// <summary>The welcomed session: the report loop runs beside the read loop until either ends it.</summary>
@@ -118,7 +168,7 @@ internal sealed partial class AgentRuntime
     {
         var started = _time.GetTimestamp();
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reports = ReportLoopAsync(connection, hub, sessionCts.Token);
+        var reports = _reports.RunAsync(connection, hub, sessionCts.Token);
         SessionOutcome outcome;
         try
         {
@@ -126,14 +176,14 @@ internal sealed partial class AgentRuntime
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            DetachJobs(connection);
+            _jobs.Detach(connection);
             await sessionCts.CancelAsync().ConfigureAwait(false);
             await reports.ConfigureAwait(false);
             await SayByeAsync(connection, hub, ErrorCode.None, "agent stopping").ConfigureAwait(false);
             throw;
         }
 
-        DetachJobs(connection);
+        _jobs.Detach(connection);
         await sessionCts.CancelAsync().ConfigureAwait(false);
         await reports.ConfigureAwait(false);
         return outcome with { Welcomed = true, Length = _time.GetElapsedTime(started) };
@@ -143,7 +193,7 @@ internal sealed partial class AgentRuntime
     {
         try
         {
-            await ReannounceJobsAsync(connection, hub, sessionToken).ConfigureAwait(false);
+            await _jobs.ReannounceAsync(connection, hub, sessionToken).ConfigureAwait(false);
             while (true)
             {
                 var message = await connection.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -155,21 +205,21 @@ internal sealed partial class AgentRuntime
                         await connection.SendAsync(new Pong(ping.Value), cancellationToken).ConfigureAwait(false);
                         break;
                     case StatusAck:
-                        Interlocked.Increment(ref _reportsAcked);
+                        _reports.OnStatusAck();
                         break;
                     case Pong:
                         break;
                     case Reschedule reschedule:
-                        ApplyReschedule(reschedule, hub);
+                        _reports.Reschedule(reschedule, hub);
                         break;
                     case Job job:
-                        await OnJobAsync(connection, hub, job, cancellationToken).ConfigureAwait(false);
+                        await _jobs.OnJobAsync(connection, hub, job, cancellationToken).ConfigureAwait(false);
                         break;
                     case JobCancel cancel:
-                        await OnJobCancelAsync(hub, cancel).ConfigureAwait(false);
+                        await _jobs.OnJobCancelAsync(hub, cancel).ConfigureAwait(false);
                         break;
                     case JobResultAck ack:
-                        OnJobResultAck(hub, ack);
+                        _jobs.OnJobResultAck(hub, ack);
                         break;
                     default:
                         return OnControlMessage(hub, message, welcomed: true) ?? await ProtocolErrorAsync(connection, hub, ErrorCode.UnexpectedMessage,

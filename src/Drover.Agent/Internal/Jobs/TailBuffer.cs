@@ -1,4 +1,4 @@
-namespace Drover.Agent.Internal;
+namespace Drover.Agent.Internal.Jobs;
 
 /// <summary>Keeps the last <c>capacity</c> bytes written to it (a ring). Not thread-safe: one writer, read after it finished.</summary>
 internal sealed class TailBuffer

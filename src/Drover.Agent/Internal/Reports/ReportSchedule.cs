@@ -1,4 +1,4 @@
-namespace Drover.Agent.Internal;
+namespace Drover.Agent.Internal.Reports;
 
 /// <summary>The hub's report schedule as the agent sees it: report when hub time modulo the interval equals
 /// the slot offset. Hub time is estimated as local time plus <see cref="ClockOffsetMs"/>, measured when the

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Drover.Protocol;
 
-namespace Drover.Agent.Internal;
+namespace Drover.Agent.Internal.Reports;
 
 /// <summary>Load averages from /proc/loadavg and memory from /proc/meminfo, when readable. One snapshot
 /// is shared by every agent in the process and re-read at most once per second, so a thousand simulated

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Drover.Protocol;
 
-namespace Drover.Agent.Internal;
+namespace Drover.Agent.Internal.Session;
 
 /// <summary>One TCP connection to a hub: a pipe reader that yields whole decoded messages, and a
 /// serialized frame writer. The reader does zero-byte reads, so an idle connection holds no receive

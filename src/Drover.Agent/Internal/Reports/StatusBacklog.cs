@@ -1,6 +1,6 @@
 using Drover.Protocol;
 
-namespace Drover.Agent.Internal;
+namespace Drover.Agent.Internal.Reports;
 
 /// <summary>The latest status samples taken while disconnected, oldest first, at most
 /// <see cref="Capacity"/>: adding to a full backlog drops the oldest sample (policy: drop oldest status).

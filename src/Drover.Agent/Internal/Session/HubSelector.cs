@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Drover.Agent.Internal;
+namespace Drover.Agent.Internal.Session;
 
 /// <summary>Chooses the hub to connect to by rendezvous (highest random weight) hashing.
 /// <para>Each hub's score is the first 8 bytes (big-endian) of SHA-256(agentId + "\n" + hub); hubs are

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Drover.Agent.Internal;
+namespace Drover.Agent.Internal.Session;
 
 /// <summary>A parsed "host:port" hub address. IPv6 literals are written in brackets: "[::1]:7400".</summary>
 internal readonly record struct HubAddress(string Host, int Port)

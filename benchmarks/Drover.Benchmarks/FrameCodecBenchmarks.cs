@@ -48,6 +48,7 @@ public class FrameCodecBenchmarks
     }
 
     [Benchmark]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "BenchmarkDotNet runs instance methods only.")]
     public int EncodeStatusAck() => Send(new StatusAck(4_711));
 
     /// <summary>Cut and decode a hello (once per session: three labels, two capabilities).</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 namespace Drover.Protocol;
 
 /// <summary>The kind byte in front of each free-form status field value.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The names of the wire's value kinds, as docs/protocol.md names them.")]
 public enum FieldKind : byte
 {
     Null = 0,
@@ -26,6 +27,7 @@ public readonly record struct FieldValue
     public FieldKind Kind { get; }
 
     /// <summary>The value when <see cref="Kind"/> is Int, or 0/1 when it is Bool.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "An integer field's value; the kind is called Int on the wire.")]
     public long Integer { get; }
 
     /// <summary>The value when <see cref="Kind"/> is Float.</summary>

@@ -15,6 +15,7 @@ namespace Drover.Cli.Tests;
 /// <summary>The reliability tests of issue 4, each with real processes: a real <c>drover serve</c> child (killed
 /// with SIGKILL where the test says so), real <c>drover agent</c> children, or, where many fast agents are needed,
 /// in-process <see cref="DroverAgent"/>s over real sockets. What is durable is checked in the hub's SQLite file.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "xunit v2 ends a test class through IAsyncLifetime.DisposeAsync, which disposes the field.")]
 public sealed class JobReliabilityTests : IAsyncLifetime
 {
     private const string Token = "t0k";

@@ -314,9 +314,9 @@ public abstract class FleetStoreContract : IAsyncLifetime
         int deleted = await store.PruneStatusHistoryAsync(4, DateTimeOffset.MinValue, CancellationToken.None);
 
         Assert.Equal(6 + 0 + 2, deleted);
-        Assert.Equal(new ulong[] { 10UL, 9UL, 8UL, 7UL }, await SequencesAsync(store, "a"));
-        Assert.Equal(new ulong[] { 3UL, 2UL, 1UL }, await SequencesAsync(store, "b"));
-        Assert.Equal(new ulong[] { 6UL, 5UL, 4UL, 3UL }, await SequencesAsync(store, "c"));
+        Assert.Equal((ulong[])[10UL, 9UL, 8UL, 7UL], await SequencesAsync(store, "a"));
+        Assert.Equal((ulong[])[3UL, 2UL, 1UL], await SequencesAsync(store, "b"));
+        Assert.Equal((ulong[])[6UL, 5UL, 4UL, 3UL], await SequencesAsync(store, "c"));
         Assert.Equal(0, await store.PruneStatusHistoryAsync(4, DateTimeOffset.MinValue, CancellationToken.None));
     }
 
@@ -332,8 +332,8 @@ public abstract class FleetStoreContract : IAsyncLifetime
         int deleted = await store.PruneStatusHistoryAsync(1000, T0.AddMinutes(4), CancellationToken.None);
 
         Assert.Equal(4, deleted);
-        Assert.Equal(new ulong[] { 9UL, 8UL, 7UL, 6UL, 5UL, 4UL }, await SequencesAsync(store, "a"));
-        Assert.Equal(new ulong[] { 1UL, 0UL }, await SequencesAsync(store, "b"));
+        Assert.Equal((ulong[])[9UL, 8UL, 7UL, 6UL, 5UL, 4UL], await SequencesAsync(store, "a"));
+        Assert.Equal((ulong[])[1UL, 0UL], await SequencesAsync(store, "b"));
     }
 
     [Fact]
@@ -346,7 +346,7 @@ public abstract class FleetStoreContract : IAsyncLifetime
         int deleted = await store.PruneStatusHistoryAsync(5, T0.AddMinutes(7), CancellationToken.None);
 
         Assert.Equal(7, deleted);
-        Assert.Equal(new ulong[] { 9UL, 8UL, 7UL }, await SequencesAsync(store, "a"));
+        Assert.Equal((ulong[])[9UL, 8UL, 7UL], await SequencesAsync(store, "a"));
     }
 
     [Fact]

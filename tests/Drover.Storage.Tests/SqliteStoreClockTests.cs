@@ -6,6 +6,7 @@ namespace Drover.Storage.Tests;
 
 /// <summary>The rows the job store stamps on its own (cancel, expiry, a requeue that ends a job) carry the time of
 /// <see cref="SqliteStoreOptions.TimeProvider"/>, the clock a hub hands it, not the machine's.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "xunit v2 ends a test class through IAsyncLifetime.DisposeAsync, which disposes the field.")]
 public sealed class SqliteStoreClockTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2031, 3, 14, 15, 9, 26, 535, TimeSpan.Zero);

@@ -42,7 +42,7 @@ internal sealed partial class SimAgent
                 return true;
             case MessageType.JobCancel:
                 // Every job here finished at once: a cancel always comes after the result (rule 9: ignored).
-                _fleet.Counters.Count(ref _fleet.Counters.Cancels);
+                Interlocked.Increment(ref _fleet.Counters.Cancels);
                 return true;
             default:
                 return false;
@@ -57,7 +57,7 @@ internal sealed partial class SimAgent
         var jobs = _jobs ??= new Dictionary<string, HeldJob>(_fleet.JobSlots, StringComparer.Ordinal);
         if (!jobs.ContainsKey(job.JobId) && jobs.Count >= _fleet.JobSlots)
         {
-            _fleet.Counters.Count(ref _fleet.Counters.JobsBeforeAck);
+            Interlocked.Increment(ref _fleet.Counters.JobsBeforeAck);
         }
 
         Atomic.Max(ref _fleet.Counters.MaxHeld, jobs.Count + 1);
@@ -70,7 +70,7 @@ internal sealed partial class SimAgent
         else
         {
             index = -1;
-            _fleet.Counters.Count(ref _fleet.Counters.UnknownJobs);
+            Interlocked.Increment(ref _fleet.Counters.UnknownJobs);
         }
 
         Span<byte> digest = stackalloc byte[ProtocolConstants.Sha256Length];
@@ -79,7 +79,7 @@ internal sealed partial class SimAgent
         if (!digest.SequenceEqual(job.Sha256))
         {
             outcome = JobOutcome.HashMismatch;
-            _fleet.Counters.Count(ref _fleet.Counters.HashMismatches);
+            Interlocked.Increment(ref _fleet.Counters.HashMismatches);
         }
 
         Append(new JobAccepted(job.JobId, job.Attempt));
@@ -91,7 +91,7 @@ internal sealed partial class SimAgent
     {
         if (_jobs is null || !_jobs.TryGetValue(ack.JobId, out var held) || held.Attempt != ack.Attempt)
         {
-            _fleet.Counters.Count(ref _fleet.Counters.UnexpectedAcks);
+            Interlocked.Increment(ref _fleet.Counters.UnexpectedAcks);
             return;
         }
 

@@ -117,6 +117,4 @@ internal sealed class JobCounters
 
     /// <summary>job_cancel frames received (the no-op handler has always finished already).</summary>
     public long Cancels;
-
-    public void Count(ref long counter) => Interlocked.Increment(ref counter);
 }

@@ -1,3 +1,4 @@
+using Drover.Api;
 using Drover.Hub;
 using Microsoft.Extensions.Logging;
 using S = Drover.Cli.Configuration.Settings<Drover.Cli.Configuration.ServeConfig>;

@@ -4,7 +4,6 @@ using System.Net;
 using System.Text.Json;
 using Drover.Api;
 using Drover.Bench;
-using Drover.Hub;
 using Drover.Hub.Os;
 using Spectre.Console;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using Drover.Hub;
+using Drover.Api;
 using Microsoft.Extensions.Logging;
 
 namespace Drover.Cli;
@@ -148,14 +148,6 @@ internal static class CliParsing
         }
 
         return true;
-    }
-
-    /// <summary>Parses a job target (<see cref="Protocol.JobTarget.TryParse"/>) and gives back its canonical text.</summary>
-    public static bool TryParseTarget(string? text, out string target, out string error)
-    {
-        var parsed = Protocol.JobTarget.TryParse(text, out var jobTarget, out error);
-        target = parsed ? jobTarget.ToString() : string.Empty;
-        return parsed;
     }
 
     /// <summary>Parses trace, debug, info, warn, error, critical or none.</summary>

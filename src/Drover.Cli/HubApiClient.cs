@@ -181,7 +181,7 @@ internal sealed class HubApiClient : IDisposable
 
     private static void AddSubmitParameters(List<string> query, JobSubmitOptions options)
     {
-        AddParameter(query, "to", options.Target);
+        AddParameter(query, "to", options.Target?.ToString());
         AddParameter(query, "args", options.Args);
         AddParameter(query, "timeout", options.Timeout is { } timeout ? ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms" : null);
         AddParameter(query, "retries", options.Retries?.ToString(CultureInfo.InvariantCulture));

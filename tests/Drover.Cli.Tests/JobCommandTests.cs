@@ -305,13 +305,13 @@ public sealed partial class JobCommandTests : IAsyncLifetime
     {
         foreach (var good in new[] { "random", "least-loaded", "agent:web-17", "label:gpu=yes", "label:zone=" })
         {
-            Assert.True(CliParsing.TryParseTarget(good, out var target, out var error), error);
-            Assert.Equal(good, target);
+            Assert.True(Protocol.JobTarget.TryParse(good, out var target, out var error), error);
+            Assert.Equal(good, target.ToString());
         }
 
         foreach (var bad in new[] { "", "Random", "agent:", "agent:a b", "label:", "label:gpu", "label:=x", "host:x" })
         {
-            Assert.False(CliParsing.TryParseTarget(bad, out _, out var error));
+            Assert.False(Protocol.JobTarget.TryParse(bad, out _, out var error));
             Assert.False(string.IsNullOrEmpty(error));
         }
     }

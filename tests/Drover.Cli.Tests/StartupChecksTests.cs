@@ -57,6 +57,15 @@ public sealed class StartupChecksTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_demo_on_a_data_directory_in_use_refuses_to_start_and_names_the_owner()
+    {
+        var (exitCode, output, error) = await DroverProcess.RunAsync("demo", "--agents", "1", "--http", "127.0.0.1:0", "--data", FirstData);
+
+        Assert.Equal(1, exitCode);
+        AssertOneLineRefusal(output + error, $"is in use by another hub (pid {_first!.Id.ToString(CultureInfo.InvariantCulture)}); one hub per data directory");
+    }
+
+    [Fact]
     public async Task A_data_directory_that_cannot_be_made_is_one_line_with_no_second_error()
     {
         // Under a regular file: refused even for root (the tests run as root in CI, where chmod would not stop it).

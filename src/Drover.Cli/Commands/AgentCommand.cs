@@ -23,11 +23,7 @@ internal static class AgentCommand
                 return ExitCodes.Usage;
             }
 
-            var builder = CommandHost.CreateBuilder(config.LogLevel, config.LogFormat);
-            builder.Services.AddSingleton(config);
-            builder.Services.AddSingleton<AgentService>();
-            builder.Services.AddHostedService(services => services.GetRequiredService<AgentService>());
-            using var host = builder.Build();
+            using var host = CommandHost.Build<AgentConfig, AgentService>(config, config.Logging);
             var agent = host.Services.GetRequiredService<AgentService>();
             await host.StartAsync(cancellationToken);
             await host.WaitForShutdownAsync(cancellationToken);

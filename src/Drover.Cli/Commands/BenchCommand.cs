@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Drover.Api;
 using Drover.Bench;
-using Drover.Hub;
 using Drover.Hub.Os;
 using Spectre.Console;
 

@@ -102,6 +102,19 @@ internal static class DemoCommand
         var ownsData = settings.DataDirectory is null;
         var dataDir = settings.DataDirectory is null ? Directory.CreateTempSubdirectory("drover-demo-").FullName : Path.GetFullPath(settings.DataDirectory);
         using var loggerFactory = ConsoleLogging.Create(LogLevel.Warning);
+        // One hub per data directory, as for serve (Hosting/HubService), with the same one-line refusal.
+        DataDirectoryLock dataLock;
+        try
+        {
+            dataLock = DataDirectoryLock.Acquire(dataDir);
+        }
+        catch (StoreException ex)
+        {
+            loggerFactory.CreateLogger("drover").LogCritical("Hub could not start: {Message}", ex.Message);
+            return 1;
+        }
+
+        using var releaseDataLock = dataLock;
         var hubOptions = new HubOptions
         {
             AgentEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
@@ -200,6 +213,7 @@ internal static class DemoCommand
         await hub.DisposeAsync();
         await jobStore.DisposeAsync();
         await store.DisposeAsync();
+        dataLock.Dispose(); // released last: nothing of this hub touches the directory after this
         AnsiConsole.Write(summary);
         if (sender.Failed > 0)
         {

@@ -34,7 +34,7 @@ internal static class SendCommand
             var options = new JobSubmitOptions { Args = parse.GetValue(args), Retries = parse.GetValue(retries), Priority = parse.GetValue(priority) };
             if (parse.GetValue(to) is { } toText)
             {
-                if (!CliParsing.TryParseTarget(toText, out var target, out var error))
+                if (!Protocol.JobTarget.TryParse(toText, out var target, out var error))
                 {
                     return CliParsing.Fail($"--to: {error}");
                 }
@@ -87,7 +87,7 @@ internal static class SendCommand
                         : $"{job.Id}  queued     {job.Name}  {job.Size} bytes");
                 }
 
-                if (waitForResults && options.Target is { } target && Protocol.JobTarget.Parse(target).AgentId is { } agentId)
+                if (waitForResults && options.Target?.AgentId is { } agentId)
                 {
                     await Console.Error.WriteLineAsync($"waiting for {(jobs.Count == 1 ? "the job" : $"{jobs.Count} jobs")} on agent {agentId} (Ctrl-C stops waiting; the jobs stay queued)");
                 }

@@ -23,11 +23,7 @@ internal static class ServeCommand
                 return ExitCodes.Usage;
             }
 
-            var builder = CommandHost.CreateBuilder(config.LogLevel, config.LogFormat);
-            builder.Services.AddSingleton(config);
-            builder.Services.AddSingleton<HubService>();
-            builder.Services.AddHostedService(services => services.GetRequiredService<HubService>());
-            var host = builder.Build();
+            var host = CommandHost.Build<ServeConfig, HubService>(config, config.Logging);
             await using var disposeHost = (IAsyncDisposable)host; // the hub service is disposed asynchronously
             try
             {

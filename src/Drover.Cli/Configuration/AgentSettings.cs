@@ -1,5 +1,4 @@
 using Drover.Agent;
-using Microsoft.Extensions.Logging;
 using S = Drover.Cli.Configuration.Settings<Drover.Cli.Configuration.AgentConfig>;
 
 namespace Drover.Cli.Configuration;
@@ -28,9 +27,7 @@ internal sealed record AgentConfig
     /// <summary><see cref="StatusCommand"/> split into argv (set once the options are complete).</summary>
     public string[]? StatusArgv { get; init; }
 
-    public LogLevel LogLevel { get; init; } = LogLevel.Information;
-
-    public LogFormat LogFormat { get; init; } = LogFormat.Simple;
+    public LoggingConfig Logging { get; init; } = new();
 }
 
 /// <summary>The settings catalog of <c>drover agent</c> (JSON section <c>agent</c>). Not settable: the clock, the logger,
@@ -80,10 +77,7 @@ internal static class AgentSettings
             o => o.Agent.ConnectTimeout, (o, v) => o with { Agent = o.Agent with { ConnectTimeout = v } }),
         S.Int("status-backlog", "How many status samples are kept while disconnected and sent after the next welcome (0 to 100000)",
             o => o.Agent.StatusBacklog, (o, v) => o with { Agent = o.Agent with { StatusBacklog = v } }),
-        S.Of("log-level", "level", "trace, debug, info, warn, error or none", ValueParsers.LogLevel,
-            o => o.LogLevel, (o, v) => o with { LogLevel = v }, ValueParsers.FormatLogLevel),
-        S.Of("log-format", "simple or json", "simple: one line of text per entry; json: one JSON object per line, for log shippers", ValueParsers.LogFormat,
-            o => o.LogFormat, (o, v) => o with { LogFormat = v }, v => v.ToString().ToLowerInvariant()),
+        ..LoggingSettings.For<AgentConfig>(o => o.Logging, (o, v) => o with { Logging = v }),
     ];
 
     private static (AgentConfig Options, string? Error) Complete(AgentConfig config)

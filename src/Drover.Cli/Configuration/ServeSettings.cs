@@ -1,5 +1,5 @@
+using Drover.Api;
 using Drover.Hub;
-using Microsoft.Extensions.Logging;
 using S = Drover.Cli.Configuration.Settings<Drover.Cli.Configuration.ServeConfig>;
 
 namespace Drover.Cli.Configuration;
@@ -13,9 +13,7 @@ internal sealed record ServeConfig
     /// <summary>The data directory; the SQLite file (WAL) lives inside.</summary>
     public string DataDirectory { get; init; } = "./drover-data";
 
-    public LogLevel LogLevel { get; init; } = LogLevel.Information;
-
-    public LogFormat LogFormat { get; init; } = LogFormat.Simple;
+    public LoggingConfig Logging { get; init; } = new();
 }
 
 /// <summary>The settings catalog of <c>drover serve</c> (JSON section <c>hub</c>).</summary>
@@ -82,10 +80,7 @@ internal static class ServeSettings
             o => o.Hub.DisconnectGrace, (o, v) => o with { Hub = o.Hub with { DisconnectGrace = v } }),
         S.Duration("keep-finished", "How long finished jobs (with their files and results) are kept after they finish",
             o => o.Hub.KeepFinishedJobs, (o, v) => o with { Hub = o.Hub with { KeepFinishedJobs = v } }),
-        S.Of("log-level", "level", "trace, debug, info, warn, error or none", ValueParsers.LogLevel,
-            o => o.LogLevel, (o, v) => o with { LogLevel = v }, ValueParsers.FormatLogLevel),
-        S.Of("log-format", "simple or json", "simple: one line of text per entry; json: one JSON object per line, for log shippers", ValueParsers.LogFormat,
-            o => o.LogFormat, (o, v) => o with { LogFormat = v }, v => v.ToString().ToLowerInvariant()),
+        ..LoggingSettings.For<ServeConfig>(o => o.Logging, (o, v) => o with { Logging = v }),
     ];
 
     private static (ServeConfig Options, string? Error) Complete(ServeConfig config)

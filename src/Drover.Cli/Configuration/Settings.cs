@@ -1,4 +1,5 @@
 using System.Globalization;
+using Drover.Api;
 
 namespace Drover.Cli.Configuration;
 
@@ -19,7 +20,7 @@ internal static class Settings<T>
     };
 
     public static Setting<T> Duration(string name, string meaning, Func<T, TimeSpan> get, Func<T, TimeSpan, T> set) =>
-        Of(name, "duration", meaning, ValueParsers.Duration, get, set, Hub.DurationText.Format);
+        Of(name, "duration", meaning, ValueParsers.Duration, get, set, DurationText.Format);
 
     public static Setting<T> Int(string name, string meaning, Func<T, int> get, Func<T, int, T> set) =>
         Of(name, "number", meaning, ValueParsers.Int, get, set, ValueParsers.FormatInt);

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using Drover.Hub;
+using Drover.Api;
 using Microsoft.Extensions.Logging;
 
 namespace Drover.Cli.Configuration;

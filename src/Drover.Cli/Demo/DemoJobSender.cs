@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Drover.Cli.Jobs;
+using Drover.Protocol;
 
 namespace Drover.Cli.Demo;
 
@@ -15,7 +16,7 @@ internal sealed class DemoJobSender : IDisposable
     public const int RecentCount = 4096;
 
     /// <summary>What every demo job carries: placed at random, one retry, 30 s to run.</summary>
-    public static readonly JobSubmitOptions JobOptions = new() { Target = "random", Retries = 1, Timeout = TimeSpan.FromSeconds(30) };
+    public static readonly JobSubmitOptions JobOptions = new() { Target = JobTarget.Random, Retries = 1, Timeout = TimeSpan.FromSeconds(30) };
 
     private static readonly TimeSpan Pause = TimeSpan.FromSeconds(1);
 

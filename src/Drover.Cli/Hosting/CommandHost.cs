@@ -10,7 +10,20 @@ namespace Drover.Cli.Hosting;
 /// SIGTERM and SIGINT stop it through the host's lifetime.</summary>
 internal static class CommandHost
 {
-    public static HostApplicationBuilder CreateBuilder(Microsoft.Extensions.Logging.LogLevel level, LogFormat format)
+    /// <summary>A host that runs <typeparamref name="TService"/> (one instance, also resolvable by its own type) with
+    /// <paramref name="config"/> as a singleton.</summary>
+    public static IHost Build<TConfig, TService>(TConfig config, LoggingConfig logging)
+        where TConfig : class
+        where TService : class, IHostedService
+    {
+        var builder = CreateBuilder(logging);
+        builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton<TService>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<TService>());
+        return builder.Build();
+    }
+
+    private static HostApplicationBuilder CreateBuilder(LoggingConfig logging)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -18,7 +31,7 @@ internal static class CommandHost
             ContentRootPath = Directory.GetCurrentDirectory(),
         });
         builder.Services.AddSystemd();
-        ConsoleLogging.Configure(builder.Logging, level, format);
+        ConsoleLogging.Configure(builder.Logging, logging.Level, logging.Format);
         // The hub's stop says bye to every agent and flushes the store: give it time.
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(60));
         return builder;

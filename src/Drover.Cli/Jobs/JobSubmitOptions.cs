@@ -1,3 +1,5 @@
+using Drover.Protocol;
+
 namespace Drover.Cli.Jobs;
 
 // The job shapes are the API contracts (src/Drover.Api/JobModels.cs), read with Drover.Api's
@@ -6,7 +8,8 @@ namespace Drover.Cli.Jobs;
 /// <summary>The job names and values shared by every job of one <c>POST /api/jobs</c>; null: the hub's default.</summary>
 internal sealed record JobSubmitOptions
 {
-    public string? Target { get; init; }
+    /// <summary>Parsed once (by <see cref="JobTarget.TryParse"/>) where the text comes in; sent as its canonical text.</summary>
+    public JobTarget? Target { get; init; }
 
     public string? Args { get; init; }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Drover.Api;
 using Drover.Protocol;
 using Microsoft.AspNetCore.Http;
 

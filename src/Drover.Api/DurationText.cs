@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Drover.Hub;
+namespace Drover.Api;
 
 /// <summary>Durations as people type them: "250ms", "30s", "5m", "1h", "7d", or a bare number of seconds.
 /// Shared by the HTTP API (the <c>timeout</c> parameter) and the CLI's flags.</summary>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Drover.Hub;
+namespace Drover.Api;
 
 /// <summary>Byte sizes as people type them: "4KiB", "512KiB", "1MiB", "16MiB", "2GiB", or a plain number
 /// of bytes (optionally with "B"). Binary units only: 1 KiB = 1,024 bytes. Shared by the HTTP API's

@@ -5,9 +5,9 @@ using Drover.Storage.Sqlite;
 namespace Drover.Bench;
 
 /// <summary>Runs one bench: start (or find) the hub, connect the fleet, let it idle, measure the hub
-/// from /proc, run the mode, account for every report, and return the figures. Job mode lives in
-/// <c>FleetBench.Jobs.cs</c>.</summary>
-public static partial class FleetBench
+/// from /proc, run the mode, account for every report, and return the figures. Job mode is
+/// <see cref="JobBenchRun"/>.</summary>
+public static class FleetBench
 {
     private const int ReservedDescriptors = 100;
 
@@ -78,11 +78,11 @@ public static partial class FleetBench
         fleet.ResetLatency();
         var sentBefore = fleet.Agents.Sum(a => Interlocked.Read(ref a.Sent));
         var ackedBefore = fleet.Agents.Sum(a => Interlocked.Read(ref a.Acked));
-        JobRun? jobs = null;
+        JobBenchRun.JobRunFigures? jobs = null;
         ReportRun run;
         if (options.JobMode)
         {
-            jobs = await RunJobsAsync(options, hub, fleet, failures, progress, cancellationToken).ConfigureAwait(false);
+            jobs = await new JobBenchRun(options, hub, fleet, failures, progress).RunAsync(cancellationToken).ConfigureAwait(false);
             run = new ReportRun(jobs.Elapsed, jobs.Cpu, 0, [], new RestartFigures());
         }
         else

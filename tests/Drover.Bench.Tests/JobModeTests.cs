@@ -51,8 +51,8 @@ public class JobOptionsTests
     [Fact]
     public void The_submission_deadline_grows_with_the_jobs_and_the_pace()
     {
-        Assert.Equal(TimeSpan.FromSeconds(320), FleetBench.SubmitDeadline(new BenchOptions { Jobs = 20_000 }, 20_000));
-        Assert.Equal(TimeSpan.FromSeconds(140), FleetBench.SubmitDeadline(new BenchOptions { Jobs = 20_000, Rate = 1_000 }, 20_000));
+        Assert.Equal(TimeSpan.FromSeconds(320), JobBenchRun.SubmitDeadline(new BenchOptions { Jobs = 20_000 }, 20_000));
+        Assert.Equal(TimeSpan.FromSeconds(140), JobBenchRun.SubmitDeadline(new BenchOptions { Jobs = 20_000, Rate = 1_000 }, 20_000));
     }
 }
 

@@ -63,7 +63,7 @@ public sealed class HubLivenessTests
         var bye = await client.ReceiveAsync<Bye>();
         Assert.Equal(ErrorCode.IdleTimeout, bye.Code);
         await HubFixture.WaitUntilAsync(() => entry.Presence == Presence.Lost);
-        Assert.Contains("missed", entry.LastDisconnectReason, StringComparison.Ordinal);
+        Assert.StartsWith($"{DisconnectReason.MissedReports}:", entry.LastDisconnectReason, StringComparison.Ordinal);
     }
 
     [Fact]

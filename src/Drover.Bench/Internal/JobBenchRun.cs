@@ -1,12 +1,10 @@
 using System.Diagnostics;
-using Drover.Bench.Internal;
+namespace Drover.Bench.Internal;
 
-namespace Drover.Bench;
-
-/// <summary>Job mode: end-to-end dispatch. The connected fleet advertises job slots and answers each job at
+/// <summary>Job mode (the jobs run of <see cref="FleetBench"/>): end-to-end dispatch. The connected fleet advertises job slots and answers each job at
 /// once (<see cref="SimAgent"/>); the bench submits <see cref="BenchOptions.Jobs"/> files through
 /// <c>POST /api/jobs</c> and follows each one from its submission to the result ack its agent receives.</summary>
-public static partial class FleetBench
+internal sealed class JobBenchRun
 {
     /// <summary>How often the job run samples the hub (RSS, CPU) and checks for the end.</summary>
     private static readonly TimeSpan JobPoll = TimeSpan.FromMilliseconds(20);
@@ -19,8 +17,27 @@ public static partial class FleetBench
     /// <summary>How long the hub's own counts may lag the result acks before the cross-check fails.</summary>
     private static readonly TimeSpan CountsSettle = TimeSpan.FromSeconds(5);
 
-    private static async Task<JobRun> RunJobsAsync(BenchOptions options, HubUnderTest hub, SimFleet fleet, List<string> failures, ProgressHandler? progress, CancellationToken cancellationToken)
+    private readonly BenchOptions _options;
+    private readonly HubUnderTest _hub;
+    private readonly SimFleet _fleet;
+    private readonly List<string> _failures;
+    private readonly FleetBench.ProgressHandler? _progress;
+
+    /// <summary>A job run against <paramref name="hub"/> with the connected <paramref name="fleet"/>; failures are
+    /// added to <paramref name="failures"/> (at most 50).</summary>
+    public JobBenchRun(BenchOptions options, HubUnderTest hub, SimFleet fleet, List<string> failures, FleetBench.ProgressHandler? progress)
     {
+        _options = options;
+        _hub = hub;
+        _fleet = fleet;
+        _failures = failures;
+        _progress = progress;
+    }
+
+    /// <summary>Warms the hub up, then submits <see cref="BenchOptions.Jobs"/> jobs and measures them.</summary>
+    public async Task<JobRunFigures> RunAsync(CancellationToken cancellationToken)
+    {
+        var (options, hub, fleet, failures, progress) = (_options, _hub, _fleet, _failures, _progress);
         void Fail(string failure)
         {
             lock (failures)
@@ -96,7 +113,7 @@ public static partial class FleetBench
         var first = tracker.FirstSubmitAt;
         var elapsed = first != 0 && tracker.LastAckAt > first ? Stopwatch.GetElapsedTime(first, tracker.LastAckAt) : TimeSpan.Zero;
         var submitElapsed = first != 0 && tracker.LastAcceptedAt > first ? Stopwatch.GetElapsedTime(first, tracker.LastAcceptedAt) : TimeSpan.Zero;
-        return new JobRun
+        return new JobRunFigures
         {
             Tracker = tracker,
             Elapsed = elapsed,
@@ -124,7 +141,7 @@ public static partial class FleetBench
     /// ack, or for <see cref="BenchOptions.JobDrain"/> after the last submission. Bounded: the submission by
     /// <see cref="SubmitDeadline"/>, then the drain.</summary>
     private static async Task<JobPhase> SubmitAndDrainAsync(BenchOptions options, HubUnderTest hub, SimFleet fleet, JobTracker tracker, HttpClient http,
-        Action<string> fail, string phaseName, ProgressHandler? progress, CancellationToken cancellationToken)
+        Action<string> fail, string phaseName, FleetBench.ProgressHandler? progress, CancellationToken cancellationToken)
     {
         fleet.Jobs = tracker;
         var submitter = new JobSubmitter(http, hub.Api!, tracker, options, fail);
@@ -200,7 +217,7 @@ public static partial class FleetBench
     private sealed record JobPhase(ProcessFigures End, long PeakRssKib, JobSubmitter Submitter);
 
     /// <summary>The measured job run's figures.</summary>
-    private sealed class JobRun
+    internal sealed class JobRunFigures
     {
         public required JobTracker Tracker { get; init; }
 

@@ -156,7 +156,8 @@ public sealed class PackagingTests : IClassFixture<PackagingTests.PackedArtifact
         public async Task InitializeAsync()
         {
             var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
-            var packs = new[] { "Drover.Cli", "Drover.Agent", "Drover.Protocol" }.Select(project => Run.ToEndAsync(
+            string[] projects = ["Drover.Cli", "Drover.Agent", "Drover.Protocol"];
+            var packs = projects.Select(project => Run.ToEndAsync(
                 "dotnet",
                 ["pack", TestPaths.RepositoryFile("src", project), "-c", configuration, "--no-build", "--disable-build-servers", "-o", Artifacts],
                 TestPaths.RepositoryRoot, Environment, SdkTimeout));

@@ -110,7 +110,7 @@ internal static class DemoCommand
         }
         catch (StoreException ex)
         {
-            loggerFactory.CreateLogger("drover").LogCritical("Hub could not start: {Message}", ex.Message);
+            Log.HubStartFailed(loggerFactory.CreateLogger("drover"), ex.Message);
             return 1;
         }
 

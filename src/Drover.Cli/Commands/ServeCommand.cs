@@ -31,7 +31,7 @@ internal static class ServeCommand
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Drover.Storage.StoreException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
-                host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("drover").LogCritical("Hub could not start: {Message}", ex.Message);
+                Log.HubStartFailed(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("drover"), ex.Message);
                 await host.Services.GetRequiredService<HubService>().CloseAsync();
                 return 1;
             }

@@ -44,7 +44,7 @@ internal sealed class StatusCommandRunner
             var message = ex.Message;
             if (_reportedErrors.Count < MaxRememberedErrors && _reportedErrors.Add(message))
             {
-                _logger.LogWarning("Status command '{Command}' failed; reports go out without its fields: {Error}", string.Join(' ', _argv), message);
+                Log.StatusCommandFailed(_logger, string.Join(' ', _argv), message);
             }
 
             return NoFields;

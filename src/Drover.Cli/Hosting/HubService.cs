@@ -35,14 +35,14 @@ internal sealed class HubService : IHostedService, IAsyncDisposable
         _jobStore = new SqliteJobStore(storeOptions);
         _hub = new DroverHub(_config.Hub, _store, _jobStore, _loggerFactory);
         await _hub.StartAsync(cancellationToken);
-        _logger.LogInformation("Data in {DataDir}; report interval {Interval}", _config.DataDirectory, _config.Hub.ReportInterval);
+        Log.HubStarted(_logger, _config.DataDirectory, _config.Hub.ReportInterval);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_hub is not null)
         {
-            _logger.LogInformation("Stopping: saying bye to every agent and flushing the store");
+            Log.HubStopping(_logger);
         }
 
         await CloseAsync();

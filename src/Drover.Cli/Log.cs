@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Drover.Cli;
+
+/// <summary>The CLI's own log lines (the hub and the agent have theirs in their projects' Log.cs).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Data in {DataDir}; report interval {Interval}")]
+    public static partial void HubStarted(ILogger logger, string dataDir, TimeSpan interval);
+
+    [LoggerMessage(2, LogLevel.Information, "Stopping: saying bye to every agent and flushing the store")]
+    public static partial void HubStopping(ILogger logger);
+
+    [LoggerMessage(3, LogLevel.Critical, "Hub could not start: {Message}")]
+    public static partial void HubStartFailed(ILogger logger, string message);
+
+    [LoggerMessage(4, LogLevel.Warning, "Status command '{Command}' failed; reports go out without its fields: {Error}")]
+    public static partial void StatusCommandFailed(ILogger logger, string command, string error);
+}

@@ -1,7 +1,9 @@
 using Drover.Cli.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
 
 namespace Drover.Cli;
 
@@ -11,8 +13,9 @@ internal static class ConsoleLogging
 {
     public static ILoggerFactory Create(LogLevel level) => LoggerFactory.Create(builder => Configure(builder, level, LogFormat.Simple));
 
-    /// <summary>Sets up <paramref name="builder"/> (a host's logging or a standalone factory's) for the console.</summary>
-    public static void Configure(ILoggingBuilder builder, LogLevel level, LogFormat format)
+    /// <summary>Sets up <paramref name="builder"/> (a host's logging or a standalone factory's) for the console; with
+    /// <paramref name="holdUntilStarted"/> the console sits behind a <see cref="Hosting.StartupLogGate"/> (a DI singleton).</summary>
+    public static void Configure(ILoggingBuilder builder, LogLevel level, LogFormat format, bool holdUntilStarted = false)
     {
         builder
             .ClearProviders()
@@ -41,5 +44,12 @@ internal static class ConsoleLogging
         }
 
         builder.Services.Configure<ConsoleLoggerOptions>(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (holdUntilStarted)
+        {
+            builder.Services.RemoveAll<ILoggerProvider>();
+            builder.Services.AddSingleton(services => new Hosting.StartupLogGate(
+                new ConsoleLoggerProvider(services.GetRequiredService<IOptionsMonitor<ConsoleLoggerOptions>>(), services.GetServices<ConsoleFormatter>())));
+            builder.Services.AddSingleton<ILoggerProvider>(services => services.GetRequiredService<Hosting.StartupLogGate>());
+        }
     }
 }

@@ -123,11 +123,12 @@ public sealed class StartupChecksTests : IAsyncLifetime
         Assert.Contains("Stopping: saying bye to every agent and flushing the store", background.Output, StringComparison.Ordinal);
     }
 
-    /// <summary>The refusal is one critical line with <paramref name="expected"/> in it, and nothing looks like a stack trace.</summary>
+    /// <summary>The refusal is the only line (no info lines of the start before it), a critical one with
+    /// <paramref name="expected"/> in it, and nothing looks like a stack trace.</summary>
     private static void AssertOneLineRefusal(string output, string expected)
     {
-        var refusals = output.Split('\n').Where(line => line.Contains("Hub could not start", StringComparison.Ordinal)).ToList();
-        var refusal = Assert.Single(refusals);
+        var refusal = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains("Hub could not start", refusal, StringComparison.Ordinal);
         Assert.Contains(expected, refusal, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", output, StringComparison.Ordinal);

@@ -23,7 +23,8 @@ internal static class ServeCommand
                 return ExitCodes.Usage;
             }
 
-            var host = CommandHost.Build<ServeConfig, HubService>(config, config.Logging);
+            var host = CommandHost.Build<ServeConfig, HubService>(config, config.Logging, holdLogsUntilStarted: true);
+            var startupLog = host.Services.GetRequiredService<StartupLogGate>();
             await using var disposeHost = (IAsyncDisposable)host; // the hub service is disposed asynchronously
             try
             {
@@ -31,11 +32,14 @@ internal static class ServeCommand
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Drover.Storage.StoreException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
-                Log.HubStartFailed(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("drover"), ex.Message);
+                // The failure is the one line a user sees: the info lines of the start and of the close are dropped.
                 await host.Services.GetRequiredService<HubService>().CloseAsync();
+                startupLog.Fail();
+                Log.HubStartFailed(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("drover"), ex.Message);
                 return 1;
             }
 
+            startupLog.Open();
             await host.WaitForShutdownAsync(cancellationToken);
             return 0;
         });

@@ -839,5 +839,5 @@ public sealed class JobsApiTextTests
     [InlineData("label:role=web")]
     [InlineData("label:role=")]
     [InlineData("label:a=b=c")]
-    public void Targets_are_accepted(string target) => Assert.True(JobSubmitParameters.TryValidateTarget(target, out _));
+    public void Targets_are_accepted(string target) => Assert.True(JobSubmitParameters.TryParseTarget(target, out _, out _));
 }

@@ -11,8 +11,7 @@ internal sealed class StartupLogGate : ILoggerProvider, ISupportExternalScope
 {
     private readonly ILoggerProvider _inner;
     private readonly Lock _lock = new();
-    private List<(LogLevel Level, Action Write)>? _held = [];
-    private volatile bool _holding = true;
+    private List<(LogLevel Level, Action Write)>? _held = []; // null once released
 
     public StartupLogGate(ILoggerProvider inner) => _inner = inner;
 
@@ -49,8 +48,7 @@ internal sealed class StartupLogGate : ILoggerProvider, ISupportExternalScope
                 }
             }
 
-            _held = null;
-            _holding = false;
+            Volatile.Write(ref _held, null);
         }
     }
 
@@ -78,7 +76,7 @@ internal sealed class StartupLogGate : ILoggerProvider, ISupportExternalScope
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (!gate._holding || !inner.IsEnabled(logLevel) || !gate.TryHold(logLevel, () => inner.Log(logLevel, eventId, state, exception, formatter)))
+            if (Volatile.Read(ref gate._held) is null || !inner.IsEnabled(logLevel) || !gate.TryHold(logLevel, () => inner.Log(logLevel, eventId, state, exception, formatter)))
             {
                 inner.Log(logLevel, eventId, state, exception, formatter);
             }

@@ -132,7 +132,7 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
                 Id = _jobIds.Next(now),
                 State = JobStates.Queued,
                 Priority = parameters.Priority,
-                Target = parameters.Target,
+                Target = parameters.Target.ToString(),
                 FileName = file.Name,
                 FileSize = file.Content.Length,
                 Sha256 = sha256,
@@ -176,7 +176,7 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
     /// connected. They stay queued for it and end dead when their timeout passes (as the sweep says then).</summary>
     private string? WaitWarning(JobSubmitParameters parameters)
     {
-        if (JobTarget.Parse(parameters.Target).AgentId is not { } agentId)
+        if (parameters.Target.AgentId is not { } agentId)
         {
             return null;
         }

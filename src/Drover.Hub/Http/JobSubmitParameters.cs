@@ -8,7 +8,7 @@ namespace Drover.Hub.Http;
 
 /// <summary>The settings every job of one POST /api/jobs shares, from its query string, and the checks of a job's
 /// target and file name.</summary>
-internal sealed record JobSubmitParameters(string? Name, string Target, string Args, TimeSpan Timeout, int Retries, int Priority)
+internal sealed record JobSubmitParameters(string? Name, JobTarget Target, string Args, TimeSpan Timeout, int Retries, int Priority)
 {
     /// <summary>Most retries a job may ask for.</summary>
     internal const int MaxRetries = 100;
@@ -51,8 +51,7 @@ internal sealed record JobSubmitParameters(string? Name, string Target, string A
 
         string? Get(string key) => query.TryGetValue(key, out var values) ? values.ToString() : null;
 
-        var target = Get("to") ?? "random";
-        if (!TryValidateTarget(target, out problem))
+        if (!TryParseTarget(Get("to") ?? "random", out var target, out problem))
         {
             return false;
         }
@@ -114,9 +113,9 @@ internal sealed record JobSubmitParameters(string? Name, string Target, string A
     }
 
     /// <summary>The <c>to</c> parameter: see <see cref="JobTarget.TryParse"/>.</summary>
-    internal static bool TryValidateTarget(string target, out string problem)
+    internal static bool TryParseTarget(string text, out JobTarget target, out string problem)
     {
-        if (JobTarget.TryParse(target, out _, out var error))
+        if (JobTarget.TryParse(text, out target, out var error))
         {
             problem = string.Empty;
             return true;

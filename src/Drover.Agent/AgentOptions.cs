@@ -92,7 +92,9 @@ public sealed record AgentOptions
     /// is logged once per distinct error. Default: none.</summary>
     public Func<CancellationToken, ValueTask<IReadOnlyDictionary<string, FieldValue>>>? StatusProvider { get; init; }
 
-    /// <summary>The clock for every wait (report slots, backoff, timeouts). Default: <see cref="TimeProvider.System"/>.</summary>
+    /// <summary>The clock for every wait (report slots, backoff, connect, handshake and job timeouts) and for job
+    /// durations. Only the short real-time bounds on I/O at the end of things are not on it: the bye at shutdown,
+    /// the wait for killed handlers to exit, and a handler's output drain. Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Used to create the loggers, one category per role under "Drover.Agent" (Drover.Agent.Internal.Session.HubSession, ...Reports.ReportLoop, ...Jobs.JobSlots, ...), when <see cref="Logger"/> is null. Default: none.</summary>

@@ -29,7 +29,8 @@ public sealed record JobContext
     public required string Args { get; init; }
 
     /// <summary>How long the handler may run; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> when the
-    /// job has none. The token passed with this context fires when it is over.</summary>
+    /// job has none. The token passed with this context fires when it is over, as measured by
+    /// <see cref="AgentOptions.TimeProvider"/>.</summary>
     public required TimeSpan Timeout { get; init; }
 
     /// <summary>The id of the agent running the job.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Drover.Protocol;
@@ -6,8 +5,8 @@ using Drover.Protocol;
 namespace Drover.Agent.Tests;
 
 /// <summary>Jobs end to end: the <see cref="TestHub"/> sends job frames over a real socket, the agent runs real
-/// <c>sh</c>/<c>python3</c> handlers (or in-process ones) and the hub checks what comes back. The report schedule
-/// runs on the fake clock; handlers and their timeouts run in real time, so timeouts here are short.</summary>
+/// <c>sh</c>/<c>python3</c> handlers (or in-process ones) and the hub checks what comes back. Handlers run in real
+/// time; the report schedule, job timeouts and durations are on the fake clock, which only the test moves.</summary>
 public sealed class JobTests : AgentHarness
 {
     private static readonly byte[] Hello = Encoding.UTF8.GetBytes("hello, drover\n");
@@ -55,7 +54,7 @@ public sealed class JobTests : AgentHarness
         Assert.Equal("to-stderr\n", Text(result.StderrTail));
         Assert.Equal(Hello, result.OutFile.ToArray());
         Assert.Equal(string.Empty, result.Error);
-        Assert.InRange(result.DurationMs, 0u, 10_000u);
+        Assert.Equal(0u, result.DurationMs); // the agent's clock did not move while the handler ran
         Assert.Equal(1, run.Agent.UnackedResults);
         Assert.Equal(0, run.Agent.JobsInFlight);
         var jobDir = Path.Combine(workDir, "j-1-1");
@@ -167,22 +166,73 @@ public sealed class JobTests : AgentHarness
     [Fact]
     public async Task A_hanging_handler_is_killed_with_its_whole_process_tree_at_the_timeout()
     {
-        var handler = new ProcessJobHandler("""sh -c 'sleep 60 & echo $! > child.pid; echo started; sleep 60' """);
-        var (hub, _, workDir) = StartJobAgent(handler);
+        // A real process tree; its 30 s timeout is on the fake clock, so it ends when the test moves the clock,
+        // well before 30 s of real time (Wait gives up after 10).
+        var handler = new ProcessJobHandler("""sh -c 'echo started; sleep 60 & echo $! > child.pid; sleep 60' """);
+        var (hub, run, workDir) = StartJobAgent(handler);
         var connection = await ConnectedAsync(hub);
 
-        var watch = Stopwatch.StartNew();
-        await connection.SendAsync(hub.CreateJob("j-hang", Hello, timeoutMs: 700));
+        await connection.SendAsync(hub.CreateJob("j-hang", Hello, timeoutMs: 30_000));
+        var pidFile = Path.Combine(workDir, "j-hang-1", "child.pid");
+        var childPid = 0;
+        await Wait.UntilAsync(() => TryReadPid(pidFile, out childPid), "the handler started its background child");
+
+        Time.Advance(TimeSpan.FromMilliseconds(29_999));
+        await Wait.SettleAsync();
+        Assert.Null(connection.ResultOf("j-hang"));
+        Assert.Equal(1, run.Agent.JobsInFlight);
+        Assert.True(IsAlive(childPid));
+
+        Time.Advance(TimeSpan.FromMilliseconds(1));
         var result = await ResultAsync(connection, "j-hang");
-        watch.Stop();
 
         Assert.Equal(JobOutcome.TimedOut, result.Outcome);
-        Assert.Contains("timeout of 700 ms", result.Error, StringComparison.Ordinal);
+        Assert.Equal(137, result.ExitCode); // 128 + SIGKILL
+        Assert.Equal("killed at the timeout of 30000 ms", result.Error);
         Assert.Equal("started\n", Text(result.StdoutTail));
-        Assert.InRange(result.DurationMs, 650u, 5000u);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(8), $"took {watch.Elapsed}");
-        var childPid = int.Parse(File.ReadAllText(Path.Combine(workDir, "j-hang-1", "child.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(30_000u, result.DurationMs);
         await Wait.UntilAsync(() => !IsAlive(childPid), "the background child is gone too");
+    }
+
+    [Fact]
+    public async Task Timeouts_and_durations_are_on_the_agents_clock()
+    {
+        // In-process handlers: one waits on its token alone (only the timeout ends it), one until the test releases it.
+        var started = 0;
+        var release = new TaskCompletionSource<JobHandlerResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handler = new DelegateHandler(async (job, ct) =>
+        {
+            Interlocked.Increment(ref started);
+            if (job.JobId == "j-hang")
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            }
+
+            return await release.Task.WaitAsync(ct);
+        });
+        var (hub, run, _) = StartJobAgent(handler);
+        var connection = await ConnectedAsync(hub);
+
+        await connection.SendAsync(hub.CreateJob("j-hang", Hello, timeoutMs: 5_000));
+        await connection.SendAsync(hub.CreateJob("j-done", Hello, timeoutMs: 5_000));
+        await Wait.UntilAsync(() => Volatile.Read(ref started) == 2, "both handlers running");
+
+        Time.Advance(TimeSpan.FromMilliseconds(4_999));
+        release.SetResult(new JobHandlerResult(0));
+        var done = await ResultAsync(connection, "j-done");
+        Assert.Equal(JobOutcome.Completed, done.Outcome);
+        Assert.Equal(4_999u, done.DurationMs);
+        await Wait.SettleAsync();
+        Assert.Null(connection.ResultOf("j-hang"));
+        Assert.Equal(1, run.Agent.JobsInFlight);
+
+        Time.Advance(TimeSpan.FromMilliseconds(1));
+        var hung = await ResultAsync(connection, "j-hang");
+        Assert.Equal(JobOutcome.TimedOut, hung.Outcome);
+        Assert.Equal(-1, hung.ExitCode);
+        Assert.Equal("killed at the timeout of 5000 ms", hung.Error);
+        Assert.Equal(5_000u, hung.DurationMs);
+        Assert.Contains(run.Events.All, e => e.Kind == AgentEventKind.JobFinished && e.JobId == "j-hang" && e.Outcome == JobOutcome.TimedOut);
     }
 
     [Fact]
@@ -222,7 +272,8 @@ public sealed class JobTests : AgentHarness
         var (hub, run, _) = StartJobAgent(handler);
         var first = await ConnectedAsync(hub);
 
-        await first.SendAsync(hub.CreateJob("j-slow", Hello));
+        // No timeout: the reconnects below move the fake clock by up to a minute.
+        await first.SendAsync(hub.CreateJob("j-slow", Hello, timeoutMs: 0));
         await first.SendAsync(hub.CreateJob("j-fast", Hello));
         await ResultAsync(first, "j-fast");
         await Wait.UntilAsync(() => run.Agent.JobsInFlight == 1, "j-slow running");
@@ -508,6 +559,19 @@ public sealed class JobTests : AgentHarness
         await Wait.UntilAsync(() => connection.ReceivedOf<JobBusy>().Count == 1, "busy");
         Assert.Contains("takes no jobs", connection.ReceivedOf<JobBusy>()[0].Reason, StringComparison.Ordinal);
         Assert.DoesNotContain(connection.Statuses[0].Fields, f => f.Key == "jobs_in_flight");
+    }
+
+    private static bool TryReadPid(string path, out int pid)
+    {
+        pid = 0;
+        try
+        {
+            return int.TryParse(File.ReadAllText(path).Trim(), System.Globalization.CultureInfo.InvariantCulture, out pid);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     private static bool IsAlive(int pid)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -10,8 +9,8 @@ namespace Drover.Agent.Internal.Jobs;
 
 /// <summary>One job's run, off the read loop: verify the content (SHA-256), write it into the job's own directory
 /// under a safe name, run the handler with its timeout, and collect the result (tails, out file, errors).
-/// <para>Handler timeouts and durations use the real clock, not the options' clock: they bound real processes and
-/// schedule nothing on the hub's timeline.</para></summary>
+/// <para>The timeout and the duration are on <see cref="AgentOptions.TimeProvider"/>, like every other wait of the
+/// agent, so a test with a fake clock decides when a handler times out.</para></summary>
 internal sealed class JobExecutor
 {
     private static readonly SearchValues<char> SafeIdChars =
@@ -21,12 +20,14 @@ internal sealed class JobExecutor
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
 
     private readonly AgentOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _workDirectory;
 
     public JobExecutor(AgentOptions options)
     {
         _options = options;
+        _time = options.TimeProvider;
         _logger = AgentLogging.For<JobExecutor>(options);
         _workDirectory = Path.GetFullPath(options.WorkDirectory);
     }
@@ -84,9 +85,9 @@ internal sealed class JobExecutor
             OutputTailBytes = _options.OutputTailBytes,
         };
 
-        using var timeoutCts = new CancellationTokenSource(timeout);
+        using var timeoutCts = new CancellationTokenSource(timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(run.Cancellation.Token, timeoutCts.Token);
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         JobHandlerResult? handled = null;
         string? failure = null;
         try
@@ -102,7 +103,7 @@ internal sealed class JobExecutor
             failure = ex.Message;
         }
 
-        var duration = (uint)Math.Min(Stopwatch.GetElapsedTime(started).TotalMilliseconds, uint.MaxValue);
+        var duration = (uint)Math.Min(_time.GetElapsedTime(started).TotalMilliseconds, uint.MaxValue);
         var outcome = failure is not null ? JobOutcome.StartFailed
             : run.Cancellation.IsCancellationRequested ? JobOutcome.Cancelled
             : timeoutCts.IsCancellationRequested ? JobOutcome.TimedOut

@@ -232,7 +232,8 @@ public sealed class JobTests : AgentHarness
         Assert.Equal(-1, hung.ExitCode);
         Assert.Equal("killed at the timeout of 5000 ms", hung.Error);
         Assert.Equal(5_000u, hung.DurationMs);
-        Assert.Contains(run.Events.All, e => e.Kind == AgentEventKind.JobFinished && e.JobId == "j-hang" && e.Outcome == JobOutcome.TimedOut);
+        await Wait.UntilAsync(() => run.Events.All.Any(e => e.Kind == AgentEventKind.JobFinished && e.JobId == "j-hang" && e.Outcome == JobOutcome.TimedOut),
+            "the job-finished event, timed out");
     }
 
     [Fact]

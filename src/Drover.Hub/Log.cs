@@ -86,4 +86,7 @@ internal static partial class Log
 
     [LoggerMessage(508, LogLevel.Information, "Pruning finished jobs recovered after {Failures} failures in {Seconds:F1} s")]
     public static partial void JobPruneRecovered(ILogger logger, int failures, double seconds);
+
+    [LoggerMessage(509, LogLevel.Warning, "Refused {Message} from agent {AgentId} for job {JobId} attempt {Attempt}, which is leased to agent {OwnerId}: not acted on ({Count} such messages since the last line, at most one line a minute)")]
+    public static partial void ForeignJobMessage(ILogger logger, string message, string agentId, string jobId, long attempt, string ownerId, int count);
 }

@@ -72,6 +72,7 @@ internal static class StatsEndpoints
             counts.GetValueOrDefault(JobStates.Cancelled),
             jobs.SubmittedTotal,
             jobs.FinishedTotal,
-            jobs.FinishedPerSecond);
+            jobs.FinishedPerSecond,
+            jobs.ForeignMessages);
     }
 }

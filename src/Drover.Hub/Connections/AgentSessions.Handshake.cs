@@ -71,7 +71,7 @@ internal sealed partial class AgentSessions
             }
             catch (TimeoutException)
             {
-                Log.Refused(Logger, connection.RemoteAddress, hello.AgentId, ErrorCode.InternalError, "the store did not commit the registration in time");
+                Log.Refused(Logger, connection.RemoteAddress, LogText.Escape(hello.AgentId), ErrorCode.InternalError, "the store did not commit the registration in time");
                 connection.Close(DisconnectReason.InternalError, ErrorCode.InternalError, "the hub could not store the registration; retry later");
                 return;
             }
@@ -79,7 +79,7 @@ internal sealed partial class AgentSessions
 
         if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
         {
-            Log.AgentConnected(Logger, hello.AgentId, connection.RemoteAddress, epoch, isNew);
+            Log.AgentConnected(Logger, LogText.Escape(hello.AgentId), connection.RemoteAddress, epoch, isNew);
         }
 
         var interval = _schedule.IntervalMs;
@@ -136,7 +136,7 @@ internal sealed partial class AgentSessions
         }
         else
         {
-            Log.Refused(Logger, connection.RemoteAddress, hello.AgentId.Length > 140 ? hello.AgentId[..140] + "…" : hello.AgentId, code, detail);
+            Log.Refused(Logger, connection.RemoteAddress, LogText.Escape(hello.AgentId), code, LogText.Escape(detail, LogText.LongTextMaxLength));
         }
 
         connection.Refuse(code, retryAfter, detail);

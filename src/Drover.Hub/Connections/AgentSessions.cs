@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Drover.Hub.Fleet;
 using Drover.Hub.Jobs;
 using Drover.Hub.Status;
+using Drover.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Drover.Hub.Connections;
@@ -76,14 +77,14 @@ internal sealed partial class AgentSessions
         switch (reason)
         {
             case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer:
-                Log.BadPeer(Logger, connection.RemoteAddress, reason, detail);
+                Log.BadPeer(Logger, connection.RemoteAddress, reason, LogText.Escape(detail, LogText.LongTextMaxLength));
                 break;
             case DisconnectReason.InternalError:
                 break;
             default:
                 if (Logger.IsEnabled(LogLevel.Debug))
                 {
-                    Log.SessionEnded(Logger, entry?.Id ?? "(no hello)", connection.RemoteAddress, reason, detail);
+                    Log.SessionEnded(Logger, entry is null ? "(no hello)" : LogText.Escape(entry.Id), connection.RemoteAddress, reason, LogText.Escape(detail, LogText.LongTextMaxLength));
                 }
 
                 break;

@@ -1,3 +1,4 @@
+using Drover.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Drover.Hub.Jobs;
@@ -41,6 +42,6 @@ internal sealed class ForeignJobMessages(TimeProvider time, ILogger logger)
             _sinceLine = 0;
         }
 
-        Log.ForeignJobMessage(logger, message, agentId, jobId, attempt, ownerId, count);
+        Log.ForeignJobMessage(logger, message, LogText.Escape(agentId), LogText.Escape(jobId), attempt, LogText.Escape(ownerId), count);
     }
 }

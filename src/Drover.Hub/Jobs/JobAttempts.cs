@@ -253,7 +253,7 @@ internal sealed class JobAttempts
             else if (job.Attempt > job.Record.MaxRetries)
             {
                 _table.RemoveLocked(job, finished: true);
-                Log.JobDead(_logger, job.Id, job.Attempt, failureReason ?? result.Outcome);
+                Log.JobDead(_logger, job.Id, job.Attempt, LogText.Escape(failureReason ?? result.Outcome, LogText.LongTextMaxLength));
             }
             else
             {
@@ -302,13 +302,13 @@ internal sealed class JobAttempts
             else if (attempt > job.Record.MaxRetries)
             {
                 _table.RemoveLocked(job, finished: true);
-                Log.JobDead(_logger, job.Id, attempt, reason);
+                Log.JobDead(_logger, job.Id, attempt, LogText.Escape(reason, LogText.LongTextMaxLength));
             }
             else
             {
                 job.AvoidAgent = owner?.Id;
                 _queues.EnqueueLocked(job, _time.GetUtcNow().UtcTicks);
-                Log.JobRequeued(_logger, job.Id, attempt, reason);
+                Log.JobRequeued(_logger, job.Id, attempt, LogText.Escape(reason, LogText.LongTextMaxLength));
                 _signal.Signal();
             }
         }

@@ -60,7 +60,12 @@ internal sealed partial class AgentSessions
         var replaced = _registry.Attach(connection, hello, connection.RemoteAddress, out var entry, out var epoch, out var isNew);
         _pending.TryRemove(connection, out _);
         connection.Established(entry, epoch, hello.JobSlots);
-        replaced?.Close(DisconnectReason.Replaced, ErrorCode.SessionReplaced, $"a newer session for agent {hello.AgentId} connected from {connection.RemoteAddress}");
+        if (replaced is not null)
+        {
+            var oldSource = SourceOf(replaced);
+            replaced.Close(DisconnectReason.Replaced, ErrorCode.SessionReplaced, $"a newer session for agent {hello.AgentId} connected from {connection.RemoteAddress}");
+            Takeovers.OnTakeover(hello.AgentId, oldSource, connection.RemoteAddress);
+        }
 
         if (isNew)
         {
@@ -105,6 +110,19 @@ internal sealed partial class AgentSessions
         {
             _stats.RecordReport();
             connection.SendAck(sequence);
+        }
+    }
+
+    /// <summary>A session's remote address, also once its socket is gone (its read loop may end meanwhile).</summary>
+    private static string SourceOf(AgentConnection session)
+    {
+        try
+        {
+            return session.RemoteAddress;
+        }
+        catch (ObjectDisposedException)
+        {
+            return "unknown";
         }
     }
 

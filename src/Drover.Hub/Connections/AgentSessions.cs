@@ -42,6 +42,7 @@ internal sealed partial class AgentSessions
         _writer = writer;
         Jobs = jobs;
         Logger = logger;
+        Takeovers = new SessionTakeovers(Time, logger);
     }
 
     public HubOptions Options { get; }
@@ -52,6 +53,9 @@ internal sealed partial class AgentSessions
 
     /// <summary>The job engine, told of accepted jobs, busy answers and results read from a session.</summary>
     public JobDispatcher Jobs { get; }
+
+    /// <summary>Takeovers of a live session by another connection with the same agent id, and the ids that flap.</summary>
+    public SessionTakeovers Takeovers { get; }
 
     /// <summary>How many agents this process can hold, from the open-files limit (0: not known); set at start.</summary>
     public long Capacity { get; set; }

@@ -16,7 +16,9 @@ public sealed record AgentOptions
     /// The agent picks one by rendezvous hashing of its id, and fails over to the next in that order.</summary>
     public IReadOnlyList<string> Hubs { get; init; } = [];
 
-    /// <summary>This agent's id: 1 to 128 bytes of [A-Za-z0-9._:@-]. Default: <see cref="Environment.MachineName"/>.</summary>
+    /// <summary>This agent's id: 1 to 128 bytes of [A-Za-z0-9._:@-]. Default: <see cref="Environment.MachineName"/>, which two
+    /// agents on one machine would share (they would replace each other at the hub): <c>drover agent</c> uses
+    /// <see cref="AgentIdentity.LoadOrCreate"/> instead, an id made once and kept in a state directory.</summary>
     public string AgentId { get; init; } = Environment.MachineName;
 
     /// <summary>The credential sent in hello. Default: empty.</summary>

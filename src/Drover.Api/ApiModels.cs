@@ -3,7 +3,8 @@ using System.Text.Json.Serialization;
 
 namespace Drover.Api;
 
-/// <summary>An agent as the API shows it.</summary>
+/// <summary>An agent as the API shows it. <see cref="IdFlaps"/>: how often since the hub started a session from another
+/// connection took this id over while it flapped between two sources (two agents sharing one id).</summary>
 public sealed record AgentView(
     string Id,
     string State,
@@ -19,7 +20,8 @@ public sealed record AgentView(
     string? LastDisconnectReason,
     int JobSlots,
     int JobsInFlight,
-    StatusView? Status);
+    StatusView? Status,
+    long IdFlaps);
 
 /// <summary>A status report as the API shows it.</summary>
 public sealed record StatusView(ulong Seq, string State, int? Progress, Dictionary<string, object?> Fields, DateTimeOffset ReceivedAt);
@@ -30,7 +32,8 @@ public sealed record AgentPage(IReadOnlyList<AgentView> Items, int Total, string
 /// <summary>One agent with its recent status history, newest first.</summary>
 public sealed record AgentDetail(AgentView Agent, IReadOnlyList<StatusView> History);
 
-/// <summary>Fleet counters for the dashboard and `drover clients`.</summary>
+/// <summary>Fleet counters for the dashboard and `drover clients`. <see cref="IdFlaps"/>: the flaps of every agent id
+/// since the hub started (see <see cref="AgentView.IdFlaps"/>).</summary>
 public sealed record StatsView(
     string HubId,
     DateTimeOffset StartedAt,
@@ -45,7 +48,8 @@ public sealed record StatsView(
     int AdmissionWaiting,
     long Capacity,
     ProcessView Process,
-    JobStatsView Jobs);
+    JobStatsView Jobs,
+    long IdFlaps);
 
 /// <summary>The hub process's own memory and GC figures.</summary>
 public sealed record ProcessView(long WorkingSetBytes, long ManagedHeapBytes, long GcCommittedBytes, long GcFragmentedBytes, int Gen0Collections, int Gen1Collections, int Gen2Collections, int Threads);

@@ -52,7 +52,9 @@ public sealed record SubmitResponse(
     IReadOnlyList<SubmittedJob> Jobs,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Warning = null);
 
-/// <summary>The <c>jobs</c> section of /api/stats: counts by state from the store, totals since the hub started.</summary>
+/// <summary>The <c>jobs</c> section of /api/stats: counts by state from the store, totals since the hub started
+/// (<see cref="ForeignMessages"/>: job_result, job_accepted and job_busy frames refused because their attempt is leased
+/// to another agent id).</summary>
 public sealed record JobStatsView(
     int Queued,
     int Running,
@@ -61,4 +63,5 @@ public sealed record JobStatsView(
     int Cancelled,
     long SubmittedTotal,
     long FinishedTotal,
-    double FinishedPerSecond);
+    double FinishedPerSecond,
+    long ForeignMessages);

@@ -39,6 +39,9 @@ internal static partial class Log
     [LoggerMessage(205, LogLevel.Information, "Admission: {Waiting} agents hold a reconnect slot; next retry-after {RetryAfterMs} ms")]
     public static partial void AdmissionBusy(ILogger logger, int waiting, long retryAfterMs);
 
+    [LoggerMessage(206, LogLevel.Warning, "Agent id {AgentId} flaps between sources {SourceA} and {SourceB}: {Count} takeovers of a live session since the last such line (3 or more within {WindowMinutes} min); two agents probably share this id, give each its own --id or --state-dir")]
+    public static partial void AgentIdFlaps(ILogger logger, string agentId, string sourceA, string sourceB, int count, int windowMinutes);
+
     [LoggerMessage(300, LogLevel.Information, "Report interval is now {IntervalMs} ms for {Agents} connected agents (cap {MaxPerSecond} reports/s)")]
     public static partial void IntervalChanged(ILogger logger, uint intervalMs, int agents, int maxPerSecond);
 
@@ -86,4 +89,7 @@ internal static partial class Log
 
     [LoggerMessage(508, LogLevel.Information, "Pruning finished jobs recovered after {Failures} failures in {Seconds:F1} s")]
     public static partial void JobPruneRecovered(ILogger logger, int failures, double seconds);
+
+    [LoggerMessage(509, LogLevel.Warning, "Refused {Message} from agent {AgentId} for job {JobId} attempt {Attempt}, which is leased to agent {OwnerId}: not acted on ({Count} such messages since the last line, at most one line a minute)")]
+    public static partial void ForeignJobMessage(ILogger logger, string message, string agentId, string jobId, long attempt, string ownerId, int count);
 }

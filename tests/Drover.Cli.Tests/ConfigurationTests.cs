@@ -134,4 +134,27 @@ public sealed class ConfigurationTests : IDisposable
         var hubProperties = typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && p.PropertyType != typeof(TimeProvider)).ToList();
         Assert.Equal(hubProperties.Count, ServeSettings.Catalog.Settings.Count - 3); // data, log-level, log-format are the CLI's own
     }
+
+    [Fact]
+    public void Without_an_id_the_agent_takes_the_one_kept_in_its_state_directory()
+    {
+        var state = Path.Combine(_dir, "state");
+        Dictionary<string, string?> environment = new() { ["agent:state-dir"] = state };
+        Dictionary<string, string?> flags = new() { ["agent:hub"] = "127.0.0.1:7400" };
+        Assert.True(TryLoad(AgentSettings.Catalog, null, environment, flags, out var config, out var error), error);
+        Assert.Null(config.Id);
+        Assert.False(Directory.Exists(state)); // checking the settings touches no disk
+
+        var first = config.WithStoredId().Agent.AgentId;
+        Assert.Equal(first + "\n", File.ReadAllText(Path.Combine(state, Drover.Agent.AgentIdentity.FileName)));
+        Assert.Equal(first, config.WithStoredId().Agent.AgentId);
+        Assert.Contains("agent-" + first, config.WithStoredId().Agent.WorkDirectory, StringComparison.Ordinal);
+
+        // A given id wins and writes nothing.
+        var other = Path.Combine(_dir, "other");
+        Dictionary<string, string?> withId = new() { ["agent:hub"] = "127.0.0.1:7400", ["agent:id"] = "given-01", ["agent:state-dir"] = other };
+        Assert.True(TryLoad(AgentSettings.Catalog, null, [], withId, out var given, out error), error);
+        Assert.Equal("given-01", given.WithStoredId().Agent.AgentId);
+        Assert.False(Directory.Exists(other));
+    }
 }

@@ -14,7 +14,7 @@ internal static class JobTestKit
 
     private static int _counter;
 
-    public static Task<HubFixture> StartAsync(FakeTimeProvider? time = null, Func<HubOptions, HubOptions>? more = null, string? data = null) =>
+    public static Task<HubFixture> StartAsync(FakeTimeProvider? time = null, Func<HubOptions, HubOptions>? more = null, string? data = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null) =>
         HubFixture.StartAsync(
             o =>
             {
@@ -26,7 +26,8 @@ internal static class JobTestKit
 
                 return more?.Invoke(options) ?? options;
             },
-            data);
+            data,
+            loggers);
 
     public static JobRecord MakeJob(
         string? text = null,

@@ -35,8 +35,9 @@ public sealed class HubFixture : IAsyncDisposable
     public static string NewDataDirectory() => Directory.CreateTempSubdirectory("drover-test-").FullName;
 
     /// <summary>Starts a hub. <paramref name="configure"/> adjusts the test defaults; pass
-    /// <paramref name="dataDirectory"/> to reuse a previous hub's data (a restart).</summary>
-    public static async Task<HubFixture> StartAsync(Func<HubOptions, HubOptions>? configure = null, string? dataDirectory = null)
+    /// <paramref name="dataDirectory"/> to reuse a previous hub's data (a restart), <paramref name="loggerFactory"/>
+    /// to see its log (a <see cref="LogCapture"/>'s factory).</summary>
+    public static async Task<HubFixture> StartAsync(Func<HubOptions, HubOptions>? configure = null, string? dataDirectory = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         var ownsDirectory = dataDirectory is null;
         var directory = dataDirectory ?? NewDataDirectory();
@@ -54,7 +55,7 @@ public sealed class HubFixture : IAsyncDisposable
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db"), TimeProvider = options.TimeProvider };
         var store = new SqliteFleetStore(storeOptions);
         var jobStore = new SqliteJobStore(storeOptions);
-        var hub = new DroverHub(options, store, jobStore);
+        var hub = new DroverHub(options, store, jobStore, loggerFactory);
         await hub.StartAsync(CancellationToken.None);
         return new HubFixture(hub, store, jobStore, directory, ownsDirectory);
     }

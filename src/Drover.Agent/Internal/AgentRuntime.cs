@@ -98,7 +98,7 @@ internal sealed class AgentRuntime : IDisposable
                 var outcome = await _session.ConnectOnceAsync(hub, cancellationToken).ConfigureAwait(false);
                 if (outcome.Reason == DisconnectReason.Refused && AgentRefusedException.IsPermanent(outcome.Code))
                 {
-                    Log.RefusedPermanently(_logger, AgentId, hub, outcome.Code, outcome.Detail);
+                    Log.RefusedPermanently(_logger, AgentId, hub, outcome.Code, LogText.Escape(outcome.Detail, LogText.LongTextMaxLength));
                     (stopReason, stopCode, stopDetail) = (DisconnectReason.Refused, outcome.Code, outcome.Detail);
                     throw new AgentRefusedException(outcome.Code, outcome.Detail, hub);
                 }
@@ -108,7 +108,7 @@ internal sealed class AgentRuntime : IDisposable
                 if (_logger.IsEnabled(LogLevel.Information))
                 {
                     var detail = outcome.Code == ErrorCode.None ? outcome.Detail : $"{outcome.Code}: {outcome.Detail}";
-                    Log.Disconnected(_logger, AgentId, hub, outcome.Reason, detail, (long)delay.TotalMilliseconds);
+                    Log.Disconnected(_logger, AgentId, hub, outcome.Reason, LogText.Escape(detail, LogText.LongTextMaxLength), (long)delay.TotalMilliseconds);
                 }
 
                 _events.Emit(AgentEventKind.Disconnected, hub, outcome.Reason, outcome.Code, outcome.Detail, delay);

@@ -8,12 +8,13 @@ namespace Drover.Cli.Commands;
 
 /// <summary><c>drover agent</c>: runs one agent until Ctrl-C or SIGTERM; with <c>--handler</c> it also runs jobs. Its flags are
 /// generated from <see cref="AgentSettings"/>. Exit codes: 0 stopped cleanly, 1 refused for good by the hub (bad token,
-/// invalid id, no common protocol version), 2 a bad setting.</summary>
+/// invalid id, no common protocol version) or the agent id could not be read or made in the state directory, 2 a bad
+/// setting.</summary>
 internal static class AgentCommand
 {
     public static Command Create()
     {
-        var command = new Command("agent", "Run an agent: connect to a hub, report status on the hub's schedule, reconnect with backoff; with --handler, run the jobs the hub sends. Ctrl-C stops it. Every setting is also a DROVER_* variable and a key of the \"agent\" section of drover.json (docs/configuration.md). " + Drover.Agent.ProcessJobHandler.EnvironmentHelp);
+        var command = new Command("agent", "Run an agent: connect to a hub, report status on the hub's schedule, reconnect with backoff; with --handler, run the jobs the hub sends. Ctrl-C stops it. Without --id the agent makes its id once (<machine name>-<8 random characters>) and keeps it in --state-dir, so give each agent on a machine its own --state-dir. Every setting is also a DROVER_* variable and a key of the \"agent\" section of drover.json (docs/configuration.md). " + Drover.Agent.ProcessJobHandler.EnvironmentHelp);
         var settings = AgentSettings.Catalog.AddOptions(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -21,6 +22,16 @@ internal static class AgentCommand
             {
                 await Console.Error.WriteLineAsync($"drover agent: {error}");
                 return ExitCodes.Usage;
+            }
+
+            try
+            {
+                config = config.WithStoredId();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                await Console.Error.WriteLineAsync($"drover agent: cannot keep the agent id in the state directory: {ex.Message}");
+                return 1;
             }
 
             using var host = CommandHost.Build<AgentConfig, AgentService>(config, config.Logging);

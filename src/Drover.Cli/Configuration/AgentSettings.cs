@@ -9,6 +9,12 @@ internal sealed record AgentConfig
 {
     public AgentOptions Agent { get; init; } = new();
 
+    /// <summary>The agent id given; none: the one kept in <see cref="StateDirectory"/> (see <see cref="WithStoredId"/>).</summary>
+    public string? Id { get; init; }
+
+    /// <summary>Where the agent keeps its state; none: <see cref="AgentIdentity.DefaultStateDirectory"/>.</summary>
+    public string? StateDirectory { get; init; }
+
     /// <summary>The command run for each job (makes a <see cref="ProcessJobHandler"/>); none: the agent takes no jobs.</summary>
     public string? Handler { get; init; }
 
@@ -28,6 +34,12 @@ internal sealed record AgentConfig
     public string[]? StatusArgv { get; init; }
 
     public LoggingConfig Logging { get; init; } = new();
+
+    /// <summary>This config with its agent id: the one given, else the one kept in the state directory, made there on the
+    /// first start (<see cref="AgentIdentity.LoadOrCreate"/>, which throws when it cannot read or write it).</summary>
+    public AgentConfig WithStoredId() => Id is not null
+        ? this
+        : this with { Agent = Agent with { AgentId = AgentIdentity.LoadOrCreate(StateDirectory ?? AgentIdentity.DefaultStateDirectory()) } };
 }
 
 /// <summary>The settings catalog of <c>drover agent</c> (JSON section <c>agent</c>). Not settable: the clock, the logger,
@@ -40,8 +52,11 @@ internal static class AgentSettings
     [
         S.List("hub", "HOST:PORT", "Required: a hub to connect to ([IPv6]:PORT); repeat for several hubs (comma-separated in the environment, an array in JSON): the agent picks one by its id and fails over to the others",
             o => o.Agent.Hubs, (o, v) => o with { Agent = o.Agent with { Hubs = v } }),
-        S.Text("id", "text", "The agent id: 1-128 characters of A-Z a-z 0-9 . _ : @ -",
-            o => o.Agent.AgentId, (o, v) => o with { Agent = o.Agent with { AgentId = v } }, defaultInWords: "the machine name"),
+        S.Text("id", "text", "The agent id: 1-128 characters of A-Z a-z 0-9 . _ : @ -. Without it the agent makes one on its first start, <machine name>-<8 random characters>, and keeps it in the file agent-id of its state directory: the same state directory gives the same id after a restart, and two agents on one machine need two state directories",
+            o => o.Id, (o, v) => o with { Id = v }, defaultInWords: "the one kept in the state directory"),
+        S.Text("state-dir", "path", "Where the agent keeps its state (the file agent-id, made on the first start when no id is given); one agent per state directory",
+            o => o.StateDirectory, (o, v) => o with { StateDirectory = v },
+            defaultInWords: "$XDG_STATE_HOME/drover/agent, else ~/.local/state/drover/agent"),
         S.Text("token", "text", "The credential sent to the hub",
             o => o.Agent.Token, (o, v) => o with { Agent = o.Agent with { Token = v } }),
         S.Of("labels", "k=v,k2=v2", "Labels sent to the hub, as key=value pairs separated by commas: zone=eu,role=web", ValueParsers.Labels,
@@ -106,6 +121,14 @@ internal static class AgentSettings
         var agent = config.Agent;
         try
         {
+            // Without --id the real id is read (or made) at start (AgentConfig.WithStoredId); until then a stand-in of the
+            // same shape lets the rest be checked without touching the disk.
+            agent = agent with { AgentId = config.Id ?? AgentIdentity.NewId(Environment.MachineName) };
+            if (config.StateDirectory is { } stateDirectory && (string.IsNullOrWhiteSpace(stateDirectory) || stateDirectory.Contains('\0', StringComparison.Ordinal)))
+            {
+                return (config, "the state directory must be a non-empty path");
+            }
+
             if (config.Handler is { } handlerText)
             {
                 agent = agent with { JobHandler = new ProcessJobHandler(handlerText, config.Shell) };

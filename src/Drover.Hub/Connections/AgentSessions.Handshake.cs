@@ -60,7 +60,12 @@ internal sealed partial class AgentSessions
         var replaced = _registry.Attach(connection, hello, connection.RemoteAddress, out var entry, out var epoch, out var isNew);
         _pending.TryRemove(connection, out _);
         connection.Established(entry, epoch, hello.JobSlots);
-        replaced?.Close(DisconnectReason.Replaced, ErrorCode.SessionReplaced, $"a newer session for agent {hello.AgentId} connected from {connection.RemoteAddress}");
+        if (replaced is not null)
+        {
+            var oldSource = SourceOf(replaced);
+            replaced.Close(DisconnectReason.Replaced, ErrorCode.SessionReplaced, $"a newer session for agent {hello.AgentId} connected from {connection.RemoteAddress}");
+            Takeovers.OnTakeover(hello.AgentId, oldSource, connection.RemoteAddress);
+        }
 
         if (isNew)
         {
@@ -71,7 +76,7 @@ internal sealed partial class AgentSessions
             }
             catch (TimeoutException)
             {
-                Log.Refused(Logger, connection.RemoteAddress, hello.AgentId, ErrorCode.InternalError, "the store did not commit the registration in time");
+                Log.Refused(Logger, connection.RemoteAddress, LogText.Escape(hello.AgentId), ErrorCode.InternalError, "the store did not commit the registration in time");
                 connection.Close(DisconnectReason.InternalError, ErrorCode.InternalError, "the hub could not store the registration; retry later");
                 return;
             }
@@ -79,7 +84,7 @@ internal sealed partial class AgentSessions
 
         if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
         {
-            Log.AgentConnected(Logger, hello.AgentId, connection.RemoteAddress, epoch, isNew);
+            Log.AgentConnected(Logger, LogText.Escape(hello.AgentId), connection.RemoteAddress, epoch, isNew);
         }
 
         var interval = _schedule.IntervalMs;
@@ -105,6 +110,19 @@ internal sealed partial class AgentSessions
         {
             _stats.RecordReport();
             connection.SendAck(sequence);
+        }
+    }
+
+    /// <summary>A session's remote address, also once its socket is gone (its read loop may end meanwhile).</summary>
+    private static string SourceOf(AgentConnection session)
+    {
+        try
+        {
+            return session.RemoteAddress;
+        }
+        catch (ObjectDisposedException)
+        {
+            return "unknown";
         }
     }
 
@@ -136,7 +154,7 @@ internal sealed partial class AgentSessions
         }
         else
         {
-            Log.Refused(Logger, connection.RemoteAddress, hello.AgentId.Length > 140 ? hello.AgentId[..140] + "…" : hello.AgentId, code, detail);
+            Log.Refused(Logger, connection.RemoteAddress, LogText.Escape(hello.AgentId), code, LogText.Escape(detail, LogText.LongTextMaxLength));
         }
 
         connection.Refuse(code, retryAfter, detail);

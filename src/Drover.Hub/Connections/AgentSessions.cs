@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Drover.Hub.Fleet;
 using Drover.Hub.Jobs;
 using Drover.Hub.Status;
+using Drover.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Drover.Hub.Connections;
@@ -41,6 +42,7 @@ internal sealed partial class AgentSessions
         _writer = writer;
         Jobs = jobs;
         Logger = logger;
+        Takeovers = new SessionTakeovers(Time, logger);
     }
 
     public HubOptions Options { get; }
@@ -51,6 +53,9 @@ internal sealed partial class AgentSessions
 
     /// <summary>The job engine, told of accepted jobs, busy answers and results read from a session.</summary>
     public JobDispatcher Jobs { get; }
+
+    /// <summary>Takeovers of a live session by another connection with the same agent id, and the ids that flap.</summary>
+    public SessionTakeovers Takeovers { get; }
 
     /// <summary>How many agents this process can hold, from the open-files limit (0: not known); set at start.</summary>
     public long Capacity { get; set; }
@@ -76,14 +81,14 @@ internal sealed partial class AgentSessions
         switch (reason)
         {
             case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer:
-                Log.BadPeer(Logger, connection.RemoteAddress, reason, detail);
+                Log.BadPeer(Logger, connection.RemoteAddress, reason, LogText.Escape(detail, LogText.LongTextMaxLength));
                 break;
             case DisconnectReason.InternalError:
                 break;
             default:
                 if (Logger.IsEnabled(LogLevel.Debug))
                 {
-                    Log.SessionEnded(Logger, entry?.Id ?? "(no hello)", connection.RemoteAddress, reason, detail);
+                    Log.SessionEnded(Logger, entry is null ? "(no hello)" : LogText.Escape(entry.Id), connection.RemoteAddress, reason, LogText.Escape(detail, LogText.LongTextMaxLength));
                 }
 
                 break;

@@ -34,6 +34,10 @@ internal sealed class FleetView(
 
     public IEnumerable<AgentEntry> Agents => registry.Entries;
 
+    public long IdFlaps => sessions.Takeovers.TotalFlaps;
+
+    public long FlapsOf(string id) => sessions.Takeovers.FlapsOf(id);
+
     public long[] ReportsLastSeconds(int seconds) => stats.LastSeconds(seconds);
 
     public bool TryGetAgent(string id, out AgentEntry entry) => registry.TryGet(id, out entry);

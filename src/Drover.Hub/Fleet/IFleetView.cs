@@ -32,6 +32,12 @@ internal interface IFleetView
 
     IEnumerable<AgentEntry> Agents { get; }
 
+    /// <summary>Takeovers counted as flaps since start, over every agent id.</summary>
+    long IdFlaps { get; }
+
+    /// <summary>Takeovers counted as flaps since start for <paramref name="id"/>.</summary>
+    long FlapsOf(string id);
+
     /// <summary>Reports per second for each of the last <paramref name="seconds"/> complete seconds, oldest first.</summary>
     long[] ReportsLastSeconds(int seconds);
 

@@ -83,6 +83,7 @@ internal static class AgentEndpoints
     {
         // How many jobs an agent runs now; only agents with job slots are asked about.
         var jobsInFlight = Volatile.Read(ref entry.JobSlots) > 0 ? jobs.InFlightOn(entry.Id) : 0;
+        var flaps = fleet.FlapsOf(entry.Id);
         lock (entry)
         {
             return new AgentView(
@@ -100,7 +101,8 @@ internal static class AgentEndpoints
                 entry.LastDisconnectReason,
                 entry.JobSlots,
                 jobsInFlight,
-                entry.DecodeStatus() is { } status ? ToView(status, entry.StatusAtTicks) : null);
+                entry.DecodeStatus() is { } status ? ToView(status, entry.StatusAtTicks) : null,
+                flaps);
         }
     }
 

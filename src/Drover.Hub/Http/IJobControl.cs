@@ -19,6 +19,9 @@ internal interface IJobControl
 
     double FinishedPerSecond { get; }
 
+    /// <summary>Job messages refused since start because their attempt is leased to another agent id.</summary>
+    long ForeignMessages { get; }
+
     /// <summary>How many jobs the agent runs now.</summary>
     int InFlightOn(string agentId);
 }
@@ -31,6 +34,8 @@ internal sealed class DispatcherJobControl(JobDispatcher dispatcher) : IJobContr
     public long FinishedTotal => dispatcher.FinishedTotal;
 
     public double FinishedPerSecond => dispatcher.FinishedPerSecond;
+
+    public long ForeignMessages => dispatcher.ForeignMessages;
 
     public Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken) => dispatcher.SubmitAsync(jobs, cancellationToken);
 

@@ -41,7 +41,8 @@ internal static class StatsEndpoints
             fleet.AdmissionWaiting,
             fleet.Capacity,
             ReadProcessView(),
-            await ReadJobStatsAsync(jobStore, jobs, cancellationToken).ConfigureAwait(false));
+            await ReadJobStatsAsync(jobStore, jobs, cancellationToken).ConfigureAwait(false),
+            fleet.IdFlaps);
         return Results.Json(view, ApiJsonContext.Default.StatsView);
     }
 
@@ -72,6 +73,7 @@ internal static class StatsEndpoints
             counts.GetValueOrDefault(JobStates.Cancelled),
             jobs.SubmittedTotal,
             jobs.FinishedTotal,
-            jobs.FinishedPerSecond);
+            jobs.FinishedPerSecond,
+            jobs.ForeignMessages);
     }
 }

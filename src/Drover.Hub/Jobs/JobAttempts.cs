@@ -9,7 +9,8 @@ namespace Drover.Hub.Jobs;
 /// <summary>What agents say about the attempts leased to them (job_accepted, job_busy, job_result), and giving an
 /// attempt up (busy, lease expired, agent gone): each change committed through the group commit, memory following
 /// what the store answered. A failed attempt is retried on another agent, or the job ends dead when its retries are
-/// used up.</summary>
+/// used up. An attempt belongs to the agent id it was leased to (a later session of the same id carries it on): a
+/// message about an attempt leased to another agent id changes nothing and is counted in <see cref="Foreign"/>.</summary>
 internal sealed class JobAttempts
 {
     /// <summary>What the hub answers to job_accepted for an attempt it does not hold for that agent.</summary>
@@ -25,6 +26,7 @@ internal sealed class JobAttempts
 
     public JobAttempts(JobTable table, TargetQueues queues, AgentSlots agents, PlacementSignal signal, JobWriter writer, TimeProvider time, ILogger<JobAttempts> logger)
     {
+        Foreign = new ForeignJobMessages(time, logger);
         _table = table;
         _queues = queues;
         _agents = agents;
@@ -34,6 +36,9 @@ internal sealed class JobAttempts
         _logger = logger;
     }
 
+    /// <summary>Messages about attempts leased to another agent id, refused.</summary>
+    public ForeignJobMessages Foreign { get; }
+
     /// <summary>job_accepted: for the attempt the hub holds for this agent it marks it accepted and keeps the
     /// lease (after a reconnect this is the re-announcement that ends the disconnect grace); for anything else
     /// the agent is told to cancel it.</summary>
@@ -41,9 +46,14 @@ internal sealed class JobAttempts
     {
         var agentId = session.Entry!.Id;
         string? cancelReason = NotLeasedReason;
+        string? owner;
         lock (_table.Lock)
         {
-            if (TryGetHeldLocked(accepted.JobId, accepted.Attempt, agentId, out var job))
+            if (TryGetForeignOwnerLocked(accepted.JobId, accepted.Attempt, agentId, out owner))
+            {
+                // Not this agent's: the answer is the same as for any attempt it does not hold.
+            }
+            else if (TryGetHeldLocked(accepted.JobId, accepted.Attempt, agentId, out var job))
             {
                 if (job.Cancelled)
                 {
@@ -56,6 +66,11 @@ internal sealed class JobAttempts
                     cancelReason = null;
                 }
             }
+        }
+
+        if (owner is not null)
+        {
+            Foreign.Refused("job_accepted", agentId, accepted.JobId, accepted.Attempt, owner);
         }
 
         if (cancelReason is not null)
@@ -73,6 +88,17 @@ internal sealed class JobAttempts
         && job.Owner?.Id == agentId
         && !job.Requeuing;
 
+    /// <summary>The agent id that (<paramref name="jobId"/>, <paramref name="attempt"/>) is leased to when that is the
+    /// job's current attempt and another agent than <paramref name="agentId"/> holds it: a message about it from
+    /// <paramref name="agentId"/> is foreign. Call under <see cref="JobTable.Lock"/>.</summary>
+    private bool TryGetForeignOwnerLocked(string jobId, uint attempt, string agentId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? owner)
+    {
+        owner = _table.TryGetLocked(jobId, out var job) && job.Attempt == attempt && job.Owner is { } holder && !string.Equals(holder.Id, agentId, StringComparison.Ordinal)
+            ? holder.Id
+            : null;
+        return owner is not null;
+    }
+
     /// <summary>job_busy: the agent did not take the attempt; it goes back to the queue (elsewhere when
     /// possible). It counts as an attempt (the store records it as one), so an agent that keeps answering busy
     /// cannot hold a job forever.</summary>
@@ -80,9 +106,14 @@ internal sealed class JobAttempts
     {
         var agentId = session.Entry!.Id;
         ActiveJob? requeue = null;
+        string? owner;
         lock (_table.Lock)
         {
-            if (TryGetHeldLocked(busy.JobId, busy.Attempt, agentId, out var job))
+            if (TryGetForeignOwnerLocked(busy.JobId, busy.Attempt, agentId, out owner))
+            {
+                // Not this agent's: ignored like any busy for an attempt it does not hold.
+            }
+            else if (TryGetHeldLocked(busy.JobId, busy.Attempt, agentId, out var job))
             {
                 if (job.Cancelled)
                 {
@@ -97,6 +128,11 @@ internal sealed class JobAttempts
             }
         }
 
+        if (owner is not null)
+        {
+            Foreign.Refused("job_busy", agentId, busy.JobId, busy.Attempt, owner);
+        }
+
         if (requeue is not null)
         {
             var reason = string.IsNullOrEmpty(busy.Reason) ? $"agent {agentId} was busy" : $"agent {agentId} was busy: {busy.Reason}";
@@ -109,10 +145,24 @@ internal sealed class JobAttempts
     /// slot, a failure is retried on another agent or ends dead. If the store fails (a full disk) the result is not
     /// acknowledged and the hub tries the commit again after 1, 2, 4, then every 5 s for as long as the session
     /// lasts, so the agent stays connected and keeps reporting; if the session ends first, the agent sends the
-    /// result again after reconnecting. Anything but a store failure closes the session (bye InternalError).</summary>
+    /// result again after reconnecting. Anything but a store failure closes the session (bye InternalError). A result
+    /// for an attempt leased to another agent id is refused before the store sees it: not recorded, not acknowledged,
+    /// counted in <see cref="Foreign"/>; the session goes on.</summary>
     public async Task OnResultAsync(AgentConnection session, JobResult result)
     {
         var agentId = session.Entry!.Id;
+        string? owner;
+        lock (_table.Lock)
+        {
+            TryGetForeignOwnerLocked(result.JobId, result.Attempt, agentId, out owner);
+        }
+
+        if (owner is not null)
+        {
+            Foreign.Refused("job_result", agentId, result.JobId, result.Attempt, owner);
+            return;
+        }
+
         var success = result.Outcome == JobOutcome.Completed && result.ExitCode == 0;
         var record = new JobResultRecord
         {
@@ -176,7 +226,8 @@ internal sealed class JobAttempts
         {
             if (!_table.TryGetLocked(result.JobId, out var job)
                 || job.Attempt != result.Attempt
-                || job.Phase != JobPhase.Running)
+                || job.Phase != JobPhase.Running
+                || !string.Equals(job.Owner?.Id, result.AgentId, StringComparison.Ordinal))
             {
                 return;
             }
@@ -202,7 +253,7 @@ internal sealed class JobAttempts
             else if (job.Attempt > job.Record.MaxRetries)
             {
                 _table.RemoveLocked(job, finished: true);
-                Log.JobDead(_logger, job.Id, job.Attempt, failureReason ?? result.Outcome);
+                Log.JobDead(_logger, job.Id, job.Attempt, LogText.Escape(failureReason ?? result.Outcome, LogText.LongTextMaxLength));
             }
             else
             {
@@ -251,13 +302,13 @@ internal sealed class JobAttempts
             else if (attempt > job.Record.MaxRetries)
             {
                 _table.RemoveLocked(job, finished: true);
-                Log.JobDead(_logger, job.Id, attempt, reason);
+                Log.JobDead(_logger, job.Id, attempt, LogText.Escape(reason, LogText.LongTextMaxLength));
             }
             else
             {
                 job.AvoidAgent = owner?.Id;
                 _queues.EnqueueLocked(job, _time.GetUtcNow().UtcTicks);
-                Log.JobRequeued(_logger, job.Id, attempt, reason);
+                Log.JobRequeued(_logger, job.Id, attempt, LogText.Escape(reason, LogText.LongTextMaxLength));
                 _signal.Signal();
             }
         }

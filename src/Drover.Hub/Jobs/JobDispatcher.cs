@@ -73,6 +73,10 @@ internal sealed class JobDispatcher : IDisposable
     /// <summary>Jobs finished per second over the last 10 s.</summary>
     public double FinishedPerSecond => _table.FinishedPerSecond;
 
+    /// <summary>Job messages (result, accepted, busy) refused since start because their attempt is leased to another
+    /// agent id.</summary>
+    public long ForeignMessages => _attempts.Foreign.Total;
+
     /// <summary>How many jobs are running on <paramref name="agentId"/> now (as the hub counts them).</summary>
     public int InFlightOn(string agentId) => _agents.InFlightOn(agentId);
 

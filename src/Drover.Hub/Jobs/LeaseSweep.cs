@@ -164,7 +164,7 @@ internal sealed class LeaseSweep
 
         if (expired)
         {
-            Log.JobDead(_logger, job.Id, job.Attempt, reason);
+            Log.JobDead(_logger, job.Id, job.Attempt, LogText.Escape(reason, LogText.LongTextMaxLength));
         }
     }
 }

@@ -219,7 +219,7 @@ internal sealed class JobExecutor
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Log.JobDirectoryNotDeleted(_logger, AgentId, directory, ex.Message);
+            Log.JobDirectoryNotDeleted(_logger, AgentId, LogText.Escape(directory, LogText.LongTextMaxLength), LogText.Escape(ex.Message, LogText.LongTextMaxLength));
         }
     }
 

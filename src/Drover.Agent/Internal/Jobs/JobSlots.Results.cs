@@ -147,7 +147,7 @@ internal sealed partial class JobSlots
 
         if (removed)
         {
-            Log.JobResultDropped(_logger, AgentId, held.Key.JobId, held.Key.Attempt, message.PayloadSize, maxFrame);
+            Log.JobResultDropped(_logger, AgentId, LogText.Escape(held.Key.JobId), held.Key.Attempt, message.PayloadSize, maxFrame);
             if (held.Directory is { } directory)
             {
                 _ = Task.Run(() => _executor!.DeleteJobDirectory(directory), CancellationToken.None);

@@ -130,7 +130,7 @@ internal sealed partial class JobSlots : IDisposable
             Interlocked.Increment(ref _refused);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
-                Log.JobBusy(_logger, AgentId, job.JobId, job.Attempt, busy);
+                Log.JobBusy(_logger, AgentId, LogText.Escape(job.JobId), job.Attempt, busy);
             }
 
             Emit(AgentEventKind.JobBusy, hub, key, null, busy);
@@ -153,7 +153,7 @@ internal sealed partial class JobSlots : IDisposable
         Interlocked.Increment(ref _accepted);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            Log.JobAccepted(_logger, AgentId, job.JobId, job.Attempt, job.Content.Length, job.TimeoutMs);
+            Log.JobAccepted(_logger, AgentId, LogText.Escape(job.JobId), job.Attempt, job.Content.Length, job.TimeoutMs);
         }
 
         Emit(AgentEventKind.JobAccepted, hub, key, null, null);
@@ -189,7 +189,7 @@ internal sealed partial class JobSlots : IDisposable
 
         if (run is not null)
         {
-            Log.JobCancelled(_logger, AgentId, hub, cancel.JobId, cancel.Attempt, cancel.Reason);
+            Log.JobCancelled(_logger, AgentId, hub, LogText.Escape(cancel.JobId), cancel.Attempt, LogText.Escape(cancel.Reason, LogText.LongTextMaxLength));
             try
             {
                 await run.Cancellation.CancelAsync().ConfigureAwait(false);
@@ -205,7 +205,7 @@ internal sealed partial class JobSlots : IDisposable
         }
         else if (_logger.IsEnabled(LogLevel.Debug))
         {
-            Log.JobCancelIgnored(_logger, AgentId, cancel.JobId, cancel.Attempt);
+            Log.JobCancelIgnored(_logger, AgentId, LogText.Escape(cancel.JobId), cancel.Attempt);
         }
     }
 
@@ -224,7 +224,7 @@ internal sealed partial class JobSlots : IDisposable
 
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            Log.JobAcknowledged(_logger, AgentId, ack.JobId, ack.Attempt);
+            Log.JobAcknowledged(_logger, AgentId, LogText.Escape(ack.JobId), ack.Attempt);
         }
 
         Emit(AgentEventKind.JobAcknowledged, hub, key, held.Outcome, null);
@@ -273,7 +273,7 @@ internal sealed partial class JobSlots : IDisposable
 
         if (_logger.IsEnabled(LogLevel.Information))
         {
-            Log.JobFinished(_logger, AgentId, run.Key.JobId, run.Key.Attempt, result.Outcome, result.ExitCode, result.DurationMs, result.Error);
+            Log.JobFinished(_logger, AgentId, LogText.Escape(run.Key.JobId), run.Key.Attempt, result.Outcome, result.ExitCode, result.DurationMs, LogText.Escape(result.Error, LogText.LongTextMaxLength));
         }
 
         Emit(AgentEventKind.JobFinished, _currentHub(), run.Key, result.Outcome,

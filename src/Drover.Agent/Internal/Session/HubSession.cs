@@ -159,7 +159,7 @@ internal sealed class HubSession
         _backoff.Reset();
         Interlocked.Increment(ref _sessions);
         SetConnectionState(AgentConnectionState.Connected);
-        Log.Connected(_logger, AgentId, hub, welcome.HubId, welcome.Version, schedule.IntervalMs, schedule.SlotOffsetMs, schedule.ClockOffsetMs);
+        Log.Connected(_logger, AgentId, hub, LogText.Escape(welcome.HubId), welcome.Version, schedule.IntervalMs, schedule.SlotOffsetMs, schedule.ClockOffsetMs);
         _events.Emit(AgentEventKind.Connected, hub, DisconnectReason.None, ErrorCode.None, welcome.HubId, null);
     }
 
@@ -256,7 +256,7 @@ internal sealed class HubSession
     {
         if (!AgentRefusedException.IsPermanent(refuse.Code))
         {
-            Log.Refused(_logger, AgentId, hub, refuse.Code, refuse.Reason, refuse.RetryAfterMs);
+            Log.Refused(_logger, AgentId, hub, refuse.Code, LogText.Escape(refuse.Reason, LogText.LongTextMaxLength), refuse.RetryAfterMs);
         }
 
         return new SessionOutcome(DisconnectReason.Refused, refuse.Code, refuse.Reason, TimeSpan.FromMilliseconds(refuse.RetryAfterMs), welcomed);
@@ -273,17 +273,17 @@ internal sealed class HubSession
             }
             else
             {
-                Log.BadRedirectEntry(_logger, AgentId, entry, error);
+                Log.BadRedirectEntry(_logger, AgentId, LogText.Escape(entry), LogText.Escape(error, LogText.LongTextMaxLength));
             }
         }
 
-        Log.Redirected(_logger, AgentId, hub, string.Join(", ", valid), redirect.Reason);
+        Log.Redirected(_logger, AgentId, hub, LogText.Escape(string.Join(", ", valid), LogText.LongTextMaxLength), LogText.Escape(redirect.Reason, LogText.LongTextMaxLength));
         return new SessionOutcome(DisconnectReason.Redirect, ErrorCode.None, redirect.Reason, RedirectHubs: valid);
     }
 
     private async Task<SessionOutcome> ProtocolErrorAsync(AgentConnection connection, string hub, ErrorCode code, string detail, bool welcomed)
     {
-        Log.ProtocolError(_logger, AgentId, hub, code, detail);
+        Log.ProtocolError(_logger, AgentId, hub, code, LogText.Escape(detail, LogText.LongTextMaxLength));
         await SayByeAsync(connection, hub, code, detail).ConfigureAwait(false);
         return new SessionOutcome(DisconnectReason.ProtocolError, code, detail, Welcomed: welcomed);
     }

@@ -1,0 +1,129 @@
+using System.Security.Cryptography;
+using System.Text;
+using Drover.Protocol;
+
+namespace Drover.Agent;
+
+/// <summary>An agent's default id, kept in its state directory: made once, as <c>&lt;machine name&gt;-&lt;8 random
+/// characters&gt;</c>, and read back at every start, so an agent keeps its id across restarts and two agents on one
+/// machine (each with its own state directory) never share one. <c>drover agent</c> uses it when no id is given.</summary>
+public static class AgentIdentity
+{
+    /// <summary>The file in the state directory that holds the id (one line).</summary>
+    public const string FileName = "agent-id";
+
+    /// <summary>How many random characters follow the machine name: 40 bits of lower-case Crockford base32.</summary>
+    public const int SuffixLength = 8;
+
+    private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+
+    /// <summary>The default state directory: <c>$XDG_STATE_HOME/drover/agent</c>, else <c>~/.local/state/drover/agent</c>.</summary>
+    public static string DefaultStateDirectory()
+    {
+        var stateHome = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        if (string.IsNullOrEmpty(stateHome) || !Path.IsPathRooted(stateHome))
+        {
+            stateHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state");
+        }
+
+        return Path.Combine(stateHome, "drover", "agent");
+    }
+
+    /// <summary>The id kept in <paramref name="stateDirectory"/>, made and written there first if it holds none. The
+    /// write is atomic: the id goes to a temporary file in the same directory, is flushed to disk, and is then linked
+    /// to <see cref="FileName"/> without replacing one that another agent made meanwhile (that one wins, and is
+    /// returned). Throws <see cref="IOException"/> (or <see cref="UnauthorizedAccessException"/>) when the directory
+    /// cannot be made or the file cannot be read or written, and <see cref="InvalidDataException"/> when the file
+    /// holds something that is not a valid agent id (it is never overwritten: an operator may have put it there).</summary>
+    public static string LoadOrCreate(string stateDirectory, string? machineName = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
+        var path = Path.Combine(stateDirectory, FileName);
+        if (TryRead(path, out var existing))
+        {
+            return existing;
+        }
+
+        Directory.CreateDirectory(stateDirectory);
+        var id = NewId(machineName ?? Environment.MachineName);
+        var temporary = Path.Combine(stateDirectory, $".{FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(Encoding.UTF8.GetBytes(id + "\n"));
+                stream.Flush(flushToDisk: true);
+            }
+
+            try
+            {
+                File.Move(temporary, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another agent with this state directory made one first: it is the id.
+            }
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+
+        return TryRead(path, out var written) ? written : throw new IOException($"the agent id file '{path}' vanished after it was written");
+    }
+
+    /// <summary>A new id for <paramref name="machineName"/>: the name with every character outside
+    /// <c>[A-Za-z0-9._:@-]</c> turned into <c>-</c> (at most 119 of them; <c>agent</c> when none is left), a
+    /// <c>-</c>, and <see cref="SuffixLength"/> random characters. Always a valid agent id.</summary>
+    public static string NewId(string machineName)
+    {
+        const int maxName = ProtocolConstants.MaxAgentIdLength - SuffixLength - 1;
+        var name = new StringBuilder(Math.Min(machineName?.Length ?? 0, maxName));
+        foreach (var c in machineName ?? string.Empty)
+        {
+            if (name.Length == maxName)
+            {
+                break;
+            }
+
+            name.Append(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '@' or '-' ? c : '-');
+        }
+
+        if (name.Length == 0)
+        {
+            name.Append("agent");
+        }
+
+        Span<byte> random = stackalloc byte[SuffixLength];
+        RandomNumberGenerator.Fill(random);
+        name.Append('-');
+        foreach (var b in random)
+        {
+            name.Append(Alphabet[b & 31]);
+        }
+
+        return name.ToString();
+    }
+
+    private static bool TryRead(string path, out string id)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path, Encoding.UTF8);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            id = string.Empty;
+            return false;
+        }
+
+        id = text.Trim();
+        if (!AgentIds.IsValid(id, out var reason))
+        {
+            throw new InvalidDataException($"the agent id file '{path}' does not hold a valid agent id ({reason}); fix it, delete it to get a new id, or give --id");
+        }
+
+        return true;
+    }
+}

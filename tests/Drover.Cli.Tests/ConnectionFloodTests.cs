@@ -14,12 +14,13 @@ namespace Drover.Cli.Tests;
 /// at the handshake timeout (or reset those beyond its caps at once), and keep the honest agents on time.</summary>
 /// <remarks>Descriptors: the bar test holds 11,000 sockets here and the hub child the other 11,000, both under the
 /// 20,000 open-files limit of this machine; the other test lowers the child's limit to 1,024.</remarks>
+[Collection(ConnectionFloodsRunAlone.Name)]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "xunit v2 ends a test class through IAsyncLifetime.DisposeAsync, which disposes the field.")]
 public sealed class ConnectionFloodTests : IAsyncLifetime
 {
     private const string Token = "fl00d";
     private readonly string _data = Directory.CreateTempSubdirectory("drover-flood-").FullName;
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(15) };
     private readonly ITestOutputHelper _output;
     private long _slowestApiCall;
 
@@ -37,13 +38,15 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
     private static (IPEndPoint Agents, Uri Api) Endpoints(System.Text.RegularExpressions.Match listening) =>
         (new IPEndPoint(IPAddress.Loopback, int.Parse(listening.Groups[1].Value, CultureInfo.InvariantCulture)), new Uri(listening.Groups[2].Value));
 
-    /// <summary>/api/stats, timed: the API must answer within 3 s even during a flood (before the fix it stalled 7-8 s,
-    /// then the hub died; on this 2-core machine shared with other test runs an answer takes up to about a second).</summary>
+    /// <summary>/api/stats, timed: the API must answer within 5 s even during a flood. Before the fix it stopped
+    /// answering when the descriptors ran out (Kestrel could not accept) and the hub died seconds later; with the fix an
+    /// answer takes well under a second on a quiet machine, up to about 3 s on this 2-core one when other test runs load
+    /// it (a load average of 30 was seen).</summary>
     private async Task<StatsView> StatsAsync(Uri api)
     {
         var clock = Stopwatch.StartNew();
         var stats = await _http.GetFromJsonAsync(new Uri(api, "api/stats"), ApiJsonContext.Default.StatsView);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"/api/stats took {clock.ElapsedMilliseconds} ms");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"/api/stats took {clock.ElapsedMilliseconds} ms");
         _slowestApiCall = Math.Max(_slowestApiCall, clock.ElapsedMilliseconds);
         return stats!;
     }
@@ -151,4 +154,12 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
         Assert.True(hub.Output.Split('\n').Count(l => l.Contains("[206]", StringComparison.Ordinal)) <= 2, hub.Output);
         _output.WriteLine($"slowest API answer {_slowestApiCall} ms");
     }
+}
+
+/// <summary>The flood tests run alone, after the other tests of this assembly: each saturates both cores for seconds,
+/// which would make the timing of tests running beside it (and its own) depend on the order xunit picks.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ConnectionFloodsRunAlone
+{
+    public const string Name = "connection floods";
 }

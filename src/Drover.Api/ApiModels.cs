@@ -47,9 +47,22 @@ public sealed record StatsView(
     long[] ArrivalsPerSecond,
     int AdmissionWaiting,
     long Capacity,
+    ConnectionsView Connections,
     ProcessView Process,
     JobStatsView Jobs,
     long IdFlaps);
+
+/// <summary>The agent port's connections: held now, their caps, and what was refused or closed since start.</summary>
+public sealed record ConnectionsView(
+    int Open,
+    int MaxConnections,
+    int Pending,
+    int MaxPendingHandshakes,
+    int PendingPeak,
+    long RefusedOverConnections,
+    long RefusedOverPending,
+    long HandshakeTimeouts,
+    long AcceptErrors);
 
 /// <summary>The hub process's own memory and GC figures.</summary>
 public sealed record ProcessView(long WorkingSetBytes, long ManagedHeapBytes, long GcCommittedBytes, long GcFragmentedBytes, int Gen0Collections, int Gen1Collections, int Gen2Collections, int Threads);

@@ -49,10 +49,10 @@ public sealed class DroverHub : IAsyncDisposable
         Admission = new AdmissionControl(options.AdmitPerSecond, Time);
         Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>());
         Jobs = new JobDispatcher(jobStore, options, LoggerFactory);
-        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, LoggerFactory.CreateLogger<AgentSessions>());
+        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), LoggerFactory.CreateLogger<AgentSessions>());
         Liveness = new LivenessSweep(options, Registry, Stats, Schedule, Admission, Sessions, Jobs, LoggerFactory.CreateLogger<LivenessSweep>());
         _fleetView = new FleetView(options, Registry, Stats, Schedule, Admission, Liveness, Sessions);
-        _acceptLoop = new AgentAcceptLoop(Sessions, Time, LoggerFactory.CreateLogger<AgentAcceptLoop>());
+        _acceptLoop = new AgentAcceptLoop(Sessions, Time);
     }
 
     public HubOptions Options { get; }
@@ -213,14 +213,22 @@ public sealed class DroverHub : IAsyncDisposable
         Jobs.Dispose();
     }
 
-    /// <summary>Raises the soft open-files limit to the hard limit (each agent costs one descriptor),
-    /// logs both, and sets <see cref="Capacity"/> from the result.</summary>
+    /// <summary>Raises the soft open-files limit to the hard limit (each agent connection costs one descriptor),
+    /// logs both, and sets the connection caps and <see cref="Capacity"/> from the result: the limit less
+    /// <see cref="Os.SystemLimits.ReservedDescriptors"/>, or <see cref="HubOptions.MaxConnections"/> when that is lower.</summary>
     private void RaiseOpenFilesLimit()
     {
         var (softBefore, _) = Os.SystemLimits.GetOpenFilesLimit();
         var (softAfter, hard) = Os.SystemLimits.RaiseOpenFilesLimit();
-        var capacity = Os.SystemLimits.AgentCapacityFor(softAfter, new Os.SystemLimits().FileMax);
-        Sessions.Capacity = (long)Math.Min(capacity, int.MaxValue);
+        var fromLimit = Os.SystemLimits.AgentCapacityFor(softAfter, new Os.SystemLimits().FileMax);
+        var maxConnections = ConnectionLimits.MaxConnectionsFor(Options.MaxConnections, fromLimit);
+        Sessions.Limits.SetCaps(maxConnections, Options.MaxPendingHandshakes);
+        Sessions.Capacity = maxConnections;
         Log.OpenFilesLimit(_logger, softBefore, softAfter, hard, Capacity);
+        var source = Options.MaxConnections > 0 && (ulong)Options.MaxConnections <= fromLimit
+            ? "--max-connections"
+            : $"the open-files limit {Math.Min(softAfter, (ulong)int.MaxValue)} less {Os.SystemLimits.ReservedDescriptors} reserved"
+                + (Options.MaxConnections > 0 ? $"; --max-connections {Options.MaxConnections} is more than that" : string.Empty);
+        Log.ConnectionCaps(_logger, Sessions.Limits.MaxConnections, source, Sessions.Limits.MaxPendingHandshakes);
     }
 }

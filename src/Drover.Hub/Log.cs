@@ -18,8 +18,14 @@ internal static partial class Log
     [LoggerMessage(103, LogLevel.Information, "Hub stopping: closing {Sessions} sessions")]
     public static partial void Stopping(ILogger logger, int sessions);
 
-    [LoggerMessage(104, LogLevel.Error, "Accept loop failed")]
-    public static partial void AcceptFailed(ILogger logger, Exception exception);
+    [LoggerMessage(104, LogLevel.Error, "Accepting an agent connection failed: {Error}; the accept loop pauses {PauseMs} ms and goes on (further failures are counted and logged once a minute)")]
+    public static partial void AcceptFailed(ILogger logger, string error, long pauseMs, Exception? exception);
+
+    [LoggerMessage(105, LogLevel.Information, "Agent connections: at most {MaxConnections} at once ({Source}), of which at most {MaxPending} without a finished handshake; beyond either the newest is reset")]
+    public static partial void ConnectionCaps(ILogger logger, int maxConnections, string source, int maxPending);
+
+    [LoggerMessage(106, LogLevel.Error, "Accepting agent connections failed {Count} more times in the last {Seconds:F0} s: {Error}")]
+    public static partial void AcceptFailedRepeatedly(ILogger logger, long count, double seconds, string error);
 
     [LoggerMessage(200, LogLevel.Debug, "Agent {AgentId} connected from {Address} (epoch {Epoch}, new {IsNew})")]
     public static partial void AgentConnected(ILogger logger, string agentId, string address, ulong epoch, bool isNew);
@@ -27,7 +33,7 @@ internal static partial class Log
     [LoggerMessage(201, LogLevel.Debug, "Session of {AgentId} from {Address} ended: {Reason} ({Detail})")]
     public static partial void SessionEnded(ILogger logger, string agentId, string address, DisconnectReason reason, string detail);
 
-    [LoggerMessage(202, LogLevel.Warning, "Closed connection from {Address}: {Reason} ({Detail})")]
+    [LoggerMessage(202, LogLevel.Warning, "Closed connection from {Address}: {Reason} ({Detail}); more from this address for this reason are counted and logged once a minute")]
     public static partial void BadPeer(ILogger logger, string address, DisconnectReason reason, string detail);
 
     [LoggerMessage(203, LogLevel.Information, "Refused hello from {Address} for agent '{AgentId}': {Code} ({Detail})")]
@@ -39,7 +45,16 @@ internal static partial class Log
     [LoggerMessage(205, LogLevel.Information, "Admission: {Waiting} agents hold a reconnect slot; next retry-after {RetryAfterMs} ms")]
     public static partial void AdmissionBusy(ILogger logger, int waiting, long retryAfterMs);
 
-    [LoggerMessage(206, LogLevel.Warning, "Agent id {AgentId} flaps between sources {SourceA} and {SourceB}: {Count} takeovers of a live session since the last such line (3 or more within {WindowMinutes} min); two agents probably share this id, give each its own --id or --state-dir")]
+    [LoggerMessage(206, LogLevel.Warning, "Reset a new connection from {Address}: {Reason}; {Open} connections open (cap {MaxConnections}), {Pending} without a finished handshake (cap {MaxPending}). Further ones are counted and logged once a minute")]
+    public static partial void ConnectionRefused(ILogger logger, string address, string reason, int open, int maxConnections, int pending, int maxPending);
+
+    [LoggerMessage(207, LogLevel.Warning, "Reset {Count} more new connections in the last {Seconds:F0} s: {Reason}; {Open} connections open (cap {MaxConnections}), {Pending} without a finished handshake (cap {MaxPending})")]
+    public static partial void ConnectionsRefused(ILogger logger, long count, double seconds, string reason, int open, int maxConnections, int pending, int maxPending);
+
+    [LoggerMessage(208, LogLevel.Warning, "Closed {Count} more connections from {Source} in the last {Seconds:F0} s: {Reason} (latest: {Detail})")]
+    public static partial void BadPeers(ILogger logger, long count, string source, double seconds, DisconnectReason reason, string detail);
+
+    [LoggerMessage(209, LogLevel.Warning, "Agent id {AgentId} flaps between sources {SourceA} and {SourceB}: {Count} takeovers of a live session since the last such line (3 or more within {WindowMinutes} min); two agents probably share this id, give each its own --id or --state-dir")]
     public static partial void AgentIdFlaps(ILogger logger, string agentId, string sourceA, string sourceB, int count, int windowMinutes);
 
     [LoggerMessage(300, LogLevel.Information, "Report interval is now {IntervalMs} ms for {Agents} connected agents (cap {MaxPerSecond} reports/s)")]

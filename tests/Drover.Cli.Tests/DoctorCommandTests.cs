@@ -15,11 +15,11 @@ public sealed class DoctorCommandTests
         var (exitCode, output) = RunDoctor(proc, 10_000);
 
         Assert.Equal(0, exitCode);
-        Assert.Contains("This hub process can hold about 524,224 agents", output, StringComparison.Ordinal);
+        Assert.Contains("This hub process can hold about 523,776 agents", output, StringComparison.Ordinal);
         Assert.Contains("10,000 agents fit.", output, StringComparison.Ordinal);
         Assert.Contains("hub raises it to hard", output, StringComparison.Ordinal);
         Assert.Contains("unlimited", output, StringComparison.Ordinal); // fs.file-max = LONG_MAX
-        Assert.Contains("Until the hub raises its soft limit at start: 960.", output, StringComparison.Ordinal);
+        Assert.Contains("Until the hub raises its soft limit at start: 512.", output, StringComparison.Ordinal);
         Assert.DoesNotContain("TOO LOW", output, StringComparison.Ordinal);
         Assert.DoesNotContain("nofile", output.Split("agents fit.")[1], StringComparison.Ordinal);
         Assert.DoesNotContain("sysctl -w", output, StringComparison.Ordinal);
@@ -32,25 +32,25 @@ public sealed class DoctorCommandTests
         var (exitCode, output) = RunDoctor(proc, 10_000);
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("This hub process can hold about 960 agents", output, StringComparison.Ordinal);
+        Assert.Contains("This hub process can hold about 512 agents", output, StringComparison.Ordinal);
         Assert.Contains("10,000 agents do NOT fit", output, StringComparison.Ordinal);
         Assert.Contains("TOO LOW", output, StringComparison.Ordinal);
 
-        // 10,000 agents + 64 reserved = 10,064 descriptors, rounded up to 10,240.
+        // 10,000 agents + 512 reserved = 10,512 descriptors, rounded up to 11,264.
         Assert.Contains("/etc/security/limits.conf", output, StringComparison.Ordinal);
-        Assert.Contains("* soft nofile 10240", output, StringComparison.Ordinal);
-        Assert.Contains("* hard nofile 10240", output, StringComparison.Ordinal);
+        Assert.Contains("* soft nofile 11264", output, StringComparison.Ordinal);
+        Assert.Contains("* hard nofile 11264", output, StringComparison.Ordinal);
         Assert.Contains("[Service]", output, StringComparison.Ordinal);
-        Assert.Contains("LimitNOFILE=10240", output, StringComparison.Ordinal);
-        Assert.Contains("ulimit -n 10240", output, StringComparison.Ordinal);
+        Assert.Contains("LimitNOFILE=11264", output, StringComparison.Ordinal);
+        Assert.Contains("ulimit -n 11264", output, StringComparison.Ordinal);
         Assert.Contains("Only root can raise a hard limit, and never above fs.nr_open (1,024)", output, StringComparison.Ordinal);
 
-        Assert.Contains("sysctl -w fs.nr_open=10240", output, StringComparison.Ordinal);
-        Assert.Contains("sysctl -w fs.file-max=20480", output, StringComparison.Ordinal);
+        Assert.Contains("sysctl -w fs.nr_open=11264", output, StringComparison.Ordinal);
+        Assert.Contains("sysctl -w fs.file-max=22528", output, StringComparison.Ordinal);
         Assert.Contains("sysctl -w net.core.somaxconn=4096", output, StringComparison.Ordinal);
         Assert.Contains("sysctl -w net.ipv4.tcp_max_syn_backlog=4096", output, StringComparison.Ordinal);
         Assert.Contains("/etc/sysctl.d/99-drover.conf", output, StringComparison.Ordinal);
-        Assert.Contains("    fs.nr_open = 10240", output, StringComparison.Ordinal);
+        Assert.Contains("    fs.nr_open = 11264", output, StringComparison.Ordinal);
         Assert.Contains("    net.core.somaxconn = 4096", output, StringComparison.Ordinal);
     }
 
@@ -61,9 +61,9 @@ public sealed class DoctorCommandTests
         var (exitCode, output) = RunDoctor(proc, 10_000);
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("can hold about 4,936 agents", output, StringComparison.Ordinal);
-        Assert.Contains("sysctl -w fs.file-max=20480", output, StringComparison.Ordinal);
-        Assert.DoesNotContain("nofile 10240", output, StringComparison.Ordinal); // open files are fine
+        Assert.Contains("can hold about 4,488 agents", output, StringComparison.Ordinal);
+        Assert.Contains("sysctl -w fs.file-max=22528", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("nofile 11264", output, StringComparison.Ordinal); // open files are fine
     }
 
     [Fact]
@@ -113,13 +113,13 @@ public sealed class DoctorCommandTests
         using var document = JsonDocument.Parse(output);
         var root = document.RootElement;
         Assert.Equal(10_000, root.GetProperty("agents").GetInt32());
-        Assert.Equal(10_064UL, root.GetProperty("descriptorsNeeded").GetUInt64());
-        Assert.Equal(960UL, root.GetProperty("agentCapacity").GetUInt64());
+        Assert.Equal(10_512UL, root.GetProperty("descriptorsNeeded").GetUInt64());
+        Assert.Equal(512UL, root.GetProperty("agentCapacity").GetUInt64());
         Assert.False(root.GetProperty("fits").GetBoolean());
         var hard = root.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "nofile hard (ulimit -Hn)");
         Assert.Equal("TooLow", hard.GetProperty("status").GetString());
         Assert.Equal(1024UL, hard.GetProperty("current").GetUInt64());
-        Assert.Contains(root.GetProperty("fixes").EnumerateArray(), f => f.GetString()!.Contains("LimitNOFILE=10240", StringComparison.Ordinal));
+        Assert.Contains(root.GetProperty("fixes").EnumerateArray(), f => f.GetString()!.Contains("LimitNOFILE=11264", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -25,8 +25,8 @@ public sealed class DoctorProcessTests
         var (exitCode, output, _) = await RunDroverAsync("doctor", "--agents", "10000", "--proc-root", proc.Root);
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("* hard nofile 10240", output, StringComparison.Ordinal);
-        Assert.Contains("LimitNOFILE=10240", output, StringComparison.Ordinal);
+        Assert.Contains("* hard nofile 11264", output, StringComparison.Ordinal);
+        Assert.Contains("LimitNOFILE=11264", output, StringComparison.Ordinal);
     }
 
     [Fact]

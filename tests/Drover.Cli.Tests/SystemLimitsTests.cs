@@ -95,11 +95,11 @@ public sealed class SystemLimitsTests
     }
 
     [Theory]
-    [InlineData(1024UL, null, 960UL)]
-    [InlineData(20_000UL, null, 19_936UL)]
-    [InlineData(20_000UL, 10_000UL, 9_936UL)] // fs.file-max caps it
-    [InlineData(1_048_576UL, 9_223_372_036_854_775_807UL, 1_048_512UL)]
-    [InlineData(64UL, null, 0UL)]
+    [InlineData(1024UL, null, 512UL)]
+    [InlineData(20_000UL, null, 19_488UL)]
+    [InlineData(20_000UL, 10_000UL, 9_488UL)] // fs.file-max caps it
+    [InlineData(1_048_576UL, 9_223_372_036_854_775_807UL, 1_048_064UL)]
+    [InlineData(512UL, null, 0UL)]
     [InlineData(10UL, null, 0UL)] // never negative
     public void Capacity_is_the_open_files_limit_less_the_reserve_capped_by_file_max(ulong openFiles, ulong? fileMax, ulong expected)
     {
@@ -109,8 +109,8 @@ public sealed class SystemLimitsTests
     [Fact]
     public void Descriptors_needed_are_agents_plus_the_reserve()
     {
-        Assert.Equal(64, SystemLimits.ReservedDescriptors);
-        Assert.Equal(10_064UL, SystemLimits.DescriptorsNeededFor(10_000));
+        Assert.Equal(512, SystemLimits.ReservedDescriptors);
+        Assert.Equal(10_512UL, SystemLimits.DescriptorsNeededFor(10_000));
         Assert.Equal(SystemLimits.Unlimited, SystemLimits.DescriptorsNeededFor(ulong.MaxValue));
     }
 
@@ -119,8 +119,8 @@ public sealed class SystemLimitsTests
     {
         using var proc = new FakeProc(openFiles: "1024                 20000", fileMax: "2466174");
         var limits = new SystemLimits(proc.Root);
-        Assert.Equal(960UL, limits.CurrentAgentCapacity);
-        Assert.Equal(19_936UL, limits.AgentCapacity);
+        Assert.Equal(512UL, limits.CurrentAgentCapacity);
+        Assert.Equal(19_488UL, limits.AgentCapacity);
     }
 
     [Fact]

@@ -92,6 +92,26 @@ public sealed class DroverProcess : IAsyncDisposable
         return new DroverProcess(Process.Start(start)!);
     }
 
+    /// <summary>Starts drover under an open-files limit of <paramref name="openFiles"/> (soft and hard, as
+    /// <c>ulimit -n</c> sets them), through <c>/bin/sh -c 'ulimit -n N; exec ...'</c>: the process id is drover's own.</summary>
+    public static DroverProcess StartWithOpenFilesLimit(int openFiles, params string[] args)
+    {
+        var inner = CreateStartInfo(args);
+        var start = CreateStartInfo([]);
+        start.FileName = "/bin/sh";
+        start.ArgumentList.Clear();
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add($"ulimit -n {openFiles.ToString(System.Globalization.CultureInfo.InvariantCulture)} && exec \"$0\" \"$@\"");
+        start.ArgumentList.Add(inner.FileName);
+        foreach (var arg in inner.ArgumentList)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.RedirectStandardInput = true;
+        return new DroverProcess(Process.Start(start)!);
+    }
+
     /// <summary>Runs a short command to its end: exit code, stdout and stderr.</summary>
     public static Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunInAsync(null, null, args);
 

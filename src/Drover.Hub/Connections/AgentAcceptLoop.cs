@@ -1,23 +1,32 @@
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
 
 namespace Drover.Hub.Connections;
 
 /// <summary>The agent port: one listening socket (backlog <see cref="HubOptions.ListenBacklog"/>) and two accept
-/// loops that hand each accepted socket, as an <see cref="AgentConnection"/>, to <see cref="AgentSessions"/>.</summary>
+/// loops that hand each accepted socket, as an <see cref="AgentConnection"/>, to <see cref="AgentSessions"/>.
+/// A socket beyond the connection caps (<see cref="ConnectionLimits"/>) is reset at once instead, so the listen
+/// backlog keeps draining and nothing waits in it. A loop ends only when the hub stops: a failed accept (out of
+/// descriptors, out of buffers, anything else) is logged once a minute, and the loop pauses
+/// <see cref="PauseAfterError"/> on the hub's clock and goes on.</summary>
 internal sealed class AgentAcceptLoop : IDisposable
 {
+    /// <summary>How long a loop waits after a failed accept: the failure (EMFILE, ENOBUFS) lasts until something is
+    /// released, and retrying at once would spin; the pending connections wait in the listen backlog meanwhile.</summary>
+    public static readonly TimeSpan PauseAfterError = TimeSpan.FromMilliseconds(100);
+
     private readonly AgentSessions _sessions;
     private readonly TimeProvider _time;
-    private readonly ILogger _logger;
+    private readonly Func<Socket, CancellationToken, ValueTask<Socket>> _accept;
     private Socket? _listener;
 
-    public AgentAcceptLoop(AgentSessions sessions, TimeProvider time, ILogger<AgentAcceptLoop> logger)
+    /// <summary>A loop over <paramref name="accept"/> (default: <see cref="Socket.AcceptAsync(CancellationToken)"/> on the
+    /// listener); tests pass one that fails.</summary>
+    public AgentAcceptLoop(AgentSessions sessions, TimeProvider time, Func<Socket, CancellationToken, ValueTask<Socket>>? accept = null)
     {
         _sessions = sessions;
         _time = time;
-        _logger = logger;
+        _accept = accept ?? ((listener, cancellationToken) => listener.AcceptAsync(cancellationToken));
     }
 
     /// <summary>The bound endpoint (the real port when port 0 was asked for), or null before <see cref="Listen"/>.</summary>
@@ -33,35 +42,100 @@ internal sealed class AgentAcceptLoop : IDisposable
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        var limits = _sessions.Limits;
         while (!cancellationToken.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await _listener!.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                socket = await _accept(_listener!, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException)
             {
                 return;
             }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.OperationAborted)
             {
-                // Out of descriptors: the pending connections wait in the backlog; do not spin.
-                Log.AcceptFailed(_logger, ex);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken).ConfigureAwait(false);
-                continue;
+                // The listener was closed under a pending accept: the hub is stopping.
+                return;
             }
-            catch (SocketException)
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {
                 // The peer reset before we accepted it.
                 continue;
             }
+            catch (Exception ex)
+            {
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise: never the end of the loop, never a spin.
+                limits.RecordAcceptError();
+                _sessions.ConnectionLog.AcceptFailed(ex, PauseAfterError);
+                if (!await PauseAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return;
+                }
 
+                continue;
+            }
+
+            var refusal = limits.TryTake();
+            if (refusal != ConnectionRefusal.None)
+            {
+                _sessions.ConnectionLog.Refused(refusal, socket);
+                Reset(socket);
+                continue;
+            }
+
+            Start(socket);
+        }
+    }
+
+    /// <summary>Takes a socket that is within the caps into the handshake.</summary>
+    private void Start(Socket socket)
+    {
+        AgentConnection connection;
+        try
+        {
             socket.NoDelay = true;
             socket.Blocking = false;
-            var connection = new AgentConnection(socket, _sessions, _time.GetUtcNow().UtcTicks);
-            _sessions.Accepted(connection);
-            _ = connection.RunAsync();
+            connection = new AgentConnection(socket, _sessions, _time.GetUtcNow().UtcTicks);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Reset between accept and setup: it was never a connection.
+            socket.Dispose();
+            _sessions.Limits.HandshakeEnded();
+            _sessions.Limits.Released();
+            return;
+        }
+
+        _sessions.Accepted(connection);
+        _ = connection.RunAsync();
+    }
+
+    /// <summary>Closes a refused socket the cheapest way: an abortive close (RST), so neither side keeps state for it
+    /// (no FIN_WAIT or TIME_WAIT here, no half-open socket for a peer that never reads).</summary>
+    private static void Reset(Socket socket)
+    {
+        try
+        {
+            socket.Close(0);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            socket.Dispose();
+        }
+    }
+
+    private async Task<bool> PauseAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(PauseAfterError, _time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 }

@@ -58,7 +58,7 @@ internal sealed partial class AgentSessions
         }
 
         var replaced = _registry.Attach(connection, hello, connection.RemoteAddress, out var entry, out var epoch, out var isNew);
-        _pending.TryRemove(connection, out _);
+        LeaveHandshake(connection);
         connection.Established(entry, epoch, hello.JobSlots);
         if (replaced is not null)
         {

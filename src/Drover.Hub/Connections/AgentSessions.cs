@@ -31,10 +31,13 @@ internal sealed partial class AgentSessions
         AdmissionControl admission,
         StatusWriter writer,
         JobDispatcher jobs,
+        ConnectionLimits limits,
         ILogger<AgentSessions> logger)
     {
         Options = options;
         Time = options.TimeProvider;
+        Limits = limits;
+        ConnectionLog = new ConnectionLog(limits, Time, logger);
         _registry = registry;
         _stats = stats;
         _schedule = schedule;
@@ -51,6 +54,12 @@ internal sealed partial class AgentSessions
 
     public ILogger Logger { get; }
 
+    /// <summary>The caps on connections and their counters (the accept loop asks it for every socket).</summary>
+    public ConnectionLimits Limits { get; }
+
+    /// <summary>Logs refused, failed and misbehaving connections without a line per connection.</summary>
+    public ConnectionLog ConnectionLog { get; }
+
     /// <summary>The job engine, told of accepted jobs, busy answers and results read from a session.</summary>
     public JobDispatcher Jobs { get; }
 
@@ -63,13 +72,13 @@ internal sealed partial class AgentSessions
     /// <summary>Connections without a hello yet, plus those closing: zero once every dropped socket is released.</summary>
     public int PendingConnections => _pending.Count + _closing.Count;
 
-    /// <summary>Takes a freshly accepted socket's connection into the handshake.</summary>
+    /// <summary>Takes a freshly accepted socket's connection into the handshake (<see cref="Limits"/> counted it already).</summary>
     public void Accepted(AgentConnection connection) => _pending.TryAdd(connection, 0);
 
     /// <summary>Called once when a connection begins to close (reason decided).</summary>
     public void OnConnectionClosed(AgentConnection connection, DisconnectReason reason, string detail)
     {
-        _pending.TryRemove(connection, out _);
+        LeaveHandshake(connection);
         _closing.TryAdd(connection, 0);
         var entry = connection.Entry;
         if (entry is not null)
@@ -81,7 +90,12 @@ internal sealed partial class AgentSessions
         switch (reason)
         {
             case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer:
-                Log.BadPeer(Logger, connection.RemoteAddress, reason, LogText.Escape(detail, LogText.LongTextMaxLength));
+                if (reason == DisconnectReason.HandshakeTimeout)
+                {
+                    Limits.RecordHandshakeTimeout();
+                }
+
+                ConnectionLog.BadPeer(reason, connection.RemoteAddress, LogText.Escape(detail, LogText.LongTextMaxLength));
                 break;
             case DisconnectReason.InternalError:
                 break;
@@ -98,12 +112,22 @@ internal sealed partial class AgentSessions
     /// <summary>Called once when the read loop has ended and the socket is released.</summary>
     public void OnConnectionEnded(AgentConnection connection)
     {
-        _pending.TryRemove(connection, out _);
+        LeaveHandshake(connection);
         _closing.TryRemove(connection, out _);
+        Limits.Released();
+    }
+
+    /// <summary>Takes the connection out of the handshake set (welcomed, refused or closing), once.</summary>
+    private void LeaveHandshake(AgentConnection connection)
+    {
+        if (_pending.TryRemove(connection, out _))
+        {
+            Limits.HandshakeEnded();
+        }
     }
 
     /// <summary>The sweep's part for connections: closes those that sent no hello within the handshake timeout,
-    /// disposes lingering closes.</summary>
+    /// disposes lingering closes, and logs what <see cref="ConnectionLog"/> counted in the last minute.</summary>
     public void SweepConnections(long nowTicks)
     {
         foreach (var connection in _pending.Keys)
@@ -122,6 +146,8 @@ internal sealed partial class AgentSessions
                 _closing.TryRemove(connection, out _);
             }
         }
+
+        ConnectionLog.Flush();
     }
 
     /// <summary>Says bye to every session and to every connection without a hello; returns the sessions, for

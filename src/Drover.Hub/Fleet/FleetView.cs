@@ -28,6 +28,8 @@ internal sealed class FleetView(
 
     public long Capacity => options.MaxAgents > 0 ? options.MaxAgents : sessions.Capacity;
 
+    public ConnectionLimits Connections => sessions.Limits;
+
     public int AdmissionWaiting => admission.Waiting;
 
     public long TotalReports => stats.TotalReports;

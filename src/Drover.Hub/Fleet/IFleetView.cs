@@ -24,6 +24,9 @@ internal interface IFleetView
     /// <summary>How many agents this hub admits: the configured limit, else the open-files estimate (0: not known).</summary>
     long Capacity { get; }
 
+    /// <summary>The agent port's connection caps and counters.</summary>
+    Connections.ConnectionLimits Connections { get; }
+
     /// <summary>Agents holding a reconnect slot in admission control.</summary>
     int AdmissionWaiting { get; }
 

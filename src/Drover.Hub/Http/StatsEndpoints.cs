@@ -7,8 +7,8 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Drover.Hub.Http;
 
-/// <summary><c>/api/stats</c>: the fleet by state, the report rate and its histogram, admission, the hub process,
-/// and the jobs by state.</summary>
+/// <summary><c>/api/stats</c>: the fleet by state, the report rate and its histogram, admission, the agent port's
+/// connections, the hub process, and the jobs by state.</summary>
 internal static class StatsEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, IFleetView fleet, IJobStore jobStore, IJobControl jobs) =>
@@ -40,11 +40,23 @@ internal static class StatsEndpoints
             histogram,
             fleet.AdmissionWaiting,
             fleet.Capacity,
+            ReadConnectionsView(fleet.Connections),
             ReadProcessView(),
             await ReadJobStatsAsync(jobStore, jobs, cancellationToken).ConfigureAwait(false),
             fleet.IdFlaps);
         return Results.Json(view, ApiJsonContext.Default.StatsView);
     }
+
+    private static ConnectionsView ReadConnectionsView(Connections.ConnectionLimits limits) => new(
+        limits.Open,
+        limits.MaxConnections,
+        limits.Pending,
+        limits.MaxPendingHandshakes,
+        limits.PendingPeak,
+        limits.RefusedOverConnections,
+        limits.RefusedOverPending,
+        limits.HandshakeTimeouts,
+        limits.AcceptErrors);
 
     private static ProcessView ReadProcessView()
     {

@@ -10,9 +10,14 @@ namespace Drover.Hub.Os;
 /// <c>procRoot</c> at a folder of fake files.</remarks>
 public sealed partial class SystemLimits
 {
-    /// <summary>Descriptors kept for everything that is not an agent: the store, logs, the HTTP
-    /// listener and its connections, the agent listener, runtime internals.</summary>
-    public const int ReservedDescriptors = 64;
+    /// <summary>Descriptors kept for everything that is not an agent connection: the runtime (about 90 loaded
+    /// assemblies hold two descriptors each: 204 descriptors for an idle hub, 236 once the API has answered), the
+    /// store (the SQLite file and its WAL, per connection), log files, the HTTP listener and its connections, the
+    /// agent listener, and the pipe each new thread takes while it starts. The hub caps its agent connections at
+    /// the open-files limit less this (<c>--max-connections</c>), so an agent-port flood can never take the
+    /// descriptors these need: a thread that cannot get one fails to start, which the .NET thread pool turns
+    /// into an unhandled <see cref="OutOfMemoryException"/> that ends the process.</summary>
+    public const int ReservedDescriptors = 512;
 
     /// <summary>The value that stands for "unlimited" (<c>RLIM_INFINITY</c>).</summary>
     public const ulong Unlimited = ulong.MaxValue;

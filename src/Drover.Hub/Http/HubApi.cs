@@ -35,30 +35,38 @@ internal static class HubApi
         kestrel.Limits.MaxRequestLineSize = Math.Max(kestrel.Limits.MaxRequestLineSize, (3 * JobSubmitParameters.MaxArgsBytes) + 8192);
     }
 
-    /// <summary>Maps every endpoint into one group whose filter answers 503 (with Retry-After) while <paramref name="api"/>
+    /// <summary>Maps every endpoint into one group where each answers 503 (with Retry-After) while <paramref name="api"/>
     /// gives null, that is until the hub has started: a request that arrives during the start never reaches a hub whose
     /// stores are not open yet.</summary>
     public static RouteGroupBuilder Map(IEndpointRouteBuilder routes, Func<HubApiParts?> api)
     {
         var root = routes.MapGroup(string.Empty);
-        root.AddEndpointFilter(async (context, next) =>
-        {
-            if (api() is null)
-            {
-                context.HttpContext.Response.Headers.RetryAfter = "1";
-                return ApiResults.Error("the hub is starting", StatusCodes.Status503ServiceUnavailable);
-            }
 
-            return await next(context).ConfigureAwait(false);
+        // Each endpoint's request delegate (once the framework has built it) is wrapped, rather than given an endpoint
+        // filter: no filter context per request on every endpoint, and endpoints that are not route handlers are covered too.
+        ((IEndpointConventionBuilder)root).Finally(endpoint =>
+        {
+            if (endpoint.RequestDelegate is { } handler)
+            {
+                endpoint.RequestDelegate = context => api() is null ? StartingAsync(context) : handler(context);
+            }
         });
 
-        // Past the filter the hub has started, and stays so for the app's life.
+        // Past that check the hub has started, and stays so for the app's life.
         HubApiParts Started() => api() ?? throw new InvalidOperationException("the hub has not started");
         AgentEndpoints.Map(root, Started);
         StatsEndpoints.Map(root, Started);
         JobEndpoints.Map(root, Started);
         HealthEndpoints.Map(root);
         return root;
+    }
+
+    /// <summary>The answer before the hub has started: 503, Retry-After: 1.</summary>
+    private static Task StartingAsync(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = "1";
+        return context.Response.WriteAsJsonAsync(new ApiError("the hub is starting"), ApiJsonContext.Default.ApiError);
     }
 
     /// <summary>The private app of a hub that serves its API itself (<see cref="HubOptions.HttpEndPoint"/> without a host).</summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Reflection;
 using Drover.Agent.Internal.Session;
 using Drover.Protocol;
@@ -6,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Drover.Agent;
 
 /// <summary>Everything a <see cref="DroverAgent"/> needs. Defaults are listed on each property;
-/// <see cref="Validate"/> runs when the agent is constructed and names the first bad setting.</summary>
+/// the rules they must keep are <see cref="GetValidationErrors"/>, checked when the agent is constructed (<see cref="Validate"/>).</summary>
 public sealed record AgentOptions
 {
     private ushort? _jobSlots;
@@ -108,110 +109,119 @@ public sealed record AgentOptions
     /// <summary>The informational version of this assembly, without any "+commit" suffix.</summary>
     public static string DefaultAgentVersion { get; } = ReadAssemblyVersion();
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> with the first broken rule of <see cref="GetValidationErrors"/>
+    /// (its parameter name is the property). <see cref="DroverAgent"/>'s constructor runs it.</summary>
     public void Validate()
     {
+        var errors = GetValidationErrors();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(errors[0].ErrorMessage, errors[0].MemberNames.FirstOrDefault());
+        }
+    }
+
+    /// <summary>Every rule these options break, each with the names of the properties it concerns (several for a rule
+    /// across settings); empty when they are valid. The one set of rules: <see cref="Validate"/> throws for the first, and a
+    /// host's <c>IValidateOptions&lt;AgentOptions&gt;</c> (drover agent's) reports them all at start.</summary>
+    public IReadOnlyList<ValidationResult> GetValidationErrors()
+    {
+        var errors = new List<ValidationResult>();
+        void Fail(string message, params string[] members) => errors.Add(new ValidationResult(message, members));
+
         if (Hubs is null || Hubs.Count == 0)
         {
-            throw new ArgumentException("at least one hub (\"host:port\") is required", nameof(Hubs));
+            Fail("at least one hub (\"host:port\") is required", nameof(Hubs));
         }
-
-        foreach (var hub in Hubs)
+        else
         {
-            if (!HubAddress.TryParse(hub, out _, out var error))
+            foreach (var hub in Hubs)
             {
-                throw new ArgumentException(error, nameof(Hubs));
+                if (!HubAddress.TryParse(hub, out _, out var error))
+                {
+                    Fail(error, nameof(Hubs));
+                    break;
+                }
             }
         }
 
         if (!AgentIds.IsValid(AgentId, out var reason))
         {
-            throw new ArgumentException($"invalid agent id '{AgentId}': {reason}", nameof(AgentId));
+            Fail($"invalid agent id '{AgentId}': {reason}", nameof(AgentId));
         }
 
         if (Token is null)
         {
-            throw new ArgumentException("token must not be null (use an empty string for none)", nameof(Token));
+            Fail("token must not be null (use an empty string for none)", nameof(Token));
         }
 
         if (Labels is null || Capabilities is null || AgentVersion is null)
         {
-            throw new ArgumentException("labels, capabilities and agent version must not be null");
+            Fail("labels, capabilities and agent version must not be null", nameof(Labels), nameof(Capabilities), nameof(AgentVersion));
         }
-
-        foreach (var (key, value) in Labels)
+        else if (Labels.Any(label => string.IsNullOrEmpty(label.Key) || label.Value is null))
         {
-            if (string.IsNullOrEmpty(key) || value is null)
-            {
-                throw new ArgumentException("label keys must be non-empty and values non-null", nameof(Labels));
-            }
+            Fail("label keys must be non-empty and values non-null", nameof(Labels));
         }
 
-        RequirePositive(BackoffBase, nameof(BackoffBase));
-        RequirePositive(BackoffCap, nameof(BackoffCap));
-        RequirePositive(HandshakeTimeout, nameof(HandshakeTimeout));
-        RequirePositive(ConnectTimeout, nameof(ConnectTimeout));
+        RequirePositive(errors, BackoffBase, nameof(BackoffBase));
+        RequirePositive(errors, BackoffCap, nameof(BackoffCap));
+        RequirePositive(errors, HandshakeTimeout, nameof(HandshakeTimeout));
+        RequirePositive(errors, ConnectTimeout, nameof(ConnectTimeout));
         if (BackoffCap < BackoffBase)
         {
-            throw new ArgumentException($"backoff cap ({BackoffCap}) must be at least the backoff base ({BackoffBase})", nameof(BackoffCap));
+            Fail($"backoff cap ({BackoffCap}) must be at least the backoff base ({BackoffBase})", nameof(BackoffCap), nameof(BackoffBase));
         }
 
         if (StatusBacklog is < 0 or > 100_000)
         {
-            throw new ArgumentException($"status backlog must be 0 to 100000, got {StatusBacklog}", nameof(StatusBacklog));
+            Fail($"status backlog must be 0 to 100000, got {StatusBacklog}", nameof(StatusBacklog));
         }
 
         if (TimeProvider is null)
         {
-            throw new ArgumentException("time provider must not be null", nameof(TimeProvider));
+            Fail("time provider must not be null", nameof(TimeProvider));
         }
 
-        ValidateJobs();
-
-        int helloSize;
-        try
+        AddJobErrors(errors);
+        if (errors.Count == 0)
         {
-            helloSize = CreateHello().PayloadSize;
-        }
-        catch (ProtocolException ex)
-        {
-            throw new ArgumentException($"hello cannot be encoded: {ex.Message}", ex);
+            // Only options valid so far make a hello (the id, token, labels and capabilities go into it).
+            AddHelloError(errors);
         }
 
-        if (helloSize > ProtocolConstants.MaxHelloFrameSize)
-        {
-            throw new ArgumentException(
-                $"hello would be {helloSize} bytes; the limit is {ProtocolConstants.MaxHelloFrameSize} (fewer labels or capabilities)");
-        }
+        return errors;
     }
 
-    private void ValidateJobs()
+    private void AddJobErrors(List<ValidationResult> errors)
     {
+        void Fail(string message, params string[] members) => errors.Add(new ValidationResult(message, members));
+
         if (JobSlots > 0 && JobHandler is null)
         {
-            throw new ArgumentException($"{JobSlots} job slots need a job handler (or set job slots to 0)", nameof(JobSlots));
+            Fail($"{JobSlots} job slots need a job handler (or set job slots to 0)", nameof(JobSlots), nameof(JobHandler));
         }
 
         if (OutputTailBytes is < 0 or > 1024 * 1024)
         {
-            throw new ArgumentException($"output tail must be 0 to 1048576 bytes, got {OutputTailBytes}", nameof(OutputTailBytes));
+            Fail($"output tail must be 0 to 1048576 bytes, got {OutputTailBytes}", nameof(OutputTailBytes));
         }
 
         if (MaxOutFileBytes is < 0 or > 16 * 1024 * 1024)
         {
-            throw new ArgumentException($"max out file must be 0 to 16777216 bytes, got {MaxOutFileBytes}", nameof(MaxOutFileBytes));
+            Fail($"max out file must be 0 to 16777216 bytes, got {MaxOutFileBytes}", nameof(MaxOutFileBytes));
         }
 
         if (MaxUnackedResults is < 1 or > 1_000_000)
         {
-            throw new ArgumentException($"max unacked results must be 1 to 1000000, got {MaxUnackedResults}", nameof(MaxUnackedResults));
+            Fail($"max unacked results must be 1 to 1000000, got {MaxUnackedResults}", nameof(MaxUnackedResults));
         }
 
         if (JobSlots > 0)
         {
             if (string.IsNullOrWhiteSpace(WorkDirectory) || WorkDirectory.Contains('\0', StringComparison.Ordinal))
             {
-                throw new ArgumentException("the work directory must be a non-empty path", nameof(WorkDirectory));
+                Fail("the work directory must be a non-empty path", nameof(WorkDirectory));
+                return;
             }
 
             try
@@ -220,8 +230,29 @@ public sealed record AgentOptions
             }
             catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
             {
-                throw new ArgumentException($"the work directory '{WorkDirectory}' is not a valid path: {ex.Message}", nameof(WorkDirectory), ex);
+                Fail($"the work directory '{WorkDirectory}' is not a valid path: {ex.Message}", nameof(WorkDirectory));
             }
+        }
+    }
+
+    private void AddHelloError(List<ValidationResult> errors)
+    {
+        int helloSize;
+        try
+        {
+            helloSize = CreateHello().PayloadSize;
+        }
+        catch (ProtocolException ex)
+        {
+            errors.Add(new ValidationResult($"hello cannot be encoded: {ex.Message}", [nameof(Labels), nameof(Capabilities)]));
+            return;
+        }
+
+        if (helloSize > ProtocolConstants.MaxHelloFrameSize)
+        {
+            errors.Add(new ValidationResult(
+                $"hello would be {helloSize} bytes; the limit is {ProtocolConstants.MaxHelloFrameSize} (fewer labels or capabilities)",
+                [nameof(Labels), nameof(Capabilities)]));
         }
     }
 
@@ -247,11 +278,11 @@ public sealed record AgentOptions
         Capabilities,
         JobSlots);
 
-    private static void RequirePositive(TimeSpan value, string name)
+    private static void RequirePositive(List<ValidationResult> errors, TimeSpan value, string name)
     {
         if (value <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"{name} must be positive, got {value}", name);
+            errors.Add(new ValidationResult($"{name} must be positive, got {value}", [name]));
         }
     }
 

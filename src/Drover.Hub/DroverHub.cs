@@ -7,6 +7,9 @@ using Drover.Hub.Status;
 using Drover.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -14,7 +17,9 @@ namespace Drover.Hub;
 
 /// <summary>The hub, as the composition root of its roles: the agent port and sessions (Connections/), the
 /// registry, liveness sweep, schedule and admission (Fleet/), the status write-behind (Status/), the job
-/// dispatcher (Jobs/) and the HTTP API (Http/). It constructs them, starts them in order and stops them.</summary>
+/// dispatcher (Jobs/) and the HTTP API (Http/). It constructs them, starts them in order and stops them.
+/// The HTTP API is served either by the hub itself, on a private app listening on <see cref="HubOptions.HttpEndPoint"/>
+/// (tests, demo, bench), or by a host's app (drover serve): see <see cref="HostedApi"/>.</summary>
 public sealed class DroverHub : IAsyncDisposable
 {
     private readonly IFleetStore _store;
@@ -22,12 +27,14 @@ public sealed class DroverHub : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly FleetView _fleetView;
     private readonly AgentAcceptLoop _acceptLoop;
+    private readonly HubApiParts _apiParts;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
     private Task? _jobWriterLoop;
     private WebApplication? _api;
     private int _stopped;
     private bool _storesOpen;
+    private volatile bool _started;
 
     /// <summary>A hub over <paramref name="store"/> (agents and status) and <paramref name="jobStore"/> (jobs);
     /// the SQLite stores may share one file.</summary>
@@ -53,6 +60,7 @@ public sealed class DroverHub : IAsyncDisposable
         Liveness = new LivenessSweep(options, Registry, Stats, Schedule, Admission, Sessions, Jobs, LoggerFactory.CreateLogger<LivenessSweep>());
         _fleetView = new FleetView(options, Registry, Stats, Schedule, Admission, Liveness, Sessions);
         _acceptLoop = new AgentAcceptLoop(Sessions, Time);
+        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs));
     }
 
     public HubOptions Options { get; }
@@ -60,8 +68,16 @@ public sealed class DroverHub : IAsyncDisposable
     /// <summary>The bound agent endpoint (the real port when port 0 was asked for).</summary>
     public IPEndPoint AgentEndPoint => _acceptLoop.EndPoint ?? throw new InvalidOperationException("hub not started");
 
-    /// <summary>The HTTP API's base URL, or null when the API is off.</summary>
+    /// <summary>The HTTP API's base URL, or null when the API is off (or, with <see cref="HostedApi"/>, until the host
+    /// has called <see cref="ApiListening"/>).</summary>
     public Uri? ApiUrl { get; private set; }
+
+    /// <summary>True when a host serves this hub's HTTP API on its own app, as drover serve does: it calls
+    /// <see cref="ConfigureApiServices"/>, listens with <see cref="ConfigureApiKestrel"/>, maps the endpoints with
+    /// <see cref="MapApi"/>, starts its server after <see cref="StartAsync"/> and then calls <see cref="ApiListening"/>.
+    /// The hub then starts no HTTP server of its own, whatever <see cref="HubOptions.HttpEndPoint"/> says, and writes its
+    /// start line (which names the API's address) in <see cref="ApiListening"/>. Default: false.</summary>
+    public bool HostedApi { get; init; }
 
     public DateTimeOffset StartedAt => _fleetView.StartedAt;
 
@@ -115,7 +131,53 @@ public sealed class DroverHub : IAsyncDisposable
     /// holds docs/http-api.md to the routes.</summary>
     internal IReadOnlyList<Endpoint> ApiEndpoints => HubApi.EndpointsOf(_api);
 
-    /// <summary>Opens the store, loads the registry, raises the open-files limit, and starts listening.</summary>
+    /// <summary>Registers what the HTTP API needs in a host's services (routing, its source-generated JSON).</summary>
+    public static void ConfigureApiServices(IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        HubApi.ConfigureServices(services);
+    }
+
+    /// <summary>Has a host's Kestrel listen for the HTTP API on <paramref name="endPoint"/>, with the limits the API needs
+    /// (a request line long enough for a job's args).</summary>
+    public static void ConfigureApiKestrel(KestrelServerOptions kestrel, IPEndPoint endPoint)
+    {
+        ArgumentNullException.ThrowIfNull(kestrel);
+        ArgumentNullException.ThrowIfNull(endPoint);
+        HubApi.ConfigureKestrel(kestrel, endPoint);
+    }
+
+    /// <summary>Maps the HTTP API (docs/http-api.md) onto <paramref name="routes"/>, a host's app, for the hub that
+    /// <paramref name="hub"/> gives when a request comes: the hub is built when the host starts, after its options were
+    /// validated, so the endpoints are mapped before it exists. Until that hub has started (null, or before the end of its
+    /// <see cref="StartAsync"/>) every endpoint answers 503 with Retry-After. Returns the group that holds the endpoints.</summary>
+    public static RouteGroupBuilder MapApi(IEndpointRouteBuilder routes, Func<DroverHub?> hub)
+    {
+        ArgumentNullException.ThrowIfNull(routes);
+        ArgumentNullException.ThrowIfNull(hub);
+        return HubApi.Map(routes, () => hub()?.StartedApi);
+    }
+
+    /// <summary>Tells a hub with <see cref="HostedApi"/> that the host's server listens for its API at
+    /// <paramref name="url"/> (the server started after the hub): sets <see cref="ApiUrl"/> and writes the hub's start line.</summary>
+    public void ApiListening(Uri url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        if (!HostedApi || !_started)
+        {
+            throw new InvalidOperationException("ApiListening is for a started hub whose API a host serves (HostedApi)");
+        }
+
+        ApiUrl = url;
+        Log.Started(_logger, Options.HubId, AgentEndPoint.ToString(), url.ToString());
+    }
+
+    /// <summary>The API's view of this hub once it has started; null before.</summary>
+    private HubApiParts? StartedApi => _started ? _apiParts : null;
+
+    /// <summary>Opens the store, loads the registry, raises the open-files limit, starts listening for agents and its
+    /// loops, and then (unless <see cref="HostedApi"/>) serves the HTTP API on <see cref="HubOptions.HttpEndPoint"/>. If
+    /// the API cannot listen, the hub stops again before the exception propagates.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _fleetView.StartedAt = Time.GetUtcNow();
@@ -136,13 +198,6 @@ public sealed class DroverHub : IAsyncDisposable
 
         _acceptLoop.Listen(Options.AgentEndPoint, Options.ListenBacklog);
 
-        if (Options.HttpEndPoint is not null)
-        {
-            _api = HubApi.Build(Options.HttpEndPoint, LoggerFactory, Options, _fleetView, _store, _jobStore, new DispatcherJobControl(Jobs));
-            await _api.StartAsync(cancellationToken).ConfigureAwait(false);
-            ApiUrl = new Uri(_api.Urls.First());
-        }
-
         var stopping = _stopping.Token;
         _loops.Add(Task.Run(() => _acceptLoop.RunAsync(stopping), CancellationToken.None));
         _loops.Add(Task.Run(() => _acceptLoop.RunAsync(stopping), CancellationToken.None));
@@ -150,7 +205,36 @@ public sealed class DroverHub : IAsyncDisposable
         _loops.Add(Task.Run(() => Writer.RunAsync(stopping), CancellationToken.None));
         _loops.Add(Task.Run(() => Jobs.RunAsync(stopping), CancellationToken.None));
         _jobWriterLoop = Task.Run(Jobs.Writer.RunAsync, CancellationToken.None);
+        _started = true;
+        if (HostedApi)
+        {
+            return; // the host starts its server now, then calls ApiListening
+        }
+
+        if (Options.HttpEndPoint is not null)
+        {
+            await StartOwnApiAsync(Options.HttpEndPoint, cancellationToken).ConfigureAwait(false);
+        }
+
         Log.Started(_logger, Options.HubId, AgentEndPoint.ToString(), ApiUrl?.ToString() ?? "off");
+    }
+
+    private async Task StartOwnApiAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        var api = HubApi.Build(endPoint, LoggerFactory, () => StartedApi);
+        try
+        {
+            await api.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await api.DisposeAsync().ConfigureAwait(false);
+            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        _api = api;
+        ApiUrl = new Uri(api.Urls.First());
     }
 
     /// <summary>Stops accepting, says bye to every agent (they reconnect elsewhere or later), flushes the store.</summary>
@@ -159,6 +243,13 @@ public sealed class DroverHub : IAsyncDisposable
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
         {
             return;
+        }
+
+        if (_api is not null)
+        {
+            // The API first, as it started last: no request reaches a hub that is saying bye to its agents.
+            await _api.StopAsync(cancellationToken).ConfigureAwait(false);
+            await _api.DisposeAsync().ConfigureAwait(false);
         }
 
         _acceptLoop.Dispose();
@@ -197,12 +288,6 @@ public sealed class DroverHub : IAsyncDisposable
         }
 
         Sessions.DisposeAll(sessions);
-
-        if (_api is not null)
-        {
-            await _api.StopAsync(cancellationToken).ConfigureAwait(false);
-            await _api.DisposeAsync().ConfigureAwait(false);
-        }
     }
 
     public async ValueTask DisposeAsync()

@@ -1,10 +1,11 @@
+using System.ComponentModel.DataAnnotations;
 using System.Net;
 using Drover.Protocol;
 
 namespace Drover.Hub;
 
-/// <summary>Everything the hub can be told at start. Defaults are the production defaults;
-/// <see cref="Validate"/> runs in <see cref="DroverHub.StartAsync"/>.</summary>
+/// <summary>Everything the hub can be told at start. Defaults are the production defaults; the rules they must keep
+/// are <see cref="GetValidationErrors"/>, checked by <see cref="DroverHub"/>'s constructor (<see cref="Validate"/>).</summary>
 public sealed record HubOptions
 {
     /// <summary>Where agents connect (TCP). Default 0.0.0.0:7400; port 0 picks a free port.</summary>
@@ -127,37 +128,54 @@ public sealed record HubOptions
 
     internal TimeSpan LateGraceFor(TimeSpan interval) => LateGrace ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, interval.Ticks / 4));
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> with the first broken rule of <see cref="GetValidationErrors"/>.
+    /// <see cref="DroverHub"/>'s constructor runs it.</summary>
     public void Validate()
     {
-        static void Require(bool condition, string message)
+        var errors = GetValidationErrors();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(errors[0].ErrorMessage);
+        }
+    }
+
+    /// <summary>Every rule these options break, each with the names of the properties it concerns (several for a rule
+    /// across settings); empty when they are valid. The one set of rules: <see cref="Validate"/> throws for the first, and a
+    /// host's <c>IValidateOptions&lt;HubOptions&gt;</c> (drover serve's) reports them all at start.</summary>
+    public IReadOnlyList<ValidationResult> GetValidationErrors()
+    {
+        var errors = new List<ValidationResult>();
+        void Require(bool condition, string message, params string[] members)
         {
             if (!condition)
             {
-                throw new ArgumentException(message);
+                errors.Add(new ValidationResult(message, members));
             }
         }
 
-        Require(ReportInterval >= TimeSpan.FromMilliseconds(100) && ReportInterval <= TimeSpan.FromHours(24), $"report interval must be between 100 ms and 24 h, got {ReportInterval}");
-        Require(MaxReportsPerSecond > 0, $"max reports per second must be positive, got {MaxReportsPerSecond}");
-        Require(MissedReportsForLost >= 1, $"missed reports for lost must be at least 1, got {MissedReportsForLost}");
-        Require(StaleAfter > TimeSpan.Zero && RetireAfter > StaleAfter, "retire age must be longer than the stale age, and both positive");
-        Require(HandshakeTimeout > TimeSpan.Zero, "handshake timeout must be positive");
-        Require(SweepInterval > TimeSpan.Zero && FlushInterval > TimeSpan.Zero, "sweep and flush intervals must be positive");
-        Require(AdmitPerSecond > 0, $"admit rate must be positive, got {AdmitPerSecond}");
-        Require(HistoryPerAgent >= 0, "history per agent cannot be negative");
-        Require(MaxFrameSize >= 1024 && MaxFrameSize <= 16 * 1024 * 1024, $"max frame size must be between 1 KiB and 16 MiB, got {MaxFrameSize}");
-        Require(MaxStatusFields is > 0 and <= ushort.MaxValue, $"max status fields must be 1-65535, got {MaxStatusFields}");
-        Require(MaxAgents >= 0, "max agents cannot be negative");
-        Require(MaxConnections >= 0, $"max connections cannot be negative (0: from the open-files limit), got {MaxConnections}");
-        Require(MaxPendingHandshakes >= 1, $"max pending handshakes must be at least 1, got {MaxPendingHandshakes}");
-        Require(!string.IsNullOrWhiteSpace(HubId), "hub id cannot be empty");
-        Require(MaxFileSize >= 1 && MaxFileSize <= Storage.JobRecord.MaxContentBytes, $"max file size must be between 1 byte and 16 MiB, got {MaxFileSize}");
-        Require(MaxResultSize >= 0 && MaxResultSize <= Storage.JobRecord.MaxContentBytes, $"max result size must be between 0 and 16 MiB, got {MaxResultSize}");
-        Require(MaxQueuedJobs >= 1, $"max queued jobs must be at least 1, got {MaxQueuedJobs}");
-        Require(MaxQueuedBytes >= MaxFileSize, $"max queued bytes ({MaxQueuedBytes}) must be at least the max file size ({MaxFileSize})");
-        Require(LeaseGrace >= TimeSpan.Zero, $"lease grace cannot be negative, got {LeaseGrace}");
-        Require(DisconnectGrace >= TimeSpan.Zero, $"disconnect grace cannot be negative, got {DisconnectGrace}");
-        Require(KeepFinishedJobs > TimeSpan.Zero, $"keep-finished must be positive (finished jobs are kept at least that long), got {KeepFinishedJobs}");
+        Require(ReportInterval >= TimeSpan.FromMilliseconds(100) && ReportInterval <= TimeSpan.FromHours(24), $"report interval must be between 100 ms and 24 h, got {ReportInterval}", nameof(ReportInterval));
+        Require(MaxReportsPerSecond > 0, $"max reports per second must be positive, got {MaxReportsPerSecond}", nameof(MaxReportsPerSecond));
+        Require(MissedReportsForLost >= 1, $"missed reports for lost must be at least 1, got {MissedReportsForLost}", nameof(MissedReportsForLost));
+        Require(StaleAfter > TimeSpan.Zero && RetireAfter > StaleAfter, "retire age must be longer than the stale age, and both positive", nameof(StaleAfter), nameof(RetireAfter));
+        Require(HandshakeTimeout > TimeSpan.Zero, "handshake timeout must be positive", nameof(HandshakeTimeout));
+        Require(SweepInterval > TimeSpan.Zero, "sweep interval must be positive", nameof(SweepInterval));
+        Require(FlushInterval > TimeSpan.Zero, "flush interval must be positive", nameof(FlushInterval));
+        Require(AdmitPerSecond > 0, $"admit rate must be positive, got {AdmitPerSecond}", nameof(AdmitPerSecond));
+        Require(HistoryPerAgent >= 0, "history per agent cannot be negative", nameof(HistoryPerAgent));
+        Require(MaxFrameSize >= 1024 && MaxFrameSize <= 16 * 1024 * 1024, $"max frame size must be between 1 KiB and 16 MiB, got {MaxFrameSize}", nameof(MaxFrameSize));
+        Require(MaxStatusFields is > 0 and <= ushort.MaxValue, $"max status fields must be 1-65535, got {MaxStatusFields}", nameof(MaxStatusFields));
+        Require(MaxAgents >= 0, "max agents cannot be negative", nameof(MaxAgents));
+        Require(MaxConnections >= 0, $"max connections cannot be negative (0: from the open-files limit), got {MaxConnections}", nameof(MaxConnections));
+        Require(MaxPendingHandshakes >= 1, $"max pending handshakes must be at least 1, got {MaxPendingHandshakes}", nameof(MaxPendingHandshakes));
+        Require(!string.IsNullOrWhiteSpace(HubId), "hub id cannot be empty", nameof(HubId));
+        Require(MaxFileSize >= 1 && MaxFileSize <= Storage.JobRecord.MaxContentBytes, $"max file size must be between 1 byte and 16 MiB, got {MaxFileSize}", nameof(MaxFileSize));
+        Require(MaxResultSize >= 0 && MaxResultSize <= Storage.JobRecord.MaxContentBytes, $"max result size must be between 0 and 16 MiB, got {MaxResultSize}", nameof(MaxResultSize));
+        Require(MaxQueuedJobs >= 1, $"max queued jobs must be at least 1, got {MaxQueuedJobs}", nameof(MaxQueuedJobs));
+        Require(MaxQueuedBytes >= MaxFileSize, $"max queued bytes ({MaxQueuedBytes}) must be at least the max file size ({MaxFileSize})", nameof(MaxQueuedBytes), nameof(MaxFileSize));
+        Require(LeaseGrace >= TimeSpan.Zero, $"lease grace cannot be negative, got {LeaseGrace}", nameof(LeaseGrace));
+        Require(DisconnectGrace >= TimeSpan.Zero, $"disconnect grace cannot be negative, got {DisconnectGrace}", nameof(DisconnectGrace));
+        Require(KeepFinishedJobs > TimeSpan.Zero, $"keep-finished must be positive (finished jobs are kept at least that long), got {KeepFinishedJobs}", nameof(KeepFinishedJobs));
+        Require(TimeProvider is not null, "time provider must not be null", nameof(TimeProvider));
+        return errors;
     }
 }

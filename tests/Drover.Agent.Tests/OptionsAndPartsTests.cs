@@ -50,6 +50,22 @@ public sealed class OptionsAndPartsTests
         Assert.Throws<ArgumentException>(() => new DroverAgent(Valid with { Hubs = ["nope"] }));
     }
 
+    [Fact]
+    public void Every_broken_rule_is_listed_with_the_properties_it_concerns_and_Validate_throws_the_first()
+    {
+        Assert.Empty(Valid.GetValidationErrors());
+
+        var options = Valid with { AgentId = "has space", BackoffBase = TimeSpan.FromSeconds(10), BackoffCap = TimeSpan.FromSeconds(1) };
+        var errors = options.GetValidationErrors();
+        Assert.Equal(2, errors.Count);
+        Assert.Equal([nameof(AgentOptions.AgentId)], errors[0].MemberNames);
+        Assert.Equal([nameof(AgentOptions.BackoffCap), nameof(AgentOptions.BackoffBase)], errors[1].MemberNames);
+
+        var thrown = Assert.Throws<ArgumentException>(options.Validate);
+        Assert.Equal(nameof(AgentOptions.AgentId), thrown.ParamName);
+        Assert.StartsWith(errors[0].ErrorMessage!, thrown.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("127.0.0.1:7400", "127.0.0.1", 7400)]
     [InlineData("hub.example.com:1", "hub.example.com", 1)]

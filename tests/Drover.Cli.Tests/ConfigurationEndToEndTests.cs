@@ -117,6 +117,40 @@ public sealed class ConfigurationEndToEndTests : IDisposable
         Assert.False(Directory.Exists(Data), "nothing was started");
     }
 
+    /// <summary>Rules across settings are the options' own (HubOptions, AgentOptions), run by the host's options validation
+    /// (IValidateOptions, ValidateOnStart) when it starts: the same one line naming the settings, the same exit code 2.</summary>
+    [Theory]
+    [InlineData("serve-flags", "--stale-after 2h and --retire-after 1h: retire age must be longer than the stale age")]
+    [InlineData("serve-env", "DROVER_MAX_QUEUED_BYTES=512KiB: max queued bytes (524288) must be at least the max file size (1048576)")]
+    [InlineData("agent-flags", "--backoff-cap 1s and --backoff-base 10s: backoff cap (00:00:01) must be at least the backoff base (00:00:10)")]
+    public async Task A_rule_across_settings_stops_start_up_with_one_line_naming_the_settings_and_exit_2(string where, string expected)
+    {
+        Dictionary<string, string>? environment = null;
+        string[] args = where switch
+        {
+            "serve-flags" => ["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", Data, "--stale-after", "2h", "--retire-after", "1h"],
+            "serve-env" => ["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", Data],
+            _ => ["agent", "--hub", "127.0.0.1:1", "--backoff-base", "10s", "--backoff-cap", "1s"],
+        };
+        if (where == "serve-env")
+        {
+            environment = new() { ["DROVER_MAX_QUEUED_BYTES"] = "512KiB" };
+        }
+
+        var (exit, output, error) = await DroverProcess.RunInAsync(_dir, environment, args);
+        Assert.Equal(2, exit);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"drover {args[0]}: {expected}", line, StringComparison.Ordinal);
+        string[] named = where == "agent-flags" ? ["backoff-cap", "backoff-base"] : where == "serve-env" ? ["max-queued-bytes", "max-file-size"] : ["stale-after", "retire-after"];
+        foreach (var setting in named)
+        {
+            Assert.Contains($"setting {setting}: --{setting}, DROVER_{setting.ToUpperInvariant().Replace('-', '_')} or", line, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(string.Empty, output);
+        Assert.False(Directory.Exists(Data), "nothing was started");
+    }
+
     [Fact]
     public async Task Log_format_json_writes_one_json_object_per_line()
     {

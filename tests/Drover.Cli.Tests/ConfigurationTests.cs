@@ -1,7 +1,11 @@
 using System.Net;
+using Drover.Agent;
 using Drover.Cli.Configuration;
+using Drover.Cli.Hosting;
 using Drover.Hub;
 using Drover.TestUtilities;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Drover.Cli.Tests;
 
@@ -22,8 +26,33 @@ public sealed class ConfigurationTests : IDisposable
     private static bool TryLoad<T>(SettingsCatalog<T> catalog, string? file, Dictionary<string, string?> environment, Dictionary<string, string?> flags, out T options, out string error)
         where T : new()
     {
-        options = new T();
-        return ConfigurationSources.TryBuild(file, environment, flags, out var sources, out error) && catalog.TryLoad(sources, out options, out error);
+        var loaded = TryLoadSettings(catalog, file, environment, flags, out error);
+        options = loaded is null ? new T() : loaded.Options;
+        return loaded is not null;
+    }
+
+    private static LoadedSettings<T>? TryLoadSettings<T>(SettingsCatalog<T> catalog, string? file, Dictionary<string, string?> environment, Dictionary<string, string?> flags, out string error)
+        where T : new() =>
+        ConfigurationSources.TryBuild(file, environment, flags, out var sources, out error) && catalog.TryLoad(sources, out var loaded, out error) ? loaded : null;
+
+    /// <summary>The options of <paramref name="value"/> through the Options pattern as the hosts register them
+    /// (<see cref="CommandHost.AddValidatedOptions"/>): the failures of the host's start, or none.</summary>
+    private static IReadOnlyList<string> ValidateAsTheHostDoes<TOptions>(TOptions value, IValidateOptions<TOptions> validator)
+        where TOptions : class
+    {
+        var services = new ServiceCollection();
+        CommandHost.AddValidatedOptions(services, value, validator);
+        using var provider = services.BuildServiceProvider();
+        try
+        {
+            provider.GetRequiredService<IStartupValidator>().Validate();
+            Assert.Same(value, provider.GetRequiredService<IOptions<TOptions>>().Value);
+            return [];
+        }
+        catch (OptionsValidationException ex)
+        {
+            return [.. ex.Failures];
+        }
     }
 
     [Fact]
@@ -87,13 +116,77 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
-    public void An_error_across_settings_names_the_setting_given()
+    public void A_rule_across_settings_is_checked_at_the_hosts_start_and_names_the_setting_given()
     {
         Dictionary<string, string?> flags = new() { ["hub:stale-after"] = "8d" };
-        Assert.False(TryLoad(ServeSettings.Catalog, null, [], flags, out _, out var error));
-        Assert.StartsWith("--stale-after 8d: retire age must be longer than the stale age", error, StringComparison.Ordinal);
-        Assert.Contains("DROVER_STALE_AFTER", error, StringComparison.Ordinal);
-        Assert.Contains("hub.stale-after", error, StringComparison.Ordinal);
+        var loaded = TryLoadSettings(ServeSettings.Catalog, null, [], flags, out var error);
+        Assert.True(loaded is not null, error); // the catalog parses values; the options' rules run when the host starts
+
+        var failure = Assert.Single(ValidateAsTheHostDoes(loaded.Options.Hub, ServeSettings.Validator(loaded)));
+        Assert.StartsWith("--stale-after 8d: retire age must be longer than the stale age", failure, StringComparison.Ordinal);
+        Assert.Contains("DROVER_STALE_AFTER", failure, StringComparison.Ordinal);
+        Assert.Contains("hub.stale-after", failure, StringComparison.Ordinal);
+        Assert.Contains("setting retire-after: --retire-after, DROVER_RETIRE_AFTER or hub.retire-after", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_rule_across_settings_names_every_setting_given_as_it_was_given()
+    {
+        var file = WriteJson("""{"hub": {"max-file-size": "4MiB"}}""");
+        Dictionary<string, string?> environment = new() { ["hub:max-queued-bytes"] = "1MiB" };
+        var loaded = TryLoadSettings(ServeSettings.Catalog, file, environment, [], out var error);
+        Assert.True(loaded is not null, error);
+
+        var failure = Assert.Single(ValidateAsTheHostDoes(loaded.Options.Hub, ServeSettings.Validator(loaded)));
+        Assert.StartsWith($"DROVER_MAX_QUEUED_BYTES=1MiB and hub.max-file-size=4MiB in {file}: max queued bytes (1048576) must be at least the max file size (4194304)", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_broken_rule_is_a_failure_and_valid_options_pass()
+    {
+        Dictionary<string, string?> flags = new() { ["hub:stale-after"] = "8d", ["hub:max-frame-size"] = "10", ["hub:max-queued-jobs"] = "0" };
+        var loaded = TryLoadSettings(ServeSettings.Catalog, null, [], flags, out var error)!;
+        var failures = ValidateAsTheHostDoes(loaded.Options.Hub, ServeSettings.Validator(loaded));
+        Assert.Equal(3, failures.Count);
+        Assert.Contains(failures, f => f.StartsWith("--max-frame-size 10: max frame size must be between 1 KiB and 16 MiB", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("--max-queued-jobs 0: max queued jobs must be at least 1", StringComparison.Ordinal));
+
+        loaded = TryLoadSettings(ServeSettings.Catalog, null, [], [], out error)!;
+        Assert.Empty(ValidateAsTheHostDoes(loaded.Options.Hub, ServeSettings.Validator(loaded)));
+    }
+
+    [Fact]
+    public void The_agents_rules_run_through_its_validator_and_a_setting_left_at_its_default_is_named_by_its_flag()
+    {
+        var loaded = TryLoadSettings(AgentSettings.Catalog, null, [], [], out var error);
+        Assert.True(loaded is not null, error);
+        var failure = Assert.Single(ValidateAsTheHostDoes(loaded.Options.Agent, AgentSettings.Validator(loaded)));
+        Assert.StartsWith("--hub: at least one hub", failure, StringComparison.Ordinal);
+
+        Dictionary<string, string?> flags = new() { ["agent:hub:0"] = "127.0.0.1:7400", ["agent:backoff-base"] = "10s", ["agent:backoff-cap"] = "1s" };
+        loaded = TryLoadSettings(AgentSettings.Catalog, null, [], flags, out error)!;
+        failure = Assert.Single(ValidateAsTheHostDoes(loaded.Options.Agent, AgentSettings.Validator(loaded)));
+        Assert.StartsWith("--backoff-cap 1s and --backoff-base 10s: backoff cap", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_property_a_rule_can_name_maps_to_a_setting()
+    {
+        // Not settings (they are objects): the clock, the loggers, the status provider, the version string.
+        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion)];
+        foreach (var property in typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && !notSettings.Contains(p.Name)))
+        {
+            Assert.True(ServeSettings.Catalog.SettingOf(property.Name) is not null, $"HubOptions.{property.Name} has no setting");
+        }
+
+        foreach (var property in typeof(AgentOptions).GetProperties().Where(p => p.SetMethod is not null && !notSettings.Contains(p.Name)))
+        {
+            Assert.True(AgentSettings.Catalog.SettingOf(property.Name) is not null, $"AgentOptions.{property.Name} has no setting");
+        }
+
+        Assert.Equal("interval", ServeSettings.Catalog.SettingOf(nameof(HubOptions.ReportInterval))!.Name);
+        Assert.Equal("max-queued-bytes", ServeSettings.Catalog.SettingOf(nameof(HubOptions.MaxQueuedBytes))!.Name);
+        Assert.Equal("slots", AgentSettings.Catalog.SettingOf(nameof(AgentOptions.JobSlots))!.Name);
     }
 
     [Fact]

@@ -3,13 +3,15 @@ using Drover.Cli.Configuration;
 using Drover.Cli.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Drover.Cli.Commands;
 
 /// <summary><c>drover agent</c>: runs one agent until Ctrl-C or SIGTERM; with <c>--handler</c> it also runs jobs. Its flags are
 /// generated from <see cref="AgentSettings"/>. Exit codes: 0 stopped cleanly, 1 refused for good by the hub (bad token,
 /// invalid id, no common protocol version) or the agent id could not be read or made in the state directory, 2 a bad
-/// setting.</summary>
+/// setting (a value that does not parse, or options that break a rule of <see cref="Drover.Agent.AgentOptions"/> at the
+/// host's start).</summary>
 internal static class AgentCommand
 {
     public static Command Create()
@@ -18,15 +20,16 @@ internal static class AgentCommand
         var settings = AgentSettings.Catalog.AddOptions(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            if (!settings.TryLoad(parse, out var config, out var error))
+            if (!settings.TryLoad(parse, out var loaded, out var error))
             {
                 await Console.Error.WriteLineAsync($"drover agent: {error}");
                 return ExitCodes.Usage;
             }
 
+            AgentConfig config;
             try
             {
-                config = config.WithStoredId();
+                config = loaded.Options.WithStoredId();
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
             {
@@ -34,9 +37,18 @@ internal static class AgentCommand
                 return 1;
             }
 
-            using var host = CommandHost.Build<AgentConfig, AgentService>(config, config.Logging);
+            using var host = CommandHost.Build<AgentConfig, AgentService, Drover.Agent.AgentOptions>(config, config.Logging, config.Agent, AgentSettings.Validator(loaded));
             var agent = host.Services.GetRequiredService<AgentService>();
-            await host.StartAsync(cancellationToken);
+            try
+            {
+                await host.StartAsync(cancellationToken);
+            }
+            catch (OptionsValidationException ex)
+            {
+                await CommandHost.ValidationFailed("agent", ex);
+                return ExitCodes.Usage;
+            }
+
             await host.WaitForShutdownAsync(cancellationToken);
             return agent.ExitCode;
         });

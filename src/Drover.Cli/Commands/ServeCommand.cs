@@ -4,11 +4,13 @@ using Drover.Cli.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Drover.Cli.Commands;
 
-/// <summary><c>drover serve</c>: run a hub until Ctrl-C or SIGTERM. Its flags are generated from <see cref="ServeSettings"/>;
-/// exit codes: 0 stopped cleanly, 1 could not start (busy port, unwritable data directory), 2 a bad setting.</summary>
+/// <summary><c>drover serve</c>: run a hub until Ctrl-C or SIGTERM, on one WebApplication (<see cref="ServeHost"/>). Its flags
+/// are generated from <see cref="ServeSettings"/>; exit codes: 0 stopped cleanly, 1 could not start (busy port, unwritable
+/// data directory), 2 a bad setting (a value that does not parse, or options that break a rule at the host's start).</summary>
 internal static class ServeCommand
 {
     public static Command Create()
@@ -17,30 +19,36 @@ internal static class ServeCommand
         var settings = ServeSettings.Catalog.AddOptions(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            if (!settings.TryLoad(parse, out var config, out var error))
+            if (!settings.TryLoad(parse, out var loaded, out var error))
             {
                 await Console.Error.WriteLineAsync($"drover serve: {error}");
                 return ExitCodes.Usage;
             }
 
-            var host = CommandHost.Build<ServeConfig, HubService>(config, config.Logging, holdLogsUntilStarted: true);
-            var startupLog = host.Services.GetRequiredService<StartupLogGate>();
-            await using var disposeHost = (IAsyncDisposable)host; // the hub service is disposed asynchronously
+            await using var app = ServeHost.Build(loaded.Options, ServeSettings.Validator(loaded));
+            var startupLog = app.Services.GetRequiredService<StartupLogGate>();
             try
             {
-                await host.StartAsync(cancellationToken);
+                await app.StartAsync(cancellationToken);
+            }
+            catch (OptionsValidationException ex)
+            {
+                // Thrown before any hosted service started: nothing to close.
+                startupLog.Fail();
+                await CommandHost.ValidationFailed("serve", ex);
+                return ExitCodes.Usage;
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Drover.Storage.StoreException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
                 // The failure is the one line a user sees: the info lines of the start and of the close are dropped.
-                await host.Services.GetRequiredService<HubService>().CloseAsync();
+                await app.Services.GetRequiredService<HubService>().CloseAsync();
                 startupLog.Fail();
-                Log.HubStartFailed(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("drover"), ex.Message);
+                Log.HubStartFailed(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("drover"), ex.Message);
                 return 1;
             }
 
             startupLog.Open();
-            await host.WaitForShutdownAsync(cancellationToken);
+            await app.WaitForShutdownAsync(cancellationToken);
             return 0;
         });
         return command;

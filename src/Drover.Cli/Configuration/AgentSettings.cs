@@ -46,7 +46,23 @@ internal sealed record AgentConfig
 /// the handler object (its CLI form is <c>--handler</c>/<c>--shell</c>) and the status provider (<c>--status-command</c>).</summary>
 internal static class AgentSettings
 {
-    public static SettingsCatalog<AgentConfig> Catalog { get; } = new("agent", "agent", Create(), Complete);
+    public static SettingsCatalog<AgentConfig> Catalog { get; } = new("agent", "agent", Create(), Complete, new Dictionary<string, string>
+    {
+        [nameof(AgentOptions.Hubs)] = "hub",
+        [nameof(AgentOptions.AgentId)] = "id",
+        [nameof(AgentOptions.Capabilities)] = "capability",
+        [nameof(AgentOptions.IncludeSystemMetrics)] = "system-metrics",
+        [nameof(AgentOptions.JobSlots)] = "slots",
+        [nameof(AgentOptions.JobHandler)] = "handler",
+        [nameof(AgentOptions.WorkDirectory)] = "workdir",
+        [nameof(AgentOptions.OutputTailBytes)] = "output-tail",
+        [nameof(AgentOptions.MaxOutFileBytes)] = "max-out-file",
+    });
+
+    /// <summary>The rules of <see cref="AgentOptions"/> as drover agent's options validator, naming the settings of
+    /// <paramref name="loaded"/> in its lines.</summary>
+    public static SettingsValidator<AgentConfig, AgentOptions> Validator(LoadedSettings<AgentConfig> loaded) =>
+        new(loaded, static agent => agent.GetValidationErrors());
 
     private static Setting<AgentConfig>[] Create() =>
     [
@@ -95,13 +111,10 @@ internal static class AgentSettings
         ..LoggingSettings.For<AgentConfig>(o => o.Logging, (o, v) => o with { Logging = v }),
     ];
 
+    /// <summary>The CLI's own rules (slots, shell and workdir need a handler; the handler and status command must split)
+    /// and the options made of them; the rules of <see cref="AgentOptions"/> run at the host's start (<see cref="Validator"/>).</summary>
     private static (AgentConfig Options, string? Error) Complete(AgentConfig config)
     {
-        if (config.Agent.Hubs.Count == 0)
-        {
-            return (config, "--hub HOST:PORT is required (or DROVER_HUB, or agent.hub in drover.json; repeat it for several hubs)");
-        }
-
         if (config.Handler is null && (config.Slots is not null || config.Shell || config.WorkDirectory is not null))
         {
             return (config, "slots, shell and workdir need a handler (--handler)");
@@ -118,37 +131,35 @@ internal static class AgentSettings
             statusArgv = argv;
         }
 
-        var agent = config.Agent;
-        try
+        if (config.StateDirectory is { } stateDirectory && (string.IsNullOrWhiteSpace(stateDirectory) || stateDirectory.Contains('\0', StringComparison.Ordinal)))
         {
-            // Without --id the real id is read (or made) at start (AgentConfig.WithStoredId); until then a stand-in of the
-            // same shape lets the rest be checked without touching the disk.
-            agent = agent with { AgentId = config.Id ?? AgentIdentity.NewId(Environment.MachineName) };
-            if (config.StateDirectory is { } stateDirectory && (string.IsNullOrWhiteSpace(stateDirectory) || stateDirectory.Contains('\0', StringComparison.Ordinal)))
-            {
-                return (config, "the state directory must be a non-empty path");
-            }
+            return (config, "the state directory must be a non-empty path");
+        }
 
-            if (config.Handler is { } handlerText)
+        // Without --id the real id is read (or made) at start (AgentConfig.WithStoredId); until then a stand-in of the
+        // same shape lets the rest be checked without touching the disk.
+        var agent = config.Agent with { AgentId = config.Id ?? AgentIdentity.NewId(Environment.MachineName) };
+        if (config.Handler is { } handlerText)
+        {
+            try
             {
                 agent = agent with { JobHandler = new ProcessJobHandler(handlerText, config.Shell) };
             }
-
-            if (config.Slots is { } slots)
+            catch (ArgumentException ex)
             {
-                agent = agent with { JobSlots = (ushort)slots };
+                // The command does not split (an open quote): a bad value of handler.
+                return (config, ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
             }
-
-            if (config.WorkDirectory is { } workdir)
-            {
-                agent = agent with { WorkDirectory = workdir };
-            }
-
-            agent.Validate();
         }
-        catch (ArgumentException ex)
+
+        if (config.Slots is { } slots)
         {
-            return (config, ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
+            agent = agent with { JobSlots = (ushort)slots };
+        }
+
+        if (config.WorkDirectory is { } workdir)
+        {
+            agent = agent with { WorkDirectory = workdir };
         }
 
         return (config with { Agent = agent, StatusArgv = statusArgv }, null);

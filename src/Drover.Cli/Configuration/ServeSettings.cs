@@ -19,7 +19,19 @@ internal sealed record ServeConfig
 /// <summary>The settings catalog of <c>drover serve</c> (JSON section <c>hub</c>).</summary>
 internal static class ServeSettings
 {
-    public static SettingsCatalog<ServeConfig> Catalog { get; } = new("serve", "hub", Create(), Complete);
+    public static SettingsCatalog<ServeConfig> Catalog { get; } = new("serve", "hub", Create(), Complete, new Dictionary<string, string>
+    {
+        [nameof(HubOptions.AgentEndPoint)] = "listen",
+        [nameof(HubOptions.HttpEndPoint)] = "http",
+        [nameof(HubOptions.ReportInterval)] = "interval",
+        [nameof(HubOptions.AdmitPerSecond)] = "admit-rate",
+        [nameof(HubOptions.KeepFinishedJobs)] = "keep-finished",
+    });
+
+    /// <summary>The rules of <see cref="HubOptions"/> as drover serve's options validator, naming the settings of
+    /// <paramref name="loaded"/> in its lines.</summary>
+    public static SettingsValidator<ServeConfig, HubOptions> Validator(LoadedSettings<ServeConfig> loaded) =>
+        new(loaded, static hub => hub.GetValidationErrors());
 
     private static Setting<ServeConfig>[] Create() =>
     [
@@ -87,6 +99,8 @@ internal static class ServeSettings
         ..LoggingSettings.For<ServeConfig>(o => o.Logging, (o, v) => o with { Logging = v }),
     ];
 
+    /// <summary>The CLI's own rule (a data directory); the rules of <see cref="HubOptions"/> run at the host's start
+    /// (<see cref="Validator"/>).</summary>
     private static (ServeConfig Options, string? Error) Complete(ServeConfig config)
     {
         if (string.IsNullOrWhiteSpace(config.DataDirectory))
@@ -96,12 +110,11 @@ internal static class ServeSettings
 
         try
         {
-            config.Hub.Validate();
             return (config with { DataDirectory = Path.GetFullPath(config.DataDirectory) }, null);
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
         {
-            return (config, ex.Message);
+            return (config, $"the data directory is not a valid path: {ex.Message}");
         }
     }
 }

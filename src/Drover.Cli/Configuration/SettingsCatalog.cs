@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.ComponentModel.DataAnnotations;
+using System.Text;
 using Microsoft.Extensions.Configuration;
 
 namespace Drover.Cli.Configuration;
@@ -11,18 +13,22 @@ internal sealed class SettingsCatalog<T>
     where T : new()
 {
     private readonly Func<T, (T Options, string? Error)> _complete;
+    private readonly IReadOnlyDictionary<string, string> _memberSettings;
 
     /// <param name="command">The command, e.g. "serve".</param>
     /// <param name="section">The JSON section holding the command's settings, e.g. "hub".</param>
     /// <param name="settings">The settings, in the order of help and docs.</param>
-    /// <param name="complete">Checks the options once every value is applied (the options' own Validate, rules across settings)
-    /// and finishes them; returns an error instead when they are invalid.</param>
-    public SettingsCatalog(string command, string section, IReadOnlyList<Setting<T>> settings, Func<T, (T Options, string? Error)> complete)
+    /// <param name="complete">Checks the CLI's own rules across settings once every value is applied (the options record's
+    /// rules run later, at the host's start) and finishes the options; returns an error instead when they are invalid.</param>
+    /// <param name="memberSettings">The options properties whose setting is not named after them (the property in kebab case:
+    /// <c>StaleAfter</c> is <c>stale-after</c>), e.g. <c>ReportInterval</c> → <c>interval</c>: to name the settings of a broken rule.</param>
+    public SettingsCatalog(string command, string section, IReadOnlyList<Setting<T>> settings, Func<T, (T Options, string? Error)> complete, IReadOnlyDictionary<string, string> memberSettings)
     {
         Command = command;
         Section = section;
         Settings = settings;
         _complete = complete;
+        _memberSettings = memberSettings;
     }
 
     public string Command { get; }
@@ -37,6 +43,16 @@ internal sealed class SettingsCatalog<T>
     /// <summary>The help text of a setting's flag: meaning, default and environment variable.</summary>
     public string Description(Setting<T> setting) =>
         $"{setting.Meaning} (default: {setting.DefaultText(new T())}; env: {setting.EnvironmentVariable}; json: {JsonKey(setting)})";
+
+    /// <summary>The setting of an options property (<see cref="ValidationResult.MemberNames"/>), or null when none sets it.</summary>
+    public Setting<T>? SettingOf(string member)
+    {
+        var name = _memberSettings.TryGetValue(member, out var alias) ? alias : KebabCase(member);
+        return Settings.FirstOrDefault(setting => setting.Name == name);
+    }
+
+    /// <summary>How a setting can be given, for the end of an error line.</summary>
+    public string Forms(Setting<T> setting) => $"setting {setting.Name}: {setting.Flag}, {setting.EnvironmentVariable} or {JsonKey(setting)} in drover.json";
 
     /// <summary>Adds one generated option per setting, and <c>--config</c>, to <paramref name="command"/>.</summary>
     public CatalogOptions<T> AddOptions(System.CommandLine.Command command)
@@ -62,11 +78,11 @@ internal sealed class SettingsCatalog<T>
         return new CatalogOptions<T>(this, options, config);
     }
 
-    /// <summary>Reads every setting from the merged configuration (<see cref="ConfigurationSources"/>), applies it, and checks the result.
-    /// On a bad value the error is one line naming the setting as the user gave it, and its other two forms.</summary>
-    public bool TryLoad(ConfigurationSources sources, out T options, out string error)
+    /// <summary>Reads every setting from the merged configuration (<see cref="ConfigurationSources"/>), applies it, and checks the
+    /// CLI's rules. On a bad value the error is one line naming the setting as the user gave it, and its other two forms.</summary>
+    public bool TryLoad(ConfigurationSources sources, out LoadedSettings<T> loaded, out string error)
     {
-        options = new T();
+        loaded = new LoadedSettings<T>(this, new T(), []);
         error = string.Empty;
         var fileProvider = sources.FileProvider;
         if (fileProvider is not null)
@@ -80,7 +96,7 @@ internal sealed class SettingsCatalog<T>
             }
         }
 
-        var given = new List<GivenValue>();
+        var given = new List<GivenValue<T>>();
         foreach (var setting in Settings)
         {
             if (Find(sources, setting) is { } value)
@@ -92,7 +108,7 @@ internal sealed class SettingsCatalog<T>
         var (resolved, failed, message) = Resolve(given, skip: -1);
         if (message is null)
         {
-            options = resolved;
+            loaded = new LoadedSettings<T>(this, resolved, given);
             return true;
         }
 
@@ -110,9 +126,23 @@ internal sealed class SettingsCatalog<T>
         return false;
     }
 
-    private string Forms(Setting<T> setting) => $"setting {setting.Name}: {setting.Flag}, {setting.EnvironmentVariable} or {JsonKey(setting)} in drover.json";
+    private static string KebabCase(string member)
+    {
+        var name = new StringBuilder(member.Length + 4);
+        foreach (var c in member)
+        {
+            if (char.IsUpper(c) && name.Length > 0)
+            {
+                name.Append('-');
+            }
 
-    private (T Options, GivenValue? Failed, string? Error) Resolve(List<GivenValue> given, int skip)
+            name.Append(char.ToLowerInvariant(c));
+        }
+
+        return name.ToString();
+    }
+
+    private (T Options, GivenValue<T>? Failed, string? Error) Resolve(List<GivenValue<T>> given, int skip)
     {
         var options = new T();
         for (var i = 0; i < given.Count; i++)
@@ -137,7 +167,7 @@ internal sealed class SettingsCatalog<T>
 
     /// <summary>The value of <paramref name="setting"/> from the strongest source that has it: flags, then environment, then the file.
     /// (A list is taken whole from one source, never merged element by element.)</summary>
-    private GivenValue? Find(ConfigurationSources sources, Setting<T> setting)
+    private GivenValue<T>? Find(ConfigurationSources sources, Setting<T> setting)
     {
         var key = $"{Section}:{setting.Name}";
         foreach (var (provider, label) in sources.Strongest())
@@ -147,7 +177,7 @@ internal sealed class SettingsCatalog<T>
                 IReadOnlyList<string> values = setting.Kind == SettingKind.List
                     ? text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                     : [text];
-                return new GivenValue(setting, values, Where(label, sources.FilePath, setting, text));
+                return new GivenValue<T>(setting, values, Where(label, sources.FilePath, setting, text));
             }
 
             var children = provider.GetChildKeys([], key).Distinct(StringComparer.Ordinal).ToList();
@@ -159,10 +189,10 @@ internal sealed class SettingsCatalog<T>
                     .ToArray();
                 if (setting.Kind != SettingKind.List)
                 {
-                    return new GivenValue(setting, values.Take(1).ToArray(), Where(label, sources.FilePath, setting, string.Join(",", values)));
+                    return new GivenValue<T>(setting, values.Take(1).ToArray(), Where(label, sources.FilePath, setting, string.Join(",", values)));
                 }
 
-                return new GivenValue(setting, values, Where(label, sources.FilePath, setting, string.Join(",", values)));
+                return new GivenValue<T>(setting, values, Where(label, sources.FilePath, setting, string.Join(",", values)));
             }
         }
 
@@ -176,8 +206,11 @@ internal sealed class SettingsCatalog<T>
         _ => $"{JsonKey(setting)}={text} in {filePath}",
     };
 
-    private sealed record GivenValue(Setting<T> Setting, IReadOnlyList<string> Values, string Where);
 }
+
+/// <summary>A value given for a setting: its values, and where it was given as the user wrote it (<c>--interval 5s</c>,
+/// <c>DROVER_INTERVAL=5s</c>, <c>hub.interval=5s in /etc/drover.json</c>).</summary>
+internal sealed record GivenValue<T>(Setting<T> Setting, IReadOnlyList<string> Values, string Where);
 
 /// <summary>Where a value came from.</summary>
 internal enum SourceKind
@@ -271,9 +304,9 @@ internal sealed class CatalogOptions<T>
     }
 
     /// <summary>Merges the flags given in <paramref name="parse"/>, the environment and the config file, and loads the options.</summary>
-    public bool TryLoad(ParseResult parse, out T options, out string error)
+    public bool TryLoad(ParseResult parse, out LoadedSettings<T> loaded, out string error)
     {
-        options = new T();
+        loaded = new LoadedSettings<T>(_catalog, new T(), []);
         var section = _catalog.Section;
         var flags = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         var environment = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
@@ -318,6 +351,6 @@ internal sealed class CatalogOptions<T>
             return false;
         }
 
-        return _catalog.TryLoad(sources, out options, out error);
+        return _catalog.TryLoad(sources, out loaded, out error);
     }
 }

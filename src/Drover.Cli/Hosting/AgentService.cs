@@ -3,6 +3,7 @@ using Drover.Cli.Commands;
 using Drover.Cli.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Drover.Cli.Hosting;
 
@@ -11,12 +12,16 @@ namespace Drover.Cli.Hosting;
 internal sealed class AgentService : BackgroundService
 {
     private readonly AgentConfig _config;
+    private readonly IOptions<AgentOptions> _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly IHostApplicationLifetime _lifetime;
 
-    public AgentService(AgentConfig config, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
+    /// <summary><paramref name="options"/> (the agent's options, validated when the host starts) is read in
+    /// <see cref="ExecuteAsync"/>; <paramref name="config"/> gives the status command.</summary>
+    public AgentService(AgentConfig config, IOptions<AgentOptions> options, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
     {
         _config = config;
+        _options = options;
         _loggerFactory = loggerFactory;
         _lifetime = lifetime;
     }
@@ -29,7 +34,7 @@ internal sealed class AgentService : BackgroundService
         var statusCommand = _config.StatusArgv is { } argv
             ? new StatusCommandRunner(argv, _loggerFactory.CreateLogger("Drover.Cli.StatusCommand"))
             : null;
-        var options = _config.Agent with
+        var options = _options.Value with
         {
             StatusProvider = statusCommand is null ? null : statusCommand.RunAsync,
             LoggerFactory = _loggerFactory,

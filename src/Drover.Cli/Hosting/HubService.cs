@@ -1,17 +1,24 @@
 using Drover.Cli.Configuration;
 using Drover.Hub;
 using Drover.Storage.Sqlite;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Drover.Cli.Hosting;
 
-/// <summary>The hub as a hosted service: locks the data directory (<see cref="DataDirectoryLock"/>: one hub per
-/// directory), opens the SQLite stores in it and starts <see cref="DroverHub"/>;
-/// on the host's stop (SIGTERM, Ctrl-C) says bye to every agent and flushes the store.</summary>
-internal sealed class HubService : IHostedService, IAsyncDisposable
+/// <summary>The hub as a hosted service of <see cref="ServeHost"/>'s app: locks the data directory
+/// (<see cref="DataDirectoryLock"/>: one hub per directory), builds <see cref="DroverHub"/> from the validated options over
+/// the SQLite stores in it and starts it (which opens the stores), all before the app's server listens; once the server
+/// listens, tells the hub its API's address; on the host's stop (SIGTERM, Ctrl-C), after the server has stopped, says bye to
+/// every agent and flushes the store.</summary>
+internal sealed class HubService : IHostedLifecycleService, IAsyncDisposable
 {
     private readonly ServeConfig _config;
+    private readonly IOptions<HubOptions> _options;
+    private readonly IServer _server;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private DataDirectoryLock? _dataLock;
@@ -19,24 +26,48 @@ internal sealed class HubService : IHostedService, IAsyncDisposable
     private SqliteJobStore? _jobStore;
     private DroverHub? _hub;
 
-    public HubService(ServeConfig config, ILoggerFactory loggerFactory)
+    /// <summary><paramref name="options"/> is read at start, once the host has validated it.</summary>
+    public HubService(ServeConfig config, IOptions<HubOptions> options, IServer server, ILoggerFactory loggerFactory)
     {
         _config = config;
+        _options = options;
+        _server = server;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("drover");
     }
 
+    /// <summary>The hub once it has started (null before), for the API's endpoints; it stays set after the stop.</summary>
+    public DroverHub? StartedHub { get; private set; }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Start-up failures (busy port, unwritable data directory) propagate out of the host's StartAsync.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        var options = _options.Value;
         _dataLock = DataDirectoryLock.Acquire(_config.DataDirectory);
-        var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_config.DataDirectory, "drover.db"), TimeProvider = _config.Hub.TimeProvider };
+        var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_config.DataDirectory, "drover.db"), TimeProvider = options.TimeProvider };
         _store = new SqliteFleetStore(storeOptions);
         _jobStore = new SqliteJobStore(storeOptions);
-        _hub = new DroverHub(_config.Hub, _store, _jobStore, _loggerFactory);
+        _hub = new DroverHub(options, _store, _jobStore, _loggerFactory) { HostedApi = options.HttpEndPoint is not null };
         await _hub.StartAsync(cancellationToken);
-        Log.HubStarted(_logger, _config.DataDirectory, _config.Hub.ReportInterval);
+        StartedHub = _hub;
+        Log.HubStarted(_logger, _config.DataDirectory, options.ReportInterval);
     }
+
+    /// <summary>Every hosted service has started, the app's server last: it listens now, so the hub's start line can
+    /// name the API's address.</summary>
+    public Task StartedAsync(CancellationToken cancellationToken)
+    {
+        if (_hub is { HostedApi: true } hub && _server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() is { } address)
+        {
+            hub.ApiListening(new Uri(address));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -47,6 +78,8 @@ internal sealed class HubService : IHostedService, IAsyncDisposable
 
         await CloseAsync();
     }
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public ValueTask DisposeAsync() => new(CloseAsync());
 

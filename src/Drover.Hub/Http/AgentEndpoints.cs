@@ -15,11 +15,19 @@ internal static class AgentEndpoints
 {
     private const int HistoryLimit = 100;
 
-    public static void Map(IEndpointRouteBuilder app, IFleetView fleet, IFleetStore store, IJobControl jobs)
+    public static void Map(IEndpointRouteBuilder app, Func<HubApiParts> api)
     {
         var agents = app.MapGroup("/api/agents");
-        agents.MapGet(string.Empty, (string? state, string[]? label, string? limit, string? after) => ListAgents(fleet, jobs, state, label, limit, after));
-        agents.MapGet("/{id}", (string id, CancellationToken cancellationToken) => GetAgentAsync(fleet, store, jobs, id, cancellationToken));
+        agents.MapGet(string.Empty, (string? state, string[]? label, string? limit, string? after) =>
+        {
+            var hub = api();
+            return ListAgents(hub.Fleet, hub.Jobs, state, label, limit, after);
+        });
+        agents.MapGet("/{id}", (string id, CancellationToken cancellationToken) =>
+        {
+            var hub = api();
+            return GetAgentAsync(hub.Fleet, hub.Store, hub.Jobs, id, cancellationToken);
+        });
     }
 
     private static IResult ListAgents(IFleetView fleet, IJobControl jobs, string? state, string[]? label, string? limit, string? after)

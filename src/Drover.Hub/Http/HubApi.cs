@@ -6,45 +6,98 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Drover.Hub.Http;
 
 /// <summary>The HTTP API (docs/http-api.md) on Kestrel: one endpoint group per resource (agents, stats, jobs,
-/// health), each given only the narrow interfaces it reads or writes through.</summary>
+/// health), each given only the narrow interfaces it reads or writes through (<see cref="HubApiParts"/>). The same three
+/// steps serve it on any app: <see cref="ConfigureServices"/>, <see cref="ConfigureKestrel"/>, <see cref="Map"/>; drover
+/// serve's app uses them (through <see cref="DroverHub.MapApi"/> and its siblings), and so does <see cref="Build"/>, the
+/// private app of a hub run without a host.</summary>
 internal static class HubApi
 {
-    public static WebApplication Build(
-        IPEndPoint endPoint,
-        ILoggerFactory loggerFactory,
-        HubOptions options,
-        IFleetView fleet,
-        IFleetStore store,
-        IJobStore jobStore,
-        IJobControl jobs)
+    /// <summary>The services the endpoints need: routing (already there on most apps) and the API's source-generated JSON.</summary>
+    public static void ConfigureServices(IServiceCollection services)
+    {
+        services.AddRoutingCore();
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+    }
+
+    /// <summary>Listens on <paramref name="endPoint"/>, with the limits the API needs.</summary>
+    public static void ConfigureKestrel(KestrelServerOptions kestrel, IPEndPoint endPoint)
+    {
+        kestrel.Listen(endPoint);
+
+        // Room for a job's args (up to MaxArgsBytes of UTF-8, percent-encoded: 3 characters a byte) in the query.
+        kestrel.Limits.MaxRequestLineSize = Math.Max(kestrel.Limits.MaxRequestLineSize, (3 * JobSubmitParameters.MaxArgsBytes) + 8192);
+    }
+
+    /// <summary>Maps every endpoint into one group where each answers 503 (with Retry-After) while <paramref name="api"/>
+    /// gives null, that is until the hub has started: a request that arrives during the start never reaches a hub whose
+    /// stores are not open yet.</summary>
+    public static RouteGroupBuilder Map(IEndpointRouteBuilder routes, Func<HubApiParts?> api)
+    {
+        var root = routes.MapGroup(string.Empty);
+
+        // Each endpoint's request delegate (once the framework has built it) is wrapped, rather than given an endpoint
+        // filter: no filter context per request on every endpoint, and endpoints that are not route handlers are covered too.
+        ((IEndpointConventionBuilder)root).Finally(endpoint =>
+        {
+            if (endpoint.RequestDelegate is { } handler)
+            {
+                endpoint.RequestDelegate = context => api() is null ? StartingAsync(context) : handler(context);
+            }
+        });
+
+        // Past that check the hub has started, and stays so for the app's life.
+        HubApiParts Started() => api() ?? throw new InvalidOperationException("the hub has not started");
+        AgentEndpoints.Map(root, Started);
+        StatsEndpoints.Map(root, Started);
+        JobEndpoints.Map(root, Started);
+        HealthEndpoints.Map(root);
+        return root;
+    }
+
+    /// <summary>The answer before the hub has started: 503, Retry-After: 1.</summary>
+    private static Task StartingAsync(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = "1";
+        return context.Response.WriteAsJsonAsync(new ApiError("the hub is starting"), ApiJsonContext.Default.ApiError);
+    }
+
+    /// <summary>The private app of a hub that serves its API itself (<see cref="HubOptions.HttpEndPoint"/> without a host).</summary>
+    public static WebApplication Build(IPEndPoint endPoint, ILoggerFactory loggerFactory, Func<HubApiParts?> api)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(endPoint);
-
-            // Room for a job's args (up to MaxArgsBytes of UTF-8, percent-encoded: 3 characters a byte) in the query.
-            kestrel.Limits.MaxRequestLineSize = Math.Max(kestrel.Limits.MaxRequestLineSize, (3 * JobSubmitParameters.MaxArgsBytes) + 8192);
-        });
-        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        ConfigureServices(builder.Services);
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endPoint));
         var app = builder.Build();
-
-        AgentEndpoints.Map(app, fleet, store, jobs);
-        StatsEndpoints.Map(app, fleet, jobStore, jobs);
-        JobEndpoints.Map(app, new JobSubmission(options, jobs, fleet), jobStore, jobs);
-        HealthEndpoints.Map(app);
+        Map(app, api);
         return app;
     }
 
     /// <summary>The API's endpoints, for the test that holds docs/http-api.md to the routes.</summary>
     public static IReadOnlyList<Endpoint> EndpointsOf(WebApplication? app) =>
         app is IEndpointRouteBuilder routes ? [.. routes.DataSources.SelectMany(source => source.Endpoints)] : [];
+}
+
+/// <summary>What the endpoint groups see of a hub: the fleet (<see cref="IFleetView"/>), the stores, the job control,
+/// and the submission of jobs. One per hub.</summary>
+internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetStore store, IJobStore jobStore, IJobControl jobs)
+{
+    public IFleetView Fleet { get; } = fleet;
+
+    public IFleetStore Store { get; } = store;
+
+    public IJobStore JobStore { get; } = jobStore;
+
+    public IJobControl Jobs { get; } = jobs;
+
+    public JobSubmission Submission { get; } = new(options, jobs, fleet);
 }

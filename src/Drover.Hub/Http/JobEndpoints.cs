@@ -15,7 +15,7 @@ internal static class JobEndpoints
 {
     private static readonly string[] JobStateNames = [JobStates.Queued, JobStates.Running, JobStates.Done, JobStates.Dead, JobStates.Cancelled];
 
-    public static void Map(IEndpointRouteBuilder app, JobSubmission submission, IJobStore store, IJobControl jobs)
+    public static void Map(IEndpointRouteBuilder app, Func<HubApiParts> api)
     {
         // A store that fails a read or a cancel answers 500 with its message (507 when it is full), as a failed
         // submission does.
@@ -32,11 +32,15 @@ internal static class JobEndpoints
         });
 
         // The handlers that take the HttpContext are cast to Delegate, so that their IResult is written.
-        group.MapPost(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)submission.SubmitAsync);
-        group.MapGet(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => ListJobsAsync(store, context)));
-        group.MapGet("/{id}", (string id, CancellationToken cancellationToken) => GetJobAsync(store, id, cancellationToken));
-        JobResultEndpoints.Map(group, store);
-        group.MapDelete("/{id}", (string id, CancellationToken cancellationToken) => CancelJobAsync(store, jobs, id, cancellationToken));
+        group.MapPost(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => api().Submission.SubmitAsync(context)));
+        group.MapGet(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => ListJobsAsync(api().JobStore, context)));
+        group.MapGet("/{id}", (string id, CancellationToken cancellationToken) => GetJobAsync(api().JobStore, id, cancellationToken));
+        JobResultEndpoints.Map(group, api);
+        group.MapDelete("/{id}", (string id, CancellationToken cancellationToken) =>
+        {
+            var hub = api();
+            return CancelJobAsync(hub.JobStore, hub.Jobs, id, cancellationToken);
+        });
     }
 
     private static async Task<IResult> ListJobsAsync(IJobStore store, HttpContext context)

@@ -10,10 +10,10 @@ namespace Drover.Hub.Http;
 /// file, read from the store.</summary>
 internal static class JobResultEndpoints
 {
-    public static void Map(RouteGroupBuilder jobsGroup, IJobStore store)
+    public static void Map(RouteGroupBuilder jobsGroup, Func<HubApiParts> api)
     {
-        jobsGroup.MapGet("/{id}/result", (string id, CancellationToken cancellationToken) => GetJobResultAsync(store, id, cancellationToken));
-        jobsGroup.MapGet("/{id}/result/out", (string id, CancellationToken cancellationToken) => GetJobOutFileAsync(store, id, cancellationToken));
+        jobsGroup.MapGet("/{id}/result", (string id, CancellationToken cancellationToken) => GetJobResultAsync(api().JobStore, id, cancellationToken));
+        jobsGroup.MapGet("/{id}/result/out", (string id, CancellationToken cancellationToken) => GetJobOutFileAsync(api().JobStore, id, cancellationToken));
     }
 
     private static async Task<IResult> GetJobResultAsync(IJobStore store, string id, CancellationToken cancellationToken)

@@ -11,8 +11,12 @@ namespace Drover.Hub.Http;
 /// connections, the hub process, and the jobs by state.</summary>
 internal static class StatsEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app, IFleetView fleet, IJobStore jobStore, IJobControl jobs) =>
-        app.MapGet("/api/stats", (string? seconds, CancellationToken cancellationToken) => GetStatsAsync(fleet, jobStore, jobs, seconds, cancellationToken));
+    public static void Map(IEndpointRouteBuilder app, Func<HubApiParts> api) =>
+        app.MapGet("/api/stats", (string? seconds, CancellationToken cancellationToken) =>
+        {
+            var hub = api();
+            return GetStatsAsync(hub.Fleet, hub.JobStore, hub.Jobs, seconds, cancellationToken);
+        });
 
     private static async Task<IResult> GetStatsAsync(IFleetView fleet, IJobStore jobStore, IJobControl jobs, string? seconds, CancellationToken cancellationToken)
     {

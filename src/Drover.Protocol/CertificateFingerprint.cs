@@ -1,19 +1,29 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace Drover.Protocol;
 
-/// <summary>A certificate's SHA-256 fingerprint: the hash of its DER bytes, written as OpenSSL writes it
-/// (<c>openssl x509 -noout -fingerprint -sha256</c>): 32 upper-case hex pairs joined by colons. The hub prints its
-/// CA's fingerprint at start; an agent pins the hub by it (<c>--hub-fingerprint</c>).</summary>
+/// <summary>SHA-256 fingerprints as OpenSSL writes them (<c>openssl x509 -noout -fingerprint -sha256</c>): 32 upper-case
+/// hex pairs joined by colons. The hub prints the fingerprint of its key (<see cref="OfPublicKey"/>) at start; an agent
+/// pins the hub by it (<c>--hub-fingerprint</c>), as a Salt minion pins its master's key.</summary>
 public static class CertificateFingerprint
 {
     /// <summary>Bytes in a SHA-256 fingerprint.</summary>
     public const int Length = 32;
 
-    /// <summary>The SHA-256 of <paramref name="der"/> (a certificate's raw DER bytes).</summary>
+    /// <summary>The SHA-256 of <paramref name="der"/> (a certificate's raw DER bytes, for example).</summary>
     public static byte[] Compute(ReadOnlySpan<byte> der) => SHA256.HashData(der);
+
+    /// <summary>The SHA-256 of <paramref name="certificate"/>'s public key as a DER SubjectPublicKeyInfo: the same for
+    /// every certificate issued over the same key. OpenSSL computes it with
+    /// <c>openssl x509 -in hub.pem -noout -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -c</c>.</summary>
+    public static byte[] OfPublicKey(X509Certificate2 certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        return SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo());
+    }
 
     /// <summary>The OpenSSL form: <c>AB:CD:...</c> (95 characters).</summary>
     public static string Format(ReadOnlySpan<byte> fingerprint)

@@ -27,7 +27,7 @@ public sealed class HubTlsIdentityTests : IDisposable
         var tls = Path.Combine(_directory, HubTlsIdentity.DirectoryName);
         Assert.Equal(Path.Combine(tls, "ca.pem"), identity.TrustAnchorPath);
         using var caOnDisk = X509CertificateLoader.LoadCertificateFromFile(identity.TrustAnchorPath!);
-        Assert.Equal(CertificateFingerprint.Format(CertificateFingerprint.Compute(caOnDisk.RawData)), identity.Fingerprint);
+        Assert.Equal(CertificateFingerprint.Format(CertificateFingerprint.OfPublicKey(identity.ServerCertificate)), identity.Fingerprint);
         Assert.Equal(95, identity.Fingerprint.Length);
         Assert.True(identity.ServerCertificate.HasPrivateKey);
         Assert.Equal(caOnDisk.Subject, identity.ServerCertificate.Issuer);
@@ -71,7 +71,7 @@ public sealed class HubTlsIdentityTests : IDisposable
     }
 
     [Fact]
-    public void A_new_name_or_a_near_end_renews_the_server_certificate_under_the_same_CA()
+    public void A_new_name_or_a_near_end_renews_the_server_certificate_over_the_same_key_under_the_same_CA()
     {
         string fingerprint, thumbprint;
         using (var first = HubTlsIdentity.LoadOrCreate(_directory, [], _time))
@@ -82,7 +82,8 @@ public sealed class HubTlsIdentityTests : IDisposable
 
         using (var renamed = HubTlsIdentity.LoadOrCreate(_directory, ["10.1.2.3"], _time))
         {
-            Assert.Equal(fingerprint, renamed.Fingerprint);
+            Assert.Equal(fingerprint, renamed.Fingerprint); // the same key: agents' pins hold
+            Assert.Equal("CN=Drover hub CA " + Environment.MachineName, renamed.ServerCertificate.Issuer);
             Assert.NotEqual(thumbprint, renamed.ServerCertificate.Thumbprint);
             Assert.Contains("10.1.2.3", CertificateMaker.NamesOf(renamed.ServerCertificate));
             thumbprint = renamed.ServerCertificate.Thumbprint;

@@ -23,11 +23,10 @@ internal static class CertificateMaker
         return request.CreateSelfSigned(now - Backdate, now + lifetime);
     }
 
-    /// <summary>A server certificate for <paramref name="names"/> (DNS names and IP addresses), signed by
-    /// <paramref name="authority"/>, with its own new private key.</summary>
-    public static X509Certificate2 CreateServer(X509Certificate2 authority, IReadOnlyCollection<string> names, DateTimeOffset now, TimeSpan lifetime)
+    /// <summary>A server certificate for <paramref name="names"/> (DNS names and IP addresses) over <paramref name="key"/>,
+    /// signed by <paramref name="authority"/>.</summary>
+    public static X509Certificate2 CreateServer(X509Certificate2 authority, ECDsa key, IReadOnlyCollection<string> names, DateTimeOffset now, TimeSpan lifetime)
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var subject = names.FirstOrDefault() ?? "drover-hub";
         var request = new CertificateRequest(new X500DistinguishedName($"CN={Escape(subject)}"), key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));

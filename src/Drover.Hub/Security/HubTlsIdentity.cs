@@ -5,11 +5,13 @@ using Drover.Protocol;
 
 namespace Drover.Hub.Security;
 
-/// <summary>The hub's TLS identity: the server certificate (with its private key) that both ports present, and the
-/// certificate agents are told to trust. Either made by the hub in its data directory (<see cref="LoadOrCreate"/>: a CA
-/// of its own, created once, and a server certificate it signs, renewed when needed) or given as files by the
-/// operator (<see cref="Load"/>). The fingerprint agents pin is that of the CA, so renewing the server certificate
-/// never breaks a pin; with the operator's own files it is that of the last certificate of the chain in the file.</summary>
+/// <summary>The hub's TLS identity: the server certificate (with its private key) that both ports present, and what an
+/// agent may trust it by: the CA that signed it (<c>drover agent --ca FILE</c>, checked with the certificate's names as
+/// any TLS client does) or the fingerprint of the hub's key (<c>--hub-fingerprint</c>, the way a Salt minion pins its
+/// master's key; TLS servers do not send their root certificate, so a pin on the CA could not be checked from the
+/// handshake). Either made by the hub in its data directory (<see cref="LoadOrCreate"/>: a CA of its own and a key,
+/// both made once, and a server certificate over that key, renewed when needed, so renewing never breaks a pin) or
+/// given as files by the operator (<see cref="Load"/>).</summary>
 public sealed class HubTlsIdentity : IDisposable
 {
     /// <summary>The folder of the data directory that holds the hub's own CA and server certificate.</summary>
@@ -27,20 +29,21 @@ public sealed class HubTlsIdentity : IDisposable
         TrustAnchor = trustAnchor;
         Chain = chain;
         Created = created;
-        Fingerprint = CertificateFingerprint.Format(CertificateFingerprint.Compute(trustAnchor.RawData));
+        Fingerprint = CertificateFingerprint.Format(CertificateFingerprint.OfPublicKey(serverCertificate));
     }
 
     /// <summary>The certificate both ports present, with its private key.</summary>
     public X509Certificate2 ServerCertificate { get; }
 
-    /// <summary>The certificate agents trust (<c>--ca</c>) or pin (<c>--hub-fingerprint</c>): the hub's own CA, or
-    /// the top of the operator's chain (the server certificate itself when the file holds only it).</summary>
+    /// <summary>The certificate agents trust with <c>--ca</c>: the hub's own CA, or the top of the operator's chain (the
+    /// server certificate itself when the file holds only it).</summary>
     public X509Certificate2 TrustAnchor { get; }
 
     /// <summary>The certificates sent after the server certificate in the handshake (the intermediates and the anchor).</summary>
     public X509Certificate2Collection Chain { get; }
 
-    /// <summary>The SHA-256 fingerprint of <see cref="TrustAnchor"/> in OpenSSL's form.</summary>
+    /// <summary>The SHA-256 fingerprint of the server certificate's public key (<see cref="CertificateFingerprint.OfPublicKey"/>),
+    /// which agents pin with <c>--hub-fingerprint</c>.</summary>
     public string Fingerprint { get; }
 
     /// <summary>True when this start made the CA (the first start on this data directory).</summary>
@@ -49,9 +52,10 @@ public sealed class HubTlsIdentity : IDisposable
     /// <summary>Where the trust anchor is written in PEM, for <c>drover agent --ca</c> (null for the operator's own files).</summary>
     public string? TrustAnchorPath { get; private init; }
 
-    /// <summary>Reads the hub's CA and server certificate from <c>&lt;dataDirectory&gt;/tls</c>, creating the CA on the
-    /// first start and (re)issuing the server certificate when it is missing, ends within <see cref="RenewBefore"/>,
-    /// was signed by another CA or does not name every one of <paramref name="names"/> (host names or IP addresses).
+    /// <summary>Reads the hub's CA, key and server certificate from <c>&lt;dataDirectory&gt;/tls</c>, creating the CA and the
+    /// key on the first start and (re)issuing the server certificate over the same key when it is missing, ends within
+    /// <see cref="RenewBefore"/>, was signed by another CA or does not name every one of <paramref name="names"/> (host
+    /// names or IP addresses).
     /// Private keys are written with mode 0600. Throws <see cref="IOException"/> with one line when the files cannot be
     /// read or written, or do not hold what they should.</summary>
     public static HubTlsIdentity LoadOrCreate(string dataDirectory, IEnumerable<string> names, TimeProvider time)
@@ -84,7 +88,7 @@ public sealed class HubTlsIdentity : IDisposable
             }
 
             X509Certificate2? server = null;
-            if (!created && File.Exists(serverPath) && File.Exists(serverKeyPath))
+            if (File.Exists(serverPath) && File.Exists(serverKeyPath))
             {
                 server = PemFiles.LoadWithKey(serverPath, serverKeyPath);
                 if (!CertificateMaker.IsCurrent(server, ca, wanted, now, RenewBefore))
@@ -96,8 +100,8 @@ public sealed class HubTlsIdentity : IDisposable
 
             if (server is null)
             {
-                server = CertificateMaker.CreateServer(ca, wanted, now, ServerLifetime);
-                PemFiles.Write(serverKeyPath, server.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem(), secret: true);
+                using var key = PemFiles.LoadOrCreateKey(serverKeyPath);
+                server = CertificateMaker.CreateServer(ca, key, wanted, now, ServerLifetime);
                 PemFiles.Write(serverPath, server.ExportCertificatePem(), secret: false);
             }
 

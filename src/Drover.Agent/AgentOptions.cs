@@ -19,6 +19,11 @@ public sealed record AgentOptions
     /// <summary>This agent's id: 1 to 128 bytes of [A-Za-z0-9._:@-]. Default: <see cref="Environment.MachineName"/>.</summary>
     public string AgentId { get; init; } = Environment.MachineName;
 
+    /// <summary>How the agent authenticates its hub before it sends anything (TLS against a CA or a pinned key, see
+    /// <see cref="HubTrust"/>); <see cref="HubTrust.Insecure"/> for plain TCP. Default: <see cref="HubTrust.SystemRoots"/>
+    /// (TLS, the machine's trusted roots), which a hub's own CA is not among: give its CA file or key fingerprint.</summary>
+    public HubTrust Trust { get; init; } = HubTrust.SystemRoots;
+
     /// <summary>The credential sent in hello. Default: empty.</summary>
     public string Token { get; init; } = string.Empty;
 
@@ -128,6 +133,11 @@ public sealed record AgentOptions
         if (Token is null)
         {
             throw new ArgumentException("token must not be null (use an empty string for none)", nameof(Token));
+        }
+
+        if (Trust is null)
+        {
+            throw new ArgumentException("trust must not be null (HubTrust.Insecure for plain TCP)", nameof(Trust));
         }
 
         if (Labels is null || Capabilities is null || AgentVersion is null)

@@ -113,6 +113,7 @@ public sealed class FullDiskTests : IAsyncLifetime
             {
                 Hubs = [$"127.0.0.1:{port}"],
                 AgentId = $"disk-{i}",
+                Trust = HubTrust.Insecure, // the test hub is plain TCP
                 Token = Token,
                 JobHandler = handler,
                 JobSlots = SlotsPerAgent,

@@ -73,6 +73,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
             {
                 Hubs = [$"127.0.0.1:{port}"],
                 AgentId = $"fast-{i:D2}",
+                Trust = HubTrust.Insecure, // the test hub is plain TCP
                 Token = Token,
                 JobHandler = handler,
                 JobSlots = SlotsPerAgent,

@@ -41,7 +41,11 @@ internal sealed partial class AgentSessions
         _writer = writer;
         Jobs = jobs;
         Logger = logger;
+        TlsOptions = options.Tls is { } tls ? tls.ServerOptions() : null;
     }
+
+    /// <summary>The TLS settings every connection's handshake uses, made once; null for plain TCP.</summary>
+    public System.Net.Security.SslServerAuthenticationOptions? TlsOptions { get; }
 
     public HubOptions Options { get; }
 
@@ -75,7 +79,7 @@ internal sealed partial class AgentSessions
 
         switch (reason)
         {
-            case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer:
+            case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer or DisconnectReason.TlsFailed:
                 Log.BadPeer(Logger, connection.RemoteAddress, reason, detail);
                 break;
             case DisconnectReason.InternalError:

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Drover.Protocol;
@@ -143,6 +145,17 @@ public sealed class HubTlsIdentity : IDisposable
     /// <summary>The names every certificate the hub makes carries: this machine's name, localhost and the loopback addresses.</summary>
     public static IEnumerable<string> DefaultNames() =>
         [Environment.MachineName, "localhost", IPAddress.Loopback.ToString(), IPAddress.IPv6Loopback.ToString()];
+
+    /// <summary>The server side of a TLS handshake with this identity, for the agent port: TLS 1.2 or 1.3, ALPN
+    /// <c>drover/1</c>, no client certificate asked for. One instance serves every connection.</summary>
+    public SslServerAuthenticationOptions ServerOptions() => new()
+    {
+        ServerCertificateContext = SslStreamCertificateContext.Create(ServerCertificate, Chain, offline: true),
+        ApplicationProtocols = [ProtocolConstants.TlsApplicationProtocol],
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        ClientCertificateRequired = false,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+    };
 
     public void Dispose()
     {

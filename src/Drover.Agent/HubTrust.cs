@@ -89,8 +89,9 @@ public sealed class HubTrust
     public override string ToString() => Description;
 
     /// <summary>The TLS client settings for a connection to <paramref name="targetHost"/> (the host the agent dialled:
-    /// the name the hub's certificate must carry, except when the key is pinned).</summary>
-    internal SslClientAuthenticationOptions ClientOptions(string targetHost) => new()
+    /// the name the hub's certificate must carry, except when the key is pinned), for a program that opens its own
+    /// <see cref="SslStream"/> to a hub; the agent uses them itself.</summary>
+    public SslClientAuthenticationOptions ClientOptions(string targetHost) => new()
     {
         TargetHost = targetHost,
         ApplicationProtocols = [ProtocolConstants.TlsApplicationProtocol],

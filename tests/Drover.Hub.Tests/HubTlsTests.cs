@@ -41,6 +41,28 @@ public sealed class HubTlsTests : IDisposable
     }
 
     [Fact]
+    public async Task Agents_that_reconnect_resume_their_TLS_session_and_report_on()
+    {
+        await using var fixture = await HubFixture.StartAsync(o => o with { Tls = _identity, ReportInterval = TimeSpan.FromSeconds(1) });
+        var trust = HubTrust.FromKeyFingerprint(_identity.Fingerprint);
+
+        // Rounds of agents that connect, report and leave: the later rounds resume the TLS sessions of the earlier.
+        for (var round = 0; round < 3; round++)
+        {
+            var agents = Enumerable.Range(0, 10).Select(i => new DroverAgent(Agent($"resume-{round}-{i}", fixture.AgentEndPoint, trust))).ToList();
+            using var stop = new CancellationTokenSource();
+            var runs = agents.Select(a => a.RunAsync(stop.Token)).ToList();
+            await HubFixture.WaitUntilAsync(() => agents.All(a => a.ReportsAcked >= 3), because: $"round {round}: every agent has three reports acked");
+            await stop.CancelAsync();
+            await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(15));
+            foreach (var agent in agents)
+            {
+                await agent.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task An_agent_that_pins_another_key_sends_nothing_and_says_why()
     {
         using var otherDirectory = new TempDirectory();

@@ -1,5 +1,6 @@
 using Drover.Cli.Configuration;
 using Drover.Hub;
+using Drover.Hub.Security;
 using Drover.Storage.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -17,6 +18,7 @@ internal sealed class HubService : IHostedService, IAsyncDisposable
     private DataDirectoryLock? _dataLock;
     private SqliteFleetStore? _store;
     private SqliteJobStore? _jobStore;
+    private HubTlsIdentity? _tls;
     private DroverHub? _hub;
 
     public HubService(ServeConfig config, ILoggerFactory loggerFactory)
@@ -30,12 +32,30 @@ internal sealed class HubService : IHostedService, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _dataLock = DataDirectoryLock.Acquire(_config.DataDirectory);
+        _tls = LoadTlsIdentity();
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_config.DataDirectory, "drover.db"), TimeProvider = _config.Hub.TimeProvider };
         _store = new SqliteFleetStore(storeOptions);
         _jobStore = new SqliteJobStore(storeOptions);
-        _hub = new DroverHub(_config.Hub, _store, _jobStore, _loggerFactory);
+        _hub = new DroverHub(_config.Hub with { Tls = _tls }, _store, _jobStore, _loggerFactory);
         await _hub.StartAsync(cancellationToken);
         Log.HubStarted(_logger, _config.DataDirectory, _config.Hub.ReportInterval);
+    }
+
+    /// <summary>The agent port's certificate: the operator's files, or the hub's own in the data directory (made on the
+    /// first start); null with --insecure. Says how agents trust it (or warns that nothing is authenticated).</summary>
+    private HubTlsIdentity? LoadTlsIdentity()
+    {
+        if (_config.Insecure)
+        {
+            Log.HubInsecure(_logger);
+            return null;
+        }
+
+        var identity = _config.TlsCertificate is { } certificate
+            ? HubTlsIdentity.Load(certificate, _config.TlsKey!)
+            : HubTlsIdentity.LoadOrCreate(_config.DataDirectory, _config.TlsNames, _config.Hub.TimeProvider);
+        Log.HubTls(_logger, identity.Fingerprint, identity.TrustAnchorPath ?? "(the CA that signed " + _config.TlsCertificate + ")");
+        return identity;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -70,6 +90,9 @@ internal sealed class HubService : IHostedService, IAsyncDisposable
             _store = null;
             await store.DisposeAsync();
         }
+
+        _tls?.Dispose();
+        _tls = null;
 
         // Released last: nothing of this hub touches the directory after this.
         _dataLock?.Dispose();

@@ -137,9 +137,9 @@ internal sealed partial class SimAgent
         {
             _tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: true);
             // Every simulated agent makes a full handshake, as ten thousand machines would: no resumption from the
-            // session cache this one process shares. (With resumption, some simulated agents' synchronous writes
-            // failed after the handshake and their reports were lost; the real agent, which writes asynchronously,
-            // resumes and reports on: HubTlsTests.Agents_that_reconnect_resume_their_TLS_session_and_report_on.)
+            // session cache this one process shares. (With resumption, the reports of a few simulated agents that
+            // resumed stopped reaching the hub, cause not found; the real agent, which reads through a pipe and writes
+            // asynchronously, resumes and reports on: HubTlsTests.Agents_that_reconnect_resume_their_TLS_session_and_report_on.)
             var options = trust.ClientOptions(_fleet.HubEndPoint.Address.ToString());
             options.AllowTlsResume = false;
             await _tls.AuthenticateAsClientAsync(options, stop).ConfigureAwait(false);

@@ -2,13 +2,25 @@
 // (with one field of its own) on the hub's schedule, and runs the jobs the hub sends with an in-process
 // handler that counts the lines and bytes of each file. Ctrl-C or SIGTERM stops it (it says bye first).
 //
-//   dotnet run --project samples/AgentSample -- --hub 127.0.0.1:7400 --id sample-1
+//   dotnet run --project samples/AgentSample -- --hub 127.0.0.1:7400 --id sample-1 --hub-fingerprint AB:CD:...
+//
+// It trusts the hub by the key fingerprint the hub prints at start (--hub-fingerprint), by a CA file (--ca, the hub's
+// own is DATA/tls/ca.pem), or not at all with --insecure (plain TCP, for a hub started with --insecure).
 using Drover.Agent;
 using Drover.Protocol;
 
 var hub = ArgValue(args, "--hub") ?? "127.0.0.1:7400";
 var id = ArgValue(args, "--id") ?? Environment.MachineName;
 var token = Environment.GetEnvironmentVariable("DROVER_TOKEN") ?? string.Empty;
+var trust = ArgValue(args, "--hub-fingerprint") is { } fingerprint ? HubTrust.FromKeyFingerprint(fingerprint)
+    : ArgValue(args, "--ca") is { } caFile ? HubTrust.FromAuthorityFile(caFile)
+    : args.Contains("--insecure") ? HubTrust.Insecure
+    : null;
+if (trust is null)
+{
+    Console.Error.WriteLine("agent: give --hub-fingerprint KEY (the hub prints it at start), --ca FILE, or --insecure");
+    return 2;
+}
 
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
@@ -20,6 +32,7 @@ await using var agent = new DroverAgent(new AgentOptions
 {
     Hubs = [hub],
     AgentId = id,
+    Trust = trust,
     Token = token,
     Labels = new Dictionary<string, string> { ["kind"] = "sample" },
     JobHandler = handler,

@@ -22,6 +22,11 @@ public sealed record AgentOptions
     /// <see cref="AgentIdentity.LoadOrCreate"/> instead, an id made once and kept in a state directory.</summary>
     public string AgentId { get; init; } = Environment.MachineName;
 
+    /// <summary>How the agent authenticates its hub before it sends anything (TLS against a CA or a pinned key, see
+    /// <see cref="HubTrust"/>); <see cref="HubTrust.Insecure"/> for plain TCP. Default: <see cref="HubTrust.SystemRoots"/>
+    /// (TLS, the machine's trusted roots), which a hub's own CA is not among: give its CA file or key fingerprint.</summary>
+    public HubTrust Trust { get; init; } = HubTrust.SystemRoots;
+
     /// <summary>The credential sent in hello. Default: empty.</summary>
     public string Token { get; init; } = string.Empty;
 
@@ -152,6 +157,11 @@ public sealed record AgentOptions
         if (Token is null)
         {
             Fail("token must not be null (use an empty string for none)", nameof(Token));
+        }
+
+        if (Trust is null)
+        {
+            Fail("trust must not be null (HubTrust.Insecure for plain TCP)", nameof(Trust));
         }
 
         if (Labels is null || Capabilities is null || AgentVersion is null)

@@ -35,4 +35,8 @@ public enum DisconnectReason
 
     /// <summary>The hub redirected the agent to other hubs.</summary>
     Redirect = 10,
+
+    /// <summary>The hub's TLS certificate did not pass <see cref="AgentOptions.Trust"/>, or the TLS handshake failed:
+    /// nothing was sent to it.</summary>
+    HubNotTrusted = 11,
 }

@@ -76,6 +76,13 @@ public sealed record BenchOptions
 
     public string Token { get; init; } = "bench-token";
 
+    /// <summary>The agent port over TLS, as <c>drover serve</c> has it by default (the simulated agents pin the bench
+    /// hub's key); without it the bench's hub runs with <c>--insecure</c> (plain TCP).</summary>
+    public bool Tls { get; init; }
+
+    /// <summary>An external hub's key fingerprint: the simulated agents speak TLS to it and pin it.</summary>
+    public string? HubFingerprint { get; init; }
+
     /// <summary>Hellos the bench's own hub admits per second (its --admit-rate); null: the hub's default.</summary>
     public int? AdmitRate { get; init; }
 
@@ -115,6 +122,16 @@ public sealed record BenchOptions
         if (Hub is not null && HubPid is null)
         {
             throw new ArgumentException("--hub needs --hub-pid so the bench can read the hub's /proc figures");
+        }
+
+        if (Hub is not null && Tls)
+        {
+            throw new ArgumentException("--tls is for the bench's own hub; an external TLS hub is given by --hub-fingerprint");
+        }
+
+        if (Hub is null && HubFingerprint is not null)
+        {
+            throw new ArgumentException("--hub-fingerprint is for an external hub (--hub); the bench's own hub is TLS with --tls");
         }
 
         if (Hub is not null && RestartAt is not null)

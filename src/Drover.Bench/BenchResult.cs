@@ -6,6 +6,9 @@ namespace Drover.Bench;
 public sealed record BenchResult
 {
     public string Mode { get; init; } = "interval";
+
+    /// <summary>True when the agent port was TLS.</summary>
+    public bool Tls { get; init; }
     public int Agents { get; init; }
     public int Connected { get; init; }
 

@@ -49,7 +49,7 @@ public static class FleetBench
 
         // Connect: every agent says hello and sends its first report; the clock stops when all are welcomed.
         var fleet = new SimFleet(hub.AgentEndPoint, options.Token, options.ClosedLoop, options.Naive, options.Agents, options.AgentsPerSourceAddress,
-            jobSlots: options.JobMode ? options.JobSlots : 0);
+            jobSlots: options.JobMode ? options.JobSlots : 0) { Trust = hub.Trust };
         using var stopAgents = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var connectClock = Stopwatch.StartNew();
         var runs = await StartAgentsAsync(fleet, options.ConnectConcurrency, stopAgents.Token).ConfigureAwait(false);
@@ -135,6 +135,7 @@ public static class FleetBench
         var result = new BenchResult
         {
             Mode = options.Mode,
+            Tls = hub.Trust is not null,
             Agents = options.Agents,
             Connected = connected,
             HubOnline = online,
@@ -226,7 +227,7 @@ public static class FleetBench
             return;
         }
 
-        var warmup = new SimFleet(hub.AgentEndPoint, options.Token, closedLoop: false, naive: false, count, options.AgentsPerSourceAddress, "warmup");
+        var warmup = new SimFleet(hub.AgentEndPoint, options.Token, closedLoop: false, naive: false, count, options.AgentsPerSourceAddress, "warmup") { Trust = hub.Trust };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var runs = await StartAgentsAsync(warmup, options.ConnectConcurrency, stop.Token).ConfigureAwait(false);
         var deadline = Stopwatch.StartNew();

@@ -23,4 +23,6 @@ public enum DisconnectReason
     HubStopping,
     /// <summary>A bug in the hub; logged at error level.</summary>
     InternalError,
+    /// <summary>The TLS handshake failed (a client that does not speak TLS, or refused the hub's certificate).</summary>
+    TlsFailed,
 }

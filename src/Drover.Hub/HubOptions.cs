@@ -117,6 +117,11 @@ public sealed record HubOptions
     /// <summary>The clock. Tests pass a FakeTimeProvider.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>The certificate the agent port presents: every agent connection is TLS. Null: plain TCP, nothing
+    /// authenticated or encrypted (<c>drover serve --insecure</c>; the library's default, since a library hub has no
+    /// data directory to keep a certificate in). Owned by the caller, who disposes it after the hub.</summary>
+    public Security.HubTlsIdentity? Tls { get; init; }
+
     /// <summary>The frame cap for a session of an agent with job slots: its results carry out files up to
     /// <see cref="MaxResultSize"/> plus 64 KiB of tails and metadata.</summary>
     internal int JobAgentMaxFrameSize => Math.Max(MaxFrameSize, MaxResultSize + (64 * 1024));

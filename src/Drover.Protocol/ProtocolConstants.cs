@@ -6,6 +6,10 @@ public static class ProtocolConstants
     /// <summary>Every frame starts with a 4-byte big-endian payload length and a 1-byte message type.</summary>
     public const int HeaderSize = 5;
 
+    /// <summary>The TLS application protocol (ALPN) name both sides offer on the agent port: a client of another protocol
+    /// (HTTP, say) that reaches the agent port is refused in the TLS handshake.</summary>
+    public static readonly System.Net.Security.SslApplicationProtocol TlsApplicationProtocol = new("drover/1");
+
     /// <summary>The first four bytes of a hello payload: ASCII "DRVR".</summary>
     public const uint HelloMagic = 0x44525652;
 

@@ -26,6 +26,7 @@ public abstract class AgentHarness : IAsyncLifetime
     {
         Hubs = hubs,
         AgentId = "test-agent",
+        Trust = HubTrust.Insecure, // the test hub is plain TCP
         Token = "secret",
         TimeProvider = Time,
         IncludeSystemMetrics = false,

@@ -180,6 +180,7 @@ public sealed class ConfigurationEndToEndTests : IDisposable
         {
             ["DROVER_HUB"] = $"127.0.0.1:{listening.Groups[1].Value}",
             ["DROVER_TOKEN"] = "s3cret",
+            ["DROVER_CA"] = Path.Combine(Data, "tls", "ca.pem"),
             ["DROVER_ID"] = "env-agent",
             ["DROVER_LABELS"] = "role=env,zone=x",
             ["DROVER_SYSTEM_METRICS"] = "false",

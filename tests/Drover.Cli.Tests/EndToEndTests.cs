@@ -11,6 +11,9 @@ public sealed class EndToEndTests : IDisposable
     internal const string ServeListening = @"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (http://127\.0\.0\.1:\d+/)";
     private readonly string _data = Directory.CreateTempSubdirectory("drover-e2e-").FullName;
 
+    /// <summary>The CA the hub made in its data directory on its first start, which the agents trust.</summary>
+    private string CaFile => Path.Combine(_data, "tls", "ca.pem");
+
     public void Dispose()
     {
         try
@@ -61,8 +64,8 @@ public sealed class EndToEndTests : IDisposable
 
         await using var web = DroverProcess.Start(
             new Dictionary<string, string> { ["DROVER_TOKEN"] = "t0k" },
-            "agent", "--hub", hub, "--id", "e2e-web", "--labels", "role=web,zone=eu", "--status-command", """echo '{"disk_free_gb": 42, "healthy": true}'""");
-        await using var db = DroverProcess.Start("agent", "--hub", hub, "--id", "e2e-db", "--token", "t0k", "--labels", "role=db");
+            "agent", "--hub", hub, "--ca", CaFile, "--id", "e2e-web", "--labels", "role=web,zone=eu", "--status-command", """echo '{"disk_free_gb": 42, "healthy": true}'""");
+        await using var db = DroverProcess.Start("agent", "--hub", hub, "--ca", CaFile, "--id", "e2e-db", "--token", "t0k", "--labels", "role=db");
         await web.WaitForLineAsync("e2e-web connected to");
         await db.WaitForLineAsync("e2e-db connected to");
 
@@ -98,8 +101,8 @@ public sealed class EndToEndTests : IDisposable
         var port = int.Parse(listening.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         var hub = $"127.0.0.1:{port}";
 
-        await using var first = DroverProcess.Start("agent", "--hub", hub, "--id", "e2e-one", "--token", "t0k");
-        await using var second = DroverProcess.Start("agent", "--hub", hub, "--id", "e2e-two", "--token", "t0k");
+        await using var first = DroverProcess.Start("agent", "--hub", hub, "--ca", CaFile, "--id", "e2e-one", "--token", "t0k");
+        await using var second = DroverProcess.Start("agent", "--hub", hub, "--ca", CaFile, "--id", "e2e-two", "--token", "t0k");
         await first.WaitForLineAsync("e2e-one connected to");
         await second.WaitForLineAsync("e2e-two connected to");
 
@@ -120,7 +123,7 @@ public sealed class EndToEndTests : IDisposable
     {
         await using var serve = StartServe();
         var hub = $"127.0.0.1:{(await serve.WaitForLineAsync(ServeListening)).Groups[1].Value}";
-        await using var agent = DroverProcess.Start("agent", "--hub", hub, "--id", "e2e-intruder", "--token", "wrong");
+        await using var agent = DroverProcess.Start("agent", "--hub", hub, "--ca", CaFile, "--id", "e2e-intruder", "--token", "wrong");
         Assert.Equal(1, await agent.WaitForExitAsync());
         Assert.Contains("AuthenticationFailed", agent.Output, StringComparison.Ordinal);
         Assert.Contains("token", agent.Output, StringComparison.Ordinal);

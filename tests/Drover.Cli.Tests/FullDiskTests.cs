@@ -113,6 +113,7 @@ public sealed class FullDiskTests : IAsyncLifetime
             {
                 Hubs = [$"127.0.0.1:{port}"],
                 AgentId = $"disk-{i}",
+                Trust = HubTrust.FromAuthorityFile(Path.Combine(data, "tls", "ca.pem")), // the hub's own CA
                 Token = Token,
                 JobHandler = handler,
                 JobSlots = SlotsPerAgent,

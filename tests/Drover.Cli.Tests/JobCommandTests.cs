@@ -57,6 +57,7 @@ public sealed partial class JobCommandTests : IAsyncLifetime
         {
             Hubs = [$"127.0.0.1:{hub.AgentEndPoint.Port}"],
             AgentId = id,
+            Trust = HubTrust.Insecure, // the test hub is plain TCP
             IncludeSystemMetrics = false,
             JobHandler = new DelegateHandler(handler),
             JobSlots = 1,

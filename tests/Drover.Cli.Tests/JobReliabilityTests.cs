@@ -73,6 +73,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
             {
                 Hubs = [$"127.0.0.1:{port}"],
                 AgentId = $"fast-{i:D2}",
+                Trust = HubTrust.FromAuthorityFile(_caFile!), // the hub's own CA
                 Token = Token,
                 JobHandler = handler,
                 JobSlots = SlotsPerAgent,
@@ -454,10 +455,13 @@ public sealed class JobReliabilityTests : IAsyncLifetime
 
     /// <summary>`drover serve` on 127.0.0.1 (agent port <paramref name="agentPort"/>, 0 for a free one; HTTP on a free
     /// port) with <paramref name="extra"/> flags; returns the agent port and the API URL.</summary>
+    private string? _caFile;
+
     private async Task<(DroverProcess Serve, int AgentPort, string Api)> StartServeAsync(string data, int agentPort = 0, params string[] extra)
     {
         string[] interval = extra.Contains("--interval") ? [] : ["--interval", "5s"];
         var serve = DroverProcess.Start(["serve", "--listen", $"127.0.0.1:{agentPort}", "--http", "127.0.0.1:0", "--data", data, "--token", Token, .. interval, .. extra]);
+        _caFile = Path.Combine(data, "tls", "ca.pem"); // made on the hub's first start, kept across its restarts
         _processes.Add(serve);
         var listening = await serve.WaitForLineAsync(EndToEndTests.ServeListening, TimeSpan.FromSeconds(60));
         return (serve, int.Parse(listening.Groups[1].Value, CultureInfo.InvariantCulture), listening.Groups[2].Value);
@@ -466,7 +470,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
     private async Task<DroverProcess> StartAgentAsync(int port, string id, string handler, string? workdir = null)
     {
         var agent = DroverProcess.Start(
-            "agent", "--hub", $"127.0.0.1:{port}", "--id", id, "--token", Token, "--slots", "1",
+            "agent", "--hub", $"127.0.0.1:{port}", "--ca", _caFile!, "--id", id, "--token", Token, "--slots", "1",
             "--workdir", workdir ?? Path.Combine(_dir, "work-" + id), "--handler", handler);
         _processes.Add(agent);
         await agent.WaitForLineAsync($"{id} connected to", TimeSpan.FromSeconds(60));

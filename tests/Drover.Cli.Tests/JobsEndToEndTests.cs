@@ -35,7 +35,7 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
         for (var i = 1; i <= agents; i++)
         {
             var agent = DroverProcess.Start(
-                "agent", "--hub", hub, "--id", $"worker-{i}", "--token", "t0k", "--slots", "1",
+                "agent", "--hub", hub, "--ca", Path.Combine(_dir, "hub", "tls", "ca.pem"), "--id", $"worker-{i}", "--token", "t0k", "--slots", "1",
                 "--workdir", Path.Combine(_dir, $"work-{i}"), "--handler", handler);
             _processes.Add(agent);
             await agent.WaitForLineAsync($"worker-{i} connected to");

@@ -54,10 +54,12 @@ public sealed class PackagingTests : IClassFixture<PackagingTests.PackedArtifact
             File.Exists(Path.Combine(_packed.Packages, "drover.agent", Version.ToLowerInvariant(), $"drover.agent.{Version.ToLowerInvariant()}.nupkg")),
             "the sample was not restored from the packed Drover.Agent");
 
-        await using var hub = await HubFixture.StartAsync(o => o with { ReportInterval = TimeSpan.FromSeconds(1) });
+        // A hub with TLS, which the sample trusts by its key fingerprint.
+        using var tls = Drover.Hub.Security.HubTlsIdentity.LoadOrCreate(Path.Combine(_packed.Samples, "hub-tls"), [], TimeProvider.System);
+        await using var hub = await HubFixture.StartAsync(o => o with { ReportInterval = TimeSpan.FromSeconds(1), Tls = tls });
         using var api = hub.CreateApiClient();
         await using var sample = Run.Start(
-            "dotnet", [Path.Combine(project, "out", "AgentSample.dll"), "--hub", $"127.0.0.1:{hub.AgentEndPoint.Port}", "--id", "packaged-sample"],
+            "dotnet", [Path.Combine(project, "out", "AgentSample.dll"), "--hub", $"127.0.0.1:{hub.AgentEndPoint.Port}", "--id", "packaged-sample", "--hub-fingerprint", tls.Fingerprint],
             project, _packed.Environment);
 
         // Registered, and its report carries the field the sample sets.

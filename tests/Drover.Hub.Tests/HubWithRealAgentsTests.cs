@@ -17,6 +17,7 @@ public sealed class HubWithRealAgentsTests
     {
         Hubs = hubs.Select(h => $"127.0.0.1:{h.Port}").ToList(),
         AgentId = id,
+        Trust = HubTrust.Insecure, // the fixture's hub is plain TCP
         BackoffBase = TimeSpan.FromMilliseconds(100),
         BackoffCap = TimeSpan.FromSeconds(1),
     };

@@ -89,6 +89,11 @@ internal sealed class AgentRuntime : IDisposable
         var stopReason = DisconnectReason.Stopped;
         var stopCode = ErrorCode.None;
         string? stopDetail = null;
+        if (_options.Trust.IsInsecure)
+        {
+            Log.Insecure(_logger, AgentId);
+        }
+
         try
         {
             while (true)
@@ -105,7 +110,11 @@ internal sealed class AgentRuntime : IDisposable
 
                 var delay = Decide(outcome);
                 _session.SetConnectionState(AgentConnectionState.Disconnected);
-                if (_logger.IsEnabled(LogLevel.Information))
+                if (outcome.Reason == DisconnectReason.HubNotTrusted)
+                {
+                    Log.HubNotTrusted(_logger, AgentId, hub, outcome.Detail, (long)delay.TotalMilliseconds);
+                }
+                else if (_logger.IsEnabled(LogLevel.Information))
                 {
                     var detail = outcome.Code == ErrorCode.None ? outcome.Detail : $"{outcome.Code}: {outcome.Detail}";
                     Log.Disconnected(_logger, AgentId, hub, outcome.Reason, LogText.Escape(detail, LogText.LongTextMaxLength), (long)delay.TotalMilliseconds);

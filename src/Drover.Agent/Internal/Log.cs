@@ -17,6 +17,12 @@ internal static partial class Log
     [LoggerMessage(1002, LogLevel.Information, "Agent {AgentId} disconnected from {Hub}: {Reason} ({Detail}); next attempt in {RetryInMs} ms")]
     public static partial void Disconnected(ILogger logger, string agentId, string hub, DisconnectReason reason, string detail, long retryInMs);
 
+    [LoggerMessage(1010, LogLevel.Warning, "Agent {AgentId} did not trust {Hub}, nothing was sent: {Detail}; next attempt in {RetryInMs} ms")]
+    public static partial void HubNotTrusted(ILogger logger, string agentId, string hub, string detail, long retryInMs);
+
+    [LoggerMessage(1011, LogLevel.Warning, "Agent {AgentId} talks to its hubs in plain TCP (--insecure): the hub is not authenticated and nothing is encrypted")]
+    public static partial void Insecure(ILogger logger, string agentId);
+
     [LoggerMessage(1003, LogLevel.Warning, "Agent {AgentId} refused by {Hub}: {Code} {Reason} (retry after {RetryAfterMs} ms)")]
     public static partial void Refused(ILogger logger, string agentId, string hub, ErrorCode code, string reason, uint retryAfterMs);
 

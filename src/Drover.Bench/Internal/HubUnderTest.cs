@@ -27,6 +27,9 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
 
     public int Pid { get; private set; }
 
+    /// <summary>How the simulated agents check this hub over TLS; null: plain TCP.</summary>
+    public Drover.Agent.HubTrust? Trust { get; private set; }
+
     public string? DataDirectory => _dataDirectory;
 
     /// <summary>The hub's log (kept after the run, beside the temporary data directory).</summary>
@@ -42,11 +45,21 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
             hub.AgentEndPoint = external;
             hub.Pid = options.HubPid!.Value;
             hub.Api = options.HubApi ?? new Uri($"http://{external.Address}:7401/");
+            hub.Trust = options.HubFingerprint is { } fingerprint ? Drover.Agent.HubTrust.FromKeyFingerprint(fingerprint) : null;
             return hub;
         }
 
         hub._dataDirectory = Directory.CreateTempSubdirectory("drover-bench-").FullName;
         await hub.LaunchAsync(0, cancellationToken).ConfigureAwait(false);
+        if (options.Tls)
+        {
+            // The key the hub made in its data directory at its first start.
+            using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(
+                Path.Combine(hub._dataDirectory, "tls", "hub.pem"));
+            hub.Trust = Drover.Agent.HubTrust.FromKeyFingerprint(
+                Drover.Protocol.CertificateFingerprint.Format(Drover.Protocol.CertificateFingerprint.OfPublicKey(certificate)));
+        }
+
         return hub;
     }
 
@@ -181,6 +194,11 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
         {
             start.ArgumentList.Add("--max-file-size");
             start.ArgumentList.Add(_options.FileSize.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (!_options.Tls)
+        {
+            start.ArgumentList.Add("--insecure");
         }
 
         if (_options.AdmitRate is { } rate)

@@ -151,19 +151,9 @@ internal sealed partial class SimAgent
         {
             try
             {
-                var sent = 0;
-                while (sent < _txFilled)
-                {
-                    var n = socket.Send(_tx!, sent, _txFilled - sent, SocketFlags.None);
-                    if (n <= 0)
-                    {
-                        break;
-                    }
-
-                    sent += n;
-                }
+                Write(socket, _tx.AsSpan(0, _txFilled));
             }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
             {
                 // The connection broke: the receive loop sees it next; the held jobs are re-announced after the reconnect.
             }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Drover.Agent.Internal;
 using Drover.Protocol;
@@ -14,6 +15,7 @@ namespace Drover.Bench.Internal;
 /// reports on the hub's slot (or the top of the interval when naive), reconnect with full-jitter
 /// backoff, retry-after honoured. In job mode (the fleet's job slots &gt; 0) it also runs jobs, in
 /// <c>SimAgent.Jobs.cs</c>; only then does it carry a larger receive buffer and a send buffer.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The TLS stream lives as long as one connection, like the socket: Disconnect and Close dispose both.")]
 internal sealed partial class SimAgent
 {
     private static readonly TimeSpan BackoffBase = TimeSpan.FromMilliseconds(500);
@@ -26,6 +28,7 @@ internal sealed partial class SimAgent
     private readonly Lock _sendLock = new();
     private byte[] _rx;
     private Socket? _socket;
+    private SslStream? _tls; // with the fleet's Trust: every byte goes through it
     private int _rxStart;
     private int _rxFilled;
     private long _sentAt;
@@ -130,8 +133,23 @@ internal sealed partial class SimAgent
         }
 
         await socket.ConnectAsync(_fleet.HubEndPoint, stop).ConfigureAwait(false);
+        if (_fleet.Trust is { } trust)
+        {
+            _tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: true);
+            // Every simulated agent makes a full handshake, as ten thousand machines would: no resumption from the
+            // session cache this one process shares. (With resumption, the reports of a few simulated agents that
+            // resumed stopped reaching the hub, cause not found; the real agent, which reads through a pipe and writes
+            // asynchronously, resumes and reports on: HubTlsTests.Agents_that_reconnect_resume_their_TLS_session_and_report_on.)
+            var options = trust.ClientOptions(_fleet.HubEndPoint.Address.ToString());
+            options.AllowTlsResume = false;
+            await _tls.AuthenticateAsClientAsync(options, stop).ConfigureAwait(false);
+        }
+
         var hello = new Hello(ProtocolConstants.MinVersion, ProtocolConstants.MaxVersion, Id, _fleet.Token, "bench", SimFleet.Labels, [], (ushort)_fleet.JobSlots);
-        await socket.SendAsync(FrameCodec.ToArray(hello), SocketFlags.None, stop).ConfigureAwait(false);
+        lock (_sendLock)
+        {
+            Write(socket, FrameCodec.ToArray(hello));
+        }
 
         var first = await ReceiveFrameAsync(stop).ConfigureAwait(false);
         if (first is Refuse refuse)
@@ -177,7 +195,11 @@ internal sealed partial class SimAgent
                         Interlocked.Increment(ref _scheduleVersion);
                         break;
                     case Ping ping:
-                        await socket.SendAsync(FrameCodec.ToArray(new Pong(ping.Value)), SocketFlags.None, stop).ConfigureAwait(false);
+                        lock (_sendLock)
+                        {
+                            Write(socket, FrameCodec.ToArray(new Pong(ping.Value)));
+                        }
+
                         break;
                     case Backoff backoff:
                         return TimeSpan.FromMilliseconds(backoff.RetryAfterMs);
@@ -249,10 +271,10 @@ internal sealed partial class SimAgent
             Volatile.Write(ref _sentAt, Stopwatch.GetTimestamp());
             try
             {
-                socket.Send(_statusFrame);
+                Write(socket, _statusFrame);
                 Interlocked.Increment(ref Sent);
             }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
             {
                 Sequence--;
             }
@@ -292,7 +314,9 @@ internal sealed partial class SimAgent
             _rxFilled -= _rxStart;
             _rxStart = 0;
             MakeRoomForFrame(maxFrame);
-            var read = await _socket!.ReceiveAsync(_rx.AsMemory(_rxFilled), SocketFlags.None, stop).ConfigureAwait(false);
+            var read = _tls is { } tls
+                ? await tls.ReadAsync(_rx.AsMemory(_rxFilled), stop).ConfigureAwait(false)
+                : await _socket!.ReceiveAsync(_rx.AsMemory(_rxFilled), SocketFlags.None, stop).ConfigureAwait(false);
             if (read == 0)
             {
                 return null;
@@ -354,6 +378,8 @@ internal sealed partial class SimAgent
             Interlocked.Add(ref InFlightAtKill, unacked);
         }
 
+        _tls?.Dispose();
+        _tls = null;
         _socket?.Dispose();
         _socket = null;
         _rxStart = 0;
@@ -366,12 +392,42 @@ internal sealed partial class SimAgent
     {
         try
         {
-            _socket?.Send(FrameCodec.ToArray(new Bye(ErrorCode.None, "bench done")));
+            if (_socket is { } socket)
+            {
+                lock (_sendLock)
+                {
+                    Write(socket, FrameCodec.ToArray(new Bye(ErrorCode.None, "bench done")));
+                }
+            }
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
         {
         }
 
+        _tls?.Dispose();
         _socket?.Dispose();
+    }
+
+    /// <summary>Writes all of <paramref name="bytes"/> now (the socket is blocking): through TLS when the fleet uses it,
+    /// else straight to the socket. Callers hold <c>_sendLock</c>.</summary>
+    private void Write(Socket socket, ReadOnlySpan<byte> bytes)
+    {
+        if (_tls is { } tls)
+        {
+            tls.Write(bytes);
+            return;
+        }
+
+        var sent = 0;
+        while (sent < bytes.Length)
+        {
+            var n = socket.Send(bytes[sent..], SocketFlags.None);
+            if (n <= 0)
+            {
+                return;
+            }
+
+            sent += n;
+        }
     }
 }

@@ -34,6 +34,9 @@ internal sealed class SimFleet
 
     public string Token { get; }
 
+    /// <summary>How the simulated agents check the hub over TLS; null: plain TCP.</summary>
+    public Drover.Agent.HubTrust? Trust { get; init; }
+
     public bool ClosedLoop { get; }
 
     public bool Naive { get; }

@@ -23,6 +23,8 @@ internal static class BenchCommand
         var hub = new Option<string?>("--hub") { Description = "Measure an external hub at HOST:PORT instead of starting one (needs --hub-pid)" };
         var hubPid = new Option<int?>("--hub-pid") { Description = "The external hub's process id, for its /proc figures" };
         var hubApi = new Option<string?>("--hub-api") { Description = "The external hub's HTTP API (default http://HOST:7401)" };
+        var tls = new Option<bool>("--tls") { Description = "The agent port over TLS, as serve has it by default (the simulated agents pin the hub's key); without it the bench's hub runs with --insecure" };
+        var hubFingerprint = new Option<string?>("--hub-fingerprint") { Description = "An external hub's key fingerprint: the simulated agents speak TLS to it and pin it" };
         var token = new Option<string>("--token") { Description = "Token the simulated agents present", DefaultValueFactory = _ => "bench-token" };
         var admitRate = new Option<int?>("--admit-rate") { Description = "--admit-rate for the bench's own hub" };
         var idle = new Option<string>("--idle") { Description = "Idle time before the memory reading", DefaultValueFactory = _ => "5s" };
@@ -45,7 +47,7 @@ internal static class BenchCommand
 
         var command = new Command("bench", "Simulate a fleet against a hub and measure memory per agent, CPU per report, latency, spread and restarts")
         {
-            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, token, admitRate, idle, hubEnv, perSource, warmup, json,
+            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, hubFingerprint, tls, token, admitRate, idle, hubEnv, perSource, warmup, json,
             jobs, fileSize, batch, rate, slots, submitters, warmupJobs, jobDrain,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -133,6 +135,8 @@ internal static class BenchCommand
                 HubPid = parse.GetValue(hubPid),
                 HubApi = api,
                 Token = parse.GetValue(token)!,
+                Tls = parse.GetValue(tls),
+                HubFingerprint = parse.GetValue(hubFingerprint),
                 AdmitRate = parse.GetValue(admitRate),
                 HubEnvironment = environment,
                 AgentsPerSourceAddress = parse.GetValue(perSource),

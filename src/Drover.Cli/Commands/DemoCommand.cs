@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Drover.Agent;
 using Drover.Cli.Demo;
 using Drover.Hub;
+using Drover.Hub.Security;
 using Drover.Api;
 using Drover.Hub.Os;
 using Drover.Protocol;
@@ -115,12 +116,15 @@ internal static class DemoCommand
         }
 
         using var releaseDataLock = dataLock;
+        // TLS as serve has it by default: the hub's own CA and key in the data directory; the agents pin the key.
+        using var tls = HubTlsIdentity.LoadOrCreate(dataDir, [], TimeProvider.System);
         var hubOptions = new HubOptions
         {
             AgentEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
             HttpEndPoint = settings.HttpEndPoint,
             HubId = "demo-hub",
             ReportInterval = settings.ReportInterval,
+            Tls = tls,
         };
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(dataDir, "drover.db") };
         var store = new SqliteFleetStore(storeOptions);
@@ -130,7 +134,7 @@ internal static class DemoCommand
         var hubAddress = $"127.0.0.1:{hub.AgentEndPoint.Port}";
         // The sender and the display use the hub's HTTP API as any client would.
         using var api = HubApiClient.TryCreate(hub.ApiUrl!.ToString(), out var client, out var apiError) ? client : throw new InvalidOperationException(apiError);
-        AnsiConsole.MarkupLine($"[bold]Drover demo[/]: hub on [blue]{hubAddress}[/], data in {Markup.Escape(dataDir)}");
+        AnsiConsole.MarkupLine($"[bold]Drover demo[/]: hub on [blue]{hubAddress}[/] (TLS, key {tls.Fingerprint[..11]}...), data in {Markup.Escape(dataDir)}");
         AnsiConsole.MarkupLine($"API: [blue]{hub.ApiUrl}api/stats[/], [blue]{hub.ApiUrl}api/agents[/] and [blue]{hub.ApiUrl}api/jobs[/]");
         AnsiConsole.MarkupLine($"Try: drover clients --api {hub.ApiUrl}   drover jobs --state dead --api {hub.ApiUrl}");
         AnsiConsole.MarkupLine($"Starting {count:N0} agents reporting every {settings.ReportInterval.TotalSeconds:0.#} s on their slots, "
@@ -146,6 +150,7 @@ internal static class DemoCommand
             var agent = new DroverAgent(new AgentOptions
             {
                 Hubs = [hubAddress],
+                Trust = HubTrust.FromKeyFingerprint(tls.Fingerprint),
                 AgentId = id,
                 Labels = new Dictionary<string, string> { ["zone"] = (i % 3) switch { 0 => "eu", 1 => "us", _ => "ap" } },
                 IncludeSystemMetrics = false,

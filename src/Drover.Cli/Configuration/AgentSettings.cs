@@ -1,4 +1,5 @@
 using Drover.Agent;
+using Drover.Protocol;
 using S = Drover.Cli.Configuration.Settings<Drover.Cli.Configuration.AgentConfig>;
 
 namespace Drover.Cli.Configuration;
@@ -40,6 +41,15 @@ internal sealed record AgentConfig
     public AgentConfig WithStoredId() => Id is not null
         ? this
         : this with { Agent = Agent with { AgentId = AgentIdentity.LoadOrCreate(StateDirectory ?? AgentIdentity.DefaultStateDirectory()) } };
+
+    /// <summary>The CA file the hub's certificate must chain to, or "system"; makes <see cref="AgentOptions.Trust"/>.</summary>
+    public string? Ca { get; init; }
+
+    /// <summary>The pinned SHA-256 fingerprint of the hub's key; makes <see cref="AgentOptions.Trust"/>.</summary>
+    public string? HubFingerprint { get; init; }
+
+    /// <summary>Plain TCP: <see cref="HubTrust.Insecure"/>.</summary>
+    public bool Insecure { get; init; }
 }
 
 /// <summary>The settings catalog of <c>drover agent</c> (JSON section <c>agent</c>). Not settable: the clock, the logger,
@@ -73,6 +83,12 @@ internal static class AgentSettings
         S.Text("state-dir", "path", "Where the agent keeps its state (the file agent-id, made on the first start when no id is given); one agent per state directory",
             o => o.StateDirectory, (o, v) => o with { StateDirectory = v },
             defaultInWords: "$XDG_STATE_HOME/drover/agent, else ~/.local/state/drover/agent"),
+        S.Text("ca", "path or system", "Trust the hub whose TLS certificate this CA file signed (the hub's own is DATA/tls/ca.pem; the certificate must name the host in --hub), or 'system' for the machine's trusted roots. One of --ca, --hub-fingerprint or --insecure is required",
+            o => o.Ca, (o, v) => o with { Ca = v }),
+        S.Text("hub-fingerprint", "SHA-256", "Trust only the hub with this key, as the hub prints it at start (AB:CD:...; colons and case optional), whatever name it is dialled by",
+            o => o.HubFingerprint, (o, v) => o with { HubFingerprint = v }),
+        S.Switch("insecure", "Plain TCP: the hub is not authenticated and nothing is encrypted (for a hub started with --insecure on loopback; a warning is logged)",
+            o => o.Insecure, (o, v) => o with { Insecure = v }),
         S.Text("token", "text", "The credential sent to the hub",
             o => o.Agent.Token, (o, v) => o with { Agent = o.Agent with { Token = v } }),
         S.Of("labels", "k=v,k2=v2", "Labels sent to the hub, as key=value pairs separated by commas: zone=eu,role=web", ValueParsers.Labels,
@@ -162,6 +178,42 @@ internal static class AgentSettings
             agent = agent with { WorkDirectory = workdir };
         }
 
+        try
+        {
+            agent = agent with { Trust = TrustOf(config) };
+        }
+        catch (Exception ex) when (ex is ArgumentException or IOException)
+        {
+            return (config, ex.Message);
+        }
+
         return (config with { Agent = agent, StatusArgv = statusArgv }, null);
+    }
+
+    /// <summary>What the agent trusts its hub by: exactly one of --ca, --hub-fingerprint and --insecure. Throws
+    /// <see cref="ArgumentException"/> (or <see cref="IOException"/> for an unreadable CA file) with one line.</summary>
+    private static HubTrust TrustOf(AgentConfig config)
+    {
+        var given = (config.Ca is null ? 0 : 1) + (config.HubFingerprint is null ? 0 : 1) + (config.Insecure ? 1 : 0);
+        if (given == 0)
+        {
+            throw new ArgumentException("say how to trust the hub: --ca FILE (the hub's DATA/tls/ca.pem), --hub-fingerprint KEY (the hub prints it at start), --ca system (a certificate from a public CA), or --insecure (plain TCP, a hub started with --insecure)");
+        }
+
+        if (given > 1)
+        {
+            throw new ArgumentException("--ca, --hub-fingerprint and --insecure are alternatives: give one");
+        }
+
+        if (config.HubFingerprint is { } fingerprint)
+        {
+            return CertificateFingerprint.TryParse(fingerprint, out _, out var error)
+                ? HubTrust.FromKeyFingerprint(fingerprint)
+                : throw new ArgumentException($"--hub-fingerprint: {error}");
+        }
+
+        return config.Insecure ? HubTrust.Insecure
+            : string.Equals(config.Ca, "system", StringComparison.OrdinalIgnoreCase) ? HubTrust.SystemRoots
+            : HubTrust.FromAuthorityFile(config.Ca!);
     }
 }

@@ -14,6 +14,18 @@ internal sealed record ServeConfig
     public string DataDirectory { get; init; } = "./drover-data";
 
     public LoggingConfig Logging { get; init; } = new();
+
+    /// <summary>Plain TCP on the agent port: no TLS.</summary>
+    public bool Insecure { get; init; }
+
+    /// <summary>The operator's certificate (PEM, server certificate first) for the agent port; none: the hub's own.</summary>
+    public string? TlsCertificate { get; init; }
+
+    /// <summary>The private key of <see cref="TlsCertificate"/> (PEM).</summary>
+    public string? TlsKey { get; init; }
+
+    /// <summary>Names (DNS or IP) the hub's own certificate carries besides the machine name, localhost and loopback.</summary>
+    public IReadOnlyList<string> TlsNames { get; init; } = [];
 }
 
 /// <summary>The settings catalog of <c>drover serve</c> (JSON section <c>hub</c>).</summary>
@@ -43,6 +55,14 @@ internal static class ServeSettings
             o => o.DataDirectory, (o, v) => o with { DataDirectory = v }),
         S.Text("hub-id", "text", "This hub's name, given to agents in the welcome and stored with each agent",
             o => o.Hub.HubId, (o, v) => o with { Hub = o.Hub with { HubId = v } }, defaultInWords: "the machine name"),
+        S.Switch("insecure", "Plain TCP on the agent port: no TLS, so agents cannot authenticate the hub and everything crosses the network in clear (loopback tests only; a warning is logged)",
+            o => o.Insecure, (o, v) => o with { Insecure = v }),
+        S.Text("tls-cert", "path", "The agent port's certificate (PEM: the server certificate, then its chain) instead of the hub's own",
+            o => o.TlsCertificate, (o, v) => o with { TlsCertificate = v }, defaultInWords: "the hub's own, made in DATA/tls"),
+        S.Text("tls-key", "path", "The private key of --tls-cert (PEM)",
+            o => o.TlsKey, (o, v) => o with { TlsKey = v }),
+        S.List("tls-name", "name", "A DNS name or IP address agents dial, put in the hub's own certificate besides the machine name, localhost, 127.0.0.1 and ::1; repeat for several",
+            o => o.TlsNames, (o, v) => o with { TlsNames = v }),
         S.Text("token", "text", "Shared token every agent must present (none: no authentication)",
             o => o.Hub.Token, (o, v) => o with { Hub = o.Hub with { Token = v } }),
         S.Duration("interval", "Status report interval given to agents (100ms to 24h)",
@@ -106,6 +126,16 @@ internal static class ServeSettings
         if (string.IsNullOrWhiteSpace(config.DataDirectory))
         {
             return (config, "the data directory cannot be empty");
+        }
+
+        if ((config.TlsCertificate is null) != (config.TlsKey is null))
+        {
+            return (config, "--tls-cert and --tls-key go together");
+        }
+
+        if (config.Insecure && (config.TlsCertificate is not null || config.TlsNames.Count > 0))
+        {
+            return (config, "--insecure turns TLS off: it cannot go with --tls-cert, --tls-key or --tls-name");
         }
 
         try

@@ -1,5 +1,6 @@
 using Drover.Cli.Configuration;
 using Drover.Hub;
+using Drover.Hub.Security;
 using Drover.Storage.Sqlite;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -24,6 +25,7 @@ internal sealed class HubService : IHostedLifecycleService, IAsyncDisposable
     private DataDirectoryLock? _dataLock;
     private SqliteFleetStore? _store;
     private SqliteJobStore? _jobStore;
+    private HubTlsIdentity? _tls;
     private DroverHub? _hub;
 
     /// <summary><paramref name="options"/> is read at start, once the host has validated it.</summary>
@@ -46,10 +48,11 @@ internal sealed class HubService : IHostedLifecycleService, IAsyncDisposable
     {
         var options = _options.Value;
         _dataLock = DataDirectoryLock.Acquire(_config.DataDirectory);
+        _tls = LoadTlsIdentity(options);
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_config.DataDirectory, "drover.db"), TimeProvider = options.TimeProvider };
         _store = new SqliteFleetStore(storeOptions);
         _jobStore = new SqliteJobStore(storeOptions);
-        _hub = new DroverHub(options, _store, _jobStore, _loggerFactory) { HostedApi = options.HttpEndPoint is not null };
+        _hub = new DroverHub(options with { Tls = _tls }, _store, _jobStore, _loggerFactory) { HostedApi = options.HttpEndPoint is not null };
         await _hub.StartAsync(cancellationToken);
         StartedHub = _hub;
         Log.HubStarted(_logger, _config.DataDirectory, options.ReportInterval);
@@ -68,6 +71,23 @@ internal sealed class HubService : IHostedLifecycleService, IAsyncDisposable
     }
 
     public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The agent port's certificate: the operator's files, or the hub's own in the data directory (made on the
+    /// first start); null with --insecure. Says how agents trust it (or warns that nothing is authenticated).</summary>
+    private HubTlsIdentity? LoadTlsIdentity(HubOptions options)
+    {
+        if (_config.Insecure)
+        {
+            Log.HubInsecure(_logger);
+            return null;
+        }
+
+        var identity = _config.TlsCertificate is { } certificate
+            ? HubTlsIdentity.Load(certificate, _config.TlsKey!)
+            : HubTlsIdentity.LoadOrCreate(_config.DataDirectory, _config.TlsNames, options.TimeProvider);
+        Log.HubTls(_logger, identity.Fingerprint, identity.TrustAnchorPath ?? "(the CA that signed " + _config.TlsCertificate + ")");
+        return identity;
+    }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -103,6 +123,9 @@ internal sealed class HubService : IHostedLifecycleService, IAsyncDisposable
             _store = null;
             await store.DisposeAsync();
         }
+
+        _tls?.Dispose();
+        _tls = null;
 
         // Released last: nothing of this hub touches the directory after this.
         _dataLock?.Dispose();

@@ -23,16 +23,17 @@ internal sealed partial class AgentConnection
         var endDetail = "connection closed by the agent";
         try
         {
+            await AuthenticateAsync().ConfigureAwait(false);
             while (true)
             {
                 if (_filled == 0)
                 {
                     ReturnBuffer();
-                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    await ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
                 }
 
                 EnsureCapacity(_filled + 1);
-                var read = await _socket.ReceiveAsync(_buffer.AsMemory(_filled), SocketFlags.None).ConfigureAwait(false);
+                var read = await ReceiveAsync(_buffer.AsMemory(_filled)).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -57,10 +58,22 @@ internal sealed partial class AgentConnection
                 }
             }
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (System.Security.Authentication.AuthenticationException ex)
+        {
+            endReason = DisconnectReason.TlsFailed;
+            endDetail = $"TLS handshake failed: {ex.Message}";
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
         {
             endReason = DisconnectReason.ConnectionReset;
-            endDetail = ex is SocketException se ? $"socket error {se.SocketErrorCode}" : "connection closed by the hub";
+            endDetail = ex switch
+            {
+                SocketException se => $"socket error {se.SocketErrorCode}",
+                IOException { InnerException: SocketException se } => $"socket error {se.SocketErrorCode}",
+                IOException io when _tls is { IsAuthenticated: false } => $"TLS handshake failed: {io.Message}",
+                IOException io => io.Message,
+                _ => "connection closed by the hub",
+            };
         }
         catch (Exception ex)
         {
@@ -74,6 +87,7 @@ internal sealed partial class AgentConnection
             ReturnBuffer();
             Close(endReason, null, endDetail);
             _socket.Dispose();
+            _tls?.Dispose();
             _sessions.OnConnectionEnded(this);
         }
     }

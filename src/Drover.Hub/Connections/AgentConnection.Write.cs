@@ -90,7 +90,13 @@ internal sealed partial class AgentConnection
             lock (_socket)
             {
                 var offset = 0;
-                if (!_draining)
+                if (_tls is { IsAuthenticated: false })
+                {
+                    // Nothing can be said before the TLS handshake has finished (a close during it just shuts the socket).
+                    return true;
+                }
+
+                if (!_draining && _tls is null)
                 {
                     var sent = _socket.Send(frame, SocketFlags.None, out var error);
                     if (error == SocketError.WouldBlock)
@@ -184,7 +190,7 @@ internal sealed partial class AgentConnection
                 var written = 0;
                 while (written < segment.Length)
                 {
-                    written += await _socket.SendAsync(segment.Buffer.AsMemory(segment.Offset + written, segment.Length - written), SocketFlags.None).ConfigureAwait(false);
+                    written += await SendAllAsync(segment.Buffer.AsMemory(segment.Offset + written, segment.Length - written)).ConfigureAwait(false);
                 }
 
                 lock (_socket)
@@ -196,7 +202,7 @@ internal sealed partial class AgentConnection
                 ArrayPool<byte>.Shared.Return(segment.Buffer);
             }
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
         {
             lock (_socket)
             {

@@ -8,7 +8,7 @@ namespace Drover.Hub.Connections;
 /// <summary>One agent connection: the lean socket loop. While idle it holds no buffer and no timer:
 /// a zero-byte receive waits for data, and the liveness sweep (not a per-connection timer) decides
 /// when it is too quiet. Partial files: Read (the read loop and dispatch), Write (the one writer).</summary>
-internal sealed partial class AgentConnection
+internal sealed partial class AgentConnection : IDisposable
 {
     private readonly Socket _socket;
     private readonly AgentSessions _sessions;
@@ -85,6 +85,7 @@ internal sealed partial class AgentConnection
     {
         Interlocked.Exchange(ref _closed, 1);
         _socket.Dispose();
+        _tls?.Dispose();
     }
 
     internal void Established(AgentEntry entry, ulong epoch, int jobSlots)

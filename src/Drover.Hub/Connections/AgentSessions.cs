@@ -46,7 +46,11 @@ internal sealed partial class AgentSessions
         Jobs = jobs;
         Logger = logger;
         Takeovers = new SessionTakeovers(Time, logger);
+        TlsOptions = options.Tls is { } tls ? tls.ServerOptions() : null;
     }
+
+    /// <summary>The TLS settings every connection's handshake uses, made once; null for plain TCP.</summary>
+    public System.Net.Security.SslServerAuthenticationOptions? TlsOptions { get; }
 
     public HubOptions Options { get; }
 
@@ -89,7 +93,7 @@ internal sealed partial class AgentSessions
 
         switch (reason)
         {
-            case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer:
+            case DisconnectReason.ProtocolViolation or DisconnectReason.HandshakeTimeout or DisconnectReason.SlowConsumer or DisconnectReason.TlsFailed:
                 if (reason == DisconnectReason.HandshakeTimeout)
                 {
                     Limits.RecordHandshakeTimeout();

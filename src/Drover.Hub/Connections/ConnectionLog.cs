@@ -6,7 +6,7 @@ namespace Drover.Hub.Connections;
 
 /// <summary>What the agent port logs about connections that are refused, fail or misbehave, so that a flood of them
 /// costs a few lines, not one per connection: connections reset at a cap (per reason), accept failures (per error),
-/// and connections closed for a handshake timeout, a protocol violation or a slow consumer (per reason and source
+/// and connections closed for a handshake timeout, a failed TLS handshake, a protocol violation or a slow consumer (per reason and source
 /// address). Each first occurrence is logged at once; the rest are counted and logged once a minute
 /// (<see cref="LogThrottle{TKey}"/>) by <see cref="Flush"/>, which the one-second sweep calls.</summary>
 internal sealed class ConnectionLog
@@ -33,6 +33,7 @@ internal sealed class ConnectionLog
             [DisconnectReason.HandshakeTimeout] = new(time, MaxSources, OtherSources),
             [DisconnectReason.ProtocolViolation] = new(time, MaxSources, OtherSources),
             [DisconnectReason.SlowConsumer] = new(time, MaxSources, OtherSources),
+            [DisconnectReason.TlsFailed] = new(time, MaxSources, OtherSources),
         };
     }
 

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
+using System.Security.Authentication;
 using System.Net;
 using System.Net.Sockets;
 using Drover.Protocol;
@@ -12,49 +14,84 @@ namespace Drover.Agent.Internal.Session;
 internal sealed class AgentConnection : IAsyncDisposable
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream; // the NetworkStream, or the SslStream over it
     private readonly PipeReader _reader;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly int _maxFrameSize;
     private int _disposed;
 
-    private AgentConnection(Socket socket, int maxFrameSize)
+    private AgentConnection(Socket socket, Stream stream, int maxFrameSize)
     {
         _socket = socket;
         _maxFrameSize = maxFrameSize;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _stream = stream;
         // A job agent reads frames of up to 16 MiB: bigger segments mean fewer of them. Idle, either holds no buffer.
         var bufferSize = maxFrameSize > ProtocolConstants.DefaultMaxFrameSize ? 64 * 1024 : 4096;
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(
             bufferSize: bufferSize, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
     }
 
-    /// <summary>Connects to <paramref name="address"/>; <paramref name="timeout"/> is measured on
-    /// <paramref name="time"/>. Frames from the hub larger than <paramref name="maxFrameSize"/> are refused
-    /// (<see cref="ErrorCode.FrameTooLarge"/>). Throws <see cref="SocketException"/> or <see cref="TimeoutException"/> on failure.</summary>
-    public static async Task<AgentConnection> ConnectAsync(HubAddress address, TimeSpan timeout, int maxFrameSize, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>Connects to <paramref name="address"/> and, unless <paramref name="trust"/> is
+    /// <see cref="HubTrust.Insecure"/>, runs the TLS handshake and checks the hub by <paramref name="trust"/> before
+    /// anything is sent; <paramref name="timeout"/> (on <paramref name="time"/>) bounds both. Frames from the hub larger
+    /// than <paramref name="maxFrameSize"/> are refused (<see cref="ErrorCode.FrameTooLarge"/>). Throws
+    /// <see cref="SocketException"/>, <see cref="TimeoutException"/>, or <see cref="HubNotTrustedException"/> with the
+    /// reason the hub was not trusted.</summary>
+    public static async Task<AgentConnection> ConnectAsync(HubAddress address, HubTrust trust, TimeSpan timeout, int maxFrameSize, TimeProvider time, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var timeoutCts = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
+        Stream? stream = null;
         try
         {
             EndPoint endPoint = IPAddress.TryParse(address.Host, out var ip)
                 ? new IPEndPoint(ip, address.Port)
                 : new DnsEndPoint(address.Host, address.Port);
             await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
-            return new AgentConnection(socket, maxFrameSize);
+            stream = new NetworkStream(socket, ownsSocket: true);
+            if (!trust.IsInsecure)
+            {
+                var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = tls;
+                var options = trust.ClientOptions(address.Host);
+                string? refusal = null;
+                options.RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+                    trust.Accepts(certificate as System.Security.Cryptography.X509Certificates.X509Certificate2, chain, errors, out refusal);
+                try
+                {
+                    await tls.AuthenticateAsClientAsync(options, linked.Token).ConfigureAwait(false);
+                }
+                catch (AuthenticationException ex)
+                {
+                    throw new HubNotTrustedException(refusal is { Length: > 0 }
+                        ? $"hub {address} is not trusted: {refusal}"
+                        : $"TLS handshake with hub {address} failed: {ex.Message} (does it listen with TLS? --insecure is for a plain hub)", ex);
+                }
+            }
+
+            return new AgentConnection(socket, stream, maxFrameSize);
         }
         catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            socket.Dispose();
+            await DisposeAsync(stream, socket).ConfigureAwait(false);
             throw new TimeoutException($"connect to {address} timed out after {timeout.TotalMilliseconds:0} ms");
         }
         catch
         {
-            socket.Dispose();
+            await DisposeAsync(stream, socket).ConfigureAwait(false);
             throw;
         }
+    }
+
+    private static async ValueTask DisposeAsync(Stream? stream, Socket socket)
+    {
+        if (stream is not null)
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+
+        socket.Dispose();
     }
 
     /// <summary>Reads the next message. Returns null when the hub closed the connection cleanly between

@@ -85,11 +85,15 @@ internal sealed class HubSession
         AgentConnection connection;
         try
         {
-            connection = await AgentConnection.ConnectAsync(address, _options.ConnectTimeout, _jobs.ReceiveFrameLimit, _time, cancellationToken).ConfigureAwait(false);
+            connection = await AgentConnection.ConnectAsync(address, _options.Trust, _options.ConnectTimeout, _jobs.ReceiveFrameLimit, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             throw;
+        }
+        catch (HubNotTrustedException ex)
+        {
+            return new SessionOutcome(DisconnectReason.HubNotTrusted, ErrorCode.None, ex.Message);
         }
         catch (Exception ex)
         {

@@ -10,7 +10,7 @@ namespace Drover.Hub.Tests;
 /// counted per agent and in total, and logged once a minute with both sources; one takeover (a reconnect) is not.</summary>
 public sealed class AgentIdFlapTests
 {
-    private const int FlapEvent = 206;
+    private const int FlapEvent = 209;
     private static readonly DateTimeOffset Start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
     [Fact]

@@ -130,7 +130,7 @@ public sealed class ConfigurationEndToEndTests : IDisposable
         {
             "serve-flags" => ["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", Data, "--stale-after", "2h", "--retire-after", "1h"],
             "serve-env" => ["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", Data],
-            _ => ["agent", "--hub", "127.0.0.1:1", "--backoff-base", "10s", "--backoff-cap", "1s"],
+            _ => ["agent", "--hub", "127.0.0.1:1", "--insecure", "--backoff-base", "10s", "--backoff-cap", "1s"],
         };
         if (where == "serve-env")
         {

@@ -102,7 +102,7 @@ public sealed class ConfigurationTests : IDisposable
     [Fact]
     public void A_list_comes_whole_from_the_strongest_place_that_has_it()
     {
-        var file = WriteJson("""{"agent": {"hub": ["10.0.0.1:7400", "10.0.0.2:7400", "10.0.0.3:7400"]}}""");
+        var file = WriteJson("""{"agent": {"hub": ["10.0.0.1:7400", "10.0.0.2:7400", "10.0.0.3:7400"], "insecure": true}}""");
         Assert.True(TryLoad(AgentSettings.Catalog, file, [], [], out var fromFile, out var error), error);
         Assert.Equal(["10.0.0.1:7400", "10.0.0.2:7400", "10.0.0.3:7400"], fromFile.Agent.Hubs);
 
@@ -158,22 +158,68 @@ public sealed class ConfigurationTests : IDisposable
     [Fact]
     public void The_agents_rules_run_through_its_validator_and_a_setting_left_at_its_default_is_named_by_its_flag()
     {
-        var loaded = TryLoadSettings(AgentSettings.Catalog, null, [], [], out var error);
+        var loaded = TryLoadSettings(AgentSettings.Catalog, null, [], new() { ["agent:insecure"] = "true" }, out var error);
         Assert.True(loaded is not null, error);
         var failure = Assert.Single(ValidateAsTheHostDoes(loaded.Options.Agent, AgentSettings.Validator(loaded)));
         Assert.StartsWith("--hub: at least one hub", failure, StringComparison.Ordinal);
 
-        Dictionary<string, string?> flags = new() { ["agent:hub:0"] = "127.0.0.1:7400", ["agent:backoff-base"] = "10s", ["agent:backoff-cap"] = "1s" };
+        Dictionary<string, string?> flags = new() { ["agent:hub:0"] = "127.0.0.1:7400", ["agent:insecure"] = "true", ["agent:backoff-base"] = "10s", ["agent:backoff-cap"] = "1s" };
         loaded = TryLoadSettings(AgentSettings.Catalog, null, [], flags, out error)!;
         failure = Assert.Single(ValidateAsTheHostDoes(loaded.Options.Agent, AgentSettings.Validator(loaded)));
         Assert.StartsWith("--backoff-cap 1s and --backoff-base 10s: backoff cap", failure, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, null, null, "say how to trust the hub: --ca FILE")]
+    [InlineData("/etc/hub-ca.pem", null, "true", "--ca /etc/hub-ca.pem: --ca, --hub-fingerprint and --insecure are alternatives: give one")]
+    [InlineData(null, "AB:CD", null, "--hub-fingerprint AB:CD: a SHA-256 fingerprint is 32 bytes")]
+    [InlineData("/nonexistent/hub-ca.pem", null, null, "--ca /nonexistent/hub-ca.pem: cannot read the CA file '/nonexistent/hub-ca.pem'")]
+    public void The_agent_must_say_how_it_trusts_the_hub(string? ca, string? fingerprint, string? insecure, string expected)
+    {
+        Dictionary<string, string?> flags = new() { ["agent:hub:0"] = "127.0.0.1:7400", ["agent:ca"] = ca, ["agent:hub-fingerprint"] = fingerprint, ["agent:insecure"] = insecure };
+        foreach (var key in flags.Where(pair => pair.Value is null).Select(pair => pair.Key).ToList())
+        {
+            flags.Remove(key);
+        }
+
+        Assert.Null(TryLoadSettings(AgentSettings.Catalog, null, [], flags, out var error));
+        Assert.StartsWith(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Each_trust_setting_makes_its_trust()
+    {
+        var fingerprint = string.Join(":", Enumerable.Repeat("AB", 32));
+        Assert.True(TryLoad(AgentSettings.Catalog, null, [], new() { ["agent:hub:0"] = "h:1", ["agent:insecure"] = "true" }, out var insecure, out var error), error);
+        Assert.True(insecure.Agent.Trust.IsInsecure);
+        Assert.True(TryLoad(AgentSettings.Catalog, null, [], new() { ["agent:hub:0"] = "h:1", ["agent:ca"] = "system" }, out var system, out error), error);
+        Assert.Same(HubTrust.SystemRoots, system.Agent.Trust);
+        Assert.True(TryLoad(AgentSettings.Catalog, null, new() { ["agent:hub-fingerprint"] = fingerprint.ToLowerInvariant() }, new() { ["agent:hub:0"] = "h:1" }, out var pinned, out error), error);
+        Assert.Equal($"the hub key {fingerprint}", pinned.Agent.Trust.Description);
+    }
+
+    [Theory]
+    [InlineData("hub:tls-cert", "/etc/hub.pem", "--tls-cert /etc/hub.pem: --tls-cert and --tls-key go together")]
+    [InlineData("hub:tls-name:0", "hub1.example", ": --insecure turns TLS off: it cannot go with --tls-cert, --tls-key or --tls-name")]
+    public void Serves_TLS_settings_that_do_not_go_together_are_refused(string key, string value, string expected)
+    {
+        Dictionary<string, string?> flags = new() { [key] = value };
+        if (key == "hub:tls-name:0")
+        {
+            flags["hub:insecure"] = "true";
+        }
+
+        Assert.Null(TryLoadSettings(ServeSettings.Catalog, null, [], flags, out var error));
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Every_property_a_rule_can_name_maps_to_a_setting()
     {
-        // Not settings (they are objects): the clock, the loggers, the status provider, the version string.
-        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion)];
+        // Not settings (they are objects): the clock, the loggers, the status provider, the version string, and the TLS
+        // objects that settings make (HubOptions.Tls from insecure/tls-cert/tls-key/tls-name, AgentOptions.Trust from
+        // ca/hub-fingerprint/insecure: those have their own rules and tests).
+        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust)];
         foreach (var property in typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && !notSettings.Contains(p.Name)))
         {
             Assert.True(ServeSettings.Catalog.SettingOf(property.Name) is not null, $"HubOptions.{property.Name} has no setting");
@@ -213,6 +259,7 @@ public sealed class ConfigurationTests : IDisposable
             ["max-agents"] = "9", ["max-connections"] = "1000", ["max-pending-handshakes"] = "50", ["listen-backlog"] = "100", ["history-per-agent"] = "5", ["history-max-age"] = "2d", ["max-frame-size"] = "128KiB",
             ["max-status-fields"] = "10", ["max-file-size"] = "2MiB", ["max-result-size"] = "2MiB", ["max-queued-jobs"] = "10", ["max-queued-bytes"] = "2GiB",
             ["lease-grace"] = "1s", ["disconnect-grace"] = "1s", ["keep-finished"] = "1h", ["log-level"] = "debug", ["log-format"] = "json",
+            ["insecure"] = "true", ["tls-cert"] = "/tmp/hub.pem", ["tls-key"] = "/tmp/hub.key", ["tls-name"] = "hub1.example",
         };
         Assert.Equal(values.Keys.Order(), ServeSettings.Catalog.Settings.Select(s => s.Name).Order());
         var defaults = new ServeConfig();
@@ -223,9 +270,11 @@ public sealed class ConfigurationTests : IDisposable
             Assert.NotEqual(defaults, changed);
         }
 
-        // HubOptions: every init property but the clock is a setting (by count; the names differ from the properties).
-        var hubProperties = typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && p.PropertyType != typeof(TimeProvider)).ToList();
-        Assert.Equal(hubProperties.Count, ServeSettings.Catalog.Settings.Count - 3); // data, log-level, log-format are the CLI's own
+        // HubOptions: every init property but the clock and the TLS identity is a setting (by count; the names differ from
+        // the properties). The CLI's own: data, log-level, log-format, and insecure, tls-cert, tls-key, tls-name (which make
+        // HubOptions.Tls at start).
+        var hubProperties = typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && p.PropertyType != typeof(TimeProvider) && p.Name != nameof(HubOptions.Tls)).ToList();
+        Assert.Equal(hubProperties.Count, ServeSettings.Catalog.Settings.Count - 7);
     }
 
     [Fact]
@@ -233,7 +282,7 @@ public sealed class ConfigurationTests : IDisposable
     {
         var state = Path.Combine(_dir, "state");
         Dictionary<string, string?> environment = new() { ["agent:state-dir"] = state };
-        Dictionary<string, string?> flags = new() { ["agent:hub"] = "127.0.0.1:7400" };
+        Dictionary<string, string?> flags = new() { ["agent:hub"] = "127.0.0.1:7400", ["agent:insecure"] = "true" };
         Assert.True(TryLoad(AgentSettings.Catalog, null, environment, flags, out var config, out var error), error);
         Assert.Null(config.Id);
         Assert.False(Directory.Exists(state)); // checking the settings touches no disk
@@ -245,7 +294,7 @@ public sealed class ConfigurationTests : IDisposable
 
         // A given id wins and writes nothing.
         var other = Path.Combine(_dir, "other");
-        Dictionary<string, string?> withId = new() { ["agent:hub"] = "127.0.0.1:7400", ["agent:id"] = "given-01", ["agent:state-dir"] = other };
+        Dictionary<string, string?> withId = new() { ["agent:hub"] = "127.0.0.1:7400", ["agent:insecure"] = "true", ["agent:id"] = "given-01", ["agent:state-dir"] = other };
         Assert.True(TryLoad(AgentSettings.Catalog, null, [], withId, out var given, out error), error);
         Assert.Equal("given-01", given.WithStoredId().Agent.AgentId);
         Assert.False(Directory.Exists(other));

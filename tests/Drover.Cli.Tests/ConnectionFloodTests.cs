@@ -62,7 +62,8 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(55));
         var clock = Stopwatch.StartNew();
         await using var hub = DroverProcess.Start(
-            "serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", _data, "--token", Token,
+            // --insecure: the honest agents are raw protocol clients without TLS; the silent sockets never get as far as TLS.
+            "serve", "--insecure", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", _data, "--token", Token,
             "--interval", "1s", "--handshake-timeout", "2s");
         var (agentPort, api) = Endpoints(await hub.WaitForLineAsync(EndToEndTests.ServeListening));
 
@@ -120,7 +121,7 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
     {
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(55));
         await using var hub = DroverProcess.StartWithOpenFilesLimit(
-            1_024, "serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", _data, "--token", Token, "--handshake-timeout", "30s");
+            1_024, "serve", "--insecure", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", _data, "--token", Token, "--handshake-timeout", "30s");
         var (agentPort, api) = Endpoints(await hub.WaitForLineAsync(EndToEndTests.ServeListening));
         await hub.WaitForLineAsync(@"Agent connections: at most 512 at once \(the open-files limit 1024 less 512 reserved\), of which at most 512 without");
         await StatsAsync(api);

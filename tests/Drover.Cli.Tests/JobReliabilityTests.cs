@@ -272,7 +272,8 @@ public sealed class JobReliabilityTests : IAsyncLifetime
     public async Task JobReliability_duplicate_unknown_and_stale_results_are_acknowledged_and_change_nothing()
     {
         var data = Path.Combine(_dir, "hub");
-        var (_, port, api) = await StartServeAsync(data, 0, "--interval", "60s", "--disconnect-grace", "1s");
+        // --insecure: a raw protocol client speaks the frames without TLS.
+        var (_, port, api) = await StartServeAsync(data, 0, "--insecure", "--interval", "60s", "--disconnect-grace", "1s");
         var hub = new IPEndPoint(IPAddress.Loopback, port);
         var raw = await ConnectRawAgentAsync(hub);
         try

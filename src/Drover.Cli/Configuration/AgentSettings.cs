@@ -209,7 +209,7 @@ internal static class AgentSettings
         {
             return CertificateFingerprint.TryParse(fingerprint, out _, out var error)
                 ? HubTrust.FromKeyFingerprint(fingerprint)
-                : throw new ArgumentException($"--hub-fingerprint: {error}");
+                : throw new ArgumentException(error);
         }
 
         return config.Insecure ? HubTrust.Insecure

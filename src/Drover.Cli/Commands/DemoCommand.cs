@@ -86,18 +86,15 @@ internal static class DemoCommand
             }
 
             using var stop = StopSignal.Create(cancellationToken);
-            if (runFor is { } limit)
-            {
-                stop.CancelAfter(limit);
-            }
-
-            var settings = new DemoSettings(count, reportInterval, ChooseHttpEndPoint(httpEndPoint), parse.GetValue(data), jobsPerSecond, jobSlots);
+            var settings = new DemoSettings(count, reportInterval, ChooseHttpEndPoint(httpEndPoint), parse.GetValue(data), jobsPerSecond, jobSlots, runFor);
             return await RunAsync(settings, stop.Token);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(DemoSettings settings, CancellationToken stop)
+    /// <summary>Runs the demo until <paramref name="stopSignal"/> fires or, with a duration, that long after the fleet has
+    /// started (the hub's start and the agents' creation are not counted: under load they can take seconds).</summary>
+    private static async Task<int> RunAsync(DemoSettings settings, CancellationToken stopSignal)
     {
         var count = settings.Agents;
         var ownsData = settings.DataDirectory is null;
@@ -167,6 +164,13 @@ internal static class DemoCommand
             runs.Add(agent.RunAsync(agentsStop.Token));
         }
 
+        using var timed = CancellationTokenSource.CreateLinkedTokenSource(stopSignal);
+        if (settings.RunFor is { } limit)
+        {
+            timed.CancelAfter(limit);
+        }
+
+        var stop = timed.Token;
         var started = Stopwatch.StartNew();
         var baseline = (await api.GetStatsAsync(CancellationToken.None)).Jobs;
         using var sender = new DemoJobSender(api, settings.JobsPerSecond);
@@ -291,4 +295,4 @@ internal static class DemoCommand
 }
 
 /// <summary>What <c>drover demo</c> was asked for.</summary>
-internal sealed record DemoSettings(int Agents, TimeSpan ReportInterval, IPEndPoint HttpEndPoint, string? DataDirectory, int JobsPerSecond, int Slots);
+internal sealed record DemoSettings(int Agents, TimeSpan ReportInterval, IPEndPoint HttpEndPoint, string? DataDirectory, int JobsPerSecond, int Slots, TimeSpan? RunFor);

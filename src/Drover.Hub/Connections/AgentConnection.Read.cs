@@ -23,17 +23,17 @@ internal sealed partial class AgentConnection
         var endDetail = "connection closed by the agent";
         try
         {
-            await AuthenticateAsync().ConfigureAwait(false);
+            await _transport.AuthenticateAsync(_sessions.TlsOptions).ConfigureAwait(false);
             while (true)
             {
                 if (_filled == 0)
                 {
                     ReturnBuffer();
-                    await ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                    await _transport.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
                 }
 
                 EnsureCapacity(_filled + 1);
-                var read = await ReceiveAsync(_buffer.AsMemory(_filled)).ConfigureAwait(false);
+                var read = await _transport.ReceiveAsync(_buffer.AsMemory(_filled)).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -58,22 +58,10 @@ internal sealed partial class AgentConnection
                 }
             }
         }
-        catch (System.Security.Authentication.AuthenticationException ex)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or IOException
+            or System.Security.Authentication.AuthenticationException)
         {
-            endReason = DisconnectReason.TlsFailed;
-            endDetail = $"TLS handshake failed: {ex.Message}";
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
-        {
-            endReason = DisconnectReason.ConnectionReset;
-            endDetail = ex switch
-            {
-                SocketException se => $"socket error {se.SocketErrorCode}",
-                IOException { InnerException: SocketException se } => $"socket error {se.SocketErrorCode}",
-                IOException io when _tls is { IsAuthenticated: false } => $"TLS handshake failed: {io.Message}",
-                IOException io => io.Message,
-                _ => "connection closed by the hub",
-            };
+            (endReason, endDetail) = _transport.DescribeFailure(ex);
         }
         catch (Exception ex)
         {
@@ -86,8 +74,7 @@ internal sealed partial class AgentConnection
         {
             ReturnBuffer();
             Close(endReason, null, endDetail);
-            _socket.Dispose();
-            _tls?.Dispose();
+            _transport.Dispose();
             _sessions.OnConnectionEnded(this);
         }
     }

@@ -19,7 +19,7 @@ internal sealed partial class AgentConnection
 {
     private const int StackFrameLimit = 512;
 
-    // Guarded by lock (_socket).
+    // Guarded by lock (_transport).
     private Queue<Segment>? _backlog;
     private long _backlogBytes;
     private bool _draining;
@@ -30,7 +30,7 @@ internal sealed partial class AgentConnection
     {
         get
         {
-            lock (_socket)
+            lock (_transport)
             {
                 return _backlogBytes;
             }
@@ -87,18 +87,18 @@ internal sealed partial class AgentConnection
         var handedOver = false;
         try
         {
-            lock (_socket)
+            lock (_transport)
             {
                 var offset = 0;
-                if (_tls is { IsAuthenticated: false })
+                if (_transport.Handshaking)
                 {
                     // Nothing can be said before the TLS handshake has finished (a close during it just shuts the socket).
                     return true;
                 }
 
-                if (!_draining && _tls is null)
+                if (!_draining && _transport.CanSendNow)
                 {
-                    var sent = _socket.Send(frame, SocketFlags.None, out var error);
+                    var sent = _transport.SendNow(frame, out var error);
                     if (error == SocketError.WouldBlock)
                     {
                         sent = 0;
@@ -170,7 +170,7 @@ internal sealed partial class AgentConnection
             while (true)
             {
                 Segment segment;
-                lock (_socket)
+                lock (_transport)
                 {
                     if (_backlog is null || _backlog.Count == 0)
                     {
@@ -178,7 +178,7 @@ internal sealed partial class AgentConnection
                         _draining = false;
                         if (_shutdownAfterDrain)
                         {
-                            ShutdownSendNow();
+                            _transport.ShutdownSend();
                         }
 
                         return;
@@ -190,10 +190,10 @@ internal sealed partial class AgentConnection
                 var written = 0;
                 while (written < segment.Length)
                 {
-                    written += await SendAllAsync(segment.Buffer.AsMemory(segment.Offset + written, segment.Length - written)).ConfigureAwait(false);
+                    written += await _transport.SendAsync(segment.Buffer.AsMemory(segment.Offset + written, segment.Length - written)).ConfigureAwait(false);
                 }
 
-                lock (_socket)
+                lock (_transport)
                 {
                     _backlog!.Dequeue();
                     _backlogBytes -= segment.Length;
@@ -204,7 +204,7 @@ internal sealed partial class AgentConnection
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
         {
-            lock (_socket)
+            lock (_transport)
             {
                 while (_backlog is not null && _backlog.TryDequeue(out var segment))
                 {
@@ -248,7 +248,7 @@ internal sealed partial class AgentConnection
     /// consumer's backlog is not waited for: the shutdown makes the drain loop fail and drop it.</summary>
     private void ShutdownSend(bool dropBacklog)
     {
-        lock (_socket)
+        lock (_transport)
         {
             if (_draining && !dropBacklog)
             {
@@ -257,19 +257,7 @@ internal sealed partial class AgentConnection
             }
         }
 
-        ShutdownSendNow();
-    }
-
-    private void ShutdownSendNow()
-    {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            // Already gone.
-        }
+        _transport.ShutdownSend();
     }
 
     private readonly record struct Segment(byte[] Buffer, int Offset, int Length);

@@ -10,14 +10,14 @@ namespace Drover.Hub.Connections;
 /// when it is too quiet. Partial files: Read (the read loop and dispatch), Write (the one writer).</summary>
 internal sealed partial class AgentConnection : IDisposable
 {
-    private readonly Socket _socket;
+    private readonly AgentTransport _transport; // also the write lock
     private readonly AgentSessions _sessions;
     private int _closed;
     private int _jobSlots;
 
     public AgentConnection(Socket socket, AgentSessions sessions, long acceptedTicks)
     {
-        _socket = socket;
+        _transport = new AgentTransport(socket);
         _sessions = sessions;
         AcceptedTicks = acceptedTicks;
     }
@@ -43,7 +43,7 @@ internal sealed partial class AgentConnection : IDisposable
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    public string RemoteAddress => (_socket.RemoteEndPoint as IPEndPoint)?.ToString() ?? "unknown";
+    public string RemoteAddress => _transport.RemoteAddress;
 
     /// <summary>Ends the session: sends bye with <paramref name="code"/> when it is given, shuts the send
     /// side so the bye reaches the agent, and detaches from the registry (epoch-ordered). The read loop
@@ -84,8 +84,7 @@ internal sealed partial class AgentConnection : IDisposable
     public void Dispose()
     {
         Interlocked.Exchange(ref _closed, 1);
-        _socket.Dispose();
-        _tls?.Dispose();
+        _transport.Dispose();
     }
 
     internal void Established(AgentEntry entry, ulong epoch, int jobSlots)

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Net;
 using Drover.Hub.Fleet;
 using Drover.Protocol;
 
@@ -43,7 +42,8 @@ internal sealed partial class AgentConnection
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    public string RemoteAddress => (_socket.RemoteEndPoint as IPEndPoint)?.ToString() ?? "unknown";
+    /// <summary>The agent's IP:port (see <see cref="RemoteAddressText"/>).</summary>
+    public string RemoteAddress => RemoteAddressText.Of(_socket);
 
     /// <summary>Ends the session: sends bye with <paramref name="code"/> when it is given, shuts the send
     /// side so the bye reaches the agent, and detaches from the registry (epoch-ordered). The read loop

@@ -227,4 +227,21 @@ public sealed class HubSessionTests : IAsyncLifetime
         using var badState = await http.GetAsync(new Uri("api/agents?state=sleepy", UriKind.Relative));
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, badState.StatusCode);
     }
+
+    [Fact]
+    public async Task A_connection_whose_socket_is_gone_still_names_its_address_for_the_log()
+    {
+        // The hub's stop may close a session (and log it) while its read loop ends and disposes the socket.
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen();
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        var accepted = await listener.AcceptAsync();
+        var connection = new Connections.AgentConnection(accepted, _fixture.Hub.Sessions, 0);
+        Assert.Equal(client.LocalEndPoint!.ToString(), connection.RemoteAddress);
+
+        connection.Dispose();
+        Assert.Equal("unknown", connection.RemoteAddress);
+    }
 }

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Net;
 using Drover.Hub.Fleet;
 using Drover.Protocol;
 
@@ -43,6 +42,7 @@ internal sealed partial class AgentConnection : IDisposable
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
+    /// <summary>The agent's IP:port (see <see cref="RemoteAddressText"/>).</summary>
     public string RemoteAddress => _transport.RemoteAddress;
 
     /// <summary>Ends the session: sends bye with <paramref name="code"/> when it is given, shuts the send

@@ -62,7 +62,7 @@ internal sealed partial class AgentSessions
         connection.Established(entry, epoch, hello.JobSlots);
         if (replaced is not null)
         {
-            var oldSource = SourceOf(replaced);
+            var oldSource = replaced.RemoteAddress;
             replaced.Close(DisconnectReason.Replaced, ErrorCode.SessionReplaced, $"a newer session for agent {hello.AgentId} connected from {connection.RemoteAddress}");
             Takeovers.OnTakeover(hello.AgentId, oldSource, connection.RemoteAddress);
         }
@@ -110,19 +110,6 @@ internal sealed partial class AgentSessions
         {
             _stats.RecordReport();
             connection.SendAck(sequence);
-        }
-    }
-
-    /// <summary>A session's remote address, also once its socket is gone (its read loop may end meanwhile).</summary>
-    private static string SourceOf(AgentConnection session)
-    {
-        try
-        {
-            return session.RemoteAddress;
-        }
-        catch (ObjectDisposedException)
-        {
-            return "unknown";
         }
     }
 

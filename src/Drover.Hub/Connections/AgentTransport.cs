@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 
@@ -25,22 +24,9 @@ internal sealed class AgentTransport : IDisposable
     /// <summary>True for plain TCP: <see cref="SendNow"/> may be used.</summary>
     public bool CanSendNow => _tls is null;
 
-    /// <summary>The agent's address and port, for logs; "unknown" once the socket is released (a close racing the end of
-    /// the read loop, as at the hub's stop).</summary>
-    public string RemoteAddress
-    {
-        get
-        {
-            try
-            {
-                return (_socket.RemoteEndPoint as IPEndPoint)?.ToString() ?? "unknown";
-            }
-            catch (ObjectDisposedException)
-            {
-                return "unknown";
-            }
-        }
-    }
+    /// <summary>The agent's address and port, for logs (<see cref="RemoteAddressText"/>: "unknown" once the socket is
+    /// released).</summary>
+    public string RemoteAddress => RemoteAddressText.Of(_socket);
 
     /// <summary>Runs the TLS handshake with <paramref name="options"/>; nothing for plain TCP (null). Throws
     /// <see cref="System.Security.Authentication.AuthenticationException"/> or <see cref="IOException"/> when it fails.</summary>

@@ -1,9 +1,7 @@
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Drover.Hub.Security;
+using Drover.TestUtilities;
 
 namespace Drover.Agent.Tests;
 
@@ -100,51 +98,22 @@ public sealed class HubTrustTests : IDisposable
     }
 
     /// <summary>Null when the agent's side accepted the hub, else the reason it gave.</summary>
-    private static async Task<string?> HandshakeAsync(HubTlsIdentity hub, HubTrust trust, string dialled)
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var serverSide = Task.Run(async () =>
+    private static Task<string?> HandshakeAsync(HubTlsIdentity hub, HubTrust trust, string dialled) =>
+        TlsLoopback.HandshakeAsync(hub, async (ssl, cancellationToken) =>
         {
-            using var accepted = await listener.AcceptTcpClientAsync(timeout.Token);
-            await using var ssl = new SslStream(accepted.GetStream());
+            var options = trust.ClientOptions(dialled);
+            string? reason = null;
+            options.RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+                trust.Accepts(certificate as X509Certificate2, chain, errors, out reason) || reason is null;
             try
             {
-                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-                {
-                    ServerCertificateContext = SslStreamCertificateContext.Create(hub.ServerCertificate, hub.Chain, offline: true),
-                    ApplicationProtocols = [Drover.Protocol.ProtocolConstants.TlsApplicationProtocol],
-                }, timeout.Token);
+                await ssl.AuthenticateAsClientAsync(options, cancellationToken);
+                Assert.Equal(Drover.Protocol.ProtocolConstants.TlsApplicationProtocol, ssl.NegotiatedApplicationProtocol);
+                return null;
             }
-            catch (Exception ex) when (ex is AuthenticationException or IOException)
+            catch (AuthenticationException)
             {
-                // The agent refused the hub.
+                return reason ?? "refused without a reason";
             }
         });
-
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, port, timeout.Token);
-        await using var ssl = new SslStream(client.GetStream());
-        var options = trust.ClientOptions(dialled);
-        string? reason = null;
-        options.RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
-            trust.Accepts(certificate as X509Certificate2, chain, errors, out reason) || reason is null;
-        try
-        {
-            await ssl.AuthenticateAsClientAsync(options, timeout.Token);
-            Assert.Equal(Drover.Protocol.ProtocolConstants.TlsApplicationProtocol, ssl.NegotiatedApplicationProtocol);
-            return null;
-        }
-        catch (AuthenticationException)
-        {
-            return reason ?? "refused without a reason";
-        }
-        finally
-        {
-            client.Close();
-            await serverSide;
-        }
-    }
 }

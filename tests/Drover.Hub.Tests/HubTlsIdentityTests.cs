@@ -1,10 +1,9 @@
-using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Drover.Hub.Security;
 using Drover.Protocol;
+using Drover.TestUtilities;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Drover.Hub.Tests;
@@ -133,51 +132,20 @@ public sealed class HubTlsIdentityTests : IDisposable
         await Assert.ThrowsAsync<AuthenticationException>(() => HandshakeAsync(identity, other.TrustAnchor));
     }
 
-    private static async Task<SslProtocols> HandshakeAsync(HubTlsIdentity server, X509Certificate2 trusted)
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-
-        var serverSide = Task.Run(async () =>
+    private static Task<SslProtocols> HandshakeAsync(HubTlsIdentity server, X509Certificate2 trusted) =>
+        TlsLoopback.HandshakeAsync(server, async (ssl, cancellationToken) =>
         {
-            using var accepted = await listener.AcceptTcpClientAsync(timeout.Token);
-            await using var ssl = new SslStream(accepted.GetStream());
-            try
-            {
-                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-                {
-                    ServerCertificateContext = SslStreamCertificateContext.Create(server.ServerCertificate, server.Chain, offline: true),
-                }, timeout.Token);
-            }
-            catch (Exception ex) when (ex is AuthenticationException or IOException)
-            {
-                // The client refused the certificate.
-            }
-        });
-
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, port, timeout.Token);
-        await using var clientSsl = new SslStream(client.GetStream());
-        try
-        {
-            await clientSsl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
                 TargetHost = "localhost",
+                ApplicationProtocols = [ProtocolConstants.TlsApplicationProtocol],
                 CertificateChainPolicy = new X509ChainPolicy
                 {
                     TrustMode = X509ChainTrustMode.CustomRootTrust,
                     CustomTrustStore = { trusted },
                     RevocationMode = X509RevocationMode.NoCheck,
                 },
-            }, timeout.Token);
-            return clientSsl.SslProtocol;
-        }
-        finally
-        {
-            client.Close();
-            await serverSide;
-        }
-    }
+            }, cancellationToken);
+            return ssl.SslProtocol;
+        });
 }

@@ -33,7 +33,7 @@ public sealed record AgentPage(IReadOnlyList<AgentView> Items, int Total, string
 public sealed record AgentDetail(AgentView Agent, IReadOnlyList<StatusView> History);
 
 /// <summary>Fleet counters for the dashboard and `drover clients`. <see cref="IdFlaps"/>: the flaps of every agent id
-/// since the hub started (see <see cref="AgentView.IdFlaps"/>).</summary>
+/// since the hub started (see <see cref="AgentView.IdFlaps"/>). <see cref="Access"/>: requests the API's gate refused.</summary>
 public sealed record StatsView(
     string HubId,
     DateTimeOffset StartedAt,
@@ -50,7 +50,8 @@ public sealed record StatsView(
     ConnectionsView Connections,
     ProcessView Process,
     JobStatsView Jobs,
-    long IdFlaps);
+    long IdFlaps,
+    AccessView Access);
 
 /// <summary>The agent port's connections: held now, their caps, and what was refused or closed since start.</summary>
 public sealed record ConnectionsView(
@@ -83,6 +84,11 @@ public sealed record ApiError(string Error);
 [JsonSerializable(typeof(ResultView))]
 [JsonSerializable(typeof(SubmitResponse))]
 [JsonSerializable(typeof(JobStatsView))]
+[JsonSerializable(typeof(TokenCreated))]
+[JsonSerializable(typeof(TokenView))]
+[JsonSerializable(typeof(TokenList))]
+[JsonSerializable(typeof(AuditPage))]
+[JsonSerializable(typeof(List<AuditEntryView>))]
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(double))]
 [JsonSerializable(typeof(bool))]

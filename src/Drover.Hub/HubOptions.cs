@@ -122,6 +122,21 @@ public sealed record HubOptions
     /// data directory to keep a certificate in). Owned by the caller, who disposes it after the hub.</summary>
     public Security.HubTlsIdentity? Tls { get; init; }
 
+    /// <summary>An admin API token (the text of <see cref="Api.ApiTokenText"/>) that this hub accepts from its start: for
+    /// automation that provisions the hub and its operators together (<c>drover serve --admin-token</c> or
+    /// <c>DROVER_ADMIN_TOKEN</c>; <c>drover tokens generate</c> makes one). Stored (its hash) at start. Null: none.</summary>
+    public string? AdminToken { get; init; }
+
+    /// <summary>Where the hub keeps its bootstrap admin token (drover serve: <c>DATA/admin.token</c>, mode 0600): made at the
+    /// first start, and made anew (the old one revoked) at a start that finds the file missing. Null: no bootstrap token
+    /// (a library hub's owner makes tokens with <see cref="DroverHub.CreateApiTokenAsync"/>).</summary>
+    public string? AdminTokenFile { get; init; }
+
+    /// <summary>The DNS names the HTTP API answers to (its <c>Host</c> header) besides <c>localhost</c> and the machine's
+    /// name; any IP address is accepted. A request for another name is refused (400): a web page whose name was rebound to
+    /// this hub's address (DNS rebinding) cannot reach the API.</summary>
+    public IReadOnlyList<string> ApiHostNames { get; init; } = [];
+
     /// <summary>The frame cap for a session of an agent with job slots: its results carry out files up to
     /// <see cref="MaxResultSize"/> plus 64 KiB of tails and metadata.</summary>
     internal int JobAgentMaxFrameSize => Math.Max(MaxFrameSize, MaxResultSize + (64 * 1024));
@@ -181,6 +196,8 @@ public sealed record HubOptions
         Require(DisconnectGrace >= TimeSpan.Zero, $"disconnect grace cannot be negative, got {DisconnectGrace}", nameof(DisconnectGrace));
         Require(KeepFinishedJobs > TimeSpan.Zero, $"keep-finished must be positive (finished jobs are kept at least that long), got {KeepFinishedJobs}", nameof(KeepFinishedJobs));
         Require(TimeProvider is not null, "time provider must not be null", nameof(TimeProvider));
+        Require(AdminToken is null || Api.ApiTokenText.TryParse(AdminToken, out _, out _), "the admin token is not a Drover API token (drover tokens generate makes one)", nameof(AdminToken));
+        Require(HttpEndPoint is null || IPAddress.IsLoopback(HttpEndPoint.Address) || Tls is not null, $"the HTTP API listens beyond loopback ({HttpEndPoint}) only with TLS", nameof(HttpEndPoint), nameof(Tls));
         return errors;
     }
 }

@@ -107,4 +107,18 @@ internal static partial class Log
 
     [LoggerMessage(509, LogLevel.Warning, "Refused {Message} from agent {AgentId} for job {JobId} attempt {Attempt}, which is leased to agent {OwnerId}: not acted on ({Count} such messages since the last line, at most one line a minute)")]
     public static partial void ForeignJobMessage(ILogger logger, string message, string agentId, string jobId, long attempt, string ownerId, int count);
+    [LoggerMessage(600, LogLevel.Information, "The bootstrap admin token for the HTTP API is in {Path} (mode 0600): the CLI reads it with --api-token-file {Path} or DROVER_API_TOKEN_FILE; delete the file and restart to replace it")]
+    public static partial void AdminTokenFile(ILogger logger, string path);
+
+    [LoggerMessage(601, LogLevel.Warning, "HTTP API refused {Count} requests from {Source} ({Reason}) over the last {Seconds:F0} s; the latest: {Detail} (one line per source and reason a minute)")]
+    public static partial void ApiRefused(ILogger logger, long count, string source, string reason, double seconds, string detail);
+
+    [LoggerMessage(602, LogLevel.Information, "Audit: {Actor} from {Source}: {Action} {Target} {Detail}")]
+    public static partial void Audit(ILogger logger, string actor, string source, string action, string target, string detail);
+
+    [LoggerMessage(603, LogLevel.Error, "The audit entry for {Action} {Target} could not be stored (the action stands): {Error}")]
+    public static partial void AuditFailed(ILogger logger, string action, string target, string error);
+
+    [LoggerMessage(604, LogLevel.Warning, "The configured admin token {TokenId} is revoked and stays so: configure a new one (drover tokens generate)")]
+    public static partial void ProvisionedTokenRevoked(ILogger logger, string tokenId);
 }

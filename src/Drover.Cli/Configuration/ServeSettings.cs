@@ -26,6 +26,9 @@ internal sealed record ServeConfig
 
     /// <summary>Names (DNS or IP) the hub's own certificate carries besides the machine name, localhost and loopback.</summary>
     public IReadOnlyList<string> TlsNames { get; init; } = [];
+
+    /// <summary>DNS names the API answers to besides localhost, the machine name and the <see cref="TlsNames"/>.</summary>
+    public IReadOnlyList<string> HttpHosts { get; init; } = [];
 }
 
 /// <summary>The settings catalog of <c>drover serve</c> (JSON section <c>hub</c>).</summary>
@@ -43,7 +46,10 @@ internal static class ServeSettings
     /// <summary>The rules of <see cref="HubOptions"/> as drover serve's options validator, naming the settings of
     /// <paramref name="loaded"/> in its lines.</summary>
     public static SettingsValidator<ServeConfig, HubOptions> Validator(LoadedSettings<ServeConfig> loaded) =>
-        new(loaded, static hub => hub.GetValidationErrors());
+        new(loaded, static hub => [.. hub.GetValidationErrors().Where(error => !error.MemberNames.Contains(nameof(HubOptions.Tls)))]); // TLS: Complete's rule
+
+    /// <summary>The bootstrap admin token's file in the data directory.</summary>
+    public const string AdminTokenFileName = "admin.token";
 
     private static Setting<ServeConfig>[] Create() =>
     [
@@ -55,7 +61,7 @@ internal static class ServeSettings
             o => o.DataDirectory, (o, v) => o with { DataDirectory = v }),
         S.Text("hub-id", "text", "This hub's name, given to agents in the welcome and stored with each agent",
             o => o.Hub.HubId, (o, v) => o with { Hub = o.Hub with { HubId = v } }, defaultInWords: "the machine name"),
-        S.Switch("insecure", "Plain TCP on the agent port: no TLS, so agents cannot authenticate the hub and everything crosses the network in clear (loopback tests only; a warning is logged)",
+        S.Switch("insecure", "Plain TCP on the agent port and plain HTTP on the API: no TLS, so agents cannot authenticate the hub and everything, tokens included, crosses the network in clear (loopback tests only; the API must then stay on loopback; a warning is logged)",
             o => o.Insecure, (o, v) => o with { Insecure = v }),
         S.Text("tls-cert", "path", "The agent port's certificate (PEM: the server certificate, then its chain) instead of the hub's own",
             o => o.TlsCertificate, (o, v) => o with { TlsCertificate = v }, defaultInWords: "the hub's own, made in DATA/tls"),
@@ -63,6 +69,10 @@ internal static class ServeSettings
             o => o.TlsKey, (o, v) => o with { TlsKey = v }),
         S.List("tls-name", "name", "A DNS name or IP address agents dial, put in the hub's own certificate besides the machine name, localhost, 127.0.0.1 and ::1; repeat for several",
             o => o.TlsNames, (o, v) => o with { TlsNames = v }),
+        S.List("http-host", "name", "A DNS name operators reach the HTTP API by (its Host header), besides localhost, the machine name and every --tls-name; requests for other names are refused (DNS rebinding). IP addresses are always accepted; repeat for several",
+            o => o.HttpHosts, (o, v) => o with { HttpHosts = v }),
+        S.Text("admin-token", "token", "An admin API token the hub accepts from its start, for automation (drover tokens generate makes one; prefer DROVER_ADMIN_TOKEN or the config file to the flag, which other users can see in ps)",
+            o => o.Hub.AdminToken, (o, v) => o with { Hub = o.Hub with { AdminToken = v } }, defaultInWords: "none; the bootstrap token is in DATA/admin.token"),
         S.Text("token", "text", "Shared token every agent must present (none: no authentication)",
             o => o.Hub.Token, (o, v) => o with { Hub = o.Hub with { Token = v } }),
         S.Duration("interval", "Status report interval given to agents (100ms to 24h)",
@@ -138,9 +148,20 @@ internal static class ServeSettings
             return (config, "--insecure turns TLS off: it cannot go with --tls-cert, --tls-key or --tls-name");
         }
 
+        if (config.Insecure && config.Hub.HttpEndPoint is { } http && !System.Net.IPAddress.IsLoopback(http.Address))
+        {
+            return (config, $"--http {http} is beyond loopback, where the API listens only with TLS, and --insecure turns TLS off");
+        }
+
         try
         {
-            return (config with { DataDirectory = Path.GetFullPath(config.DataDirectory) }, null);
+            var data = Path.GetFullPath(config.DataDirectory);
+            var hub = config.Hub with
+            {
+                AdminTokenFile = Path.Combine(data, AdminTokenFileName),
+                ApiHostNames = [.. config.TlsNames.Concat(config.HttpHosts).Distinct(StringComparer.OrdinalIgnoreCase)],
+            };
+            return (config with { DataDirectory = data, Hub = hub }, null);
         }
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
         {

@@ -39,7 +39,12 @@ internal static class ServeHost
         if (config.Hub.HttpEndPoint is { } http)
         {
             DroverHub.ConfigureApiServices(builder.Services);
-            builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => DroverHub.ConfigureApiKestrel(kestrel, http));
+            // HTTPS with the agent port's identity, which the hub service loads at its start (before Kestrel listens).
+            builder.WebHost.UseKestrelCore().ConfigureKestrel((context, kestrel) =>
+            {
+                var hubService = kestrel.ApplicationServices.GetRequiredService<HubService>();
+                DroverHub.ConfigureApiKestrel(kestrel, http, config.Insecure ? null : () => hubService.Tls);
+            });
         }
         else
         {

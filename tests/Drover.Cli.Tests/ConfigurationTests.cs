@@ -218,8 +218,9 @@ public sealed class ConfigurationTests : IDisposable
     {
         // Not settings (they are objects): the clock, the loggers, the status provider, the version string, and the TLS
         // objects that settings make (HubOptions.Tls from insecure/tls-cert/tls-key/tls-name, AgentOptions.Trust from
-        // ca/hub-fingerprint/insecure: those have their own rules and tests).
-        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust)];
+        // ca/hub-fingerprint/insecure: those have their own rules and tests), and what serve derives from other settings
+        // (AdminTokenFile from data, ApiHostNames from tls-name and http-host).
+        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames)];
         foreach (var property in typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && !notSettings.Contains(p.Name)))
         {
             Assert.True(ServeSettings.Catalog.SettingOf(property.Name) is not null, $"HubOptions.{property.Name} has no setting");
@@ -260,6 +261,7 @@ public sealed class ConfigurationTests : IDisposable
             ["max-status-fields"] = "10", ["max-file-size"] = "2MiB", ["max-result-size"] = "2MiB", ["max-queued-jobs"] = "10", ["max-queued-bytes"] = "2GiB",
             ["lease-grace"] = "1s", ["disconnect-grace"] = "1s", ["keep-finished"] = "1h", ["log-level"] = "debug", ["log-format"] = "json",
             ["insecure"] = "true", ["tls-cert"] = "/tmp/hub.pem", ["tls-key"] = "/tmp/hub.key", ["tls-name"] = "hub1.example",
+            ["http-host"] = "hub1.example", ["admin-token"] = HubFixture.AdminToken,
         };
         Assert.Equal(values.Keys.Order(), ServeSettings.Catalog.Settings.Select(s => s.Name).Order());
         var defaults = new ServeConfig();
@@ -270,11 +272,12 @@ public sealed class ConfigurationTests : IDisposable
             Assert.NotEqual(defaults, changed);
         }
 
-        // HubOptions: every init property but the clock and the TLS identity is a setting (by count; the names differ from
-        // the properties). The CLI's own: data, log-level, log-format, and insecure, tls-cert, tls-key, tls-name (which make
-        // HubOptions.Tls at start).
-        var hubProperties = typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && p.PropertyType != typeof(TimeProvider) && p.Name != nameof(HubOptions.Tls)).ToList();
-        Assert.Equal(hubProperties.Count, ServeSettings.Catalog.Settings.Count - 7);
+        // HubOptions: every init property but the clock, the TLS identity and what serve derives is a setting (by count; the
+        // names differ from the properties). The CLI's own: data, log-level, log-format, insecure, tls-cert, tls-key, tls-name
+        // (which make HubOptions.Tls at start) and http-host (with tls-name, HubOptions.ApiHostNames).
+        string[] derived = [nameof(HubOptions.Tls), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames)];
+        var hubProperties = typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && p.PropertyType != typeof(TimeProvider) && !derived.Contains(p.Name)).ToList();
+        Assert.Equal(hubProperties.Count, ServeSettings.Catalog.Settings.Count - 8);
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
 {
     private const string Token = "fl00d";
     private readonly string _data = Directory.CreateTempSubdirectory("drover-flood-").FullName;
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(15) };
+    private readonly HttpClient _http = ApiClients.Plain(TimeSpan.FromSeconds(15));
     private readonly ITestOutputHelper _output;
     private long _slowestApiCall;
 

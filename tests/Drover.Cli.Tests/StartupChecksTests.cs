@@ -18,7 +18,7 @@ public sealed class StartupChecksTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _first = DroverProcess.Start("serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", FirstData);
-        var listening = await _first.WaitForLineAsync(@"listening for agents on (127\.0\.0\.1:\d+); HTTP API on http://(127\.0\.0\.1:\d+)/");
+        var listening = await _first.WaitForLineAsync(@"listening for agents on (127\.0\.0\.1:\d+); HTTP API on https?://(127\.0\.0\.1:\d+)/");
         _agentAddress = listening.Groups[1].Value;
         _httpAddress = listening.Groups[2].Value;
     }

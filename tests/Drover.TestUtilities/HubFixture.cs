@@ -73,7 +73,14 @@ public sealed class HubFixture : IAsyncDisposable
     /// <summary>A client of the hub's API sending <paramref name="token"/> (default: the admin token; null: none).</summary>
     public HttpClient CreateApiClient(string? token = AdminToken)
     {
-        var http = new HttpClient { BaseAddress = ApiUrl, Timeout = TimeSpan.FromSeconds(30) };
+        var handler = new SocketsHttpHandler();
+        if (Hub.Options.Tls is { } tls)
+        {
+            // A hub with TLS serves its API over HTTPS with the same key: pinned here, as an agent pins it.
+            handler.SslOptions.RemoteCertificateValidationCallback = Agent.HubTrust.FromKeyFingerprint(tls.Fingerprint).ClientOptions(ApiUrl.Host).RemoteCertificateValidationCallback;
+        }
+
+        var http = new HttpClient(handler) { BaseAddress = ApiUrl, Timeout = TimeSpan.FromSeconds(30) };
         if (token is not null)
         {
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);

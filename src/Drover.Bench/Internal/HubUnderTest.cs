@@ -297,7 +297,7 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
         return Path.GetFileNameWithoutExtension(host) == "dotnet" && entry is not null ? (host, [entry]) : (host, []);
     }
 
-    [GeneratedRegex(@"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (http://127\.0\.0\.1:\d+/)")]
+    [GeneratedRegex(@"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (https?://127\.0\.0\.1:\d+/)")]
     private static partial Regex ListeningLine();
 }
 

@@ -55,7 +55,7 @@ internal static class ServeSettings
     [
         S.Of("listen", "HOST:PORT", "Where agents connect (TCP; port 0 picks a free port)", ValueParsers.EndPoint,
             o => o.Hub.AgentEndPoint, (o, v) => o with { Hub = o.Hub with { AgentEndPoint = v } }, v => v.ToString()),
-        S.Of("http", "HOST:PORT or off", "Where the HTTP API listens ('off' disables it)", ValueParsers.EndPointOrOff,
+        S.Of("http", "HOST:PORT or off", "Where the HTTP API listens: HTTPS with the agent port's certificate (plain HTTP with --insecure, then on loopback only); 'off' disables it", ValueParsers.EndPointOrOff,
             o => o.Hub.HttpEndPoint, (o, v) => o with { Hub = o.Hub with { HttpEndPoint = v } }, v => v?.ToString() ?? "off"),
         S.Text("data", "path", "Data directory; the SQLite file (WAL) lives inside",
             o => o.DataDirectory, (o, v) => o with { DataDirectory = v }),

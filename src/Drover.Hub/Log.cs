@@ -110,6 +110,9 @@ internal static partial class Log
     [LoggerMessage(600, LogLevel.Information, "The bootstrap admin token for the HTTP API is in {Path} (mode 0600): the CLI reads it with --api-token-file {Path} or DROVER_API_TOKEN_FILE; delete the file and restart to replace it")]
     public static partial void AdminTokenFile(ILogger logger, string path);
 
+    [LoggerMessage(605, LogLevel.Warning, "HTTP API refused a request from {Source} ({Reason}): {Detail}; more from there for the same reason are counted and summed up once a minute (event 601)")]
+    public static partial void ApiRefusedFirst(ILogger logger, string source, string reason, string detail);
+
     [LoggerMessage(601, LogLevel.Warning, "HTTP API refused {Count} requests from {Source} ({Reason}) over the last {Seconds:F0} s; the latest: {Detail} (one line per source and reason a minute)")]
     public static partial void ApiRefused(ILogger logger, long count, string source, string reason, double seconds, string detail);
 

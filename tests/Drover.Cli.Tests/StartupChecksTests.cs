@@ -44,7 +44,7 @@ public sealed class StartupChecksTests : IAsyncLifetime
         var (exitCode, output, error) = await DroverProcess.RunAsync("serve", "--listen", "127.0.0.1:0", "--http", _httpAddress, "--data", Path.Combine(_dir, "second"));
 
         Assert.Equal(1, exitCode);
-        AssertOneLineRefusal(output + error, $"Failed to bind to address http://{_httpAddress}: address already in use");
+        AssertOneLineRefusal(output + error, $"Failed to bind to address https://{_httpAddress}: address already in use");
     }
 
     [Fact]

@@ -72,7 +72,7 @@ internal static class ServeSettings
         S.List("http-host", "name", "A DNS name operators reach the HTTP API by (its Host header), besides localhost, the machine name and every --tls-name; requests for other names are refused (DNS rebinding). IP addresses are always accepted; repeat for several",
             o => o.HttpHosts, (o, v) => o with { HttpHosts = v }),
         S.Text("admin-token", "token", "An admin API token the hub accepts from its start, for automation (drover tokens generate makes one; prefer DROVER_ADMIN_TOKEN or the config file to the flag, which other users can see in ps)",
-            o => o.Hub.AdminToken, (o, v) => o with { Hub = o.Hub with { AdminToken = v } }, defaultInWords: "none; the bootstrap token is in DATA/admin.token"),
+            o => o.Hub.AdminToken, (o, v) => o with { Hub = o.Hub with { AdminToken = string.IsNullOrEmpty(v) ? null : v } }, defaultInWords: "none; the bootstrap token is in DATA/admin.token"),
         S.Text("token", "text", "Shared token every agent must present (none: no authentication)",
             o => o.Hub.Token, (o, v) => o with { Hub = o.Hub with { Token = v } }),
         S.Duration("interval", "Status report interval given to agents (100ms to 24h)",

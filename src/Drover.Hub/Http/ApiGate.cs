@@ -119,7 +119,7 @@ internal sealed class ApiGate(HubOptions options, ApiTokens tokens, ILogger logg
         var detail = $"{context.Request.Method} {LogText.Escape(context.Request.Path.Value, 200)}: {message}";
         if (_logThrottle.Add(source + " " + reason, detail))
         {
-            Log.ApiRefused(logger, 1, source, reason, 0, detail);
+            Log.ApiRefusedFirst(logger, source, reason, detail);
         }
 
         foreach (var summary in _logThrottle.Drain())

@@ -69,7 +69,7 @@ internal static partial class Log
     [LoggerMessage(213, LogLevel.Warning, "Refused {Count} more hellos from {Source} for authentication in the last {Seconds:F0} s (latest: {Detail})")]
     public static partial void AuthRefusedRepeatedly(ILogger logger, long count, string source, double seconds, string detail);
 
-    [LoggerMessage(214, LogLevel.Warning, "Agent id {AgentId} flaps: {Detail}. Its hellos are refused with RateLimited until then; more refusals are counted and logged once a minute")]
+    [LoggerMessage(214, LogLevel.Warning, "Agent id {AgentId} flaps: {Detail}. Its hellos are refused with RateLimited until then, counted and logged once a minute")]
     public static partial void ReconnectFlapping(ILogger logger, string agentId, string detail);
 
     [LoggerMessage(215, LogLevel.Warning, "Refused {Count} more hellos of agent id {AgentId} for flapping in the last {Seconds:F0} s (latest: {Detail})")]

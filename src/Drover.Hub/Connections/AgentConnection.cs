@@ -23,8 +23,7 @@ internal sealed partial class AgentConnection : IDisposable
 
     public long AcceptedTicks { get; }
 
-    /// <summary>Non-zero when the connection came over its source's rate or while its source was penalized
-    /// (<see cref="SourceLimits"/>): its hello is refused with RateLimited and a retry-after pointing at this moment (UTC
+    /// <summary>Non-zero when the connection came over its source's rate (<see cref="SourceLimits"/>): its hello is refused with RateLimited and a retry-after pointing at this moment (UTC
     /// ticks), and it gets a shorter handshake timeout. Set by the accept loop before the read loop starts.</summary>
     public long RefuseUntilTicks { get; init; }
 

@@ -153,13 +153,12 @@ internal sealed partial class AgentSessions
         return false;
     }
 
-    /// <summary>Refuses the hello of a connection that came over its source's rate, or while its source was blocked,
-    /// with a retry-after that points at the moment the accept loop gave it (logged there, once a minute per source).</summary>
+    /// <summary>Refuses the hello of a connection that came over its source's rate, with a retry-after that points at the moment the accept loop gave it (logged there, once a minute per source).</summary>
     private void RefuseOverRate(AgentConnection connection)
     {
         var retryAfter = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, connection.RefuseUntilTicks - Time.GetUtcNow().UtcTicks));
         connection.Refuse(ErrorCode.RateLimited, retryAfter,
-            $"too many connections from this address (at most {Sources.Rate} a second, {Sources.Burst} at once), or too many wrong tokens; retry after {(long)retryAfter.TotalMilliseconds} ms");
+            $"too many connections from this address (at most {Sources.Rate} a second, {Sources.Burst} at once); retry after {(long)retryAfter.TotalMilliseconds} ms");
     }
 
     /// <summary>Refuses a hello whose agent id is banned for flapping (<see cref="ReconnectFlapping"/>); <paramref name="offence"/>
@@ -171,7 +170,7 @@ internal sealed partial class AgentSessions
         var detail = offence > 0
             ? $"more than {Options.FlapMaxReconnects} sessions within {window:0.#} s, refused for {ms} ms (ban {offence} of this id; the last from {connection.RemoteAddress})"
             : $"refused for {ms} ms more (from {connection.RemoteAddress})";
-        ConnectionLog.Flapping(LogText.Escape(hello.AgentId), detail);
+        ConnectionLog.Flapping(LogText.Escape(hello.AgentId), offence > 0, detail);
         connection.Refuse(ErrorCode.RateLimited, retryAfter,
             $"agent id {hello.AgentId} started more than {Options.FlapMaxReconnects} sessions within {window:0.#} s; retry after {ms} ms");
     }

@@ -100,12 +100,17 @@ internal sealed class ConnectionLog
         }
     }
 
-    /// <summary>A hello of <paramref name="agentId"/> (escaped) refused for flapping. One line per id a minute.</summary>
-    public void Flapping(string agentId, string detail)
+    /// <summary>A hello of <paramref name="agentId"/> (escaped) refused for flapping: the one that started a ban is logged
+    /// (a ban lasts minutes), the ones refused during it are counted and logged once a minute per id.</summary>
+    public void Flapping(string agentId, bool banStarted, string detail)
     {
-        if (_flapping.Add(agentId, detail))
+        if (banStarted)
         {
             Log.ReconnectFlapping(_logger, agentId, detail);
+        }
+        else
+        {
+            _flapping.Add(agentId, detail);
         }
     }
 

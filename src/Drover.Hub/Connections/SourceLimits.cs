@@ -202,29 +202,29 @@ internal sealed class SourceLimits
                 }
             }
 
-            // Over the rate, or penalized: a moment to come back, unless the source ignores the moments it was given.
-            long at;
             if (penalized)
             {
-                at = entry.PenaltyUntil;
+                // Blocked for wrong tokens: its hello is refused by Authenticate, with the time left, unless the source
+                // keeps connecting regardless (more than a burst's worth during the block).
                 if (entry.Pushes >= _burst)
                 {
                     Interlocked.Increment(ref _resetOverRate);
                     return SourceVerdict.Reset;
                 }
+
+                entry.Pushes++;
+                return SourceVerdict.Allowed;
             }
-            else
+
+            // Over the rate: the next moment of the source's queue, unless that is more than a minute ahead.
+            var at = Math.Max(entry.QueueEnd, entry.Arrival - _tolerance);
+            if (at - now > MaxQueue.Ticks)
             {
-                at = Math.Max(entry.QueueEnd, entry.Arrival - _tolerance);
-                if (at - now > MaxQueue.Ticks)
-                {
-                    Interlocked.Increment(ref _resetOverRate);
-                    return SourceVerdict.Reset;
-                }
-
-                entry.QueueEnd = at + _spacing;
+                Interlocked.Increment(ref _resetOverRate);
+                return SourceVerdict.Reset;
             }
 
+            entry.QueueEnd = at + _spacing;
             entry.Pushes++;
             Interlocked.Increment(ref _refusedOverRate);
             refuseUntilTicks = at;

@@ -96,6 +96,8 @@ public sealed class SourceLimitsTests
 
         Assert.Equal("2001:db8:1:2::/64", SourceKey.From(IPAddress.Parse("2001:db8:1:2:abcd::7")).ToString());
         Assert.Equal("192.0.2.1", SourceKey.From(IPAddress.Parse("::ffff:192.0.2.1")).ToString());
+        Assert.NotEqual(default, SourceKey.From(IPAddress.IPv6Loopback));
+        Assert.NotEqual(default, SourceKey.From(IPAddress.IPv6Any));
 
         var defaults = new SourceLimits(new HubOptions { TimeProvider = time, ConnectionRatePerSource = 1, ConnectionBurstPerSource = 1 });
         for (var i = 0; i < 1_000; i++)

@@ -25,9 +25,10 @@ internal readonly record struct SourceKey(ulong High, ulong Low)
             return new SourceKey(0, MappedIPv4 | BinaryPrimitives.ReadUInt32BigEndian(v4));
         }
 
+        // Low = 1 marks an IPv6 /64, so that no source is the default key (logs count untracked sources under it).
         Span<byte> v6 = stackalloc byte[16];
         address.TryWriteBytes(v6, out _);
-        return new SourceKey(BinaryPrimitives.ReadUInt64BigEndian(v6), 0);
+        return new SourceKey(BinaryPrimitives.ReadUInt64BigEndian(v6), 1);
     }
 
     /// <summary>"10.0.0.7", or "2001:db8:1:2::/64".</summary>

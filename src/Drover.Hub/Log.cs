@@ -57,6 +57,24 @@ internal static partial class Log
     [LoggerMessage(209, LogLevel.Warning, "Agent id {AgentId} flaps between sources {SourceA} and {SourceB}: {Count} takeovers of a live session since the last such line (3 or more within {WindowMinutes} min); two agents probably share this id, give each its own --id or --state-dir")]
     public static partial void AgentIdFlaps(ILogger logger, string agentId, string sourceA, string sourceB, int count, int windowMinutes);
 
+    [LoggerMessage(210, LogLevel.Warning, "Connections from {Source} are over the per-source rate ({Rate}/s, burst {Burst}): {Action}. More from this source are counted and logged once a minute")]
+    public static partial void OverSourceRate(ILogger logger, string source, int rate, int burst, string action);
+
+    [LoggerMessage(211, LogLevel.Warning, "{Count} more connections from {Source} over the per-source rate in the last {Seconds:F0} s (latest: {Detail})")]
+    public static partial void OverSourceRateRepeatedly(ILogger logger, long count, string source, double seconds, string detail);
+
+    [LoggerMessage(212, LogLevel.Warning, "Refused hello from {Address} for agent '{AgentId}': {Code} ({Detail}). More refusals for authentication from this source are counted and logged once a minute")]
+    public static partial void AuthRefused(ILogger logger, string address, string agentId, Drover.Protocol.ErrorCode code, string detail);
+
+    [LoggerMessage(213, LogLevel.Warning, "Refused {Count} more hellos from {Source} for authentication in the last {Seconds:F0} s (latest: {Detail})")]
+    public static partial void AuthRefusedRepeatedly(ILogger logger, long count, string source, double seconds, string detail);
+
+    [LoggerMessage(214, LogLevel.Warning, "Agent id {AgentId} flaps: {Detail}. Its hellos are refused with RateLimited until then, counted and logged once a minute")]
+    public static partial void ReconnectFlapping(ILogger logger, string agentId, string detail);
+
+    [LoggerMessage(215, LogLevel.Warning, "Refused {Count} more hellos of agent id {AgentId} for flapping in the last {Seconds:F0} s (latest: {Detail})")]
+    public static partial void ReconnectFlappingRepeatedly(ILogger logger, long count, string agentId, double seconds, string detail);
+
     [LoggerMessage(300, LogLevel.Information, "Report interval is now {IntervalMs} ms for {Agents} connected agents (cap {MaxPerSecond} reports/s)")]
     public static partial void IntervalChanged(ILogger logger, uint intervalMs, int agents, int maxPerSecond);
 

@@ -86,6 +86,27 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void The_sources_exempt_from_the_connection_rate_are_ranges_or_addresses_and_none_clears_the_loopback_default()
+    {
+        Assert.True(TryLoad(ServeSettings.Catalog, null, [], [], out var defaults, out var error), error);
+        Assert.Equal(["127.0.0.0/8", "::1/128"], defaults.Hub.ConnectionRateExempt.Select(n => n.ToString()));
+
+        Assert.True(TryLoad(ServeSettings.Catalog, null, new() { ["hub:connection-rate-exempt"] = "10.1.0.0/16, fd00::/8,192.0.2.7" }, [], out var listed, out error), error);
+        Assert.Equal(["10.1.0.0/16", "fd00::/8", "192.0.2.7/32"], listed.Hub.ConnectionRateExempt.Select(n => n.ToString()));
+
+        Assert.True(TryLoad(ServeSettings.Catalog, null, [], new() { ["hub:connection-rate-exempt:0"] = "none" }, out var none, out error), error);
+        Assert.Empty(none.Hub.ConnectionRateExempt);
+
+        Assert.False(TryLoad(ServeSettings.Catalog, null, [], new() { ["hub:connection-rate-exempt:0"] = "10.1.0.0/99" }, out _, out error));
+        Assert.Contains("'10.1.0.0/99' is not an address range", error, StringComparison.Ordinal);
+
+        // 0 turns the rate, the wrong-token blocks and the flapping detection off; a negative rate is refused at start.
+        Assert.True(TryLoad(ServeSettings.Catalog, null, [], new() { ["hub:connection-rate"] = "0", ["hub:auth-penalty-max"] = "0s", ["hub:flap-max-reconnects"] = "0" }, out var off, out error), error);
+        Assert.Empty(off.Hub.GetValidationErrors());
+        Assert.Contains(new HubOptions { ConnectionRatePerSource = -1 }.GetValidationErrors(), e => e.MemberNames.Contains(nameof(HubOptions.ConnectionRatePerSource)));
+    }
+
+    [Fact]
     public void A_flag_beats_the_environment_which_beats_the_file()
     {
         var file = WriteJson("""{"hub": {"http": "127.0.0.1:9101", "interval": "5s", "max-agents": 7, "late-grace": "3s"}}""");
@@ -262,6 +283,8 @@ public sealed class ConfigurationTests : IDisposable
             ["lease-grace"] = "1s", ["disconnect-grace"] = "1s", ["keep-finished"] = "1h", ["log-level"] = "debug", ["log-format"] = "json",
             ["insecure"] = "true", ["tls-cert"] = "/tmp/hub.pem", ["tls-key"] = "/tmp/hub.key", ["tls-name"] = "hub1.example",
             ["http-host"] = "hub1.example", ["admin-token"] = HubFixture.AdminToken,
+            ["connection-rate"] = "5", ["connection-burst"] = "6", ["connection-rate-exempt"] = "none", ["auth-failures-allowed"] = "3",
+            ["auth-penalty-max"] = "1m", ["flap-max-reconnects"] = "4", ["flap-window"] = "2m", ["flap-ban"] = "1m",
         };
         Assert.Equal(values.Keys.Order(), ServeSettings.Catalog.Settings.Select(s => s.Name).Order());
         var defaults = new ServeConfig();

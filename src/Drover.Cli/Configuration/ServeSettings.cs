@@ -41,6 +41,9 @@ internal static class ServeSettings
         [nameof(HubOptions.ReportInterval)] = "interval",
         [nameof(HubOptions.AdmitPerSecond)] = "admit-rate",
         [nameof(HubOptions.KeepFinishedJobs)] = "keep-finished",
+        [nameof(HubOptions.ConnectionRatePerSource)] = "connection-rate",
+        [nameof(HubOptions.ConnectionBurstPerSource)] = "connection-burst",
+        [nameof(HubOptions.ConnectionRateExempt)] = "connection-rate-exempt",
     });
 
     /// <summary>The rules of <see cref="HubOptions"/> as drover serve's options validator, naming the settings of
@@ -102,6 +105,21 @@ internal static class ServeSettings
             o => o.Hub.MaxConnections, (o, v) => o with { Hub = o.Hub with { MaxConnections = v } }),
         S.Int("max-pending-handshakes", "Most connections that have not finished the handshake (within --max-connections); beyond it a new one is reset at once. Silent connections hold a slot until --handshake-timeout",
             o => o.Hub.MaxPendingHandshakes, (o, v) => o with { Hub = o.Hub with { MaxPendingHandshakes = v } }),
+        S.Int("connection-rate", "New agent-port connections per second from one source (an IPv4 address, an IPv6 /64); beyond it (and --connection-burst) a connection's hello is refused with RateLimited and a retry-after that grows while the source keeps connecting, and once that reaches a minute its connections are reset at once. 0: off",
+            o => o.Hub.ConnectionRatePerSource, (o, v) => o with { Hub = o.Hub with { ConnectionRatePerSource = v } }),
+        S.Int("connection-burst", "Connections one source may open at once beyond --connection-rate",
+            o => o.Hub.ConnectionBurstPerSource, (o, v) => o with { Hub = o.Hub with { ConnectionBurstPerSource = v } }),
+        ExemptSources(),
+        S.Int("auth-failures-allowed", "Hellos with a wrong token one source may send before it is blocked: 1s, then twice as long for each further one, up to --auth-penalty-max; a blocked source's hellos are refused with RateLimited whatever their token. Failures are forgotten 15 minutes after the last",
+            o => o.Hub.AuthFailuresAllowed, (o, v) => o with { Hub = o.Hub with { AuthFailuresAllowed = v } }),
+        S.Duration("auth-penalty-max", "The longest block for wrong tokens (0: no blocks)",
+            o => o.Hub.AuthPenaltyMax, (o, v) => o with { Hub = o.Hub with { AuthPenaltyMax = v } }),
+        S.Int("flap-max-reconnects", "Sessions one agent id may start within --flap-window; the next hello is refused with RateLimited for --flap-ban, doubled for each further offence (at most 1h). 0: off",
+            o => o.Hub.FlapMaxReconnects, (o, v) => o with { Hub = o.Hub with { FlapMaxReconnects = v } }),
+        S.Duration("flap-window", "The window of --flap-max-reconnects (at most 1h)",
+            o => o.Hub.FlapWindow, (o, v) => o with { Hub = o.Hub with { FlapWindow = v } }),
+        S.Duration("flap-ban", "How long a flapping agent id is refused the first time (at most 1h)",
+            o => o.Hub.FlapBan, (o, v) => o with { Hub = o.Hub with { FlapBan = v } }),
         S.Int("listen-backlog", "Pending-connection queue length handed to listen(2) (also capped by net.core.somaxconn)",
             o => o.Hub.ListenBacklog, (o, v) => o with { Hub = o.Hub with { ListenBacklog = v } }),
         S.Int("history-per-agent", "Status samples kept per agent in the store's history",
@@ -128,6 +146,42 @@ internal static class ServeSettings
             o => o.Hub.KeepFinishedJobs, (o, v) => o with { Hub = o.Hub with { KeepFinishedJobs = v } }),
         ..LoggingSettings.For<ServeConfig>(o => o.Logging, (o, v) => o with { Logging = v }),
     ];
+
+    /// <summary>--connection-rate-exempt: CIDR ranges (a bare address is one host), or <c>none</c>.</summary>
+    private static Setting<ServeConfig> ExemptSources() => new()
+    {
+        Name = "connection-rate-exempt",
+        ValueKind = "CIDR",
+        Meaning = "Sources --connection-rate does not apply to (a range such as 10.1.0.0/16, or an address); repeat for several, 'none' for no exemption. Wrong tokens count for every source",
+        Kind = SettingKind.List,
+        Default = o => o.Hub.ConnectionRateExempt.Count > 0 ? string.Join(",", o.Hub.ConnectionRateExempt) : "none",
+        Apply = (o, values) =>
+        {
+            var networks = new List<System.Net.IPNetwork>();
+            foreach (var value in values)
+            {
+                if (value.Equals("none", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                if (System.Net.IPNetwork.TryParse(value, out var network))
+                {
+                    networks.Add(network);
+                }
+                else if (System.Net.IPAddress.TryParse(value, out var address))
+                {
+                    networks.Add(new System.Net.IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+                }
+                else
+                {
+                    return (o, $"'{value}' is not an address range such as 10.1.0.0/16 or fd00::/8, an address, or 'none'");
+                }
+            }
+
+            return (o with { Hub = o.Hub with { ConnectionRateExempt = networks } }, null);
+        },
+    };
 
     /// <summary>The CLI's own rule (a data directory); the rules of <see cref="HubOptions"/> run at the host's start
     /// (<see cref="Validator"/>).</summary>

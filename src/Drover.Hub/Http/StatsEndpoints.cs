@@ -44,7 +44,7 @@ internal static class StatsEndpoints
             histogram,
             fleet.AdmissionWaiting,
             fleet.Capacity,
-            ReadConnectionsView(fleet.Connections),
+            ReadConnectionsView(fleet),
             ReadProcessView(),
             await ReadJobStatsAsync(jobStore, jobs, cancellationToken).ConfigureAwait(false),
             fleet.IdFlaps,
@@ -52,16 +52,35 @@ internal static class StatsEndpoints
         return Results.Json(view, ApiJsonContext.Default.StatsView);
     }
 
-    private static ConnectionsView ReadConnectionsView(Connections.ConnectionLimits limits) => new(
-        limits.Open,
-        limits.MaxConnections,
-        limits.Pending,
-        limits.MaxPendingHandshakes,
-        limits.PendingPeak,
-        limits.RefusedOverConnections,
-        limits.RefusedOverPending,
-        limits.HandshakeTimeouts,
-        limits.AcceptErrors);
+    private static ConnectionsView ReadConnectionsView(IFleetView fleet)
+    {
+        var limits = fleet.Connections;
+        var sources = fleet.Sources;
+        return new(
+            limits.Open,
+            limits.MaxConnections,
+            limits.Pending,
+            limits.MaxPendingHandshakes,
+            limits.PendingPeak,
+            limits.RefusedOverConnections,
+            limits.RefusedOverPending,
+            limits.HandshakeTimeouts,
+            limits.AcceptErrors,
+            new ConnectionRateLimitsView(
+                sources.Rate,
+                sources.Burst,
+                sources.Tracked,
+                sources.Untracked,
+                sources.RefusedOverRate,
+                sources.ResetOverRate,
+                sources.AuthFailures,
+                sources.Penalties,
+                sources.Penalized,
+                sources.RefusedPenalized,
+                fleet.Flapping.Bans,
+                fleet.Flapping.Refused,
+                fleet.Flapping.Tracked));
+    }
 
     private static ProcessView ReadProcessView()
     {

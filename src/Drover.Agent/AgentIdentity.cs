@@ -72,6 +72,70 @@ public static class AgentIdentity
         return TryRead(path, out var written) ? written : throw new IOException($"the agent id file '{path}' vanished after it was written");
     }
 
+    /// <summary>The file in the state directory that holds the agent key (one line, mode 0600).</summary>
+    public const string KeyFileName = "agent.key";
+
+    /// <summary>The agent key kept in <paramref name="stateDirectory"/> (<see cref="AgentOptions.AgentKey"/>): 32 random
+    /// bytes as base64url, made and written there first (mode 0600, atomically, never replacing one another agent made
+    /// meanwhile) if it holds none. The hub binds the agent's id to it at the first hello; losing the file means the id
+    /// is refused until an operator forgets the binding. Throws like <see cref="LoadOrCreate"/>.</summary>
+    public static string LoadOrCreateKey(string stateDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
+        var path = Path.Combine(stateDirectory, KeyFileName);
+        if (TryReadKey(path, out var existing))
+        {
+            return existing;
+        }
+
+        Directory.CreateDirectory(stateDirectory);
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var temporary = Path.Combine(stateDirectory, $".{KeyFileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        try
+        {
+            using (var stream = new FileStream(temporary, options))
+            {
+                stream.Write(Encoding.UTF8.GetBytes(key + "\n"));
+                stream.Flush(flushToDisk: true);
+            }
+
+            try
+            {
+                File.Move(temporary, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another agent with this state directory made one first: it is the key.
+            }
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+
+        return TryReadKey(path, out var written) ? written : throw new IOException($"the agent key file '{path}' vanished after it was written");
+    }
+
+    private static bool TryReadKey(string path, out string key)
+    {
+        key = string.Empty;
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        key = File.ReadAllText(path).Trim();
+        return key.Length >= 16 && key.Length <= 256 && key.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
+            ? true
+            : throw new InvalidDataException($"the agent key file '{path}' does not hold an agent key (16 to 256 characters of A-Z a-z 0-9 - _); it is left as it is");
+    }
+
     /// <summary>A new id for <paramref name="machineName"/>: the name with every character outside
     /// <c>[A-Za-z0-9._:@-]</c> turned into <c>-</c> (at most 119 of them; <c>agent</c> when none is left), a
     /// <c>-</c>, and <see cref="SuffixLength"/> random characters. Always a valid agent id.</summary>

@@ -30,6 +30,12 @@ public sealed record AgentOptions
     /// <summary>The credential sent in hello. Default: empty.</summary>
     public string Token { get; init; } = string.Empty;
 
+    /// <summary>This agent's own secret, sent in hello: the hub binds <see cref="AgentId"/> to the first key it sees for it
+    /// and refuses the id with any other key, so no one else with the token can take the id over (docs/protocol.md, Agent
+    /// keys). <c>drover agent</c> keeps one in its state directory (<see cref="AgentIdentity.LoadOrCreateKey"/>). Default:
+    /// empty, no key (the id can be taken over by anyone with the token, as before).</summary>
+    public string AgentKey { get; init; } = string.Empty;
+
     /// <summary>Free-form labels sent in hello (used by the hub for placement). Default: none.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -286,7 +292,8 @@ public sealed record AgentOptions
         AgentVersion,
         Labels,
         Capabilities,
-        JobSlots);
+        JobSlots,
+        AgentKey);
 
     private static void RequirePositive(List<ValidationResult> errors, TimeSpan value, string name)
     {

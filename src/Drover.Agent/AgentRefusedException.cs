@@ -45,5 +45,5 @@ public sealed class AgentRefusedException : Exception
 
     /// <summary>Whether a refusal with this code ends the agent's run instead of being retried.</summary>
     public static bool IsPermanent(ErrorCode code) =>
-        code is ErrorCode.AuthenticationFailed or ErrorCode.InvalidAgentId or ErrorCode.UnsupportedVersion;
+        code is ErrorCode.AuthenticationFailed or ErrorCode.InvalidAgentId or ErrorCode.UnsupportedVersion or ErrorCode.AgentKeyMismatch;
 }

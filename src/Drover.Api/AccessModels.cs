@@ -15,5 +15,6 @@ public sealed record AuditEntryView(long Id, DateTimeOffset At, string Actor, st
 /// <summary>A page of the audit log, oldest first; <see cref="Next"/> is the <c>after</c> value of the next page (null at the end).</summary>
 public sealed record AuditPage(IReadOnlyList<AuditEntryView> Items, long? Next);
 
-/// <summary>What the HTTP API's gate refused since the hub started (<c>/api/stats</c> → <c>access</c>).</summary>
-public sealed record AccessView(long Unauthenticated, long Forbidden, long BadHost, long CrossOrigin);
+/// <summary>What the HTTP API's gate refused since the hub started, agent ids bound to agent keys now, and hellos refused
+/// since the start because their key did not match (<c>/api/stats</c> → <c>access</c>).</summary>
+public sealed record AccessView(long Unauthenticated, long Forbidden, long BadHost, long CrossOrigin, int AgentKeysBound = 0, long AgentKeyMismatches = 0);

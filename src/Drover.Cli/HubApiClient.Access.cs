@@ -29,6 +29,16 @@ internal sealed partial class HubApiClient
         return await SendJsonAsync(request, ApiJsonContext.Default.TokenView, RequestTimeout, cancellationToken);
     }
 
+    /// <summary><c>DELETE /api/agents/{id}/key</c>: the id binds again at its next hello with a key.</summary>
+    public async Task ForgetAgentKeyAsync(string id, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RequestTimeout);
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "api/agents/" + Uri.EscapeDataString(id) + "/key");
+        using var response = await SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token, cancellationToken);
+        await ThrowIfErrorAsync(response, cancellationToken);
+    }
+
     /// <summary><c>GET /api/audit</c>: one page, oldest first.</summary>
     public Task<AuditPage> ReadAuditAsync(long after, int limit, CancellationToken cancellationToken) =>
         GetJsonAsync($"api/audit?after={after}&limit={limit}", ApiJsonContext.Default.AuditPage, cancellationToken);

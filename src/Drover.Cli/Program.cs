@@ -16,6 +16,7 @@ var root = new RootCommand("Drover: one hub drives a fleet of agents. Run 'drove
     JobCommands.CreateCancel(),
     AccessCommands.CreateTokens(),
     AccessCommands.CreateAudit(),
+    AccessCommands.CreateAgents(),
 };
 
 var parsed = root.Parse(args);

@@ -59,7 +59,8 @@ public sealed class DroverHub : IAsyncDisposable
         Admission = new AdmissionControl(options.AdmitPerSecond, Time);
         Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>());
         Jobs = new JobDispatcher(jobStore, options, LoggerFactory);
-        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), LoggerFactory.CreateLogger<AgentSessions>());
+        AgentKeys = new AgentKeys(accessStore, Time, LoggerFactory.CreateLogger<AgentKeys>());
+        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), LoggerFactory.CreateLogger<AgentSessions>()) { AgentKeys = AgentKeys };
         Liveness = new LivenessSweep(options, Registry, Stats, Schedule, Admission, Sessions, Jobs, LoggerFactory.CreateLogger<LivenessSweep>());
         _fleetView = new FleetView(options, Registry, Stats, Schedule, Admission, Liveness, Sessions);
         _acceptLoop = new AgentAcceptLoop(Sessions, Time);
@@ -67,7 +68,7 @@ public sealed class DroverHub : IAsyncDisposable
         Tokens = new ApiTokens(accessStore, Time);
         var audit = new AuditLog(accessStore, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
         var gate = new ApiGate(options, Tokens, LoggerFactory.CreateLogger<ApiGate>());
-        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, audit, gate);
+        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, audit, gate) { AgentKeys = AgentKeys };
     }
 
     public HubOptions Options { get; }
@@ -127,6 +128,8 @@ public sealed class DroverHub : IAsyncDisposable
     internal JobDispatcher Jobs { get; }
 
     internal ApiTokens Tokens { get; }
+
+    internal AgentKeys AgentKeys { get; }
 
     /// <summary>Makes an API token (the HTTP API needs one on every route but <c>/healthz</c>) and returns its text, which
     /// exists nowhere else: the hub keeps only its hash. Call it after <see cref="StartAsync"/>.</summary>
@@ -214,6 +217,7 @@ public sealed class DroverHub : IAsyncDisposable
         await Jobs.LoadAsync(cancellationToken).ConfigureAwait(false);
         await _accessStore.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await Tokens.LoadAsync(cancellationToken).ConfigureAwait(false);
+        await AgentKeys.LoadAsync(cancellationToken).ConfigureAwait(false);
         await AdminTokenSetup.ApplyAsync(Options, Tokens, _logger, cancellationToken).ConfigureAwait(false);
         _storesOpen = true;
 
@@ -298,6 +302,7 @@ public sealed class DroverHub : IAsyncDisposable
         }
 
         await Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await AgentKeys.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
         Jobs.Writer.Complete();
         if (_jobWriterLoop is not null)
         {

@@ -142,4 +142,6 @@ internal static partial class Log
 
     [LoggerMessage(604, LogLevel.Warning, "The configured admin token {TokenId} is revoked and stays so: configure a new one (drover tokens generate)")]
     public static partial void ProvisionedTokenRevoked(ILogger logger, string tokenId);
+    [LoggerMessage(606, LogLevel.Error, "{Count} agent key bindings could not be stored (they hold until the hub stops; the agents bind again after a restart): {Error}")]
+    public static partial void AgentKeysNotStored(ILogger logger, int count, string error);
 }

@@ -41,4 +41,9 @@ public enum ErrorCode : ushort
     /// <summary>Too many connections from the agent's source address, too many failed authentications from it, or too
     /// many sessions of its agent id in a short time; reconnect no sooner than the retry-after.</summary>
     RateLimited = 17,
+
+    /// <summary>The agent id is bound to another agent key than the one this hello carries (or carries none): another
+    /// machine holds the id, or this agent lost its state directory. Retrying does not help: an operator forgets the old
+    /// binding (<c>drover agents forget-key ID</c>) or the agent takes another id.</summary>
+    AgentKeyMismatch = 18,
 }

@@ -1,6 +1,8 @@
 namespace Drover.Protocol;
 
-/// <summary>The agent's first frame: who it is and which protocol versions it speaks.</summary>
+/// <summary>The agent's first frame: who it is and which protocol versions it speaks. <see cref="AgentKey"/>, the agent's
+/// own secret that the hub binds its id to at the first hello that carries one (docs/protocol.md, Agent keys), is an
+/// optional last field: written only when not empty, so a hello without it is byte for byte what it always was.</summary>
 public sealed record Hello(
     ushort MinVersion,
     ushort MaxVersion,
@@ -9,13 +11,14 @@ public sealed record Hello(
     string AgentVersion,
     IReadOnlyDictionary<string, string> Labels,
     IReadOnlyList<string> Capabilities,
-    ushort JobSlots) : Message
+    ushort JobSlots,
+    string AgentKey = "") : Message
 {
     public override MessageType Type => MessageType.Hello;
 
     public override int PayloadSize =>
         4 + 2 + 2 + Protocol.PayloadSize.Of(AgentId) + Protocol.PayloadSize.Of(Credential) + Protocol.PayloadSize.Of(AgentVersion)
-        + Protocol.PayloadSize.Of(Labels) + Protocol.PayloadSize.Of(Capabilities) + 2;
+        + Protocol.PayloadSize.Of(Labels) + Protocol.PayloadSize.Of(Capabilities) + 2 + (AgentKey.Length == 0 ? 0 : Protocol.PayloadSize.Of(AgentKey));
 
     public override void WritePayload(ref PayloadWriter writer)
     {
@@ -28,6 +31,10 @@ public sealed record Hello(
         writer.WriteMap(Labels);
         writer.WriteList(Capabilities);
         writer.WriteU16(JobSlots);
+        if (AgentKey.Length > 0)
+        {
+            writer.WriteString(AgentKey);
+        }
     }
 
     internal static Hello Read(ref PayloadReader reader)
@@ -46,7 +53,8 @@ public sealed record Hello(
             reader.ReadString(),
             reader.ReadMap(),
             reader.ReadList(),
-            reader.ReadU16());
+            reader.ReadU16(),
+            reader.Remaining > 0 ? reader.ReadString() : string.Empty);
     }
 }
 

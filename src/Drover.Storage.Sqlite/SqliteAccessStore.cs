@@ -111,6 +111,73 @@ public sealed class SqliteAccessStore : IAccessStore
     }
 
     /// <inheritdoc/>
+    public Task<IReadOnlyList<AgentKeyRecord>> ListAgentKeysAsync(CancellationToken cancellationToken)
+    {
+        _writer.ThrowIfNotReady();
+        return _file.ReadAsync<IReadOnlyList<AgentKeyRecord>>(
+            async (connection, ct) =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT agent_id, key_hash, bound_at, bound_from FROM agent_keys";
+                var keys = new List<AgentKeyRecord>();
+                var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        keys.Add(new AgentKeyRecord(reader.GetString(0), (byte[])reader.GetValue(1), FromUnixMs(reader.GetInt64(2)), reader.GetString(3)));
+                    }
+                }
+
+                return keys;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task BindAgentKeysAsync(IReadOnlyList<AgentKeyRecord> keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        _writer.ThrowIfNotReady();
+        return _writer.InTransactionAsync(
+            async (commands, transaction, ct) =>
+            {
+                var command = commands.Get(
+                    "INSERT INTO agent_keys (agent_id, key_hash, bound_at, bound_from) VALUES ($id, $hash, $at, $from) " +
+                    "ON CONFLICT (agent_id) DO UPDATE SET key_hash = excluded.key_hash, bound_at = excluded.bound_at, bound_from = excluded.bound_from",
+                    transaction);
+                foreach (var key in keys)
+                {
+                    command.Bind("$id", SqliteType.Text, key.AgentId)
+                        .Bind("$hash", SqliteType.Blob, key.KeyHash)
+                        .Bind("$at", SqliteType.Integer, key.BoundAt.ToUnixTimeMilliseconds())
+                        .Bind("$from", SqliteType.Text, key.BoundFrom);
+                    await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
+
+                return keys.Count;
+            },
+            $"{keys.Count} agent key bindings",
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> ForgetAgentKeyAsync(string agentId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        _writer.ThrowIfNotReady();
+        return _writer.InTransactionAsync(
+            async (commands, transaction, ct) =>
+            {
+                var command = commands.Get("DELETE FROM agent_keys WHERE agent_id = $id", transaction);
+                command.Bind("$id", SqliteType.Text, agentId);
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
+            },
+            $"forgetting the key of agent '{agentId}'",
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
     public Task<long> AppendAuditAsync(AuditRecord entry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entry);

@@ -17,6 +17,15 @@ public interface IAccessStore : IAsyncDisposable
     /// already revoked (nothing changed).</summary>
     Task<bool> RevokeTokenAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
 
+    /// <summary>Every agent id's bound key (its hash).</summary>
+    Task<IReadOnlyList<AgentKeyRecord>> ListAgentKeysAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stores bindings, all in one transaction; a binding for an id that has one replaces it.</summary>
+    Task BindAgentKeysAsync(IReadOnlyList<AgentKeyRecord> keys, CancellationToken cancellationToken);
+
+    /// <summary>Removes an id's binding; false when it had none.</summary>
+    Task<bool> ForgetAgentKeyAsync(string agentId, CancellationToken cancellationToken);
+
     /// <summary>Appends one entry to the audit log; its <see cref="AuditRecord.Id"/> is ignored and the stored one
     /// (ascending, never reused) returned.</summary>
     Task<long> AppendAuditAsync(AuditRecord entry, CancellationToken cancellationToken);
@@ -52,6 +61,9 @@ public static class TokenKinds
     /// <summary>An operator's token for the HTTP API.</summary>
     public const string Api = "api";
 }
+
+/// <summary>An agent id bound to the key its agent presented first (trust on first use): only the SHA-256 of the key.</summary>
+public sealed record AgentKeyRecord(string AgentId, byte[] KeyHash, DateTimeOffset BoundAt, string BoundFrom);
 
 /// <summary>One thing an operator did.</summary>
 /// <param name="Id">Ascending, assigned by the store.</param>

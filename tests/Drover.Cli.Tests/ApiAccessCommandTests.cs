@@ -126,6 +126,32 @@ public sealed class ApiAccessCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_second_agent_claiming_a_bound_id_exits_1_until_an_operator_forgets_the_binding()
+    {
+        var hub = $"127.0.0.1:{(await _serve!.WaitForLineAsync(EndToEndTests.ServeListening)).Groups[1].Value}";
+        string[] agentArgs = ["agent", "--hub", hub, "--ca", CaFile, "--id", "twin"];
+        await using var first = DroverProcess.Start([.. agentArgs, "--state-dir", Path.Combine(_dir, "first")]);
+        await first.WaitForLineAsync("twin connected to");
+        Assert.True(File.Exists(Path.Combine(_dir, "first", Drover.Agent.AgentIdentity.KeyFileName)));
+
+        // Another machine (another state directory, so another key) with the same id: refused, and it stops.
+        await using (var second = DroverProcess.Start([.. agentArgs, "--state-dir", Path.Combine(_dir, "second")]))
+        {
+            Assert.Equal(1, await second.WaitForExitAsync());
+            Assert.Contains("AgentKeyMismatch", second.Output, StringComparison.Ordinal);
+            Assert.Contains("drover agents forget-key twin", second.Output, StringComparison.Ordinal);
+        }
+
+        first.Terminate();
+        Assert.Equal(0, await first.WaitForExitAsync());
+        var (exit, output, error) = await CliAsync(File.ReadAllText(AdminTokenFile).Trim(), "agents", "forget-key", "twin", "--ca", CaFile);
+        Assert.True(exit == 0, error);
+        Assert.Contains("no longer bound", output, StringComparison.Ordinal);
+        await using var moved = DroverProcess.Start([.. agentArgs, "--state-dir", Path.Combine(_dir, "second")]);
+        await moved.WaitForLineAsync("twin connected to");
+    }
+
+    [Fact]
     public async Task An_insecure_hub_refuses_to_serve_its_API_beyond_loopback()
     {
         var (exit, output, error) = await DroverProcess.RunAsync("serve", "--insecure", "--listen", "127.0.0.1:0", "--http", "0.0.0.0:0", "--data", Path.Combine(_dir, "open"));

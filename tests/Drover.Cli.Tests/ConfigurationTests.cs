@@ -240,8 +240,8 @@ public sealed class ConfigurationTests : IDisposable
         // Not settings (they are objects): the clock, the loggers, the status provider, the version string, and the TLS
         // objects that settings make (HubOptions.Tls from insecure/tls-cert/tls-key/tls-name, AgentOptions.Trust from
         // ca/hub-fingerprint/insecure: those have their own rules and tests), and what serve derives from other settings
-        // (AdminTokenFile from data, ApiHostNames from tls-name and http-host).
-        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames)];
+        // (AdminTokenFile from data, ApiHostNames from tls-name and http-host; the agent key from state-dir).
+        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames), nameof(AgentOptions.AgentKey)];
         foreach (var property in typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && !notSettings.Contains(p.Name)))
         {
             Assert.True(ServeSettings.Catalog.SettingOf(property.Name) is not null, $"HubOptions.{property.Name} has no setting");
@@ -304,6 +304,7 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void Without_an_id_the_agent_takes_the_one_kept_in_its_state_directory()
     {
         var state = Path.Combine(_dir, "state");
@@ -318,11 +319,18 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal(first, config.WithStoredId().Agent.AgentId);
         Assert.Contains("agent-" + first, config.WithStoredId().Agent.WorkDirectory, StringComparison.Ordinal);
 
-        // A given id wins and writes nothing.
+        // The agent key is kept there too, made once, readable by the agent's user only.
+        var key = config.WithStoredId().Agent.AgentKey;
+        Assert.Equal(43, key.Length);
+        Assert.Equal(key, config.WithStoredId().Agent.AgentKey);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(state, Drover.Agent.AgentIdentity.KeyFileName)));
+
+        // A given id wins and writes no id file; the key is still the state directory's.
         var other = Path.Combine(_dir, "other");
         Dictionary<string, string?> withId = new() { ["agent:hub"] = "127.0.0.1:7400", ["agent:insecure"] = "true", ["agent:id"] = "given-01", ["agent:state-dir"] = other };
         Assert.True(TryLoad(AgentSettings.Catalog, null, [], withId, out var given, out error), error);
         Assert.Equal("given-01", given.WithStoredId().Agent.AgentId);
-        Assert.False(Directory.Exists(other));
+        Assert.False(File.Exists(Path.Combine(other, Drover.Agent.AgentIdentity.FileName)));
+        Assert.True(File.Exists(Path.Combine(other, Drover.Agent.AgentIdentity.KeyFileName)));
     }
 }

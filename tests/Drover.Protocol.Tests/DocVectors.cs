@@ -16,6 +16,7 @@ internal static class DocVectors
             Capabilities: ["files", "shell"],
             JobSlots: 4),
         ["hello-empty-collections"] = new Hello(1, 3, "a", "", "", new Dictionary<string, string>(), [], 0),
+        ["hello-agent-key"] = new Hello(1, 1, "a", "", "", new Dictionary<string, string>(), [], 0, "k3y-0123456789ab"),
         ["welcome"] = new Welcome(
             Version: 1,
             SessionEpoch: 42,

@@ -107,6 +107,22 @@ internal static class AccessCommands
         return command;
     }
 
+    /// <summary><c>drover agents forget-key ID</c>: removes an agent id's key binding (admin).</summary>
+    public static Command CreateAgents()
+    {
+        var id = new Argument<string>("ID") { Description = "The agent id" };
+        var api = new ApiAccess();
+        var forget = new Command("forget-key", "Forget the agent key an id is bound to, so that its next hello with a key binds it again (an agent that lost its state directory, or an id that moved to another machine)") { id };
+        api.AddTo(forget);
+        forget.SetAction(async (parse, cancellationToken) => await HubApiClient.RunAsync(api, parse, async client =>
+        {
+            await client.ForgetAgentKeyAsync(parse.GetValue(id)!, cancellationToken);
+            Console.Out.WriteLine($"agent {parse.GetValue(id)} is no longer bound to a key");
+            return ExitCodes.Ok;
+        }));
+        return new Command("agents", "Manage agents' identities (admin scope)") { forget };
+    }
+
     /// <summary><c>drover audit</c>: who submitted, cancelled, made and revoked what, and when.</summary>
     public static Command CreateAudit()
     {

@@ -36,11 +36,15 @@ internal sealed record AgentConfig
 
     public LoggingConfig Logging { get; init; } = new();
 
-    /// <summary>This config with its agent id: the one given, else the one kept in the state directory, made there on the
-    /// first start (<see cref="AgentIdentity.LoadOrCreate"/>, which throws when it cannot read or write it).</summary>
-    public AgentConfig WithStoredId() => Id is not null
-        ? this
-        : this with { Agent = Agent with { AgentId = AgentIdentity.LoadOrCreate(StateDirectory ?? AgentIdentity.DefaultStateDirectory()) } };
+    /// <summary>This config with its agent id (the one given, else the one kept in the state directory, made there on the
+    /// first start: <see cref="AgentIdentity.LoadOrCreate"/>) and its agent key (always the one kept in the state directory:
+    /// <see cref="AgentIdentity.LoadOrCreateKey"/>); both throw when they cannot read or write their file.</summary>
+    public AgentConfig WithStoredId()
+    {
+        var state = StateDirectory ?? AgentIdentity.DefaultStateDirectory();
+        var agent = Agent with { AgentKey = AgentIdentity.LoadOrCreateKey(state) };
+        return this with { Agent = Id is not null ? agent : agent with { AgentId = AgentIdentity.LoadOrCreate(state) } };
+    }
 
     /// <summary>The CA file the hub's certificate must chain to, or "system"; makes <see cref="AgentOptions.Trust"/>.</summary>
     public string? Ca { get; init; }

@@ -41,6 +41,14 @@ internal sealed partial class AgentSessions
             return;
         }
 
+        // After the token (a client without it cannot bind an id), before anything is attached: an impostor's hello for a
+        // bound id leaves the session of the id's agent untouched.
+        if (AgentKeys?.Check(hello.AgentId, hello.AgentKey, connection.RemoteAddress) == Security.AgentKeyVerdict.Mismatch)
+        {
+            RefuseKeyMismatch(connection, hello);
+            return;
+        }
+
         if (hello.Labels.Count > MaxLabels)
         {
             RefuseHello(connection, hello, ErrorCode.Malformed, TimeSpan.Zero, $"{hello.Labels.Count} labels; the limit is {MaxLabels}");
@@ -151,6 +159,15 @@ internal sealed partial class AgentSessions
         ConnectionLog.AuthRefused(SourceKey.From(address), connection.RemoteAddress, LogText.Escape(hello.AgentId), code, detail);
         connection.Refuse(code, retryAfter, detail);
         return false;
+    }
+
+    private void RefuseKeyMismatch(AgentConnection connection, Hello hello)
+    {
+        var detail = hello.AgentKey.Length == 0
+            ? $"agent id {hello.AgentId} is bound to an agent key and this hello carries none"
+            : $"agent id {hello.AgentId} is bound to another agent key: another machine holds this id, or this agent lost its state directory (an operator can remove the binding: drover agents forget-key {hello.AgentId})";
+        ConnectionLog.AuthRefused(SourceKey.From(connection.RemoteIPAddress), connection.RemoteAddress, LogText.Escape(hello.AgentId), ErrorCode.AgentKeyMismatch, LogText.Escape(detail, LogText.LongTextMaxLength));
+        connection.Refuse(ErrorCode.AgentKeyMismatch, TimeSpan.Zero, detail);
     }
 
     /// <summary>Refuses the hello of a connection that came over its source's rate, with a retry-after that points at the moment the accept loop gave it (logged there, once a minute per source).</summary>

@@ -7,7 +7,8 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Drover.Hub.Http;
 
-/// <summary><c>/api/tokens</c> (make, list, revoke API tokens) and <c>/api/audit</c> (the audit log): admin scope only.</summary>
+/// <summary><c>/api/tokens</c> (make, list, revoke API tokens), <c>/api/agents/{id}/key</c> (forget an agent id's key
+/// binding) and <c>/api/audit</c> (the audit log): admin scope only.</summary>
 internal static class AccessEndpoints
 {
     private const int MaxNameLength = 200;
@@ -18,6 +19,19 @@ internal static class AccessEndpoints
         tokens.MapGet(string.Empty, () => Results.Json(new TokenList([.. api().Tokens.List().Select(token => ToView(api().Tokens, token))]), ApiJsonContext.Default.TokenList));
         tokens.MapPost(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => CreateAsync(api(), context)));
         tokens.MapDelete("/{id}", (HttpContext context, string id) => RevokeAsync(api(), context, id));
+
+        // An agent id's key binding (docs/protocol.md, Agent keys): forgotten so that the id binds again at its next hello.
+        app.MapDelete("/api/agents/{id}/key", async (HttpContext context, string id) =>
+        {
+            var hub = api();
+            if (hub.AgentKeys is not { } keys || !await keys.ForgetAsync(id, context.RequestAborted).ConfigureAwait(false))
+            {
+                return ApiResults.Error($"agent '{id}' has no key binding", StatusCodes.Status404NotFound);
+            }
+
+            await hub.Audit.RecordAsync(ApiGate.CallerOf(context)!, ApiGate.SourceOf(context), "agent.forget-key", id, string.Empty, CancellationToken.None).ConfigureAwait(false);
+            return Results.NoContent();
+        }).WithMetadata(RequiredScope.Admin);
 
         app.MapGet("/api/audit", (Delegate)(Func<HttpContext, Task<IResult>>)(context => ReadAuditAsync(api().Audit, context))).WithMetadata(RequiredScope.Admin);
     }

@@ -115,6 +115,8 @@ internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetSt
 
     public ApiGate Gate { get; } = gate;
 
+    public AgentKeys? AgentKeys { get; init; }
+
     public IFleetView Fleet { get; } = fleet;
 
     public IFleetStore Store { get; } = store;

@@ -15,7 +15,8 @@ internal static class StatsEndpoints
         app.MapGet("/api/stats", (string? seconds, CancellationToken cancellationToken) =>
         {
             var hub = api();
-            return GetStatsAsync(hub.Fleet, hub.JobStore, hub.Jobs, hub.Gate.View, seconds, cancellationToken);
+            var access = hub.AgentKeys is { } keys ? hub.Gate.View with { AgentKeysBound = keys.Bound, AgentKeyMismatches = keys.Refused } : hub.Gate.View;
+            return GetStatsAsync(hub.Fleet, hub.JobStore, hub.Jobs, access, seconds, cancellationToken);
         });
 
     private static async Task<IResult> GetStatsAsync(IFleetView fleet, IJobStore jobStore, IJobControl jobs, AccessView access, string? seconds, CancellationToken cancellationToken)

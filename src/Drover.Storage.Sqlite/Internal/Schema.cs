@@ -118,7 +118,8 @@ internal static class Schema
         CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('done', 'dead', 'cancelled');
         """,
 
-        // 3 -> 4: access (SqliteAccessStore): tokens, of which only a hash of the secret is kept, and the audit log.
+        // 3 -> 4: access (SqliteAccessStore): tokens, of which only a hash of the secret is kept, the agent keys agent ids
+        // are bound to (a hash too), and the audit log.
         """
         CREATE TABLE tokens (
             id          TEXT    NOT NULL PRIMARY KEY,
@@ -130,6 +131,12 @@ internal static class Schema
             created_by  TEXT    NOT NULL,
             expires_at  INTEGER NULL,
             revoked_at  INTEGER NULL
+        );
+        CREATE TABLE agent_keys (
+            agent_id   TEXT    NOT NULL PRIMARY KEY,
+            key_hash   BLOB    NOT NULL,
+            bound_at   INTEGER NOT NULL,
+            bound_from TEXT    NOT NULL
         );
         CREATE TABLE audit_log (
             id     INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,

@@ -14,8 +14,8 @@ namespace Drover.Cli.Tests;
 /// (RSS within 10 % of the baseline taken before the flood), and keep every honest agent online and on time.</summary>
 /// <remarks>What the baseline includes, so that the comparison measures what the flood leaves behind and nothing
 /// else: the 500 honest agents, the 200 agent ids the hostile connections say hello with (registered before, so the
-/// flood adds no agent the hub must keep), and a warm-up of 3,000 mutated frames from the same generator (every path
-/// the flood takes, compiled once: code is not a leak).</remarks>
+/// flood adds no agent the hub must keep), and a warm-up of 10,000 mutated frames from the same generator in two halves
+/// (every path the flood takes, compiled and tiered up: code is not a leak).</remarks>
 [Collection(ConnectionFloodsRunAlone.Name)]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "xunit v2 ends a test class through IAsyncLifetime.DisposeAsync, which disposes the field.")]
 public sealed class FrameFuzzFloodTests : IAsyncLifetime
@@ -24,7 +24,7 @@ public sealed class FrameFuzzFloodTests : IAsyncLifetime
     private const int Seed = 100_005; // issue 10, item 5
     private const int HonestAgents = 500;
     private const int HostileIds = 200;
-    private const int WarmUpFrames = 3_000;
+    private const int WarmUpFrames = 10_000;
     private const int FloodFrames = 100_000;
     private const int Concurrency = 250;
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
@@ -62,12 +62,21 @@ public sealed class FrameFuzzFloodTests : IAsyncLifetime
 
         var hostileIds = Enumerable.Range(0, HostileIds).Select(i => $"hostile-{i:D3}").ToList();
         var generator = new MutatedFrames(Seed, Token, hostileIds);
-        var warmUp = generator.Take(WarmUpFrames);
+        var warmUp = new[] { generator.Take(WarmUpFrames / 2), generator.Take(WarmUpFrames / 2) };
         var scripts = generator.Take(FloodFrames);
+        var kinds = scripts.SelectMany(script => script.Mutations).GroupBy(m => m).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count():N0}");
+        Log($"flood script: {scripts.Count:N0} connections ({scripts.Count(script => script.Welcomed):N0} with a valid hello), mutated frames: {string.Join(", ", kinds)}");
         await RegisterAsync(agentPort, hostileIds);
-        var warmUpRun = new HostileConnections();
-        await warmUpRun.RunAsync(agentPort, warmUp, Concurrency, deadline.Token);
-        Log($"warm-up: {warmUpRun}");
+        foreach (var half in warmUp)
+        {
+            // Twice, a second apart: the first half compiles the flood's paths, the second (after the runtime's call
+            // counting has begun) recompiles the hot ones at tier 1, so that the flood adds no code to the RSS.
+            var warmUpRun = new HostileConnections();
+            await warmUpRun.RunAsync(agentPort, half, Concurrency, deadline.Token);
+            Log($"warm-up: {warmUpRun}");
+            await Task.Delay(TimeSpan.FromSeconds(1), deadline.Token);
+        }
+
         var baseline = await SettledRssAsync(hub.Id, deadline.Token);
         var before = await _api.StatsAsync();
         Log($"baseline: RSS {baseline:N0} KiB; {Describe(before)}; {MemoryLines(hub.Id)}");
@@ -125,9 +134,10 @@ public sealed class FrameFuzzFloodTests : IAsyncLifetime
 
     private void Log(string line) => _output.WriteLine($"{_clock.Elapsed.TotalSeconds,5:F1} s  {line}");
 
-    /// <summary>The kinds of resident memory, from /proc/PID/status: anonymous (heaps, stacks), file-backed (code), shared.</summary>
+    /// <summary>The kinds of resident memory, from /proc/PID/status: anonymous (heaps, stacks), file-backed (mapped
+    /// assemblies and libraries), shared (the JIT's code, mapped twice through a memfd for W^X).</summary>
     private static string MemoryLines(int pid) => string.Join(", ", File.ReadLines($"/proc/{pid}/status")
-        .Where(l => l.StartsWith("RssAnon", StringComparison.Ordinal) || l.StartsWith("RssFile", StringComparison.Ordinal) || l.StartsWith("Threads", StringComparison.Ordinal))
+        .Where(l => l.StartsWith("RssAnon", StringComparison.Ordinal) || l.StartsWith("RssFile", StringComparison.Ordinal) || l.StartsWith("RssShmem", StringComparison.Ordinal) || l.StartsWith("Threads", StringComparison.Ordinal))
         .Select(l => string.Join(' ', l.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))));
 
     private static string Describe(StatsView stats) =>

@@ -4,11 +4,15 @@ namespace Drover.Fuzz;
 /// exception (type, message, stack) for every finding.</summary>
 public static class Replay
 {
+    /// <summary>True once <see cref="SetTraceMap"/> has given the instrumentation its map.</summary>
+    private static bool _traceMapSet;
+
     /// <summary>Returns 0 when no input was a finding, 1 otherwise (2 when a path does not exist).</summary>
     public static int Run(IEnumerable<string> paths, TextWriter output)
     {
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(output);
+        SetTraceMap();
         var findings = 0;
         foreach (var path in paths)
         {
@@ -47,6 +51,18 @@ public static class Replay
 
         output.WriteLine(findings == 0 ? "no findings" : $"{findings} findings");
         return findings == 0 ? 0 : 1;
+    }
+
+    /// <summary>Gives the instrumentation a map to write to, so that a build instrumented by sharpfuzz
+    /// (artifacts/fuzz/bin) replays as the plain build does instead of failing on a null map (under afl-fuzz the map is
+    /// afl's shared memory). Ownership: allocated once here, never freed: the process ends after the replay.</summary>
+    private static unsafe void SetTraceMap()
+    {
+        if (!_traceMapSet)
+        {
+            SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
+            _traceMapSet = true;
+        }
     }
 
     /// <summary>Null when the input passes the target, else what escaped it.</summary>

@@ -33,7 +33,7 @@ public sealed record AgentPage(IReadOnlyList<AgentView> Items, int Total, string
 public sealed record AgentDetail(AgentView Agent, IReadOnlyList<StatusView> History);
 
 /// <summary>Fleet counters for the dashboard and `drover clients`. <see cref="IdFlaps"/>: the flaps of every agent id
-/// since the hub started (see <see cref="AgentView.IdFlaps"/>).</summary>
+/// since the hub started (see <see cref="AgentView.IdFlaps"/>). <see cref="Access"/>: requests the API's gate refused.</summary>
 public sealed record StatsView(
     string HubId,
     DateTimeOffset StartedAt,
@@ -50,7 +50,8 @@ public sealed record StatsView(
     ConnectionsView Connections,
     ProcessView Process,
     JobStatsView Jobs,
-    long IdFlaps);
+    long IdFlaps,
+    AccessView Access);
 
 /// <summary>The agent port's connections: held now, their caps, and what was refused or closed since start.</summary>
 public sealed record ConnectionsView(
@@ -62,7 +63,38 @@ public sealed record ConnectionsView(
     long RefusedOverConnections,
     long RefusedOverPending,
     long HandshakeTimeouts,
-    long AcceptErrors);
+    long AcceptErrors,
+    ConnectionRateLimitsView Limits);
+
+/// <summary>The agent port's limits per source address and per agent id (docs/operations.md, "Limits per source and per
+/// agent id"): the settings, and what they refused since start.</summary>
+/// <param name="ConnectionRate">New connections per second per source (0: off).</param>
+/// <param name="ConnectionBurst">Connections a source may open at once.</param>
+/// <param name="TrackedSources">Sources in the table now (at most 65,536).</param>
+/// <param name="UntrackedSources">New sources let through untracked because the table was full.</param>
+/// <param name="RefusedOverRate">Connections over their source's rate whose hello was refused with a retry-after.</param>
+/// <param name="ResetOverRate">Connections reset at accept: their source kept pushing.</param>
+/// <param name="AuthFailures">Hellos with a wrong token.</param>
+/// <param name="AuthPenalties">Blocks started for wrong tokens.</param>
+/// <param name="PenalizedSources">Sources blocked for wrong tokens now.</param>
+/// <param name="RefusedPenalized">Hellos refused because their source was blocked.</param>
+/// <param name="FlapBans">Bans of agent ids that started too many sessions.</param>
+/// <param name="RefusedFlapping">Hellos refused because their agent id was banned (those that started a ban included).</param>
+/// <param name="FlappingIds">Agent ids watched for flapping now (reconnected within the window, banned, or with offences).</param>
+public sealed record ConnectionRateLimitsView(
+    int ConnectionRate,
+    int ConnectionBurst,
+    int TrackedSources,
+    long UntrackedSources,
+    long RefusedOverRate,
+    long ResetOverRate,
+    long AuthFailures,
+    long AuthPenalties,
+    int PenalizedSources,
+    long RefusedPenalized,
+    long FlapBans,
+    long RefusedFlapping,
+    int FlappingIds);
 
 /// <summary>The hub process's own memory and GC figures.</summary>
 public sealed record ProcessView(long WorkingSetBytes, long ManagedHeapBytes, long GcCommittedBytes, long GcFragmentedBytes, int Gen0Collections, int Gen1Collections, int Gen2Collections, int Threads);
@@ -83,6 +115,11 @@ public sealed record ApiError(string Error);
 [JsonSerializable(typeof(ResultView))]
 [JsonSerializable(typeof(SubmitResponse))]
 [JsonSerializable(typeof(JobStatsView))]
+[JsonSerializable(typeof(TokenCreated))]
+[JsonSerializable(typeof(TokenView))]
+[JsonSerializable(typeof(TokenList))]
+[JsonSerializable(typeof(AuditPage))]
+[JsonSerializable(typeof(List<AuditEntryView>))]
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(double))]
 [JsonSerializable(typeof(bool))]

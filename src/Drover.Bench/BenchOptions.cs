@@ -74,6 +74,9 @@ public sealed record BenchOptions
     /// <summary>The external hub's HTTP API (for arrivals); default: the hub's address, port 7401.</summary>
     public Uri? HubApi { get; init; }
 
+    /// <summary>The external hub's API token (submit scope for the jobs mode; read for the fleet figures).</summary>
+    public string? ApiToken { get; init; }
+
     public string Token { get; init; } = "bench-token";
 
     /// <summary>The agent port over TLS, as <c>drover serve</c> has it by default (the simulated agents pin the bench

@@ -13,7 +13,7 @@ namespace Drover.Cli;
 /// <summary>The hub's HTTP API as the operator commands use it (docs/http-api.md).
 /// Every failure comes out as one <see cref="HubApiException"/>: the hub could not be reached, did not
 /// answer in time, or answered an error (its <c>{"error"}</c> text in the message).</summary>
-internal sealed class HubApiClient : IDisposable
+internal sealed partial class HubApiClient : IDisposable
 {
     /// <summary>How long an ordinary request may take.</summary>
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
@@ -22,40 +22,49 @@ internal sealed class HubApiClient : IDisposable
     private static readonly TimeSpan UploadTimeout = TimeSpan.FromMinutes(10);
 
     private readonly HttpClient _http;
+    private readonly Func<string?> _certificateFailure = () => null;
 
-    private HubApiClient(Uri baseAddress)
+    private HubApiClient(ApiTarget target)
     {
-        _http = new HttpClient { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
+        var handler = new SocketsHttpHandler();
+        if (target.BaseAddress.Scheme == Uri.UriSchemeHttps && target.CertificateCheck(out _certificateFailure) is { } check)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = check;
+        }
+
+        _http = new HttpClient(handler) { BaseAddress = target.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
+        if (target.Token is { } token)
+        {
+            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
     }
 
     public Uri BaseAddress => _http.BaseAddress!;
 
-    /// <summary>The <c>--api URL</c> option shared by the operator commands.</summary>
-    public static Option<string?> CreateApiOption() => new("--api") { Description = "The hub's HTTP API (default: $DROVER_API or http://127.0.0.1:7401)" };
+    /// <summary>A client for <paramref name="target"/>.</summary>
+    public static HubApiClient Create(ApiTarget target) => new(target);
 
-    /// <summary>A client for <paramref name="api"/> (the --api value), else $DROVER_API, else http://127.0.0.1:7401.</summary>
-    public static bool TryCreate(string? api, out HubApiClient client, out string error)
+    /// <summary>A client for the API that <paramref name="access"/>'s flags (and the environment) name; false with a usage
+    /// error.</summary>
+    public static bool TryCreate(ApiAccess access, ParseResult parse, out HubApiClient client, out string error)
     {
-        var text = api ?? Environment.GetEnvironmentVariable("DROVER_API") ?? "http://127.0.0.1:7401";
-        if (!Uri.TryCreate(text.EndsWith('/') ? text : text + "/", UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+        client = null!;
+        if (!access.TryRead(parse, out var target, out error))
         {
-            client = null!;
-            error = $"--api: '{text}' is not an http:// URL";
             return false;
         }
 
-        client = new HubApiClient(baseUri);
-        error = string.Empty;
+        client = new HubApiClient(target);
         return true;
     }
 
     public void Dispose() => _http.Dispose();
 
-    /// <summary>Runs one operator command against the hub: a bad --api is a usage error (exit 2); a
+    /// <summary>Runs one operator command against the hub: a bad flag is a usage error (exit 2); a
     /// <see cref="HubApiException"/> is printed as "drover: message" and exits 3.</summary>
-    public static async Task<int> RunAsync(string? api, Func<HubApiClient, Task<int>> action)
+    public static async Task<int> RunAsync(ApiAccess access, ParseResult parse, Func<HubApiClient, Task<int>> action)
     {
-        if (!TryCreate(api, out var client, out var error))
+        if (!TryCreate(access, parse, out var client, out var error))
         {
             return CliParsing.Fail(error);
         }
@@ -232,7 +241,7 @@ internal sealed class HubApiClient : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            throw new HubApiException($"cannot reach the hub API at {BaseAddress}: {ex.Message}", null);
+            throw new HubApiException($"cannot reach the hub API at {BaseAddress}: {_certificateFailure() ?? ex.Message}", null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -290,7 +299,10 @@ internal sealed class HubApiClient : IDisposable
         }
 
         error ??= text.Length > 500 ? text[..500] + "…" : text;
-        throw new HubApiException($"the hub answered {status} {response.ReasonPhrase}: {(error.Length > 0 ? error : "(no details)")}", status);
+        var hint = response.StatusCode == HttpStatusCode.Unauthorized
+            ? " (give a token with --api-token-file, DROVER_API_TOKEN_FILE or DROVER_API_TOKEN: the hub's bootstrap token is in its DATA/admin.token)"
+            : string.Empty;
+        throw new HubApiException($"the hub answered {status} {response.ReasonPhrase}: {(error.Length > 0 ? error : "(no details)")}{hint}", status);
     }
 
     private static TimeSpan? RetryAfter(RetryConditionHeaderValue? header) =>

@@ -14,10 +14,10 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Critical, "Hub could not start: {Message}")]
     public static partial void HubStartFailed(ILogger logger, string message);
 
-    [LoggerMessage(5, LogLevel.Information, "Agents connect with TLS. Hub key fingerprint {Fingerprint}: an agent trusts this hub with --hub-fingerprint {Fingerprint} or --ca {CaFile}")]
+    [LoggerMessage(5, LogLevel.Information, "Agents and the HTTP API use TLS. Hub key fingerprint {Fingerprint}: an agent (or the CLI) trusts this hub with --hub-fingerprint {Fingerprint} or --ca {CaFile}")]
     public static partial void HubTls(ILogger logger, string fingerprint, string caFile);
 
-    [LoggerMessage(6, LogLevel.Warning, "The agent port is plain TCP (--insecure): agents' hellos, tokens and files cross the network unencrypted and agents cannot tell this hub from an impostor")]
+    [LoggerMessage(6, LogLevel.Warning, "The agent port is plain TCP and the HTTP API plain HTTP (--insecure): agents' hellos, tokens and files and operators' API tokens cross the network unencrypted, and agents cannot tell this hub from an impostor")]
     public static partial void HubInsecure(ILogger logger);
 
     [LoggerMessage(4, LogLevel.Warning, "Status command '{Command}' failed; reports go out without its fields: {Error}")]

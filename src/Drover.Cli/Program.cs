@@ -14,6 +14,8 @@ var root = new RootCommand("Drover: one hub drives a fleet of agents. Run 'drove
     JobCommands.CreateShow(),
     JobCommands.CreateResult(),
     JobCommands.CreateCancel(),
+    AccessCommands.CreateTokens(),
+    AccessCommands.CreateAudit(),
 };
 
 var parsed = root.Parse(args);

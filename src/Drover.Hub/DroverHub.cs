@@ -2,6 +2,7 @@ using System.Net;
 using Drover.Hub.Connections;
 using Drover.Hub.Fleet;
 using Drover.Hub.Http;
+using Drover.Hub.Security;
 using Drover.Hub.Jobs;
 using Drover.Hub.Status;
 using Drover.Storage;
@@ -33,16 +34,18 @@ public sealed class DroverHub : IAsyncDisposable
     private Task? _jobWriterLoop;
     private WebApplication? _api;
     private int _stopped;
+    private readonly IAccessStore _accessStore;
     private bool _storesOpen;
     private volatile bool _started;
 
-    /// <summary>A hub over <paramref name="store"/> (agents and status) and <paramref name="jobStore"/> (jobs);
-    /// the SQLite stores may share one file.</summary>
-    public DroverHub(HubOptions options, IFleetStore store, IJobStore jobStore, ILoggerFactory? loggerFactory = null)
+    /// <summary>A hub over <paramref name="store"/> (agents and status), <paramref name="jobStore"/> (jobs) and
+    /// <paramref name="accessStore"/> (API tokens and the audit log); the SQLite stores may share one file.</summary>
+    public DroverHub(HubOptions options, IFleetStore store, IJobStore jobStore, IAccessStore accessStore, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(jobStore);
+        ArgumentNullException.ThrowIfNull(accessStore);
         options.Validate();
         Options = options;
         _store = store;
@@ -60,7 +63,11 @@ public sealed class DroverHub : IAsyncDisposable
         Liveness = new LivenessSweep(options, Registry, Stats, Schedule, Admission, Sessions, Jobs, LoggerFactory.CreateLogger<LivenessSweep>());
         _fleetView = new FleetView(options, Registry, Stats, Schedule, Admission, Liveness, Sessions);
         _acceptLoop = new AgentAcceptLoop(Sessions, Time);
-        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs));
+        _accessStore = accessStore;
+        Tokens = new ApiTokens(accessStore, Time);
+        var audit = new AuditLog(accessStore, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
+        var gate = new ApiGate(options, Tokens, LoggerFactory.CreateLogger<ApiGate>());
+        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, audit, gate);
     }
 
     public HubOptions Options { get; }
@@ -119,6 +126,21 @@ public sealed class DroverHub : IAsyncDisposable
     /// <summary>The job engine: queue, placement, leases, retries (the HTTP API submits and cancels through it).</summary>
     internal JobDispatcher Jobs { get; }
 
+    internal ApiTokens Tokens { get; }
+
+    /// <summary>Makes an API token (the HTTP API needs one on every route but <c>/healthz</c>) and returns its text, which
+    /// exists nowhere else: the hub keeps only its hash. Call it after <see cref="StartAsync"/>.</summary>
+    public async Task<string> CreateApiTokenAsync(ApiScope scope, string name, TimeSpan? lifetime = null, CancellationToken cancellationToken = default)
+    {
+        if (!_storesOpen)
+        {
+            throw new InvalidOperationException("the hub has not started");
+        }
+
+        var (_, text) = await Tokens.CreateAsync(scope, name, lifetime, AdminTokenSetup.Hub, cancellationToken).ConfigureAwait(false);
+        return text;
+    }
+
     /// <summary>The job store, for reads (the API lists jobs and results from it).</summary>
     internal IJobStore JobStore => _jobStore;
 
@@ -139,12 +161,13 @@ public sealed class DroverHub : IAsyncDisposable
     }
 
     /// <summary>Has a host's Kestrel listen for the HTTP API on <paramref name="endPoint"/>, with the limits the API needs
-    /// (a request line long enough for a job's args).</summary>
-    public static void ConfigureApiKestrel(KestrelServerOptions kestrel, IPEndPoint endPoint)
+    /// (a request line long enough for a job's args): HTTPS with the identity <paramref name="tls"/> gives at each handshake
+    /// (it may be loaded at the host's start, after this runs), or plain HTTP when <paramref name="tls"/> is null.</summary>
+    public static void ConfigureApiKestrel(KestrelServerOptions kestrel, IPEndPoint endPoint, Func<HubTlsIdentity?>? tls)
     {
         ArgumentNullException.ThrowIfNull(kestrel);
         ArgumentNullException.ThrowIfNull(endPoint);
-        HubApi.ConfigureKestrel(kestrel, endPoint);
+        HubApi.ConfigureKestrel(kestrel, endPoint, tls);
     }
 
     /// <summary>Maps the HTTP API (docs/http-api.md) onto <paramref name="routes"/>, a host's app, for the hub that
@@ -189,6 +212,9 @@ public sealed class DroverHub : IAsyncDisposable
         Registry.Load(stored, maxEpoch, maxOrdinal);
         await _jobStore.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await Jobs.LoadAsync(cancellationToken).ConfigureAwait(false);
+        await _accessStore.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await Tokens.LoadAsync(cancellationToken).ConfigureAwait(false);
+        await AdminTokenSetup.ApplyAsync(Options, Tokens, _logger, cancellationToken).ConfigureAwait(false);
         _storesOpen = true;
 
         // Managed restart: nobody is marked lost until one interval plus grace has passed.
@@ -221,7 +247,7 @@ public sealed class DroverHub : IAsyncDisposable
 
     private async Task StartOwnApiAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
     {
-        var api = HubApi.Build(endPoint, LoggerFactory, () => StartedApi);
+        var api = HubApi.Build(endPoint, Options.Tls, LoggerFactory, () => StartedApi);
         try
         {
             await api.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -86,6 +86,54 @@ public sealed record HubOptions
     /// <see cref="HandshakeTimeout"/>.</summary>
     public int MaxPendingHandshakes { get; init; } = 10_000;
 
+    /// <summary>New agent-port connections per second from one source (an IPv4 address, or an IPv6 /64), a token bucket
+    /// checked when the connection is accepted. Within it (and <see cref="ConnectionBurstPerSource"/>) a connection goes on
+    /// as usual; beyond it the connection is given a moment in a queue of the source's own, one 1/rate after the previous
+    /// one, and its hello is refused with <see cref="ErrorCode.RateLimited"/> and a retry-after that points at that moment
+    /// (so the retry-after grows while the source keeps pushing); once the queue reaches a minute ahead, further
+    /// connections from the source are reset at once. 0 turns the check off. Default 20: a site behind one NAT address
+    /// whose 1,000 agents all reconnect after a hub restart is let in within 50 s (40 at once, then 20 a second, each
+    /// refused agent told its own moment), while one client can no longer open thousands of connections a second
+    /// (nginx's limit_req and limit_conn are the model; sources in <see cref="ConnectionRateExempt"/> are not limited).</summary>
+    public int ConnectionRatePerSource { get; init; } = 20;
+
+    /// <summary>Connections one source may open at once beyond <see cref="ConnectionRatePerSource"/> (the bucket's size).
+    /// Default 40: two seconds' worth.</summary>
+    public int ConnectionBurstPerSource { get; init; } = 40;
+
+    /// <summary>Sources (CIDR ranges) that <see cref="ConnectionRatePerSource"/> does not apply to. Default loopback
+    /// (127.0.0.0/8 and ::1, fail2ban's default <c>ignoreip</c>): connections from the hub's own machine come from a local
+    /// proxy (which makes every agent look like one address), <c>drover bench</c> or <c>drover demo</c>, and whoever runs
+    /// code there is past the agent port anyway. Empty: every source is limited. Failed authentications
+    /// (<see cref="AuthFailuresAllowed"/>) are counted for every source, these included.</summary>
+    public IReadOnlyList<IPNetwork> ConnectionRateExempt { get; init; } = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
+
+    /// <summary>Hellos with a wrong token one source (an IPv4 address, an IPv6 /64) may send before it is penalized: the
+    /// next wrong one blocks it for 1 s, each later one for twice as long as the previous, up to
+    /// <see cref="AuthPenaltyMax"/>; while blocked, every hello from the source is refused with
+    /// <see cref="ErrorCode.RateLimited"/> and the time left, before its token is looked at (sshd's PerSourcePenalties and
+    /// fail2ban are the model). A source's failures are forgotten 15 minutes after its last one. Default 5: an honest agent
+    /// stops at its first AuthenticationFailed, so even several misconfigured agents behind one address rarely reach it.</summary>
+    public int AuthFailuresAllowed { get; init; } = 5;
+
+    /// <summary>The longest block for failed authentications (see <see cref="AuthFailuresAllowed"/>); zero turns the
+    /// penalty off. Default 10 minutes (sshd's PerSourcePenalties max): a guesser gets about 15 tries in its first 17
+    /// minutes, then one every 10 minutes.</summary>
+    public TimeSpan AuthPenaltyMax { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Sessions one agent id may start within <see cref="FlapWindow"/>; the next hello is refused with
+    /// <see cref="ErrorCode.RateLimited"/> and a retry-after of <see cref="FlapBan"/>, doubled for each further offence of
+    /// that id (at most an hour; offences are forgotten an hour after the last ban ended). 0 turns it off. Default 15 in
+    /// 1 minute, ban 5 minutes: EMQX's flapping detection (max_count 15, window 1m, ban_time 5m). An agent that is closed
+    /// right after every welcome reconnects about twice a second; a healthy one reconnects a few times an hour.</summary>
+    public int FlapMaxReconnects { get; init; } = 15;
+
+    /// <summary>The window of <see cref="FlapMaxReconnects"/>. Default 1 minute.</summary>
+    public TimeSpan FlapWindow { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long a flapping agent id is refused the first time (see <see cref="FlapMaxReconnects"/>). Default 5 minutes.</summary>
+    public TimeSpan FlapBan { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Pending-connection queue length handed to listen(2). Default 4,096 (also capped by net.core.somaxconn).</summary>
     public int ListenBacklog { get; init; } = 4_096;
 
@@ -121,6 +169,21 @@ public sealed record HubOptions
     /// authenticated or encrypted (<c>drover serve --insecure</c>; the library's default, since a library hub has no
     /// data directory to keep a certificate in). Owned by the caller, who disposes it after the hub.</summary>
     public Security.HubTlsIdentity? Tls { get; init; }
+
+    /// <summary>An admin API token (the text of <see cref="Api.ApiTokenText"/>) that this hub accepts from its start: for
+    /// automation that provisions the hub and its operators together (<c>drover serve --admin-token</c> or
+    /// <c>DROVER_ADMIN_TOKEN</c>; <c>drover tokens generate</c> makes one). Stored (its hash) at start. Null: none.</summary>
+    public string? AdminToken { get; init; }
+
+    /// <summary>Where the hub keeps its bootstrap admin token (drover serve: <c>DATA/admin.token</c>, mode 0600): made at the
+    /// first start, and made anew (the old one revoked) at a start that finds the file missing. Null: no bootstrap token
+    /// (a library hub's owner makes tokens with <see cref="DroverHub.CreateApiTokenAsync"/>).</summary>
+    public string? AdminTokenFile { get; init; }
+
+    /// <summary>The DNS names the HTTP API answers to (its <c>Host</c> header) besides <c>localhost</c> and the machine's
+    /// name; any IP address is accepted. A request for another name is refused (400): a web page whose name was rebound to
+    /// this hub's address (DNS rebinding) cannot reach the API.</summary>
+    public IReadOnlyList<string> ApiHostNames { get; init; } = [];
 
     /// <summary>The frame cap for a session of an agent with job slots: its results carry out files up to
     /// <see cref="MaxResultSize"/> plus 64 KiB of tails and metadata.</summary>
@@ -172,6 +235,14 @@ public sealed record HubOptions
         Require(MaxAgents >= 0, "max agents cannot be negative", nameof(MaxAgents));
         Require(MaxConnections >= 0, $"max connections cannot be negative (0: from the open-files limit), got {MaxConnections}", nameof(MaxConnections));
         Require(MaxPendingHandshakes >= 1, $"max pending handshakes must be at least 1, got {MaxPendingHandshakes}", nameof(MaxPendingHandshakes));
+        Require(ConnectionRatePerSource >= 0, $"connection rate per source cannot be negative (0: off), got {ConnectionRatePerSource}", nameof(ConnectionRatePerSource));
+        Require(ConnectionBurstPerSource >= 1, $"connection burst per source must be at least 1, got {ConnectionBurstPerSource}", nameof(ConnectionBurstPerSource));
+        Require(ConnectionRateExempt is not null, "the exempt sources must not be null (empty: none)", nameof(ConnectionRateExempt));
+        Require(AuthFailuresAllowed >= 0, $"auth failures allowed cannot be negative, got {AuthFailuresAllowed}", nameof(AuthFailuresAllowed));
+        Require(AuthPenaltyMax >= TimeSpan.Zero && AuthPenaltyMax <= TimeSpan.FromDays(1), $"auth penalty max must be between 0 (off) and 24h, got {AuthPenaltyMax}", nameof(AuthPenaltyMax));
+        Require(FlapMaxReconnects >= 0, $"flap max reconnects cannot be negative (0: off), got {FlapMaxReconnects}", nameof(FlapMaxReconnects));
+        Require(FlapWindow > TimeSpan.Zero && FlapWindow <= TimeSpan.FromHours(1), $"flap window must be between 1 ms and 1h, got {FlapWindow}", nameof(FlapWindow));
+        Require(FlapBan > TimeSpan.Zero && FlapBan <= TimeSpan.FromHours(1), $"flap ban must be between 1 ms and 1h, got {FlapBan}", nameof(FlapBan));
         Require(!string.IsNullOrWhiteSpace(HubId), "hub id cannot be empty", nameof(HubId));
         Require(MaxFileSize >= 1 && MaxFileSize <= Storage.JobRecord.MaxContentBytes, $"max file size must be between 1 byte and 16 MiB, got {MaxFileSize}", nameof(MaxFileSize));
         Require(MaxResultSize >= 0 && MaxResultSize <= Storage.JobRecord.MaxContentBytes, $"max result size must be between 0 and 16 MiB, got {MaxResultSize}", nameof(MaxResultSize));
@@ -181,6 +252,8 @@ public sealed record HubOptions
         Require(DisconnectGrace >= TimeSpan.Zero, $"disconnect grace cannot be negative, got {DisconnectGrace}", nameof(DisconnectGrace));
         Require(KeepFinishedJobs > TimeSpan.Zero, $"keep-finished must be positive (finished jobs are kept at least that long), got {KeepFinishedJobs}", nameof(KeepFinishedJobs));
         Require(TimeProvider is not null, "time provider must not be null", nameof(TimeProvider));
+        Require(AdminToken is null || Api.ApiTokenText.TryParse(AdminToken, out _, out _), "the admin token is not a Drover API token (drover tokens generate makes one)", nameof(AdminToken));
+        Require(HttpEndPoint is null || IPAddress.IsLoopback(HttpEndPoint.Address) || Tls is not null, $"the HTTP API listens beyond loopback ({HttpEndPoint}) only with TLS", nameof(HttpEndPoint), nameof(Tls));
         return errors;
     }
 }

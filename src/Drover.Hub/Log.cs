@@ -57,6 +57,24 @@ internal static partial class Log
     [LoggerMessage(209, LogLevel.Warning, "Agent id {AgentId} flaps between sources {SourceA} and {SourceB}: {Count} takeovers of a live session since the last such line (3 or more within {WindowMinutes} min); two agents probably share this id, give each its own --id or --state-dir")]
     public static partial void AgentIdFlaps(ILogger logger, string agentId, string sourceA, string sourceB, int count, int windowMinutes);
 
+    [LoggerMessage(210, LogLevel.Warning, "Connections from {Source} are over the per-source rate ({Rate}/s, burst {Burst}): {Action}. More from this source are counted and logged once a minute")]
+    public static partial void OverSourceRate(ILogger logger, string source, int rate, int burst, string action);
+
+    [LoggerMessage(211, LogLevel.Warning, "{Count} more connections from {Source} over the per-source rate in the last {Seconds:F0} s (latest: {Detail})")]
+    public static partial void OverSourceRateRepeatedly(ILogger logger, long count, string source, double seconds, string detail);
+
+    [LoggerMessage(212, LogLevel.Warning, "Refused hello from {Address} for agent '{AgentId}': {Code} ({Detail}). More refusals for authentication from this source are counted and logged once a minute")]
+    public static partial void AuthRefused(ILogger logger, string address, string agentId, Drover.Protocol.ErrorCode code, string detail);
+
+    [LoggerMessage(213, LogLevel.Warning, "Refused {Count} more hellos from {Source} for authentication in the last {Seconds:F0} s (latest: {Detail})")]
+    public static partial void AuthRefusedRepeatedly(ILogger logger, long count, string source, double seconds, string detail);
+
+    [LoggerMessage(214, LogLevel.Warning, "Agent id {AgentId} flaps: {Detail}. Its hellos are refused with RateLimited until then, counted and logged once a minute")]
+    public static partial void ReconnectFlapping(ILogger logger, string agentId, string detail);
+
+    [LoggerMessage(215, LogLevel.Warning, "Refused {Count} more hellos of agent id {AgentId} for flapping in the last {Seconds:F0} s (latest: {Detail})")]
+    public static partial void ReconnectFlappingRepeatedly(ILogger logger, long count, string agentId, double seconds, string detail);
+
     [LoggerMessage(300, LogLevel.Information, "Report interval is now {IntervalMs} ms for {Agents} connected agents (cap {MaxPerSecond} reports/s)")]
     public static partial void IntervalChanged(ILogger logger, uint intervalMs, int agents, int maxPerSecond);
 
@@ -107,4 +125,21 @@ internal static partial class Log
 
     [LoggerMessage(509, LogLevel.Warning, "Refused {Message} from agent {AgentId} for job {JobId} attempt {Attempt}, which is leased to agent {OwnerId}: not acted on ({Count} such messages since the last line, at most one line a minute)")]
     public static partial void ForeignJobMessage(ILogger logger, string message, string agentId, string jobId, long attempt, string ownerId, int count);
+    [LoggerMessage(600, LogLevel.Information, "The bootstrap admin token for the HTTP API is in {Path} (mode 0600): the CLI reads it with --api-token-file {Path} or DROVER_API_TOKEN_FILE; delete the file and restart to replace it")]
+    public static partial void AdminTokenFile(ILogger logger, string path);
+
+    [LoggerMessage(605, LogLevel.Warning, "HTTP API refused a request from {Source} ({Reason}): {Detail}; more from there for the same reason are counted and summed up once a minute (event 601)")]
+    public static partial void ApiRefusedFirst(ILogger logger, string source, string reason, string detail);
+
+    [LoggerMessage(601, LogLevel.Warning, "HTTP API refused {Count} requests from {Source} ({Reason}) over the last {Seconds:F0} s; the latest: {Detail} (one line per source and reason a minute)")]
+    public static partial void ApiRefused(ILogger logger, long count, string source, string reason, double seconds, string detail);
+
+    [LoggerMessage(602, LogLevel.Information, "Audit: {Actor} from {Source}: {Action} {Target} {Detail}")]
+    public static partial void Audit(ILogger logger, string actor, string source, string action, string target, string detail);
+
+    [LoggerMessage(603, LogLevel.Error, "The audit entry for {Action} {Target} could not be stored (the action stands): {Error}")]
+    public static partial void AuditFailed(ILogger logger, string action, string target, string error);
+
+    [LoggerMessage(604, LogLevel.Warning, "The configured admin token {TokenId} is revoked and stays so: configure a new one (drover tokens generate)")]
+    public static partial void ProvisionedTokenRevoked(ILogger logger, string tokenId);
 }

@@ -38,4 +38,7 @@ public enum ErrorCode : ushort
     CapacityReached = 15,
     /// <summary>A failure inside the hub; not the agent's fault.</summary>
     InternalError = 16,
+    /// <summary>Too many connections from the agent's source address, too many failed authentications from it, or too
+    /// many sessions of its agent id in a short time; reconnect no sooner than the retry-after.</summary>
+    RateLimited = 17,
 }

@@ -135,6 +135,30 @@ public sealed class AgentSessionTests : AgentHarness
         Assert.Equal(1, run.Agent.Reconnects);
     }
 
+    /// <summary>RateLimited (17, the hub's limits per address and per agent id): not permanent, and the agent waits at least
+    /// the retry-after, even one far beyond its own backoff cap (30 s), plus a spread of up to a fifth of it.</summary>
+    [Fact]
+    public async Task Rate_limited_refusal_waits_its_retry_after_even_beyond_the_backoff_cap()
+    {
+        var hub = NewHub();
+        hub.Answer = (_, index) => index == 0 ? new Refuse(ErrorCode.RateLimited, 300_000, "agent id flaps; retry after 300000 ms") : hub.CreateWelcome();
+        var run = StartAgent(Options(hub.Address));
+
+        await Wait.UntilAsync(() => run.Events.Of(AgentEventKind.Disconnected).Count == 1, "refused");
+        var disconnected = run.Events.Of(AgentEventKind.Disconnected)[0];
+        Assert.Equal(DisconnectReason.Refused, disconnected.Reason);
+        Assert.Equal(ErrorCode.RateLimited, disconnected.Code);
+        Assert.InRange(disconnected.RetryIn!.Value, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(6));
+
+        Time.Advance(TimeSpan.FromMinutes(5) - Ms);
+        await Wait.SettleAsync();
+        Assert.Equal(1, hub.ConnectionCount);
+
+        await Wait.AdvanceUntilAsync(Time, () => run.Agent.ConnectionState == AgentConnectionState.Connected,
+            "reconnected after the retry-after", TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1.5));
+        Assert.Equal(2, hub.ConnectionCount);
+    }
+
     [Theory]
     [InlineData(ErrorCode.AuthenticationFailed)]
     [InlineData(ErrorCode.InvalidAgentId)]

@@ -4,15 +4,17 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Drover.Api;
+using Drover.TestUtilities;
 
 namespace Drover.Cli.Tests;
 
 /// <summary>The HTTP API of a <c>drover serve</c> child, as the flood tests read it while the hub is under attack:
-/// every call timed (the API must answer within 5 s even then), the slowest remembered.</summary>
+/// every call timed (the API must answer within 5 s even then), the slowest remembered. It sends the suite's admin token
+/// (<see cref="ApiClients.Plain"/>): the child hubs are started with --insecure, so the API is plain http.</summary>
 internal sealed class ChildHubApi : IDisposable
 {
     private static readonly TimeSpan MaxAnswerTime = TimeSpan.FromSeconds(5);
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(15) };
+    private readonly HttpClient _http = ApiClients.Plain(TimeSpan.FromSeconds(15));
     private readonly Uri _api;
     private long _slowestCall;
 

@@ -50,10 +50,10 @@ public sealed class ConfigurationEndToEndTests : IDisposable
     private async Task<int> ServeAndReadHttpPortAsync(Dictionary<string, string>? environment, params string[] extra)
     {
         await using var serve = DroverProcess.StartIn(_dir, environment, ["serve", "--listen", "127.0.0.1:0", "--data", Data, .. extra]);
-        var listening = await serve.WaitForLineAsync(@"HTTP API on http://127\.0\.0\.1:(\d+)/");
-        var port = int.Parse(listening.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-        using var http = new HttpClient();
-        var stats = await http.GetStringAsync($"http://127.0.0.1:{port}/api/stats");
+        var listening = await serve.WaitForLineAsync(@"HTTP API on (https?://127\.0\.0\.1:(\d+)/)");
+        var port = int.Parse(listening.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        using var http = ApiClients.ForHub(listening.Groups[1].Value, Data);
+        var stats = await http.GetStringAsync(new Uri("api/stats", UriKind.Relative));
         Assert.Contains("hubId", stats, StringComparison.Ordinal);
         serve.Terminate();
         Assert.Equal(0, await serve.WaitForExitAsync());
@@ -191,7 +191,7 @@ public sealed class ConfigurationEndToEndTests : IDisposable
         JsonElement found;
         while (true)
         {
-            var (exit, output, error) = await DroverProcess.RunAsync("clients", "--json", "--api", api);
+            var (exit, output, error) = await DroverProcess.RunAsync("clients", "--json", "--api", api, "--ca", Path.Combine(Data, "tls", "ca.pem"));
             Assert.True(exit == 0, error);
             found = JsonDocument.Parse(output).RootElement.EnumerateArray().FirstOrDefault(a => a.GetProperty("id").GetString() == "env-agent");
             if (found.ValueKind == JsonValueKind.Object && found.GetProperty("status").ValueKind == JsonValueKind.Object)

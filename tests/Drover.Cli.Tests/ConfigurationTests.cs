@@ -86,6 +86,27 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void The_sources_exempt_from_the_connection_rate_are_ranges_or_addresses_and_none_clears_the_loopback_default()
+    {
+        Assert.True(TryLoad(ServeSettings.Catalog, null, [], [], out var defaults, out var error), error);
+        Assert.Equal(["127.0.0.0/8", "::1/128"], defaults.Hub.ConnectionRateExempt.Select(n => n.ToString()));
+
+        Assert.True(TryLoad(ServeSettings.Catalog, null, new() { ["hub:connection-rate-exempt"] = "10.1.0.0/16, fd00::/8,192.0.2.7" }, [], out var listed, out error), error);
+        Assert.Equal(["10.1.0.0/16", "fd00::/8", "192.0.2.7/32"], listed.Hub.ConnectionRateExempt.Select(n => n.ToString()));
+
+        Assert.True(TryLoad(ServeSettings.Catalog, null, [], new() { ["hub:connection-rate-exempt:0"] = "none" }, out var none, out error), error);
+        Assert.Empty(none.Hub.ConnectionRateExempt);
+
+        Assert.False(TryLoad(ServeSettings.Catalog, null, [], new() { ["hub:connection-rate-exempt:0"] = "10.1.0.0/99" }, out _, out error));
+        Assert.Contains("'10.1.0.0/99' is not an address range", error, StringComparison.Ordinal);
+
+        // 0 turns the rate, the wrong-token blocks and the flapping detection off; a negative rate is refused at start.
+        Assert.True(TryLoad(ServeSettings.Catalog, null, [], new() { ["hub:connection-rate"] = "0", ["hub:auth-penalty-max"] = "0s", ["hub:flap-max-reconnects"] = "0" }, out var off, out error), error);
+        Assert.Empty(off.Hub.GetValidationErrors());
+        Assert.Contains(new HubOptions { ConnectionRatePerSource = -1 }.GetValidationErrors(), e => e.MemberNames.Contains(nameof(HubOptions.ConnectionRatePerSource)));
+    }
+
+    [Fact]
     public void A_flag_beats_the_environment_which_beats_the_file()
     {
         var file = WriteJson("""{"hub": {"http": "127.0.0.1:9101", "interval": "5s", "max-agents": 7, "late-grace": "3s"}}""");
@@ -218,8 +239,9 @@ public sealed class ConfigurationTests : IDisposable
     {
         // Not settings (they are objects): the clock, the loggers, the status provider, the version string, and the TLS
         // objects that settings make (HubOptions.Tls from insecure/tls-cert/tls-key/tls-name, AgentOptions.Trust from
-        // ca/hub-fingerprint/insecure: those have their own rules and tests).
-        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust)];
+        // ca/hub-fingerprint/insecure: those have their own rules and tests), and what serve derives from other settings
+        // (AdminTokenFile from data, ApiHostNames from tls-name and http-host).
+        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames)];
         foreach (var property in typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && !notSettings.Contains(p.Name)))
         {
             Assert.True(ServeSettings.Catalog.SettingOf(property.Name) is not null, $"HubOptions.{property.Name} has no setting");
@@ -260,6 +282,9 @@ public sealed class ConfigurationTests : IDisposable
             ["max-status-fields"] = "10", ["max-file-size"] = "2MiB", ["max-result-size"] = "2MiB", ["max-queued-jobs"] = "10", ["max-queued-bytes"] = "2GiB",
             ["lease-grace"] = "1s", ["disconnect-grace"] = "1s", ["keep-finished"] = "1h", ["log-level"] = "debug", ["log-format"] = "json",
             ["insecure"] = "true", ["tls-cert"] = "/tmp/hub.pem", ["tls-key"] = "/tmp/hub.key", ["tls-name"] = "hub1.example",
+            ["http-host"] = "hub1.example", ["admin-token"] = HubFixture.AdminToken,
+            ["connection-rate"] = "5", ["connection-burst"] = "6", ["connection-rate-exempt"] = "none", ["auth-failures-allowed"] = "3",
+            ["auth-penalty-max"] = "1m", ["flap-max-reconnects"] = "4", ["flap-window"] = "2m", ["flap-ban"] = "1m",
         };
         Assert.Equal(values.Keys.Order(), ServeSettings.Catalog.Settings.Select(s => s.Name).Order());
         var defaults = new ServeConfig();
@@ -270,11 +295,12 @@ public sealed class ConfigurationTests : IDisposable
             Assert.NotEqual(defaults, changed);
         }
 
-        // HubOptions: every init property but the clock and the TLS identity is a setting (by count; the names differ from
-        // the properties). The CLI's own: data, log-level, log-format, and insecure, tls-cert, tls-key, tls-name (which make
-        // HubOptions.Tls at start).
-        var hubProperties = typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && p.PropertyType != typeof(TimeProvider) && p.Name != nameof(HubOptions.Tls)).ToList();
-        Assert.Equal(hubProperties.Count, ServeSettings.Catalog.Settings.Count - 7);
+        // HubOptions: every init property but the clock, the TLS identity and what serve derives is a setting (by count; the
+        // names differ from the properties). The CLI's own: data, log-level, log-format, insecure, tls-cert, tls-key, tls-name
+        // (which make HubOptions.Tls at start) and http-host (with tls-name, HubOptions.ApiHostNames).
+        string[] derived = [nameof(HubOptions.Tls), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames)];
+        var hubProperties = typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && p.PropertyType != typeof(TimeProvider) && !derived.Contains(p.Name)).ToList();
+        Assert.Equal(hubProperties.Count, ServeSettings.Catalog.Settings.Count - 8);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace Drover.Cli.Tests;
 /// <summary>`drover serve`, `drover agent` and `drover clients` as real child processes on 127.0.0.1.</summary>
 public sealed class EndToEndTests : IDisposable
 {
-    internal const string ServeListening = @"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (http://127\.0\.0\.1:\d+/)";
+    internal const string ServeListening = @"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (https?://127\.0\.0\.1:\d+/)";
     private readonly string _data = Directory.CreateTempSubdirectory("drover-e2e-").FullName;
 
     /// <summary>The CA the hub made in its data directory on its first start, which the agents trust.</summary>
@@ -28,14 +28,14 @@ public sealed class EndToEndTests : IDisposable
     private DroverProcess StartServe(int agentPort = 0, string token = "t0k") => DroverProcess.Start(
         "serve", "--listen", $"127.0.0.1:{agentPort}", "--http", "127.0.0.1:0", "--data", _data, "--interval", "2s", "--token", token);
 
-    private static async Task<JsonElement[]> ClientsJsonAsync(string api, params string[] filters)
+    private async Task<JsonElement[]> ClientsJsonAsync(string api, params string[] filters)
     {
-        var (exit, output, error) = await DroverProcess.RunAsync(["clients", "--json", "--api", api, .. filters]);
+        var (exit, output, error) = await DroverProcess.RunAsync(["clients", "--json", "--api", api, "--ca", CaFile, .. filters]);
         Assert.True(exit == 0, $"clients exited {exit}: {error}");
         return JsonDocument.Parse(output).RootElement.EnumerateArray().ToArray();
     }
 
-    private static async Task<JsonElement[]> WaitForClientsAsync(string api, Func<JsonElement[], bool> condition, params string[] filters)
+    private async Task<JsonElement[]> WaitForClientsAsync(string api, Func<JsonElement[], bool> condition, params string[] filters)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)

@@ -27,7 +27,7 @@ public sealed class FullDiskTests : IAsyncLifetime
     private readonly List<DroverProcess> _processes = [];
     private readonly List<DroverAgent> _agents = [];
     private readonly List<Task> _agentRuns = [];
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(20) };
+    private HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(20) };
     private readonly ITestOutputHelper _output;
     private bool _mounted;
 
@@ -103,6 +103,8 @@ public sealed class FullDiskTests : IAsyncLifetime
         var listening = await serve.WaitForLineAsync(EndToEndTests.ServeListening, TimeSpan.FromSeconds(30));
         var port = int.Parse(listening.Groups[1].Value, CultureInfo.InvariantCulture);
         var api = listening.Groups[2].Value;
+        _http.Dispose();
+        _http = ApiClients.ForHub(api, data, timeout: TimeSpan.FromSeconds(20));
 
         // Agents whose jobs wait for the gate: what is accepted before the disk fills is still queued or running
         // while it is full, so its leases and results have to be committed then.

@@ -21,7 +21,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
     private const string Token = "t0k";
     private readonly string _dir = Directory.CreateTempSubdirectory("drover-rel-").FullName;
     private readonly List<DroverProcess> _processes = [];
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
+    private HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
     private readonly ITestOutputHelper _output;
 
     public JobReliabilityTests(ITestOutputHelper output) => _output = output;
@@ -375,7 +375,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
         // drover send with a path that climbs: the CLI names the job by the file name only.
         var climbing = Path.Combine(inputs, "..", "inputs", "sent.txt");
         await File.WriteAllTextAsync(climbing, "sent");
-        var (exit, sent, error) = await DroverProcess.RunAsync("send", climbing, "--timeout", "30s", "--retries", "0", "--json", "--api", api);
+        var (exit, sent, error) = await DroverProcess.RunAsync("send", climbing, "--timeout", "30s", "--retries", "0", "--json", "--api", api, "--ca", _caFile!);
         Assert.True(exit == 0, $"send exited {exit}: {error}");
         ids.Add(("drover send ../", JsonDocument.Parse(sent.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0]).RootElement.GetProperty("id").GetString()!));
 
@@ -465,6 +465,8 @@ public sealed class JobReliabilityTests : IAsyncLifetime
         _caFile = Path.Combine(data, "tls", "ca.pem"); // made on the hub's first start, kept across its restarts
         _processes.Add(serve);
         var listening = await serve.WaitForLineAsync(EndToEndTests.ServeListening, TimeSpan.FromSeconds(60));
+        _http.Dispose();
+        _http = ApiClients.ForHub(listening.Groups[2].Value, data, timeout: TimeSpan.FromSeconds(60));
         return (serve, int.Parse(listening.Groups[1].Value, CultureInfo.InvariantCulture), listening.Groups[2].Value);
     }
 

@@ -25,6 +25,10 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
         TestPaths.DeleteDirectoryQuietly(_dir);
     }
 
+    /// <summary>An operator command against the fleet's hub: its https:// API trusted by the hub's CA file (DROVER_CA).</summary>
+    private Task<(int ExitCode, string Output, string Error)> RunCliAsync(params string[] args) =>
+        DroverProcess.RunInAsync(null, new Dictionary<string, string> { ["DROVER_CA"] = Path.Combine(_dir, "hub", "tls", "ca.pem") }, args);
+
     /// <summary>A hub and <paramref name="agents"/> agents (one job slot each) running <paramref name="handler"/>; returns the API URL.</summary>
     private async Task<string> StartFleetAsync(string handler, int agents = 1)
     {
@@ -51,14 +55,14 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
         return path;
     }
 
-    private static async Task<(int Exit, JsonElement[] Lines, string Error)> RunJsonLinesAsync(params string[] args)
+    private async Task<(int Exit, JsonElement[] Lines, string Error)> RunJsonLinesAsync(params string[] args)
     {
-        var (exit, output, error) = await DroverProcess.RunAsync(args);
+        var (exit, output, error) = await RunCliAsync(args);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
         return (exit, lines, error);
     }
 
-    private static async Task<JsonElement> JobAsync(string api, string id)
+    private async Task<JsonElement> JobAsync(string api, string id)
     {
         var (exit, lines, error) = await RunJsonLinesAsync("job", id, "--json", "--api", api);
         Assert.True(exit == 0, $"job {id} exited {exit}: {error}");
@@ -99,14 +103,14 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
         Assert.True(exit == 0, $"send --wait exited {exit}: {error}");
         var ids = sent.Select(j => j.GetProperty("id").GetString()!).Order(StringComparer.Ordinal).ToArray();
 
-        var (listExit, listOutput, listError) = await DroverProcess.RunAsync("jobs", "--json", "--state", "done", "--api", api);
+        var (listExit, listOutput, listError) = await RunCliAsync("jobs", "--json", "--state", "done", "--api", api);
         Assert.True(listExit == 0, $"jobs exited {listExit}: {listError}");
         var listed = JsonDocument.Parse(listOutput).RootElement.EnumerateArray().ToArray();
         Assert.Equal(ids, listed.Select(j => j.GetProperty("id").GetString()!));
-        var (agentExit, agentOutput, _) = await DroverProcess.RunAsync("jobs", "--json", "--agent", "worker-1", "--limit", "1", "--api", api);
+        var (agentExit, agentOutput, _) = await RunCliAsync("jobs", "--json", "--agent", "worker-1", "--limit", "1", "--api", api);
         Assert.Equal(0, agentExit);
         Assert.Equal(ids[0], Assert.Single(JsonDocument.Parse(agentOutput).RootElement.EnumerateArray().ToArray()).GetProperty("id").GetString());
-        var (tableExit, table, _) = await DroverProcess.RunAsync("jobs", "--api", api);
+        var (tableExit, table, _) = await RunCliAsync("jobs", "--api", api);
         Assert.Equal(0, tableExit);
         Assert.Contains("2 jobs", table, StringComparison.Ordinal);
 
@@ -141,7 +145,7 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
         var id = Assert.Single(lines).GetProperty("id").GetString()!;
         var outPath = Path.Combine(_dir, "out.bin");
 
-        var (resultExit, output, resultError) = await DroverProcess.RunAsync("result", id, "-o", outPath, "--api", api);
+        var (resultExit, output, resultError) = await RunCliAsync("result", id, "-o", outPath, "--api", api);
 
         Assert.True(resultExit == 0, $"result exited {resultExit}: {resultError}");
         Assert.Matches(@"outcome:\s+completed", output);
@@ -186,16 +190,16 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
         }
 
         // The operator sees the agent's slot taken (jobs in flight / slots).
-        var (clientsExit, clients, clientsError) = await DroverProcess.RunAsync("clients", "--api", api);
+        var (clientsExit, clients, clientsError) = await RunCliAsync("clients", "--api", api);
         Assert.True(clientsExit == 0, $"clients exited {clientsExit}: {clientsError}");
         Assert.Matches(@"worker-1\s.*\s1/1\s", clients);
 
-        var (cancelExit, cancelOutput, cancelError) = await DroverProcess.RunAsync("cancel", id, "--api", api);
+        var (cancelExit, cancelOutput, cancelError) = await RunCliAsync("cancel", id, "--api", api);
         Assert.True(cancelExit == 0, $"cancel exited {cancelExit}: {cancelError}");
         Assert.Contains($"{id}  cancelled", cancelOutput, StringComparison.Ordinal);
         Assert.Equal("cancelled", (await JobAsync(api, id)).GetProperty("state").GetString());
 
-        (cancelExit, _, cancelError) = await DroverProcess.RunAsync("cancel", id, "--api", api);
+        (cancelExit, _, cancelError) = await RunCliAsync("cancel", id, "--api", api);
         Assert.Equal(3, cancelExit);
         Assert.Contains("409", cancelError, StringComparison.Ordinal);
 

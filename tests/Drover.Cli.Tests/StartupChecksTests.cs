@@ -18,7 +18,7 @@ public sealed class StartupChecksTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _first = DroverProcess.Start("serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", FirstData);
-        var listening = await _first.WaitForLineAsync(@"listening for agents on (127\.0\.0\.1:\d+); HTTP API on http://(127\.0\.0\.1:\d+)/");
+        var listening = await _first.WaitForLineAsync(@"listening for agents on (127\.0\.0\.1:\d+); HTTP API on https?://(127\.0\.0\.1:\d+)/");
         _agentAddress = listening.Groups[1].Value;
         _httpAddress = listening.Groups[2].Value;
     }
@@ -44,7 +44,7 @@ public sealed class StartupChecksTests : IAsyncLifetime
         var (exitCode, output, error) = await DroverProcess.RunAsync("serve", "--listen", "127.0.0.1:0", "--http", _httpAddress, "--data", Path.Combine(_dir, "second"));
 
         Assert.Equal(1, exitCode);
-        AssertOneLineRefusal(output + error, $"Failed to bind to address http://{_httpAddress}: address already in use");
+        AssertOneLineRefusal(output + error, $"Failed to bind to address https://{_httpAddress}: address already in use");
     }
 
     [Fact]

@@ -15,17 +15,20 @@ public sealed class HostedApiTests : IAsyncLifetime
     private readonly string _directory = HubFixture.NewDataDirectory();
     private SqliteFleetStore _store = null!;
     private SqliteJobStore _jobStore = null!;
+    private SqliteAccessStore _accessStore = null!;
 
     public Task InitializeAsync()
     {
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_directory, "drover.db") };
         _store = new SqliteFleetStore(storeOptions);
         _jobStore = new SqliteJobStore(storeOptions);
+        _accessStore = new SqliteAccessStore(storeOptions);
         return Task.CompletedTask;
     }
 
     public async Task DisposeAsync()
     {
+        await _accessStore.DisposeAsync();
         await _jobStore.DisposeAsync();
         await _store.DisposeAsync();
         TestPaths.DeleteDirectoryQuietly(_directory);
@@ -39,10 +42,11 @@ public sealed class HostedApiTests : IAsyncLifetime
             AgentEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
             HttpEndPoint = new IPEndPoint(IPAddress.Loopback, 0), // the host's business once HostedApi is set
             HubId = "hosted-hub",
+            AdminToken = HubFixture.AdminToken,
         };
-        await using var hub = new DroverHub(options, _store, _jobStore) { HostedApi = true };
+        await using var hub = new DroverHub(options, _store, _jobStore, _accessStore) { HostedApi = true };
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => DroverHub.ConfigureApiKestrel(kestrel, new IPEndPoint(IPAddress.Loopback, 0)));
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => DroverHub.ConfigureApiKestrel(kestrel, new IPEndPoint(IPAddress.Loopback, 0), tls: null));
         DroverHub.ConfigureApiServices(builder.Services);
         await using var app = builder.Build();
         DroverHub? current = null;
@@ -52,6 +56,7 @@ public sealed class HostedApiTests : IAsyncLifetime
         await app.StartAsync();
         var url = new Uri(app.Urls.First());
         using var http = new HttpClient { BaseAddress = url };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", HubFixture.AdminToken);
         foreach (var hubGiven in new[] { false, true })
         {
             current = hubGiven ? hub : null;
@@ -77,9 +82,9 @@ public sealed class HostedApiTests : IAsyncLifetime
     [Fact]
     public async Task ApiListening_is_for_a_started_hub_whose_API_a_host_serves()
     {
-        await using var hub = new DroverHub(new HubOptions { AgentEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, _store, _jobStore);
+        await using var hub = new DroverHub(new HubOptions { AgentEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, _store, _jobStore, _accessStore);
         Assert.Throws<InvalidOperationException>(() => hub.ApiListening(new Uri("http://127.0.0.1:1/")));
-        await using var hosted = new DroverHub(new HubOptions { AgentEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, _store, _jobStore) { HostedApi = true };
+        await using var hosted = new DroverHub(new HubOptions { AgentEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, _store, _jobStore, _accessStore) { HostedApi = true };
         Assert.Throws<InvalidOperationException>(() => hosted.ApiListening(new Uri("http://127.0.0.1:1/")));
     }
 }

@@ -16,6 +16,10 @@ public sealed class HubConnectionCapTests
     private static readonly DateTimeOffset Start = DateTimeOffset.Parse("2026-06-01T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
     private static readonly TimeSpan AtOnce = TimeSpan.FromSeconds(5);
 
+    /// <summary>The per-source limits' figures for these tests: the defaults, nothing refused (loopback is exempt from the
+    /// rate, and every token is right).</summary>
+    private static readonly ConnectionRateLimitsView NoRateLimits = new(20, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
     private static Task<HubFixture> StartAsync(FakeTimeProvider time, int maxConnections, int maxPending) =>
         HubFixture.StartAsync(o => o with
         {
@@ -158,7 +162,7 @@ public sealed class HubConnectionCapTests
 
         using var http = fixture.CreateApiClient();
         var stats = await http.GetFromJsonAsync("api/stats", ApiJsonContext.Default.StatsView);
-        Assert.Equal(new ConnectionsView(6, 6, 2, 6, 2, 2, 0, 0, 0), stats!.Connections);
+        Assert.Equal(new ConnectionsView(6, 6, 2, 6, 2, 2, 0, 0, 0, NoRateLimits), stats!.Connections);
         Assert.Equal(6, stats.Capacity);
 
         await PassHandshakeTimeoutAsync(fixture, time, silent);
@@ -166,7 +170,7 @@ public sealed class HubConnectionCapTests
         agents.Add(await ConnectAgentAsync(fixture, "agent-late"));
         await ReportAsync(agents, 2);
         stats = await http.GetFromJsonAsync("api/stats", ApiJsonContext.Default.StatsView);
-        Assert.Equal(new ConnectionsView(5, 6, 0, 6, 2, 2, 0, 2, 0), stats!.Connections);
+        Assert.Equal(new ConnectionsView(5, 6, 0, 6, 2, 2, 0, 2, 0, NoRateLimits), stats!.Connections);
 
         foreach (var agent in agents)
         {

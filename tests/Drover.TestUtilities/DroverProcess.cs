@@ -137,8 +137,8 @@ public sealed class DroverProcess : IAsyncDisposable
         return (process.ExitCode, await output, await error);
     }
 
-    /// <summary>`dotnet drover.dll ARGS` with stdout and stderr captured, and no DROVER_TOKEN or
-    /// DROVER_API from the test's own environment.</summary>
+    /// <summary>`dotnet drover.dll ARGS` with stdout and stderr captured, no DROVER_TOKEN, DROVER_API or API trust setting
+    /// from the test's own environment, and the suite's admin token (<see cref="HubFixture.AdminToken"/>) for hub and CLI.</summary>
     private static ProcessStartInfo CreateStartInfo(string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -150,6 +150,14 @@ public sealed class DroverProcess : IAsyncDisposable
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment.Remove("DROVER_TOKEN");
         start.Environment.Remove("DROVER_API");
+        start.Environment.Remove("DROVER_API_TOKEN_FILE");
+        start.Environment.Remove("DROVER_CA");
+        start.Environment.Remove("DROVER_HUB_FINGERPRINT");
+
+        // Every hub a test starts accepts the suite's admin token, and every operator command sends it (a test
+        // about tokens overrides either through its environment).
+        start.Environment["DROVER_ADMIN_TOKEN"] = HubFixture.AdminToken;
+        start.Environment["DROVER_API_TOKEN"] = HubFixture.AdminToken;
         start.ArgumentList.Add(FindDroverDll());
         foreach (var arg in args)
         {

@@ -10,11 +10,16 @@ public sealed class HubFixture : IAsyncDisposable
 {
     private readonly bool _ownsDirectory;
 
-    private HubFixture(DroverHub hub, SqliteFleetStore store, SqliteJobStore jobStore, string directory, bool ownsDirectory)
+    /// <summary>The admin API token every test hub accepts (<see cref="HubOptions.AdminToken"/>), and that
+    /// <see cref="CreateApiClient"/> sends. A test secret, made once with <c>drover tokens generate</c>.</summary>
+    public const string AdminToken = "drover_7e57ad000001_T3stT0kenF0rTheDroverSuiteOnlyNotASecret000";
+
+    private HubFixture(DroverHub hub, SqliteFleetStore store, SqliteJobStore jobStore, SqliteAccessStore accessStore, string directory, bool ownsDirectory)
     {
         Hub = hub;
         Store = store;
         JobStore = jobStore;
+        AccessStore = accessStore;
         DataDirectory = directory;
         _ownsDirectory = ownsDirectory;
     }
@@ -25,6 +30,9 @@ public sealed class HubFixture : IAsyncDisposable
 
     /// <summary>The job store: the same SQLite file as <see cref="Store"/>.</summary>
     public SqliteJobStore JobStore { get; }
+
+    /// <summary>The access store (API tokens, audit log): the same SQLite file as <see cref="Store"/>.</summary>
+    public SqliteAccessStore AccessStore { get; }
 
     public string DataDirectory { get; }
 
@@ -50,17 +58,36 @@ public sealed class HubFixture : IAsyncDisposable
             FlushInterval = TimeSpan.FromMilliseconds(100),
             SweepInterval = TimeSpan.FromMilliseconds(100),
             AdmitPerSecond = 100_000,
+            AdminToken = AdminToken,
         };
         options = configure?.Invoke(options) ?? options;
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db"), TimeProvider = options.TimeProvider };
         var store = new SqliteFleetStore(storeOptions);
         var jobStore = new SqliteJobStore(storeOptions);
-        var hub = new DroverHub(options, store, jobStore, loggerFactory);
+        var accessStore = new SqliteAccessStore(storeOptions);
+        var hub = new DroverHub(options, store, jobStore, accessStore, loggerFactory);
         await hub.StartAsync(CancellationToken.None);
-        return new HubFixture(hub, store, jobStore, directory, ownsDirectory);
+        return new HubFixture(hub, store, jobStore, accessStore, directory, ownsDirectory);
     }
 
-    public HttpClient CreateApiClient() => new() { BaseAddress = ApiUrl, Timeout = TimeSpan.FromSeconds(30) };
+    /// <summary>A client of the hub's API sending <paramref name="token"/> (default: the admin token; null: none).</summary>
+    public HttpClient CreateApiClient(string? token = AdminToken)
+    {
+        var handler = new SocketsHttpHandler();
+        if (Hub.Options.Tls is { } tls)
+        {
+            // A hub with TLS serves its API over HTTPS with the same key: pinned here, as an agent pins it.
+            handler.SslOptions.RemoteCertificateValidationCallback = Agent.HubTrust.FromKeyFingerprint(tls.Fingerprint).ClientOptions(ApiUrl.Host).RemoteCertificateValidationCallback;
+        }
+
+        var http = new HttpClient(handler) { BaseAddress = ApiUrl, Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return http;
+    }
 
     /// <summary>Polls <paramref name="condition"/> with a real timeout: for state reached through real sockets.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null, string? because = null)
@@ -81,6 +108,7 @@ public sealed class HubFixture : IAsyncDisposable
     public async Task StopAsync()
     {
         await Hub.DisposeAsync();
+        await AccessStore.DisposeAsync();
         await JobStore.DisposeAsync();
         await Store.DisposeAsync();
     }

@@ -17,12 +17,25 @@ public sealed class RawProtocolClient : IAsyncDisposable
 
     /// <summary>Connects; <paramref name="receiveBufferSize"/> (set before connecting) makes a slow reader's
     /// kernel buffer small, so what the hub sends piles up on the hub's side.</summary>
-    public static async Task<RawProtocolClient> ConnectAsync(IPEndPoint hub, int? receiveBufferSize = null, CancellationToken cancellationToken = default)
+    public static Task<RawProtocolClient> ConnectAsync(IPEndPoint hub, int? receiveBufferSize = null, CancellationToken cancellationToken = default) =>
+        ConnectAsync(hub, receiveBufferSize, source: null, cancellationToken);
+
+    /// <summary>Connects from <paramref name="source"/> (any 127.x.y.z works on Linux's loopback): a client at another
+    /// address, for the hub's limits per source address.</summary>
+    public static Task<RawProtocolClient> ConnectFromAsync(IPEndPoint hub, IPAddress source, CancellationToken cancellationToken = default) =>
+        ConnectAsync(hub, receiveBufferSize: null, source, cancellationToken);
+
+    private static async Task<RawProtocolClient> ConnectAsync(IPEndPoint hub, int? receiveBufferSize, IPAddress? source, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBufferSize is { } size)
         {
             socket.ReceiveBufferSize = size;
+        }
+
+        if (source is not null)
+        {
+            socket.Bind(new IPEndPoint(source, 0));
         }
 
         var target = hub.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, hub.Port) : hub;

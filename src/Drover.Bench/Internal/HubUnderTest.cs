@@ -15,7 +15,7 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
     private const int DefaultHubMaxFileSize = 1024 * 1024;
 
     private readonly BenchOptions _options;
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private Process? _process;
     private string? _dataDirectory;
 
@@ -29,6 +29,10 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
 
     /// <summary>How the simulated agents check this hub over TLS; null: plain TCP.</summary>
     public Drover.Agent.HubTrust? Trust { get; private set; }
+
+    /// <summary>The API token the bench sends: the bench's own hub's bootstrap token (DATA/admin.token), or
+    /// <see cref="BenchOptions.ApiToken"/> for an external hub.</summary>
+    public string? ApiToken { get; private set; }
 
     public string? DataDirectory => _dataDirectory;
 
@@ -46,6 +50,7 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
             hub.Pid = options.HubPid!.Value;
             hub.Api = options.HubApi ?? new Uri($"http://{external.Address}:7401/");
             hub.Trust = options.HubFingerprint is { } fingerprint ? Drover.Agent.HubTrust.FromKeyFingerprint(fingerprint) : null;
+            hub.Authorize(options.ApiToken);
             return hub;
         }
 
@@ -60,6 +65,8 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
                 Drover.Protocol.CertificateFingerprint.Format(Drover.Protocol.CertificateFingerprint.OfPublicKey(certificate)));
         }
 
+        // The bootstrap admin token the hub wrote at its first start.
+        hub.Authorize((await File.ReadAllTextAsync(Path.Combine(hub._dataDirectory, "admin.token"), cancellationToken).ConfigureAwait(false)).Trim());
         return hub;
     }
 
@@ -247,6 +254,41 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
         Pid = process.Id;
     }
 
+    /// <summary>From now on the API is asked with <paramref name="token"/>, trusting an https:// API's certificate as the
+    /// simulated agents trust the agent port's (<see cref="Trust"/>).</summary>
+    private void Authorize(string? token)
+    {
+        ApiToken = token;
+        _http.Dispose();
+        _http = CreateApiClient(1);
+        _http.Timeout = TimeSpan.FromSeconds(30);
+    }
+
+    /// <summary>An HTTP client for this hub's API: at most <paramref name="connections"/> pooled connections, never
+    /// recycled, the API token on every request, and an https:// API's certificate checked by <see cref="Trust"/>.</summary>
+    public HttpClient CreateApiClient(int connections)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = connections,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            UseProxy = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        };
+        if (Trust is { IsInsecure: false } trust && Api is { } api && api.Scheme == Uri.UriSchemeHttps)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = trust.ClientOptions(api.Host).RemoteCertificateValidationCallback;
+        }
+
+        var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(60) };
+        if (ApiToken is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiToken);
+        }
+
+        return http;
+    }
+
     /// <summary>This same drover executable: `dotnet drover.dll` or the apphost itself.</summary>
     private static (string, IReadOnlyList<string>) DefaultCommand()
     {
@@ -255,7 +297,7 @@ internal sealed partial class HubUnderTest : IAsyncDisposable
         return Path.GetFileNameWithoutExtension(host) == "dotnet" && entry is not null ? (host, [entry]) : (host, []);
     }
 
-    [GeneratedRegex(@"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (http://127\.0\.0\.1:\d+/)")]
+    [GeneratedRegex(@"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (https?://127\.0\.0\.1:\d+/)")]
     private static partial Regex ListeningLine();
 }
 

@@ -49,7 +49,7 @@ internal sealed class JobBenchRun
             }
         }
 
-        using var http = JobSubmitter.CreateHttpClient(options.Submitters);
+        using var http = hub.CreateApiClient(options.Submitters);
 
         // Warm-up: the same path, unpaced, in rounds with a pause after each, so that the hub's hot code is
         // compiled at its final tier before the run: .NET's tiered compilation promotes a method after 30 calls

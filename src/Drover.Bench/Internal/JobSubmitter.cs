@@ -55,18 +55,6 @@ internal sealed class JobSubmitter
     /// <summary>Requests answered 503 and sent again.</summary>
     public long Retries => Interlocked.Read(ref _retries);
 
-    /// <summary>An HTTP client for the submitters: one pooled connection per submitter, no connection recycling.</summary>
-    public static HttpClient CreateHttpClient(int connections) => new(new SocketsHttpHandler
-    {
-        MaxConnectionsPerServer = connections,
-        PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-        UseProxy = false,
-        AutomaticDecompression = DecompressionMethods.None,
-    })
-    {
-        Timeout = TimeSpan.FromSeconds(60),
-    };
-
     /// <summary>Fills <paramref name="destination"/> with job <paramref name="index"/>'s file: the shared random
     /// template with the index in its first bytes, so that every file's content (and hash) differs.</summary>
     public void FillFile(int index, Span<byte> destination)

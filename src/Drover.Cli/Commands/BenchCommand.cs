@@ -23,6 +23,7 @@ internal static class BenchCommand
         var hub = new Option<string?>("--hub") { Description = "Measure an external hub at HOST:PORT instead of starting one (needs --hub-pid)" };
         var hubPid = new Option<int?>("--hub-pid") { Description = "The external hub's process id, for its /proc figures" };
         var hubApi = new Option<string?>("--hub-api") { Description = "The external hub's HTTP API (default http://HOST:7401)" };
+        var apiToken = new Option<string?>("--api-token") { Description = "The external hub's API token (default: $DROVER_API_TOKEN; submit scope for --jobs)" };
         var tls = new Option<bool>("--tls") { Description = "The agent port over TLS, as serve has it by default (the simulated agents pin the hub's key); without it the bench's hub runs with --insecure" };
         var hubFingerprint = new Option<string?>("--hub-fingerprint") { Description = "An external hub's key fingerprint: the simulated agents speak TLS to it and pin it" };
         var token = new Option<string>("--token") { Description = "Token the simulated agents present", DefaultValueFactory = _ => "bench-token" };
@@ -47,7 +48,7 @@ internal static class BenchCommand
 
         var command = new Command("bench", "Simulate a fleet against a hub and measure memory per agent, CPU per report, latency, spread and restarts")
         {
-            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, hubFingerprint, tls, token, admitRate, idle, hubEnv, perSource, warmup, json,
+            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, apiToken, hubFingerprint, tls, token, admitRate, idle, hubEnv, perSource, warmup, json,
             jobs, fileSize, batch, rate, slots, submitters, warmupJobs, jobDrain,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -134,6 +135,7 @@ internal static class BenchCommand
                 Hub = external,
                 HubPid = parse.GetValue(hubPid),
                 HubApi = api,
+                ApiToken = parse.GetValue(apiToken) ?? Environment.GetEnvironmentVariable("DROVER_API_TOKEN"),
                 Token = parse.GetValue(token)!,
                 Tls = parse.GetValue(tls),
                 HubFingerprint = parse.GetValue(hubFingerprint),

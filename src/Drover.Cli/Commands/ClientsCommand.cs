@@ -13,12 +13,13 @@ internal static class ClientsCommand
         var state = new Option<string?>("--state") { Description = "Only agents in this state: online, late, lost, stale, retired" };
         var label = new Option<string[]>("--label") { Description = "Only agents with this label (k=v); repeatable" };
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of a table" };
-        var api = HubApiClient.CreateApiOption();
+        var api = new ApiAccess();
 
-        var command = new Command("clients", "List agents with their state, last contact, labels and latest status") { state, label, json, api };
+        var command = new Command("clients", "List agents with their state, last contact, labels and latest status") { state, label, json };
+        api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            if (!HubApiClient.TryCreate(parse.GetValue(api), out var client, out var error))
+            if (!HubApiClient.TryCreate(api, parse, out var client, out var error))
             {
                 return CliParsing.Fail(error);
             }

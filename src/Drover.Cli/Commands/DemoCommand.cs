@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Drover.Agent;
+using Drover.Cli.Configuration;
 using Drover.Cli.Demo;
 using Drover.Hub;
 using Drover.Hub.Security;
@@ -122,18 +123,24 @@ internal static class DemoCommand
             HubId = "demo-hub",
             ReportInterval = settings.ReportInterval,
             Tls = tls,
+            AdminTokenFile = Path.Combine(dataDir, ServeSettings.AdminTokenFileName),
         };
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(dataDir, "drover.db") };
         var store = new SqliteFleetStore(storeOptions);
         var jobStore = new SqliteJobStore(storeOptions);
-        var hub = new DroverHub(hubOptions, store, jobStore, loggerFactory);
+        var accessStore = new SqliteAccessStore(storeOptions);
+        var hub = new DroverHub(hubOptions, store, jobStore, accessStore, loggerFactory);
         await hub.StartAsync(CancellationToken.None);
         var hubAddress = $"127.0.0.1:{hub.AgentEndPoint.Port}";
-        // The sender and the display use the hub's HTTP API as any client would.
-        using var api = HubApiClient.TryCreate(hub.ApiUrl!.ToString(), out var client, out var apiError) ? client : throw new InvalidOperationException(apiError);
+
+        // The sender and the display use the hub's HTTP API as any client would: HTTPS, the key pinned, a submit token.
+        var demoToken = await hub.CreateApiTokenAsync(ApiScope.Submit, "drover demo", cancellationToken: CancellationToken.None);
+        using var api = HubApiClient.Create(new ApiTarget(hub.ApiUrl!, demoToken, HubTrust.FromKeyFingerprint(tls.Fingerprint)));
+        var caFile = Path.Combine(dataDir, HubTlsIdentity.DirectoryName, "ca.pem");
+        var tokenFile = hubOptions.AdminTokenFile;
         AnsiConsole.MarkupLine($"[bold]Drover demo[/]: hub on [blue]{hubAddress}[/] (TLS, key {tls.Fingerprint[..11]}...), data in {Markup.Escape(dataDir)}");
-        AnsiConsole.MarkupLine($"API: [blue]{hub.ApiUrl}api/stats[/], [blue]{hub.ApiUrl}api/agents[/] and [blue]{hub.ApiUrl}api/jobs[/]");
-        AnsiConsole.MarkupLine($"Try: drover clients --api {hub.ApiUrl}   drover jobs --state dead --api {hub.ApiUrl}");
+        AnsiConsole.MarkupLine($"API: [blue]{hub.ApiUrl}api/stats[/], [blue]{hub.ApiUrl}api/agents[/] and [blue]{hub.ApiUrl}api/jobs[/] (HTTPS, a token on every request)");
+        AnsiConsole.MarkupLine(Markup.Escape($"Try: drover clients --api {hub.ApiUrl} --ca {caFile} --api-token-file {tokenFile}"));
         AnsiConsole.MarkupLine($"Starting {count:N0} agents reporting every {settings.ReportInterval.TotalSeconds:0.#} s on their slots, "
             + $"{settings.Slots} job slots each; sending {settings.JobsPerSecond:N0} sample files a second to agents at random. Ctrl-C stops.");
 
@@ -220,6 +227,7 @@ internal static class DemoCommand
         }
 
         await hub.DisposeAsync();
+        await accessStore.DisposeAsync();
         await jobStore.DisposeAsync();
         await store.DisposeAsync();
         dataLock.Dispose(); // released last: nothing of this hub touches the directory after this

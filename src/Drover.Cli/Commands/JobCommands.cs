@@ -20,9 +20,10 @@ internal static class JobCommands
         var agent = new Option<string?>("--agent") { Description = "Only jobs placed on this agent" };
         var limit = new Option<int>("--limit") { Description = "Show at most this many jobs", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of a table" };
-        var api = HubApiClient.CreateApiOption();
+        var api = new ApiAccess();
 
-        var command = new Command("jobs", "List jobs with their state, agent, exit code and duration, oldest first") { state, agent, limit, json, api };
+        var command = new Command("jobs", "List jobs with their state, agent, exit code and duration, oldest first") { state, agent, limit, json };
+        api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var stateValue = parse.GetValue(state);
@@ -37,7 +38,7 @@ internal static class JobCommands
                 return CliParsing.Fail("--limit must be 1 or more");
             }
 
-            return await HubApiClient.RunAsync(parse.GetValue(api), async client =>
+            return await HubApiClient.RunAsync(api, parse, async client =>
             {
                 var jobs = new List<JobView>();
                 string? after = null;
@@ -69,10 +70,11 @@ internal static class JobCommands
     {
         var id = new Argument<string>("ID") { Description = "The job id (j-...)" };
         var json = new Option<bool>("--json") { Description = "Print the job as a JSON object" };
-        var api = HubApiClient.CreateApiOption();
+        var api = new ApiAccess();
 
-        var command = new Command("job", "Show one job: state, placement, attempts, and its latest result") { id, json, api };
-        command.SetAction(async (parse, cancellationToken) => await HubApiClient.RunAsync(parse.GetValue(api), async client =>
+        var command = new Command("job", "Show one job: state, placement, attempts, and its latest result") { id, json };
+        api.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) => await HubApiClient.RunAsync(api, parse, async client =>
         {
             var job = await client.GetJobAsync(parse.GetValue(id)!, cancellationToken);
             if (parse.GetValue(json))
@@ -96,9 +98,10 @@ internal static class JobCommands
         var id = new Argument<string>("ID") { Description = "The job id (j-...)" };
         var output = new Option<string?>("--output", "-o") { Description = "Write the out file the handler wrote ({out}) to this file" };
         var json = new Option<bool>("--json") { Description = "Print the result as a JSON object" };
-        var api = HubApiClient.CreateApiOption();
+        var api = new ApiAccess();
 
-        var command = new Command("result", "Show a job's result: outcome, exit code, duration, stdout and stderr tails; -o saves its out file") { id, output, json, api };
+        var command = new Command("result", "Show a job's result: outcome, exit code, duration, stdout and stderr tails; -o saves its out file") { id, output, json };
+        api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var outPath = parse.GetValue(output);
@@ -107,7 +110,7 @@ internal static class JobCommands
                 return CliParsing.Fail($"-o: {outPath} is a directory; give a file name");
             }
 
-            return await HubApiClient.RunAsync(parse.GetValue(api), async client =>
+            return await HubApiClient.RunAsync(api, parse, async client =>
             {
                 var jobId = parse.GetValue(id)!;
                 var result = await client.GetResultAsync(jobId, cancellationToken);
@@ -137,10 +140,11 @@ internal static class JobCommands
     public static Command CreateCancel()
     {
         var id = new Argument<string>("ID") { Description = "The job id (j-...)" };
-        var api = HubApiClient.CreateApiOption();
+        var api = new ApiAccess();
 
-        var command = new Command("cancel", "Cancel a queued or running job (a running one is killed on its agent)") { id, api };
-        command.SetAction(async (parse, cancellationToken) => await HubApiClient.RunAsync(parse.GetValue(api), async client =>
+        var command = new Command("cancel", "Cancel a queued or running job (a running one is killed on its agent)") { id };
+        api.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) => await HubApiClient.RunAsync(api, parse, async client =>
         {
             var job = await client.CancelAsync(parse.GetValue(id)!, cancellationToken);
             await Console.Out.WriteLineAsync($"{job.Id}  {job.State}{(job.Agent is { } agent ? $"  (agent {agent})" : string.Empty)}");

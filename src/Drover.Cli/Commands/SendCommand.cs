@@ -26,9 +26,10 @@ internal static class SendCommand
         var priority = new Option<int?>("--priority") { Description = "Higher runs first (default 0)" };
         var wait = new Option<bool>("--wait") { Description = "Wait until every job is done, dead or cancelled, and print each result as it arrives" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per job" };
-        var api = HubApiClient.CreateApiOption();
+        var api = new ApiAccess();
 
-        var command = new Command("send", "Send files to agents as jobs (several files go in one request)") { files, to, args, timeout, retries, priority, wait, json, api };
+        var command = new Command("send", "Send files to agents as jobs (several files go in one request)") { files, to, args, timeout, retries, priority, wait, json };
+        api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var options = new JobSubmitOptions { Args = parse.GetValue(args), Retries = parse.GetValue(retries), Priority = parse.GetValue(priority) };
@@ -69,7 +70,7 @@ internal static class SendCommand
 
             var printJson = parse.GetValue(json);
             var waitForResults = parse.GetValue(wait);
-            return await HubApiClient.RunAsync(parse.GetValue(api), async client =>
+            return await HubApiClient.RunAsync(api, parse, async client =>
             {
                 var submitted = await client.SubmitAsync(checkedFiles, options, cancellationToken);
                 var jobs = submitted.Jobs;

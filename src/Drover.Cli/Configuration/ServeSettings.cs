@@ -26,6 +26,9 @@ internal sealed record ServeConfig
 
     /// <summary>Names (DNS or IP) the hub's own certificate carries besides the machine name, localhost and loopback.</summary>
     public IReadOnlyList<string> TlsNames { get; init; } = [];
+
+    /// <summary>DNS names the API answers to besides localhost, the machine name and the <see cref="TlsNames"/>.</summary>
+    public IReadOnlyList<string> HttpHosts { get; init; } = [];
 }
 
 /// <summary>The settings catalog of <c>drover serve</c> (JSON section <c>hub</c>).</summary>
@@ -38,24 +41,30 @@ internal static class ServeSettings
         [nameof(HubOptions.ReportInterval)] = "interval",
         [nameof(HubOptions.AdmitPerSecond)] = "admit-rate",
         [nameof(HubOptions.KeepFinishedJobs)] = "keep-finished",
+        [nameof(HubOptions.ConnectionRatePerSource)] = "connection-rate",
+        [nameof(HubOptions.ConnectionBurstPerSource)] = "connection-burst",
+        [nameof(HubOptions.ConnectionRateExempt)] = "connection-rate-exempt",
     });
 
     /// <summary>The rules of <see cref="HubOptions"/> as drover serve's options validator, naming the settings of
     /// <paramref name="loaded"/> in its lines.</summary>
     public static SettingsValidator<ServeConfig, HubOptions> Validator(LoadedSettings<ServeConfig> loaded) =>
-        new(loaded, static hub => hub.GetValidationErrors());
+        new(loaded, static hub => [.. hub.GetValidationErrors().Where(error => !error.MemberNames.Contains(nameof(HubOptions.Tls)))]); // TLS: Complete's rule
+
+    /// <summary>The bootstrap admin token's file in the data directory.</summary>
+    public const string AdminTokenFileName = "admin.token";
 
     private static Setting<ServeConfig>[] Create() =>
     [
         S.Of("listen", "HOST:PORT", "Where agents connect (TCP; port 0 picks a free port)", ValueParsers.EndPoint,
             o => o.Hub.AgentEndPoint, (o, v) => o with { Hub = o.Hub with { AgentEndPoint = v } }, v => v.ToString()),
-        S.Of("http", "HOST:PORT or off", "Where the HTTP API listens ('off' disables it)", ValueParsers.EndPointOrOff,
+        S.Of("http", "HOST:PORT or off", "Where the HTTP API listens: HTTPS with the agent port's certificate (plain HTTP with --insecure, then on loopback only); 'off' disables it", ValueParsers.EndPointOrOff,
             o => o.Hub.HttpEndPoint, (o, v) => o with { Hub = o.Hub with { HttpEndPoint = v } }, v => v?.ToString() ?? "off"),
         S.Text("data", "path", "Data directory; the SQLite file (WAL) lives inside",
             o => o.DataDirectory, (o, v) => o with { DataDirectory = v }),
         S.Text("hub-id", "text", "This hub's name, given to agents in the welcome and stored with each agent",
             o => o.Hub.HubId, (o, v) => o with { Hub = o.Hub with { HubId = v } }, defaultInWords: "the machine name"),
-        S.Switch("insecure", "Plain TCP on the agent port: no TLS, so agents cannot authenticate the hub and everything crosses the network in clear (loopback tests only; a warning is logged)",
+        S.Switch("insecure", "Plain TCP on the agent port and plain HTTP on the API: no TLS, so agents cannot authenticate the hub and everything, tokens included, crosses the network in clear (loopback tests only; the API must then stay on loopback; a warning is logged)",
             o => o.Insecure, (o, v) => o with { Insecure = v }),
         S.Text("tls-cert", "path", "The agent port's certificate (PEM: the server certificate, then its chain) instead of the hub's own",
             o => o.TlsCertificate, (o, v) => o with { TlsCertificate = v }, defaultInWords: "the hub's own, made in DATA/tls"),
@@ -63,6 +72,10 @@ internal static class ServeSettings
             o => o.TlsKey, (o, v) => o with { TlsKey = v }),
         S.List("tls-name", "name", "A DNS name or IP address agents dial, put in the hub's own certificate besides the machine name, localhost, 127.0.0.1 and ::1; repeat for several",
             o => o.TlsNames, (o, v) => o with { TlsNames = v }),
+        S.List("http-host", "name", "A DNS name operators reach the HTTP API by (its Host header), besides localhost, the machine name and every --tls-name; requests for other names are refused (DNS rebinding). IP addresses are always accepted; repeat for several",
+            o => o.HttpHosts, (o, v) => o with { HttpHosts = v }),
+        S.Text("admin-token", "token", "An admin API token the hub accepts from its start, for automation (drover tokens generate makes one; prefer DROVER_ADMIN_TOKEN or the config file to the flag, which other users can see in ps)",
+            o => o.Hub.AdminToken, (o, v) => o with { Hub = o.Hub with { AdminToken = string.IsNullOrEmpty(v) ? null : v } }, defaultInWords: "none; the bootstrap token is in DATA/admin.token"),
         S.Text("token", "text", "Shared token every agent must present (none: no authentication)",
             o => o.Hub.Token, (o, v) => o with { Hub = o.Hub with { Token = v } }),
         S.Duration("interval", "Status report interval given to agents (100ms to 24h)",
@@ -92,6 +105,21 @@ internal static class ServeSettings
             o => o.Hub.MaxConnections, (o, v) => o with { Hub = o.Hub with { MaxConnections = v } }),
         S.Int("max-pending-handshakes", "Most connections that have not finished the handshake (within --max-connections); beyond it a new one is reset at once. Silent connections hold a slot until --handshake-timeout",
             o => o.Hub.MaxPendingHandshakes, (o, v) => o with { Hub = o.Hub with { MaxPendingHandshakes = v } }),
+        S.Int("connection-rate", "New agent-port connections per second from one source (an IPv4 address, an IPv6 /64); beyond it (and --connection-burst) a connection's hello is refused with RateLimited and a retry-after that grows while the source keeps connecting, and once that reaches a minute its connections are reset at once. 0: off",
+            o => o.Hub.ConnectionRatePerSource, (o, v) => o with { Hub = o.Hub with { ConnectionRatePerSource = v } }),
+        S.Int("connection-burst", "Connections one source may open at once beyond --connection-rate",
+            o => o.Hub.ConnectionBurstPerSource, (o, v) => o with { Hub = o.Hub with { ConnectionBurstPerSource = v } }),
+        ExemptSources(),
+        S.Int("auth-failures-allowed", "Hellos with a wrong token one source may send before it is blocked: 1s, then twice as long for each further one, up to --auth-penalty-max; a blocked source's hellos are refused with RateLimited whatever their token. Failures are forgotten 15 minutes after the last",
+            o => o.Hub.AuthFailuresAllowed, (o, v) => o with { Hub = o.Hub with { AuthFailuresAllowed = v } }),
+        S.Duration("auth-penalty-max", "The longest block for wrong tokens (0: no blocks)",
+            o => o.Hub.AuthPenaltyMax, (o, v) => o with { Hub = o.Hub with { AuthPenaltyMax = v } }),
+        S.Int("flap-max-reconnects", "Sessions one agent id may start within --flap-window; the next hello is refused with RateLimited for --flap-ban, doubled for each further offence (at most 1h). 0: off",
+            o => o.Hub.FlapMaxReconnects, (o, v) => o with { Hub = o.Hub with { FlapMaxReconnects = v } }),
+        S.Duration("flap-window", "The window of --flap-max-reconnects (at most 1h)",
+            o => o.Hub.FlapWindow, (o, v) => o with { Hub = o.Hub with { FlapWindow = v } }),
+        S.Duration("flap-ban", "How long a flapping agent id is refused the first time (at most 1h)",
+            o => o.Hub.FlapBan, (o, v) => o with { Hub = o.Hub with { FlapBan = v } }),
         S.Int("listen-backlog", "Pending-connection queue length handed to listen(2) (also capped by net.core.somaxconn)",
             o => o.Hub.ListenBacklog, (o, v) => o with { Hub = o.Hub with { ListenBacklog = v } }),
         S.Int("history-per-agent", "Status samples kept per agent in the store's history",
@@ -119,6 +147,42 @@ internal static class ServeSettings
         ..LoggingSettings.For<ServeConfig>(o => o.Logging, (o, v) => o with { Logging = v }),
     ];
 
+    /// <summary>--connection-rate-exempt: CIDR ranges (a bare address is one host), or <c>none</c>.</summary>
+    private static Setting<ServeConfig> ExemptSources() => new()
+    {
+        Name = "connection-rate-exempt",
+        ValueKind = "CIDR",
+        Meaning = "Sources --connection-rate does not apply to (a range such as 10.1.0.0/16, or an address); repeat for several, 'none' for no exemption. Wrong tokens count for every source",
+        Kind = SettingKind.List,
+        Default = o => o.Hub.ConnectionRateExempt.Count > 0 ? string.Join(",", o.Hub.ConnectionRateExempt) : "none",
+        Apply = (o, values) =>
+        {
+            var networks = new List<System.Net.IPNetwork>();
+            foreach (var value in values)
+            {
+                if (value.Equals("none", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                if (System.Net.IPNetwork.TryParse(value, out var network))
+                {
+                    networks.Add(network);
+                }
+                else if (System.Net.IPAddress.TryParse(value, out var address))
+                {
+                    networks.Add(new System.Net.IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+                }
+                else
+                {
+                    return (o, $"'{value}' is not an address range such as 10.1.0.0/16 or fd00::/8, an address, or 'none'");
+                }
+            }
+
+            return (o with { Hub = o.Hub with { ConnectionRateExempt = networks } }, null);
+        },
+    };
+
     /// <summary>The CLI's own rule (a data directory); the rules of <see cref="HubOptions"/> run at the host's start
     /// (<see cref="Validator"/>).</summary>
     private static (ServeConfig Options, string? Error) Complete(ServeConfig config)
@@ -138,9 +202,20 @@ internal static class ServeSettings
             return (config, "--insecure turns TLS off: it cannot go with --tls-cert, --tls-key or --tls-name");
         }
 
+        if (config.Insecure && config.Hub.HttpEndPoint is { } http && !System.Net.IPAddress.IsLoopback(http.Address))
+        {
+            return (config, $"--http {http} is beyond loopback, where the API listens only with TLS, and --insecure turns TLS off");
+        }
+
         try
         {
-            return (config with { DataDirectory = Path.GetFullPath(config.DataDirectory) }, null);
+            var data = Path.GetFullPath(config.DataDirectory);
+            var hub = config.Hub with
+            {
+                AdminTokenFile = Path.Combine(data, AdminTokenFileName),
+                ApiHostNames = [.. config.TlsNames.Concat(config.HttpHosts).Distinct(StringComparer.OrdinalIgnoreCase)],
+            };
+            return (config with { DataDirectory = data, Hub = hub }, null);
         }
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
         {

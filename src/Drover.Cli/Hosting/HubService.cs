@@ -25,6 +25,7 @@ internal sealed class HubService : IHostedLifecycleService, IAsyncDisposable
     private DataDirectoryLock? _dataLock;
     private SqliteFleetStore? _store;
     private SqliteJobStore? _jobStore;
+    private SqliteAccessStore? _accessStore;
     private HubTlsIdentity? _tls;
     private DroverHub? _hub;
 
@@ -37,6 +38,9 @@ internal sealed class HubService : IHostedLifecycleService, IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("drover");
     }
+
+    /// <summary>The TLS identity of both ports once the start has loaded it (null before, and with --insecure).</summary>
+    public HubTlsIdentity? Tls => _tls;
 
     /// <summary>The hub once it has started (null before), for the API's endpoints; it stays set after the stop.</summary>
     public DroverHub? StartedHub { get; private set; }
@@ -52,7 +56,8 @@ internal sealed class HubService : IHostedLifecycleService, IAsyncDisposable
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(_config.DataDirectory, "drover.db"), TimeProvider = options.TimeProvider };
         _store = new SqliteFleetStore(storeOptions);
         _jobStore = new SqliteJobStore(storeOptions);
-        _hub = new DroverHub(options with { Tls = _tls }, _store, _jobStore, _loggerFactory) { HostedApi = options.HttpEndPoint is not null };
+        _accessStore = new SqliteAccessStore(storeOptions);
+        _hub = new DroverHub(options with { Tls = _tls }, _store, _jobStore, _accessStore, _loggerFactory) { HostedApi = options.HttpEndPoint is not null };
         await _hub.StartAsync(cancellationToken);
         StartedHub = _hub;
         Log.HubStarted(_logger, _config.DataDirectory, options.ReportInterval);
@@ -110,6 +115,12 @@ internal sealed class HubService : IHostedLifecycleService, IAsyncDisposable
         {
             _hub = null;
             await hub.DisposeAsync();
+        }
+
+        if (_accessStore is { } accessStore)
+        {
+            _accessStore = null;
+            await accessStore.DisposeAsync();
         }
 
         if (_jobStore is { } jobStore)

@@ -32,6 +32,7 @@ internal static class ServeHost
             EnvironmentName = Environments.Production,
         });
         CommandHost.Configure(builder, config.Logging, holdLogsUntilStarted: true);
+        HubService? hubService = null;
         CommandHost.AddValidatedOptions(builder.Services, config.Hub, validator);
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton<HubService>();
@@ -39,7 +40,9 @@ internal static class ServeHost
         if (config.Hub.HttpEndPoint is { } http)
         {
             DroverHub.ConfigureApiServices(builder.Services);
-            builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => DroverHub.ConfigureApiKestrel(kestrel, http));
+            // HTTPS with the agent port's identity, which the hub service loads at its start (before Kestrel listens); read
+            // at each handshake. (Not resolved from the services here: the hub service itself needs the server.)
+            builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => DroverHub.ConfigureApiKestrel(kestrel, http, config.Insecure ? null : () => hubService?.Tls));
         }
         else
         {
@@ -50,7 +53,7 @@ internal static class ServeHost
         if (config.Hub.HttpEndPoint is not null)
         {
             // The hub is built at start (after validation and the lock); the endpoints ask for it per request.
-            var hubService = app.Services.GetRequiredService<HubService>();
+            hubService = app.Services.GetRequiredService<HubService>();
             DroverHub.MapApi(app, () => hubService.StartedHub);
         }
 

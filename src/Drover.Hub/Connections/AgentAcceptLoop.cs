@@ -77,6 +77,13 @@ internal sealed class AgentAcceptLoop : IDisposable
                 continue;
             }
 
+            long refuseUntil = 0;
+            if (_sessions.Sources.Active && !CheckSource(socket, out refuseUntil))
+            {
+                Reset(socket);
+                continue;
+            }
+
             var refusal = limits.TryTake();
             if (refusal != ConnectionRefusal.None)
             {
@@ -85,19 +92,39 @@ internal sealed class AgentAcceptLoop : IDisposable
                 continue;
             }
 
-            Start(socket);
+            Start(socket, refuseUntil);
         }
     }
 
+    /// <summary>The per-source limits (<see cref="SourceLimits"/>), checked here at accept rather than at the hello: a source
+    /// that keeps pushing is reset before it costs a TLS handshake, a read buffer or a pending slot, while a connection only
+    /// a little over the rate goes on to its hello to be told, with a retry-after, when to come back. False: reset it.</summary>
+    private bool CheckSource(Socket socket, out long refuseUntil)
+    {
+        var sources = _sessions.Sources;
+        var address = RemoteAddressText.AddressOf(socket);
+        var verdict = sources.OnAccept(address, out refuseUntil);
+        if (verdict == SourceVerdict.Allowed)
+        {
+            return true;
+        }
+
+        var action = verdict == SourceVerdict.Reset
+            ? "reset at accept: the source keeps connecting although its queue is a minute ahead, or it is blocked for wrong tokens"
+            : $"hello refused with RateLimited, retry after {(refuseUntil - _time.GetUtcNow().UtcTicks) / TimeSpan.TicksPerMillisecond} ms";
+        _sessions.ConnectionLog.OverSourceRate(SourceKey.From(address), sources.Rate, sources.Burst, action);
+        return verdict != SourceVerdict.Reset;
+    }
+
     /// <summary>Takes a socket that is within the caps into the handshake.</summary>
-    private void Start(Socket socket)
+    private void Start(Socket socket, long refuseUntil)
     {
         AgentConnection connection;
         try
         {
             socket.NoDelay = true;
             socket.Blocking = false;
-            connection = new AgentConnection(socket, _sessions, _time.GetUtcNow().UtcTicks);
+            connection = new AgentConnection(socket, _sessions, _time.GetUtcNow().UtcTicks) { RefuseUntilTicks = refuseUntil };
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {

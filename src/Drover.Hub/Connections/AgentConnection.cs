@@ -23,6 +23,10 @@ internal sealed partial class AgentConnection : IDisposable
 
     public long AcceptedTicks { get; }
 
+    /// <summary>Non-zero when the connection came over its source's rate (<see cref="SourceLimits"/>): its hello is refused with RateLimited and a retry-after pointing at this moment (UTC
+    /// ticks), and it gets a shorter handshake timeout. Set by the accept loop before the read loop starts.</summary>
+    public long RefuseUntilTicks { get; init; }
+
     /// <summary>This session's job results waiting for their commit (Interlocked).</summary>
     public int PendingResults;
 
@@ -44,6 +48,9 @@ internal sealed partial class AgentConnection : IDisposable
 
     /// <summary>The agent's IP:port (see <see cref="RemoteAddressText"/>).</summary>
     public string RemoteAddress => _transport.RemoteAddress;
+
+    /// <summary>The agent's IP address, for the per-source limits.</summary>
+    public System.Net.IPAddress RemoteIPAddress => _transport.RemoteIPAddress;
 
     /// <summary>Ends the session: sends bye with <paramref name="code"/> when it is given, shuts the send
     /// side so the bye reaches the agent, and detaches from the registry (epoch-ordered). The read loop

@@ -17,6 +17,12 @@ internal sealed partial class AgentSessions
     public async Task HandleHelloAsync(AgentConnection connection, Hello hello)
     {
         _stats.RecordHello();
+        if (connection.RefuseUntilTicks != 0)
+        {
+            RefuseOverRate(connection);
+            return;
+        }
+
         if (!TryNegotiateVersion(hello, out var version))
         {
             RefuseHello(connection, hello, ErrorCode.UnsupportedVersion, TimeSpan.Zero,
@@ -30,9 +36,8 @@ internal sealed partial class AgentSessions
             return;
         }
 
-        if (!TokenMatches(hello.Credential))
+        if (Options.Token.Length > 0 && !Authenticate(connection, hello))
         {
-            RefuseHello(connection, hello, ErrorCode.AuthenticationFailed, TimeSpan.Zero, "wrong token: start the agent with the hub's --token (or DROVER_TOKEN)");
             return;
         }
 
@@ -42,7 +47,14 @@ internal sealed partial class AgentSessions
             return;
         }
 
-        var alreadyConnected = _registry.TryGet(hello.AgentId, out var known) && known.Session is not null;
+        var isKnown = _registry.TryGet(hello.AgentId, out var known);
+        if (!Flapping.TryConnect(hello.AgentId, isKnown ? Volatile.Read(ref known.AttachedTicks) : 0, out var banned, out var offence))
+        {
+            RefuseFlapping(connection, hello, banned, offence);
+            return;
+        }
+
+        var alreadyConnected = isKnown && known.Session is not null;
         var capacity = Options.MaxAgents > 0 ? Options.MaxAgents : Capacity;
         if (capacity > 0 && !alreadyConnected && _registry.Connected >= capacity)
         {
@@ -119,14 +131,48 @@ internal sealed partial class AgentSessions
         return hello.MinVersion <= hello.MaxVersion && version >= hello.MinVersion && version >= ProtocolConstants.MinVersion;
     }
 
-    private bool TokenMatches(string credential)
+    /// <summary>Checks the hello's token together with its source's penalty for earlier wrong ones (one decision in
+    /// <see cref="SourceLimits.Authenticate"/>); refuses the hello and returns false when it does not pass.</summary>
+    private bool Authenticate(AgentConnection connection, Hello hello)
     {
-        if (Options.Token.Length == 0)
+        var matches = CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(hello.Credential), Encoding.UTF8.GetBytes(Options.Token));
+        var address = connection.RemoteIPAddress;
+        var verdict = Sources.Authenticate(address, matches, out var retryAfter, out var failures);
+        if (verdict == AuthVerdict.Accepted)
         {
             return true;
         }
 
-        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(credential), Encoding.UTF8.GetBytes(Options.Token));
+        var ms = (long)retryAfter.TotalMilliseconds;
+        var (code, detail) = verdict == AuthVerdict.Penalized
+            ? (ErrorCode.RateLimited, $"{failures} wrong tokens from this address: its hellos are refused for {ms} ms more")
+            : (ErrorCode.AuthenticationFailed, "wrong token: start the agent with the hub's --token (or DROVER_TOKEN)"
+                + (ms > 0 ? $"; after {failures} wrong tokens, hellos from this address are refused for {ms} ms" : string.Empty));
+        ConnectionLog.AuthRefused(SourceKey.From(address), connection.RemoteAddress, LogText.Escape(hello.AgentId), code, detail);
+        connection.Refuse(code, retryAfter, detail);
+        return false;
+    }
+
+    /// <summary>Refuses the hello of a connection that came over its source's rate, with a retry-after that points at the moment the accept loop gave it (logged there, once a minute per source).</summary>
+    private void RefuseOverRate(AgentConnection connection)
+    {
+        var retryAfter = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, connection.RefuseUntilTicks - Time.GetUtcNow().UtcTicks));
+        connection.Refuse(ErrorCode.RateLimited, retryAfter,
+            $"too many connections from this address (at most {Sources.Rate} a second, {Sources.Burst} at once); retry after {(long)retryAfter.TotalMilliseconds} ms");
+    }
+
+    /// <summary>Refuses a hello whose agent id is banned for flapping (<see cref="ReconnectFlapping"/>); <paramref name="offence"/>
+    /// is non-zero when this hello started the ban.</summary>
+    private void RefuseFlapping(AgentConnection connection, Hello hello, TimeSpan retryAfter, int offence)
+    {
+        var ms = (long)retryAfter.TotalMilliseconds;
+        var window = Options.FlapWindow.TotalSeconds;
+        var detail = offence > 0
+            ? $"more than {Options.FlapMaxReconnects} sessions within {window:0.#} s, refused for {ms} ms (ban {offence} of this id; the last from {connection.RemoteAddress})"
+            : $"refused for {ms} ms more (from {connection.RemoteAddress})";
+        ConnectionLog.Flapping(LogText.Escape(hello.AgentId), offence > 0, detail);
+        connection.Refuse(ErrorCode.RateLimited, retryAfter,
+            $"agent id {hello.AgentId} started more than {Options.FlapMaxReconnects} sessions within {window:0.#} s; retry after {ms} ms");
     }
 
     private void RefuseHello(AgentConnection connection, Hello hello, ErrorCode code, TimeSpan retryAfter, string detail)

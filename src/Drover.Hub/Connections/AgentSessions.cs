@@ -15,6 +15,10 @@ internal sealed partial class AgentSessions
 {
     private static readonly TimeSpan LingerAfterClose = TimeSpan.FromSeconds(2);
 
+    /// <summary>The handshake timeout of a connection that came over its source's rate: an honest agent sends its hello
+    /// at once (to be told its retry-after), so a slot held longer is a flood's.</summary>
+    private static readonly TimeSpan LimitedHandshakeTimeout = TimeSpan.FromSeconds(2);
+
     private readonly ConcurrentDictionary<AgentConnection, byte> _pending = new();
     private readonly ConcurrentDictionary<AgentConnection, byte> _closing = new();
     private readonly AgentRegistry _registry;
@@ -46,6 +50,8 @@ internal sealed partial class AgentSessions
         Jobs = jobs;
         Logger = logger;
         Takeovers = new SessionTakeovers(Time, logger);
+        Sources = new SourceLimits(options);
+        Flapping = new ReconnectFlapping(options);
         TlsOptions = options.Tls is { } tls ? tls.ServerOptions() : null;
     }
 
@@ -69,6 +75,12 @@ internal sealed partial class AgentSessions
 
     /// <summary>Takeovers of a live session by another connection with the same agent id, and the ids that flap.</summary>
     public SessionTakeovers Takeovers { get; }
+
+    /// <summary>The per-source limits: connection rate and the penalty for wrong tokens.</summary>
+    public SourceLimits Sources { get; }
+
+    /// <summary>Agent ids that start too many sessions in a short time.</summary>
+    public ReconnectFlapping Flapping { get; }
 
     /// <summary>How many agents this process can hold, from the open-files limit (0: not known); set at start.</summary>
     public long Capacity { get; set; }
@@ -134,11 +146,13 @@ internal sealed partial class AgentSessions
     /// disposes lingering closes, and logs what <see cref="ConnectionLog"/> counted in the last minute.</summary>
     public void SweepConnections(long nowTicks)
     {
+        var limitedTimeout = Options.HandshakeTimeout < LimitedHandshakeTimeout ? Options.HandshakeTimeout : LimitedHandshakeTimeout;
         foreach (var connection in _pending.Keys)
         {
-            if (nowTicks - connection.AcceptedTicks > Options.HandshakeTimeout.Ticks)
+            var timeout = connection.RefuseUntilTicks != 0 ? limitedTimeout : Options.HandshakeTimeout;
+            if (nowTicks - connection.AcceptedTicks > timeout.Ticks)
             {
-                connection.Close(DisconnectReason.HandshakeTimeout, Protocol.ErrorCode.HandshakeTimeout, $"no hello within {Options.HandshakeTimeout.TotalSeconds:0.#} s");
+                connection.Close(DisconnectReason.HandshakeTimeout, Protocol.ErrorCode.HandshakeTimeout, $"no hello within {timeout.TotalSeconds:0.#} s");
             }
         }
 
@@ -151,6 +165,8 @@ internal sealed partial class AgentSessions
             }
         }
 
+        Sources.Prune();
+        Flapping.Prune();
         ConnectionLog.Flush();
     }
 

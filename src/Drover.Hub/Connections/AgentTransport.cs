@@ -28,6 +28,9 @@ internal sealed class AgentTransport : IDisposable
     /// released).</summary>
     public string RemoteAddress => RemoteAddressText.Of(_socket);
 
+    /// <summary>The agent's IP address (<see cref="System.Net.IPAddress.None"/> once the socket is released).</summary>
+    public System.Net.IPAddress RemoteIPAddress => RemoteAddressText.AddressOf(_socket);
+
     /// <summary>Runs the TLS handshake with <paramref name="options"/>; nothing for plain TCP (null). Throws
     /// <see cref="System.Security.Authentication.AuthenticationException"/> or <see cref="IOException"/> when it fails.</summary>
     public async Task AuthenticateAsync(SslServerAuthenticationOptions? options)

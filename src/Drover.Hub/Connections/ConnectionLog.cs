@@ -21,6 +21,9 @@ internal sealed class ConnectionLog
     private readonly LogThrottle<ConnectionRefusal> _refused;
     private readonly LogThrottle<string> _acceptErrors;
     private readonly Dictionary<DisconnectReason, LogThrottle<string>> _badPeers;
+    private readonly LogThrottle<SourceKey> _overRate;
+    private readonly LogThrottle<SourceKey> _authRefused;
+    private readonly LogThrottle<string> _flapping;
 
     public ConnectionLog(ConnectionLimits limits, TimeProvider time, ILogger logger)
     {
@@ -35,6 +38,9 @@ internal sealed class ConnectionLog
             [DisconnectReason.SlowConsumer] = new(time, MaxSources, OtherSources),
             [DisconnectReason.TlsFailed] = new(time, MaxSources, OtherSources),
         };
+        _overRate = new LogThrottle<SourceKey>(time, MaxSources, default);
+        _authRefused = new LogThrottle<SourceKey>(time, MaxSources, default);
+        _flapping = new LogThrottle<string>(time, MaxSources, "other agent ids");
     }
 
     /// <summary>A connection reset at accept because of <paramref name="refusal"/>.</summary>
@@ -74,9 +80,58 @@ internal sealed class ConnectionLog
         }
     }
 
+    /// <summary>A connection from <paramref name="source"/> over its rate (<see cref="SourceLimits"/>): refused at its hello
+    /// or reset at accept, as <paramref name="action"/> says. One line per source a minute.</summary>
+    public void OverSourceRate(SourceKey source, int rate, int burst, string action)
+    {
+        if (_overRate.Add(source, action))
+        {
+            Log.OverSourceRate(_logger, source.ToString(), rate, burst, action);
+        }
+    }
+
+    /// <summary>A hello from <paramref name="remoteAddress"/> refused with a wrong token, or because its source is blocked
+    /// for earlier ones. One line per source a minute.</summary>
+    public void AuthRefused(SourceKey source, string remoteAddress, string agentId, Protocol.ErrorCode code, string detail)
+    {
+        if (_authRefused.Add(source, $"{code} from {remoteAddress}: {detail}"))
+        {
+            Log.AuthRefused(_logger, remoteAddress, agentId, code, detail);
+        }
+    }
+
+    /// <summary>A hello of <paramref name="agentId"/> (escaped) refused for flapping: the one that started a ban is logged
+    /// (a ban lasts minutes), the ones refused during it are counted and logged once a minute per id.</summary>
+    public void Flapping(string agentId, bool banStarted, string detail)
+    {
+        if (banStarted)
+        {
+            Log.ReconnectFlapping(_logger, agentId, detail);
+        }
+        else
+        {
+            _flapping.Add(agentId, detail);
+        }
+    }
+
     /// <summary>Logs what was counted and not yet logged, for every key whose minute is over.</summary>
     public void Flush()
     {
+        foreach (var summary in _overRate.Drain())
+        {
+            Log.OverSourceRateRepeatedly(_logger, summary.Count, NameOf(summary.Key), summary.Over.TotalSeconds, summary.Detail);
+        }
+
+        foreach (var summary in _authRefused.Drain())
+        {
+            Log.AuthRefusedRepeatedly(_logger, summary.Count, NameOf(summary.Key), summary.Over.TotalSeconds, summary.Detail);
+        }
+
+        foreach (var summary in _flapping.Drain())
+        {
+            Log.ReconnectFlappingRepeatedly(_logger, summary.Count, summary.Key, summary.Over.TotalSeconds, summary.Detail);
+        }
+
         foreach (var summary in _refused.Drain())
         {
             Log.ConnectionsRefused(_logger, summary.Count, summary.Over.TotalSeconds, Describe(summary.Key),
@@ -115,6 +170,9 @@ internal sealed class ConnectionLog
             return "unknown";
         }
     }
+
+    /// <summary>A source's name in a log line; the throttle's overflow key (the default) counts all others together.</summary>
+    private static string NameOf(SourceKey source) => source == default ? OtherSources : source.ToString();
 
     /// <summary>The address part of "address:port" (IPv4 or [IPv6]).</summary>
     private static string SourceOf(string remoteAddress) =>

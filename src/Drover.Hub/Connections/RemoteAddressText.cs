@@ -19,4 +19,17 @@ internal static class RemoteAddressText
             return "unknown";
         }
     }
+
+    /// <summary>The remote IP address; <see cref="IPAddress.None"/> when the socket has none or is already disposed.</summary>
+    public static IPAddress AddressOf(Socket socket)
+    {
+        try
+        {
+            return (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or SocketException)
+        {
+            return IPAddress.None;
+        }
+    }
 }

@@ -32,6 +32,10 @@ internal sealed class AgentEntry
 
     public Presence Presence = Presence.Lost;
 
+    /// <summary>UTC ticks when the latest session was attached (0: none since start): how flapping detection sees a
+    /// reconnect without keeping anything for ids that do not reconnect (<see cref="ReconnectFlapping"/>).</summary>
+    public long AttachedTicks;
+
     public ulong Epoch;
 
     /// <summary>The live session, or null while disconnected.</summary>

@@ -93,6 +93,7 @@ internal sealed class AgentRegistry
             entry.JobSlots = hello.JobSlots;
             entry.Address = address;
             entry.LastSeenTicks = now;
+            entry.AttachedTicks = now;
             entry.Presence = Presence.Online;
             entry.LastDisconnectReason = null;
             isNew = !entry.Stored;

@@ -30,6 +30,10 @@ internal sealed class FleetView(
 
     public ConnectionLimits Connections => sessions.Limits;
 
+    public SourceLimits Sources => sessions.Sources;
+
+    public ReconnectFlapping Flapping => sessions.Flapping;
+
     public int AdmissionWaiting => admission.Waiting;
 
     public long TotalReports => stats.TotalReports;

@@ -27,6 +27,12 @@ internal interface IFleetView
     /// <summary>The agent port's connection caps and counters.</summary>
     Connections.ConnectionLimits Connections { get; }
 
+    /// <summary>The agent port's limits per source address (connection rate, wrong tokens).</summary>
+    Connections.SourceLimits Sources { get; }
+
+    /// <summary>Agent ids that started too many sessions in a short time.</summary>
+    ReconnectFlapping Flapping { get; }
+
     /// <summary>Agents holding a reconnect slot in admission control.</summary>
     int AdmissionWaiting { get; }
 

@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Drover.Hub.Http;
 
-/// <summary><c>/healthz</c>: "ok" while the hub serves.</summary>
+/// <summary><c>/healthz</c>: "ok" while the hub serves. Open: no token needed (load balancers and service managers probe it).</summary>
 internal static class HealthEndpoints
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapMethods("/healthz", ["GET", "HEAD"], () => Results.Text("ok"));
+        app.MapMethods("/healthz", ["GET", "HEAD"], () => Results.Text("ok")).WithMetadata(RequiredScope.None);
 }

@@ -1,12 +1,14 @@
 using System.Net;
 using Drover.Api;
 using Drover.Hub.Fleet;
+using Drover.Hub.Security;
 using Drover.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -26,10 +28,23 @@ internal static class HubApi
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
     }
 
-    /// <summary>Listens on <paramref name="endPoint"/>, with the limits the API needs.</summary>
-    public static void ConfigureKestrel(KestrelServerOptions kestrel, IPEndPoint endPoint)
+    /// <summary>Listens on <paramref name="endPoint"/>, with the limits the API needs: HTTPS (HTTP/1.1 over TLS 1.2 or 1.3)
+    /// with the certificate <paramref name="tls"/> gives at each handshake when it is given (the identity may be loaded
+    /// after this runs, at the host's start), plain HTTP when it is null.</summary>
+    public static void ConfigureKestrel(KestrelServerOptions kestrel, IPEndPoint endPoint, Func<HubTlsIdentity?>? tls)
     {
-        kestrel.Listen(endPoint);
+        kestrel.Listen(endPoint, listen =>
+        {
+            if (tls is not null)
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listen.UseHttps(new TlsHandshakeCallbackOptions
+                {
+                    OnConnection = _ => ValueTask.FromResult((tls() ?? throw new InvalidOperationException("the hub's TLS identity is not loaded")).HttpsServerOptions()),
+                    HandshakeTimeout = TimeSpan.FromSeconds(10),
+                });
+            }
+        });
 
         // Room for a job's args (up to MaxArgsBytes of UTF-8, percent-encoded: 3 characters a byte) in the query.
         kestrel.Limits.MaxRequestLineSize = Math.Max(kestrel.Limits.MaxRequestLineSize, (3 * JobSubmitParameters.MaxArgsBytes) + 8192);
@@ -37,7 +52,8 @@ internal static class HubApi
 
     /// <summary>Maps every endpoint into one group where each answers 503 (with Retry-After) while <paramref name="api"/>
     /// gives null, that is until the hub has started: a request that arrives during the start never reaches a hub whose
-    /// stores are not open yet.</summary>
+    /// stores are not open yet. After that every request passes the <see cref="ApiGate"/> (host, origin, token, scope)
+    /// before its endpoint runs.</summary>
     public static RouteGroupBuilder Map(IEndpointRouteBuilder routes, Func<HubApiParts?> api)
     {
         var root = routes.MapGroup(string.Empty);
@@ -48,7 +64,8 @@ internal static class HubApi
         {
             if (endpoint.RequestDelegate is { } handler)
             {
-                endpoint.RequestDelegate = context => api() is null ? StartingAsync(context) : handler(context);
+                var scope = endpoint.Metadata.OfType<RequiredScope>().LastOrDefault();
+                endpoint.RequestDelegate = context => api() is not { } parts ? StartingAsync(context) : parts.Gate.Check(context, scope) ?? handler(context);
             }
         });
 
@@ -57,6 +74,7 @@ internal static class HubApi
         AgentEndpoints.Map(root, Started);
         StatsEndpoints.Map(root, Started);
         JobEndpoints.Map(root, Started);
+        AccessEndpoints.Map(root, Started);
         HealthEndpoints.Map(root);
         return root;
     }
@@ -70,13 +88,13 @@ internal static class HubApi
     }
 
     /// <summary>The private app of a hub that serves its API itself (<see cref="HubOptions.HttpEndPoint"/> without a host).</summary>
-    public static WebApplication Build(IPEndPoint endPoint, ILoggerFactory loggerFactory, Func<HubApiParts?> api)
+    public static WebApplication Build(IPEndPoint endPoint, HubTlsIdentity? tls, ILoggerFactory loggerFactory, Func<HubApiParts?> api)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
         ConfigureServices(builder.Services);
-        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endPoint));
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endPoint, tls is null ? null : () => tls));
         var app = builder.Build();
         Map(app, api);
         return app;
@@ -89,8 +107,14 @@ internal static class HubApi
 
 /// <summary>What the endpoint groups see of a hub: the fleet (<see cref="IFleetView"/>), the stores, the job control,
 /// and the submission of jobs. One per hub.</summary>
-internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetStore store, IJobStore jobStore, IJobControl jobs)
+internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetStore store, IJobStore jobStore, IJobControl jobs, ApiTokens tokens, AuditLog audit, ApiGate gate)
 {
+    public ApiTokens Tokens { get; } = tokens;
+
+    public AuditLog Audit { get; } = audit;
+
+    public ApiGate Gate { get; } = gate;
+
     public IFleetView Fleet { get; } = fleet;
 
     public IFleetStore Store { get; } = store;
@@ -99,5 +123,5 @@ internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetSt
 
     public IJobControl Jobs { get; } = jobs;
 
-    public JobSubmission Submission { get; } = new(options, jobs, fleet);
+    public JobSubmission Submission { get; } = new(options, jobs, fleet, audit);
 }

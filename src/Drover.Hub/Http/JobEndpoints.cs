@@ -36,10 +36,16 @@ internal static class JobEndpoints
         group.MapGet(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => ListJobsAsync(api().JobStore, context)));
         group.MapGet("/{id}", (string id, CancellationToken cancellationToken) => GetJobAsync(api().JobStore, id, cancellationToken));
         JobResultEndpoints.Map(group, api);
-        group.MapDelete("/{id}", (string id, CancellationToken cancellationToken) =>
+        group.MapDelete("/{id}", async (HttpContext context, string id) =>
         {
             var hub = api();
-            return CancelJobAsync(hub.JobStore, hub.Jobs, id, cancellationToken);
+            var (answer, cancelled) = await CancelJobAsync(hub.JobStore, hub.Jobs, id, context.RequestAborted).ConfigureAwait(false);
+            if (cancelled)
+            {
+                await hub.Audit.RecordAsync(ApiGate.CallerOf(context)!, ApiGate.SourceOf(context), "job.cancel", id, string.Empty, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            return answer;
         });
     }
 
@@ -97,14 +103,14 @@ internal static class JobEndpoints
             : Results.Json(await JobViews.ToJobViewAsync(store, job, cancellationToken).ConfigureAwait(false), ApiJsonContext.Default.JobView);
     }
 
-    private static async Task<IResult> CancelJobAsync(IJobStore store, IJobControl jobs, string id, CancellationToken cancellationToken)
+    private static async Task<(IResult Answer, bool Cancelled)> CancelJobAsync(IJobStore store, IJobControl jobs, string id, CancellationToken cancellationToken)
     {
         var (outcome, job) = await jobs.CancelAsync(id, cancellationToken).ConfigureAwait(false);
         return outcome switch
         {
-            CancelResult.Cancelled when job is not null => Results.Json(await JobViews.ToJobViewAsync(store, job, cancellationToken).ConfigureAwait(false), ApiJsonContext.Default.JobView),
-            CancelResult.AlreadyFinal => ApiResults.Error($"job '{id}' is already {job?.State ?? "finished"}", StatusCodes.Status409Conflict),
-            _ => ApiResults.NoJob(id),
+            CancelResult.Cancelled when job is not null => (Results.Json(await JobViews.ToJobViewAsync(store, job, cancellationToken).ConfigureAwait(false), ApiJsonContext.Default.JobView), true),
+            CancelResult.AlreadyFinal => (ApiResults.Error($"job '{id}' is already {job?.State ?? "finished"}", StatusCodes.Status409Conflict), false),
+            _ => (ApiResults.NoJob(id), false),
         };
     }
 }

@@ -16,7 +16,7 @@ namespace Drover.Hub.Http;
 /// <summary><c>POST /api/jobs</c>: one file as the body, or files as multipart/form-data parts, each becoming a job
 /// with the query's settings (<see cref="JobSubmitParameters"/>). The jobs are handed to the dispatcher, which
 /// answers once they are committed.</summary>
-internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleetView fleet)
+internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleetView fleet, Security.AuditLog audit)
 {
     /// <summary>Framing a multipart request may spend per file on top of the file bytes (boundary line and
     /// part headers), used to size the request body limit.</summary>
@@ -169,7 +169,19 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
             context.Response.Headers.Location = "/api/jobs/" + answer[0].Id;
         }
 
+        await AuditAsync(context, parameters, answer).ConfigureAwait(false);
+
         return Results.Json(new SubmitResponse(answer, WaitWarning(parameters)), ApiJsonContext.Default.SubmitResponse, statusCode: StatusCodes.Status201Created);
+    }
+
+    /// <summary>One audit entry per accepted request: the job ids (the first ten, then how many more), the target, the
+    /// files and the arguments (what will run).</summary>
+    private Task AuditAsync(HttpContext context, JobSubmitParameters parameters, List<SubmittedJob> answer)
+    {
+        var ids = string.Join(' ', answer.Take(10).Select(job => job.Id)) + (answer.Count > 10 ? $" (and {answer.Count - 10} more)" : string.Empty);
+        var files = string.Join(", ", answer.Take(10).Select(job => job.Name)) + (answer.Count > 10 ? ", …" : string.Empty);
+        var detail = $"to {parameters.Target}, {answer.Count} file(s): {files}; args '{parameters.Args}'";
+        return audit.RecordAsync(ApiGate.CallerOf(context)!, ApiGate.SourceOf(context), "job.submit", ids, detail, CancellationToken.None);
     }
 
     /// <summary>Why jobs for one agent cannot start now, or null: that agent was never seen by this hub, or is not

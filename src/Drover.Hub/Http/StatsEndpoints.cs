@@ -8,17 +8,17 @@ using Microsoft.AspNetCore.Routing;
 namespace Drover.Hub.Http;
 
 /// <summary><c>/api/stats</c>: the fleet by state, the report rate and its histogram, admission, the agent port's
-/// connections, the hub process, and the jobs by state.</summary>
+/// connections, the hub process, the jobs by state, and what the API's gate refused.</summary>
 internal static class StatsEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, Func<HubApiParts> api) =>
         app.MapGet("/api/stats", (string? seconds, CancellationToken cancellationToken) =>
         {
             var hub = api();
-            return GetStatsAsync(hub.Fleet, hub.JobStore, hub.Jobs, seconds, cancellationToken);
+            return GetStatsAsync(hub.Fleet, hub.JobStore, hub.Jobs, hub.Gate.View, seconds, cancellationToken);
         });
 
-    private static async Task<IResult> GetStatsAsync(IFleetView fleet, IJobStore jobStore, IJobControl jobs, string? seconds, CancellationToken cancellationToken)
+    private static async Task<IResult> GetStatsAsync(IFleetView fleet, IJobStore jobStore, IJobControl jobs, AccessView access, string? seconds, CancellationToken cancellationToken)
     {
         if (!ApiResults.TryParseQueryInt(seconds, 60, 1, FleetStats.WindowSeconds - 1, out var histogramSeconds))
         {
@@ -44,23 +44,43 @@ internal static class StatsEndpoints
             histogram,
             fleet.AdmissionWaiting,
             fleet.Capacity,
-            ReadConnectionsView(fleet.Connections),
+            ReadConnectionsView(fleet),
             ReadProcessView(),
             await ReadJobStatsAsync(jobStore, jobs, cancellationToken).ConfigureAwait(false),
-            fleet.IdFlaps);
+            fleet.IdFlaps,
+            access);
         return Results.Json(view, ApiJsonContext.Default.StatsView);
     }
 
-    private static ConnectionsView ReadConnectionsView(Connections.ConnectionLimits limits) => new(
-        limits.Open,
-        limits.MaxConnections,
-        limits.Pending,
-        limits.MaxPendingHandshakes,
-        limits.PendingPeak,
-        limits.RefusedOverConnections,
-        limits.RefusedOverPending,
-        limits.HandshakeTimeouts,
-        limits.AcceptErrors);
+    private static ConnectionsView ReadConnectionsView(IFleetView fleet)
+    {
+        var limits = fleet.Connections;
+        var sources = fleet.Sources;
+        return new(
+            limits.Open,
+            limits.MaxConnections,
+            limits.Pending,
+            limits.MaxPendingHandshakes,
+            limits.PendingPeak,
+            limits.RefusedOverConnections,
+            limits.RefusedOverPending,
+            limits.HandshakeTimeouts,
+            limits.AcceptErrors,
+            new ConnectionRateLimitsView(
+                sources.Rate,
+                sources.Burst,
+                sources.Tracked,
+                sources.Untracked,
+                sources.RefusedOverRate,
+                sources.ResetOverRate,
+                sources.AuthFailures,
+                sources.Penalties,
+                sources.Penalized,
+                sources.RefusedPenalized,
+                fleet.Flapping.Bans,
+                fleet.Flapping.Refused,
+                fleet.Flapping.Tracked));
+    }
 
     private static ProcessView ReadProcessView()
     {

@@ -157,6 +157,14 @@ public sealed class HubTlsIdentity : IDisposable
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
     };
 
+    /// <summary>The same for the HTTP API's port (HTTP/1.1 over TLS): the same certificate, ALPN <c>http/1.1</c>.</summary>
+    public SslServerAuthenticationOptions HttpsServerOptions()
+    {
+        var options = ServerOptions();
+        options.ApplicationProtocols = [SslApplicationProtocol.Http11];
+        return options;
+    }
+
     public void Dispose()
     {
         ServerCertificate.Dispose();

@@ -3,7 +3,7 @@ namespace Drover.Storage.Sqlite.Internal;
 /// <summary>The schema, versioned with <c>PRAGMA user_version</c>. Migration i takes the store from
 /// version i to version i + 1; never edit a shipped migration, append a new one.</summary>
 /// <remarks>One schema and one version for the whole file: <see cref="SqliteFleetStore"/> and
-/// <see cref="SqliteJobStore"/> run the same migrations, so either may open (create or migrate) the file
+/// <see cref="SqliteJobStore"/> (and <see cref="SqliteAccessStore"/>) run the same migrations, so either may open (create or migrate) the file
 /// first and each finds the other's tables in place.</remarks>
 internal static class Schema
 {
@@ -116,6 +116,30 @@ internal static class Schema
         // entry per job when it becomes final.
         """
         CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('done', 'dead', 'cancelled');
+        """,
+
+        // 3 -> 4: access (SqliteAccessStore): tokens, of which only a hash of the secret is kept, and the audit log.
+        """
+        CREATE TABLE tokens (
+            id          TEXT    NOT NULL PRIMARY KEY,
+            kind        TEXT    NOT NULL,
+            scope       TEXT    NOT NULL,
+            name        TEXT    NOT NULL,
+            secret_hash BLOB    NOT NULL,
+            created_at  INTEGER NOT NULL,
+            created_by  TEXT    NOT NULL,
+            expires_at  INTEGER NULL,
+            revoked_at  INTEGER NULL
+        );
+        CREATE TABLE audit_log (
+            id     INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            at     INTEGER NOT NULL,
+            actor  TEXT    NOT NULL,
+            source TEXT    NOT NULL,
+            action TEXT    NOT NULL,
+            target TEXT    NOT NULL,
+            detail TEXT    NOT NULL
+        );
         """,
     ];
 

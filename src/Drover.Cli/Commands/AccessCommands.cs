@@ -1,0 +1,151 @@
+using System.CommandLine;
+using System.Text.Json;
+using Drover.Api;
+using Spectre.Console;
+
+namespace Drover.Cli.Commands;
+
+/// <summary><c>drover tokens create|list|revoke|generate</c> and <c>drover audit</c>: the operator's side of API access
+/// (docs/security.md). All but <c>generate</c> go through the API and need an admin token.</summary>
+internal static class AccessCommands
+{
+    private static readonly string[] Scopes = ["read", "submit", "admin"];
+
+    public static Command CreateTokens()
+    {
+        var command = new Command("tokens", "Make, list and revoke the HTTP API's tokens (admin scope)") { Create(), List(), Revoke(), Generate() };
+        return command;
+    }
+
+    private static Command Create()
+    {
+        var scope = new Option<string>("--scope") { Description = "read (every GET), submit (also send and cancel jobs) or admin (also tokens and the audit log)", Required = true };
+        var name = new Option<string?>("--name") { Description = "What the token is for (shown in listings and the audit log)" };
+        var ttl = new Option<string?>("--ttl") { Description = "How long it works: 12h, 90d (default: until revoked)" };
+        var json = new Option<bool>("--json") { Description = "Print the token as JSON" };
+        var api = new ApiAccess();
+        var command = new Command("create", "Make a token and print it (once: the hub keeps only its hash)") { scope, name, ttl, json };
+        api.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var scopeValue = parse.GetValue(scope)!;
+            if (!Scopes.Contains(scopeValue))
+            {
+                return CliParsing.Fail($"--scope: '{scopeValue}' is not one of {string.Join(", ", Scopes)}");
+            }
+
+            return await HubApiClient.RunAsync(api, parse, async client =>
+            {
+                var created = await client.CreateTokenAsync(scopeValue, parse.GetValue(name) ?? string.Empty, parse.GetValue(ttl), cancellationToken);
+                if (parse.GetValue(json))
+                {
+                    Console.Out.WriteLine(JsonSerializer.Serialize(created, ApiJsonContext.Default.TokenCreated));
+                }
+                else
+                {
+                    Console.Out.WriteLine(created.Secret);
+                    await Console.Error.WriteLineAsync($"token {created.Token.Id}, scope {created.Token.Scope}{(created.Token.ExpiresAt is { } at ? $", expires {at:u}" : string.Empty)}: keep it secret; it is not shown again");
+                }
+
+                return ExitCodes.Ok;
+            });
+        });
+        return command;
+    }
+
+    private static Command List()
+    {
+        var json = new Option<bool>("--json") { Description = "Print a JSON array" };
+        var api = new ApiAccess();
+        var command = new Command("list", "List tokens (never their secrets)") { json };
+        api.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) => await HubApiClient.RunAsync(api, parse, async client =>
+        {
+            var tokens = await client.ListTokensAsync(cancellationToken);
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(tokens, ApiJsonContext.Default.TokenList));
+                return ExitCodes.Ok;
+            }
+
+            var table = new Table().AddColumns("id", "scope", "name", "created", "by", "expires", "state");
+            foreach (var token in tokens.Items)
+            {
+                var state = token.Active ? "active" : token.RevokedAt is not null ? "revoked" : "expired";
+                table.AddRow(token.Id, token.Scope, Markup.Escape(token.Name), $"{token.CreatedAt:u}", token.CreatedBy, token.ExpiresAt is { } at ? $"{at:u}" : "-", state);
+            }
+
+            AnsiConsole.Write(table);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Revoke()
+    {
+        var id = new Argument<string>("ID") { Description = "The token's id (the 12 characters after drover_)" };
+        var api = new ApiAccess();
+        var command = new Command("revoke", "Revoke a token: requests with it are refused from now on") { id };
+        api.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) => await HubApiClient.RunAsync(api, parse, async client =>
+        {
+            var token = await client.RevokeTokenAsync(parse.GetValue(id)!, cancellationToken);
+            Console.Out.WriteLine($"revoked {token.Id} ({token.Scope}{(token.Name.Length > 0 ? ", " + token.Name : string.Empty)})");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Generate()
+    {
+        var command = new Command("generate", "Print a new random token without asking any hub: for drover serve --admin-token (DROVER_ADMIN_TOKEN) in provisioning");
+        command.SetAction(_ =>
+        {
+            Console.Out.WriteLine(ApiTokenText.Generate());
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary><c>drover audit</c>: who submitted, cancelled, made and revoked what, and when.</summary>
+    public static Command CreateAudit()
+    {
+        var after = new Option<long>("--after") { Description = "Only entries after this id" };
+        var limit = new Option<int>("--limit") { Description = "Show at most this many entries", DefaultValueFactory = _ => 100 };
+        var json = new Option<bool>("--json") { Description = "Print a JSON array" };
+        var api = new ApiAccess();
+        var command = new Command("audit", "Show the audit log, oldest first (admin scope)") { after, limit, json };
+        api.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var max = parse.GetValue(limit);
+            if (max is < 1 or > 1000)
+            {
+                return CliParsing.Fail("--limit must be between 1 and 1000");
+            }
+
+            return await HubApiClient.RunAsync(api, parse, async client =>
+            {
+                var page = await client.ReadAuditAsync(parse.GetValue(after), max, cancellationToken);
+                if (parse.GetValue(json))
+                {
+                    Console.Out.WriteLine(JsonSerializer.Serialize([.. page.Items], ApiJsonContext.Default.ListAuditEntryView));
+                    return ExitCodes.Ok;
+                }
+
+                foreach (var entry in page.Items)
+                {
+                    Console.Out.WriteLine($"{entry.Id,6} {entry.At:u} {entry.Actor} from {entry.Source}: {entry.Action} {entry.Target} {entry.Detail}");
+                }
+
+                if (page.Next is { } next)
+                {
+                    await Console.Error.WriteLineAsync($"more: --after {next}");
+                }
+
+                return ExitCodes.Ok;
+            });
+        });
+        return command;
+    }
+}

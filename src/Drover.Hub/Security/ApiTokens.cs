@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Drover.Api;
+using Drover.Storage;
+
+namespace Drover.Hub.Security;
+
+/// <summary>Who called the API: the token's id, its name and scope.</summary>
+internal sealed record ApiCaller(string TokenId, string Name, ApiScope Scope)
+{
+    /// <summary>How the audit log names the caller: <c>id (name)</c>.</summary>
+    public string Actor => Name.Length == 0 ? TokenId : $"{TokenId} ({Name})";
+}
+
+/// <summary>The hub's API tokens: every token of the <see cref="IAccessStore"/> held in memory (a hub has a handful), so a
+/// request is checked without a store read; made, revoked and listed through the store first, then here. A token's text is
+/// <see cref="ApiTokenText"/>: the id finds the record, and the SHA-256 of the secret is compared in constant time.
+/// Revocation and expiry take effect at the next request.</summary>
+internal sealed class ApiTokens(IAccessStore store, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, TokenRecord> _tokens = new(StringComparer.Ordinal);
+
+    /// <summary>Loads every token from the store (at the hub's start).</summary>
+    public async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        foreach (var token in await store.ListTokensAsync(cancellationToken).ConfigureAwait(false))
+        {
+            _tokens[token.Id] = token;
+        }
+    }
+
+    /// <summary>The caller a token's text stands for, or null (with why) when it is not a live API token.</summary>
+    public ApiCaller? Authenticate(string? text, out string failure)
+    {
+        if (!ApiTokenText.TryParse(text, out var id, out var secret))
+        {
+            failure = text is null ? "no token" : "not a token";
+            return null;
+        }
+
+        if (!_tokens.TryGetValue(id, out var token) || token.Kind != TokenKinds.Api
+            || !CryptographicOperations.FixedTimeEquals(token.SecretHash, ApiTokenText.HashSecret(secret)))
+        {
+            failure = "unknown token";
+            return null;
+        }
+
+        if (token.RevokedAt is not null)
+        {
+            failure = $"token {id} is revoked";
+            return null;
+        }
+
+        if (token.ExpiresAt is { } expires && expires <= time.GetUtcNow())
+        {
+            failure = $"token {id} expired at {expires:O}";
+            return null;
+        }
+
+        if (!ApiScopes.TryParse(token.Scope, out var scope))
+        {
+            failure = $"token {id} has no known scope";
+            return null;
+        }
+
+        failure = string.Empty;
+        return new ApiCaller(id, token.Name, scope);
+    }
+
+    /// <summary>Every token, oldest first.</summary>
+    public IReadOnlyList<TokenRecord> List() => [.. _tokens.Values.OrderBy(token => token.CreatedAt).ThenBy(token => token.Id, StringComparer.Ordinal)];
+
+    public bool IsActive(TokenRecord token) => token.RevokedAt is null && (token.ExpiresAt is not { } expires || expires > time.GetUtcNow());
+
+    /// <summary>Makes and stores a new token; returns it with its text, which exists nowhere else.</summary>
+    public async Task<(TokenRecord Token, string Text)> CreateAsync(ApiScope scope, string name, TimeSpan? lifetime, string createdBy, CancellationToken cancellationToken)
+    {
+        var text = ApiTokenText.Generate();
+        var token = await AddAsync(text, scope, name, lifetime, createdBy, cancellationToken).ConfigureAwait(false);
+        return (token, text);
+    }
+
+    /// <summary>Stores a token whose text the caller has (a provisioned or bootstrap token).</summary>
+    public async Task<TokenRecord> AddAsync(string text, ApiScope scope, string name, TimeSpan? lifetime, string createdBy, CancellationToken cancellationToken)
+    {
+        if (!ApiTokenText.TryParse(text, out var id, out var secret))
+        {
+            throw new ArgumentException("not a token's text", nameof(text));
+        }
+
+        var now = time.GetUtcNow();
+        var token = new TokenRecord(id, TokenKinds.Api, scope.Name(), name, ApiTokenText.HashSecret(secret), now, createdBy, now + lifetime, null);
+        await store.AddTokenAsync(token, cancellationToken).ConfigureAwait(false);
+        _tokens[id] = token;
+        return token;
+    }
+
+    /// <summary>Revokes a token; false when there is none by that id or it was revoked already.</summary>
+    public async Task<bool> RevokeAsync(string id, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (!await store.RevokeTokenAsync(id, now, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        if (_tokens.TryGetValue(id, out var token))
+        {
+            _tokens[id] = token with { RevokedAt = now };
+        }
+
+        return true;
+    }
+
+    /// <summary>The stored token of this id, if any.</summary>
+    public TokenRecord? Find(string id) => _tokens.GetValueOrDefault(id);
+}

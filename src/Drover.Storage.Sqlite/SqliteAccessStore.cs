@@ -1,0 +1,170 @@
+using System.Globalization;
+using Drover.Storage.Sqlite.Internal;
+using Microsoft.Data.Sqlite;
+
+namespace Drover.Storage.Sqlite;
+
+/// <summary>The embedded default access store: the <c>tokens</c> and <c>audit_log</c> tables of the same SQLite file as
+/// <see cref="SqliteFleetStore"/> and <see cref="SqliteJobStore"/> (migration 3 → 4 of the shared schema), on a write
+/// connection of its own with <c>synchronous=FULL</c>: a token made or revoked and an audit entry survive a power loss
+/// once the call returns. Times are unix milliseconds. Only the SHA-256 of a token's secret is stored.</summary>
+public sealed class SqliteAccessStore : IAccessStore
+{
+    private const string TokenColumns = "id, kind, scope, name, secret_hash, created_at, created_by, expires_at, revoked_at";
+
+    private readonly StoreFile _file;
+    private readonly StoreWriter<PreparedCommands> _writer;
+
+    /// <summary>A store on <see cref="SqliteStoreOptions.Path"/>.</summary>
+    public SqliteAccessStore(SqliteStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _file = new StoreFile(options);
+        _writer = new StoreWriter<PreparedCommands>(
+            _file,
+            Synchronous.Full,
+            static (connection, timeoutSeconds) => new PreparedCommands(connection, timeoutSeconds),
+            enlist: null,
+            this);
+    }
+
+    /// <inheritdoc/>
+    public Task InitializeAsync(CancellationToken cancellationToken) => _writer.InitializeAsync(cancellationToken);
+
+    /// <summary>Waits for a write in progress, then closes every connection of this store.</summary>
+    public ValueTask DisposeAsync() => _writer.DisposeAsync();
+
+    /// <inheritdoc/>
+    public Task AddTokenAsync(TokenRecord token, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        ArgumentException.ThrowIfNullOrEmpty(token.Id);
+        _writer.ThrowIfNotReady();
+        return _writer.InTransactionAsync(
+            async (commands, transaction, ct) =>
+            {
+                var command = commands.Get(
+                    "INSERT INTO tokens (" + TokenColumns + ") VALUES ($id, $kind, $scope, $name, $secret_hash, $created_at, $created_by, $expires_at, $revoked_at)",
+                    transaction);
+                command.Bind("$id", SqliteType.Text, token.Id)
+                    .Bind("$kind", SqliteType.Text, token.Kind)
+                    .Bind("$scope", SqliteType.Text, token.Scope)
+                    .Bind("$name", SqliteType.Text, token.Name)
+                    .Bind("$secret_hash", SqliteType.Blob, token.SecretHash)
+                    .Bind("$created_at", SqliteType.Integer, token.CreatedAt.ToUnixTimeMilliseconds())
+                    .Bind("$created_by", SqliteType.Text, token.CreatedBy)
+                    .Bind("$expires_at", SqliteType.Integer, token.ExpiresAt?.ToUnixTimeMilliseconds())
+                    .Bind("$revoked_at", SqliteType.Integer, token.RevokedAt?.ToUnixTimeMilliseconds());
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            },
+            $"the token '{token.Id}'",
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TokenRecord>> ListTokensAsync(CancellationToken cancellationToken)
+    {
+        _writer.ThrowIfNotReady();
+        return _file.ReadAsync<IReadOnlyList<TokenRecord>>(
+            async (connection, ct) =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT " + TokenColumns + " FROM tokens ORDER BY created_at, id";
+                var tokens = new List<TokenRecord>();
+                var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        tokens.Add(new TokenRecord(
+                            reader.GetString(0),
+                            reader.GetString(1),
+                            reader.GetString(2),
+                            reader.GetString(3),
+                            (byte[])reader.GetValue(4),
+                            FromUnixMs(reader.GetInt64(5)),
+                            reader.GetString(6),
+                            reader.IsDBNull(7) ? null : FromUnixMs(reader.GetInt64(7)),
+                            reader.IsDBNull(8) ? null : FromUnixMs(reader.GetInt64(8))));
+                    }
+                }
+
+                return tokens;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> RevokeTokenAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        _writer.ThrowIfNotReady();
+        return _writer.InTransactionAsync(
+            async (commands, transaction, ct) =>
+            {
+                var command = commands.Get("UPDATE tokens SET revoked_at = $at WHERE id = $id AND revoked_at IS NULL", transaction);
+                command.Bind("$id", SqliteType.Text, id).Bind("$at", SqliteType.Integer, at.ToUnixTimeMilliseconds());
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
+            },
+            $"the revocation of token '{id}'",
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<long> AppendAuditAsync(AuditRecord entry, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        _writer.ThrowIfNotReady();
+        return _writer.InTransactionAsync(
+            async (commands, transaction, ct) =>
+            {
+                var command = commands.Get(
+                    "INSERT INTO audit_log (at, actor, source, action, target, detail) VALUES ($at, $actor, $source, $action, $target, $detail) RETURNING id",
+                    transaction);
+                command.Bind("$at", SqliteType.Integer, entry.At.ToUnixTimeMilliseconds())
+                    .Bind("$actor", SqliteType.Text, entry.Actor)
+                    .Bind("$source", SqliteType.Text, entry.Source)
+                    .Bind("$action", SqliteType.Text, entry.Action)
+                    .Bind("$target", SqliteType.Text, entry.Target)
+                    .Bind("$detail", SqliteType.Text, entry.Detail);
+                return Convert.ToInt64(await command.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture);
+            },
+            $"the audit entry '{entry.Action}'",
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(long afterId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        _writer.ThrowIfNotReady();
+        return _file.ReadAsync<IReadOnlyList<AuditRecord>>(
+            async (connection, ct) =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT id, at, actor, source, action, target, detail FROM audit_log WHERE id > $after ORDER BY id LIMIT $limit";
+                command.Bind("$after", SqliteType.Integer, afterId).Bind("$limit", SqliteType.Integer, limit);
+                var entries = new List<AuditRecord>();
+                var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        entries.Add(new AuditRecord(
+                            reader.GetInt64(0),
+                            FromUnixMs(reader.GetInt64(1)),
+                            reader.GetString(2),
+                            reader.GetString(3),
+                            reader.GetString(4),
+                            reader.GetString(5),
+                            reader.GetString(6)));
+                    }
+                }
+
+                return entries;
+            },
+            cancellationToken);
+    }
+
+    private static DateTimeOffset FromUnixMs(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
+}

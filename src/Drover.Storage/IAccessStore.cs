@@ -1,0 +1,64 @@
+namespace Drover.Storage;
+
+/// <summary>Where the hub keeps who may do what: its tokens (only a hash of each secret) and the audit log of what
+/// operators did. Small and rarely written: every write is one transaction and returns when it is committed.</summary>
+public interface IAccessStore : IAsyncDisposable
+{
+    /// <summary>Creates or migrates the schema. Safe to call on an existing store.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stores a new token. An id that is already stored fails with <see cref="StoreException"/>.</summary>
+    Task AddTokenAsync(TokenRecord token, CancellationToken cancellationToken);
+
+    /// <summary>Every token, revoked and expired ones included, oldest first.</summary>
+    Task<IReadOnlyList<TokenRecord>> ListTokensAsync(CancellationToken cancellationToken);
+
+    /// <summary>Marks the token revoked at <paramref name="at"/>. False when there is no such token or it was
+    /// already revoked (nothing changed).</summary>
+    Task<bool> RevokeTokenAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Appends one entry to the audit log; its <see cref="AuditRecord.Id"/> is ignored and the stored one
+    /// (ascending, never reused) returned.</summary>
+    Task<long> AppendAuditAsync(AuditRecord entry, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="limit"/> audit entries with ids above <paramref name="afterId"/>, oldest first.</summary>
+    Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(long afterId, int limit, CancellationToken cancellationToken);
+}
+
+/// <summary>A token as stored: never its secret, only the SHA-256 of it.</summary>
+/// <param name="Id">The public part of the token, unique: how it is listed, named in the audit log and revoked.</param>
+/// <param name="Kind"><see cref="TokenKinds.Api"/> (an operator's token for the HTTP API).</param>
+/// <param name="Scope">What it allows: for an API token <c>read</c>, <c>submit</c> or <c>admin</c>.</param>
+/// <param name="Name">The operator's note on what it is for.</param>
+/// <param name="SecretHash">SHA-256 of the secret part (32 bytes).</param>
+/// <param name="CreatedAt">When it was made.</param>
+/// <param name="CreatedBy">Who made it: a token id, or <c>hub</c> for the hub's own bootstrap token.</param>
+/// <param name="ExpiresAt">When it stops working; null: never.</param>
+/// <param name="RevokedAt">When it was revoked; null: not revoked.</param>
+public sealed record TokenRecord(
+    string Id,
+    string Kind,
+    string Scope,
+    string Name,
+    byte[] SecretHash,
+    DateTimeOffset CreatedAt,
+    string CreatedBy,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset? RevokedAt);
+
+/// <summary>The kinds of <see cref="TokenRecord"/>.</summary>
+public static class TokenKinds
+{
+    /// <summary>An operator's token for the HTTP API.</summary>
+    public const string Api = "api";
+}
+
+/// <summary>One thing an operator did.</summary>
+/// <param name="Id">Ascending, assigned by the store.</param>
+/// <param name="At">When.</param>
+/// <param name="Actor">Who: the id of the token used (and its name, as <c>id (name)</c>).</param>
+/// <param name="Source">From where: the remote address of the request.</param>
+/// <param name="Action">What, as <c>resource.verb</c>: <c>job.submit</c>, <c>job.cancel</c>, <c>token.create</c>, <c>token.revoke</c>.</param>
+/// <param name="Target">On what: a job id, a token id, a target.</param>
+/// <param name="Detail">What else matters (a job's file name and target, a token's scope), plain text.</param>
+public sealed record AuditRecord(long Id, DateTimeOffset At, string Actor, string Source, string Action, string Target, string Detail);

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using Drover.Api;
 using Drover.Protocol;
 using Drover.TestUtilities;
@@ -20,9 +18,8 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
 {
     private const string Token = "fl00d";
     private readonly string _data = Directory.CreateTempSubdirectory("drover-flood-").FullName;
-    private readonly HttpClient _http = ApiClients.Plain(TimeSpan.FromSeconds(15));
     private readonly ITestOutputHelper _output;
-    private long _slowestApiCall;
+    private ChildHubApi? _api;
 
     public ConnectionFloodTests(ITestOutputHelper output) => _output = output;
 
@@ -30,26 +27,20 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        _http.Dispose();
+        _api?.Dispose();
         TestPaths.DeleteDirectoryQuietly(_data);
         return Task.CompletedTask;
     }
 
-    private static (IPEndPoint Agents, Uri Api) Endpoints(System.Text.RegularExpressions.Match listening) =>
-        (new IPEndPoint(IPAddress.Loopback, int.Parse(listening.Groups[1].Value, CultureInfo.InvariantCulture)), new Uri(listening.Groups[2].Value));
-
-    /// <summary>/api/stats, timed: the API must answer within 5 s even during a flood. Before the fix it stopped
-    /// answering when the descriptors ran out (Kestrel could not accept) and the hub died seconds later; with the fix an
-    /// answer takes well under a second on a quiet machine, up to about 3 s on this 2-core one when other test runs load
-    /// it (a load average of 30 was seen).</summary>
-    private async Task<StatsView> StatsAsync(Uri api)
+    /// <summary>The child's agent port, and its API (timed: every answer within 5 s even during a flood).</summary>
+    private IPEndPoint Connect(System.Text.RegularExpressions.Match listening)
     {
-        var clock = Stopwatch.StartNew();
-        var stats = await _http.GetFromJsonAsync(new Uri(api, "api/stats"), ApiJsonContext.Default.StatsView);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"/api/stats took {clock.ElapsedMilliseconds} ms");
-        _slowestApiCall = Math.Max(_slowestApiCall, clock.ElapsedMilliseconds);
-        return stats!;
+        var (agents, api) = ChildHubApi.Endpoints(listening);
+        _api = new ChildHubApi(api);
+        return agents;
     }
+
+    private Task<StatsView> StatsAsync() => _api!.StatsAsync();
 
     private static int OpenDescriptors(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
 
@@ -65,11 +56,11 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
             // --insecure: the honest agents are raw protocol clients without TLS; the silent sockets never get as far as TLS.
             "serve", "--insecure", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", _data, "--token", Token,
             "--interval", "1s", "--handshake-timeout", "2s");
-        var (agentPort, api) = Endpoints(await hub.WaitForLineAsync(EndToEndTests.ServeListening));
+        var agentPort = Connect(await hub.WaitForLineAsync(EndToEndTests.ServeListening));
 
         await using var fleet = await ReportingFleet.ConnectAsync(agentPort, 1_000, Token, "honest", deadline.Token);
         fleet.StartReporting(interval);
-        await Poll.UntilAsync(() => StatsAsync(api), s => s.ByState["online"] == 1_000, TimeSpan.FromSeconds(15), "1,000 agents online");
+        await Poll.UntilAsync(() => StatsAsync(), s => s.ByState["online"] == 1_000, TimeSpan.FromSeconds(15), "1,000 agents online");
         await Task.Delay(interval * 2, deadline.Token);
         _output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: 1,000 agents report; the flood starts");
 
@@ -79,7 +70,7 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
         var polls = 0;
         while (flood.Closed < flood.Count && !deadline.IsCancellationRequested)
         {
-            var stats = await StatsAsync(api);
+            var stats = await StatsAsync();
             polls++;
             Assert.Equal(0, stats.ByState["late"]);
             Assert.Equal(1_000, stats.ByState["online"]);
@@ -90,7 +81,7 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
         Assert.True(await flood.WaitAllClosedAsync(TimeSpan.FromSeconds(10)), $"{flood.Count - flood.Closed} silent connections still open");
         var closedAfter = flood.ClosedAfter.Order().ToList();
         var summary = $"closed after min {closedAfter[0].TotalSeconds:F2} s, median {closedAfter[closedAfter.Count / 2].TotalSeconds:F2} s, "
-            + $"max {closedAfter[^1].TotalSeconds:F2} s; {polls} API polls during the flood, the slowest {_slowestApiCall} ms; hub peak {peakDescriptors} descriptors";
+            + $"max {closedAfter[^1].TotalSeconds:F2} s; {polls} API polls during the flood, the slowest {_api!.SlowestCallMs} ms; hub peak {peakDescriptors} descriptors";
         _output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: every silent connection closed: {summary}");
         Assert.All(flood.Byes, code => Assert.Equal(ErrorCode.HandshakeTimeout, code));
         Assert.True(closedAfter[0] >= handshakeTimeout, summary);
@@ -99,7 +90,7 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
 
         // The honest agents report on for two more intervals after the flood, then the verdict.
         await Task.Delay(interval * 2, deadline.Token);
-        var after = await StatsAsync(api);
+        var after = await StatsAsync();
         _output.WriteLine($"agents: max ack gap {fleet.MaxAckGap.TotalMilliseconds:F0} ms, max send round {fleet.MaxSendGap.TotalMilliseconds:F0} ms, {fleet.Acked} acks");
         Assert.Equal(0, fleet.Disconnected);
         Assert.True(fleet.MaxAckGap < onTime, $"an agent went {fleet.MaxAckGap.TotalMilliseconds:F0} ms without an ack (the reporter's longest round: {fleet.MaxSendGap.TotalMilliseconds:F0} ms)");
@@ -122,12 +113,12 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(55));
         await using var hub = DroverProcess.StartWithOpenFilesLimit(
             1_024, "serve", "--insecure", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", _data, "--token", Token, "--handshake-timeout", "30s");
-        var (agentPort, api) = Endpoints(await hub.WaitForLineAsync(EndToEndTests.ServeListening));
+        var agentPort = Connect(await hub.WaitForLineAsync(EndToEndTests.ServeListening));
         await hub.WaitForLineAsync(@"Agent connections: at most 512 at once \(the open-files limit 1024 less 512 reserved\), of which at most 512 without");
-        await StatsAsync(api);
+        await StatsAsync();
 
         var flood = await SilentConnections.OpenAsync(agentPort, 3_000, deadline.Token);
-        var stats = await Poll.UntilAsync(() => StatsAsync(api), s => s.Connections.RefusedOverConnections + s.Connections.RefusedOverPending + s.Connections.Open >= 3_000,
+        var stats = await Poll.UntilAsync(() => StatsAsync(), s => s.Connections.RefusedOverConnections + s.Connections.RefusedOverPending + s.Connections.Open >= 3_000,
             TimeSpan.FromSeconds(20), "every connection of the flood taken or reset");
         var descriptors = OpenDescriptors(hub.Id);
         _output.WriteLine($"during the flood: {stats.Connections}; hub holds {descriptors} descriptors; {flood.Closed} connections reset so far");
@@ -138,14 +129,13 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
         await Poll.UntilAsync(() => Task.FromResult(flood.Closed), closed => closed == 3_000 - 512, TimeSpan.FromSeconds(10), "connections beyond the cap reset at once");
         for (var i = 0; i < 5; i++)
         {
-            using var health = await _http.GetAsync(new Uri(api, "healthz"), deadline.Token);
-            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
-            await StatsAsync(api);
+            Assert.Equal(HttpStatusCode.OK, await _api!.HealthAsync());
+            await StatsAsync();
         }
 
         // The flood ends; an honest agent gets in and reports.
         await flood.DisposeAsync();
-        await Poll.UntilAsync(() => StatsAsync(api), s => s.Connections.Open == 0, TimeSpan.FromSeconds(15), "the flood's connections released");
+        await Poll.UntilAsync(() => StatsAsync(), s => s.Connections.Open == 0, TimeSpan.FromSeconds(15), "the flood's connections released");
         await using var agent = await RawProtocolClient.ConnectAsync(agentPort);
         Assert.IsType<Welcome>(await agent.HandshakeAsync(RawProtocolClient.MakeHello("after-flood", Token)));
         await agent.SendAsync(RawProtocolClient.MakeStatus(1));
@@ -153,7 +143,7 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
         Assert.False(hub.HasExited);
         Assert.DoesNotContain("Out of memory", hub.Output, StringComparison.Ordinal);
         Assert.True(hub.Output.Split('\n').Count(l => l.Contains("[206]", StringComparison.Ordinal)) <= 2, hub.Output);
-        _output.WriteLine($"slowest API answer {_slowestApiCall} ms");
+        _output.WriteLine($"slowest API answer {_api!.SlowestCallMs} ms");
     }
 }
 

@@ -7,7 +7,8 @@ namespace Drover.Protocol.Tests;
 /// message in <see cref="DocVectors"/> and re-encodes to the same bytes, and the two lists match.</summary>
 public sealed partial class DocVectorTests
 {
-    private static readonly Lazy<IReadOnlyDictionary<string, byte[]>> DocumentVectors = new(ParseDocument);
+    /// <summary>Every "### Vector:" hex block of docs/protocol.md, by name (also the seed corpus of the fuzz target).</summary>
+    internal static readonly Lazy<IReadOnlyDictionary<string, byte[]>> DocumentVectors = new(ParseDocument);
 
     public static TheoryData<string> VectorNames()
     {

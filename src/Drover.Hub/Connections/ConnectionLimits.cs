@@ -29,6 +29,7 @@ internal sealed class ConnectionLimits
     private long _refusedOverPending;
     private long _handshakeTimeouts;
     private long _acceptErrors;
+    private long _accepted;
 
     /// <summary>Most connections held at once (set at start from the options and the open-files limit).</summary>
     public int MaxConnections => Volatile.Read(ref _maxConnections);
@@ -57,6 +58,9 @@ internal sealed class ConnectionLimits
     /// <summary>Accept calls that failed (out of descriptors, out of buffers, ...).</summary>
     public long AcceptErrors => Interlocked.Read(ref _acceptErrors);
 
+    /// <summary>Sockets accepted since start, taken or refused (the sweep watches it to see a connection burst settle).</summary>
+    public long Accepted => Interlocked.Read(ref _accepted);
+
     /// <summary>The connection cap for an open-files limit: <paramref name="configured"/> (0: none) but never more than
     /// <paramref name="fromLimit"/>, what the limit leaves after the reserve.</summary>
     public static int MaxConnectionsFor(int configured, ulong fromLimit)
@@ -75,6 +79,7 @@ internal sealed class ConnectionLimits
     /// <summary>Takes a freshly accepted connection (counted as open and pending) or refuses it (counted by reason).</summary>
     public ConnectionRefusal TryTake()
     {
+        Interlocked.Increment(ref _accepted);
         if (Interlocked.Increment(ref _open) > MaxConnections)
         {
             Interlocked.Decrement(ref _open);

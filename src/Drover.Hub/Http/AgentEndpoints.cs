@@ -119,7 +119,9 @@ internal static class AgentEndpoints
         var fields = new Dictionary<string, object?>(status.Fields.Count, StringComparer.Ordinal);
         foreach (var (key, value) in status.Fields)
         {
-            fields[key] = value.ToObject();
+            // JSON has no NaN or infinity: those floats show as their text ("NaN", "Infinity", "-Infinity"), as the
+            // store keeps them (FieldJson). Written as numbers they failed the whole answer with a 500.
+            fields[key] = value.Kind == Protocol.FieldKind.Float && !double.IsFinite(value.Number) ? value.ToString() : value.ToObject();
         }
 
         return new StatusView(

@@ -149,6 +149,11 @@ public sealed record HubOptions
     /// <summary>Most bytes of job files queued or running at once; a submission beyond it gets 503. Default 1 GiB.</summary>
     public long MaxQueuedBytes { get; init; } = 1L << 30;
 
+    /// <summary>Most bytes of job files queued or running at once that one API token submitted, so that one caller cannot
+    /// fill the queue (and the hub's memory, which holds queued files) alone; a submission beyond it gets 429 with
+    /// Retry-After. Default 256 MiB, a quarter of <see cref="MaxQueuedBytes"/>'s default.</summary>
+    public long MaxQueuedBytesPerToken { get; init; } = 256L << 20;
+
     /// <summary>How long a running job's lease outlives its timeout before the hub gives the attempt up
     /// (the agent's time to kill the handler and report). Default 10 s.</summary>
     public TimeSpan LeaseGrace { get; init; } = TimeSpan.FromSeconds(10);
@@ -248,6 +253,7 @@ public sealed record HubOptions
         Require(MaxResultSize >= 0 && MaxResultSize <= Storage.JobRecord.MaxContentBytes, $"max result size must be between 0 and 16 MiB, got {MaxResultSize}", nameof(MaxResultSize));
         Require(MaxQueuedJobs >= 1, $"max queued jobs must be at least 1, got {MaxQueuedJobs}", nameof(MaxQueuedJobs));
         Require(MaxQueuedBytes >= MaxFileSize, $"max queued bytes ({MaxQueuedBytes}) must be at least the max file size ({MaxFileSize})", nameof(MaxQueuedBytes), nameof(MaxFileSize));
+        Require(MaxQueuedBytesPerToken >= MaxFileSize, $"max queued bytes per token ({MaxQueuedBytesPerToken}) must be at least the max file size ({MaxFileSize})", nameof(MaxQueuedBytesPerToken), nameof(MaxFileSize));
         Require(LeaseGrace >= TimeSpan.Zero, $"lease grace cannot be negative, got {LeaseGrace}", nameof(LeaseGrace));
         Require(DisconnectGrace >= TimeSpan.Zero, $"disconnect grace cannot be negative, got {DisconnectGrace}", nameof(DisconnectGrace));
         Require(KeepFinishedJobs > TimeSpan.Zero, $"keep-finished must be positive (finished jobs are kept at least that long), got {KeepFinishedJobs}", nameof(KeepFinishedJobs));

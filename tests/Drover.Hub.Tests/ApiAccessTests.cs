@@ -269,6 +269,41 @@ public sealed class ApiAccessTests
     }
 
     [Fact]
+    public async Task One_token_cannot_fill_the_queue_alone_and_gets_429_while_another_token_goes_on()
+    {
+        await using var fixture = await HubFixture.StartAsync(o => o with { MaxFileSize = 1024, MaxQueuedBytesPerToken = 3 * 1024 });
+        using var first = fixture.CreateApiClient(await fixture.Hub.CreateApiTokenAsync(ApiScope.Submit, "first"));
+        using var second = fixture.CreateApiClient(await fixture.Hub.CreateApiTokenAsync(ApiScope.Submit, "second"));
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var accepted = await first.PostAsync(new Uri($"/api/jobs?name=f{i}.bin", UriKind.Relative), new ByteArrayContent(new byte[1024]));
+            Assert.Equal(HttpStatusCode.Created, accepted.StatusCode);
+            ids.Add(JsonDocument.Parse(await accepted.Content.ReadAsStringAsync()).RootElement.GetProperty("jobs")[0].GetProperty("id").GetString()!);
+        }
+
+        // No agent runs them, so they stay queued: the fourth is over the first token's share.
+        using var refused = await first.PostAsync(new Uri("/api/jobs?name=f3.bin", UriKind.Relative), new ByteArrayContent(new byte[1024]));
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Contains("the limit per token is 3072 bytes", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // A multipart request bigger than one token's share is refused as a whole, before the queue is asked.
+        using var multipart = new MultipartFormDataContent();
+        for (var i = 0; i < 4; i++)
+        {
+            multipart.Add(new ByteArrayContent(new byte[1024]), "file", $"m{i}.bin");
+        }
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await second.PostAsync(new Uri("/api/jobs", UriKind.Relative), multipart)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await second.PostAsync(new Uri("/api/jobs?name=s.bin", UriKind.Relative), new ByteArrayContent(new byte[1024]))).StatusCode);
+
+        // A cancelled job gives its bytes back to its token.
+        Assert.Equal(HttpStatusCode.OK, (await first.DeleteAsync(new Uri("/api/jobs/" + ids[0], UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await first.PostAsync(new Uri("/api/jobs?name=f4.bin", UriKind.Relative), new ByteArrayContent(new byte[1024]))).StatusCode);
+    }
+
+    [Fact]
     public async Task The_API_listens_beyond_loopback_only_with_TLS()
     {
         var options = new HubOptions { HttpEndPoint = new IPEndPoint(IPAddress.Any, 0) };

@@ -23,14 +23,40 @@ public sealed class JobRolesTests
     {
         var table = new JobTable(new HubOptions { MaxQueuedJobs = 3, TimeProvider = new FakeTimeProvider(Start) });
 
-        table.Reserve(2, 10);
-        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(2, 10));
+        table.Reserve(2, 10, "");
+        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(2, 10, ""));
         Assert.Contains("2 jobs (10 bytes) queued or running, the limit is 3 jobs", full.Message, StringComparison.Ordinal);
         Assert.Equal(TimeSpan.FromSeconds(5), full.RetryAfter); // nothing finished yet: the default estimate
 
-        table.Release(2, 10);
-        table.Reserve(3, 30); // exactly at the limit
-        Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 1));
+        table.Release(2, 10, "");
+        table.Reserve(3, 30, ""); // exactly at the limit
+        Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 1, ""));
+    }
+
+    [Fact]
+    public void One_token_cannot_hold_more_than_its_share_of_queued_bytes_and_gets_it_back_as_its_jobs_leave()
+    {
+        var table = new JobTable(new HubOptions { MaxFileSize = 10, MaxQueuedBytesPerToken = 30, TimeProvider = new FakeTimeProvider(Start) });
+
+        table.Reserve(3, 30, "token-a");
+        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 10, "token-a"));
+        Assert.True(full.PerSubmitter);
+        Assert.Contains("token token-a has 30 bytes of job files queued or running; the limit per token is 30 bytes", full.Message, StringComparison.Ordinal);
+        table.Reserve(3, 30, "token-b"); // another token has its own share
+        table.Reserve(5, 50, string.Empty); // not counted per token
+
+        // A job of token-a leaves (done, dead or cancelled): its bytes come back to token-a.
+        var job = new ActiveJob(new JobRecord { Id = "j-a", State = JobStates.Queued, Target = "random", FileName = "a", Content = new byte[10] }, 0, JobTarget.Parse("random")) { Submitter = "token-a" };
+        lock (table.Lock)
+        {
+            table.AddSubmittedLocked(job);
+            table.RemoveLocked(job, finished: true);
+        }
+
+        table.Reserve(1, 10, "token-a");
+        Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 1, "token-a"));
+        table.Release(1, 10, "token-a");
+        table.Reserve(1, 10, "token-a");
     }
 
     [Fact]
@@ -38,8 +64,8 @@ public sealed class JobRolesTests
     {
         var table = new JobTable(new HubOptions { MaxQueuedBytes = 100, TimeProvider = new FakeTimeProvider(Start) });
 
-        table.Reserve(1, 100);
-        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 1));
+        table.Reserve(1, 100, "");
+        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 1, ""));
         Assert.Contains("this request adds 1 jobs (1 bytes)", full.Message, StringComparison.Ordinal);
     }
 
@@ -58,7 +84,7 @@ public sealed class JobRolesTests
         }
 
         Assert.Equal(10, table.Count);
-        Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 4));
+        Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 4, ""));
         lock (table.Lock)
         {
             foreach (var job in jobs.Take(5))
@@ -76,7 +102,7 @@ public sealed class JobRolesTests
         Assert.Equal(0.5, table.FinishedPerSecond); // 5 in the 10-second window
 
         // 4 held; 8 more asked: 2 over the limit of 10 at 0.5 finished per second is 4 s.
-        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(8, 32));
+        var full = Assert.Throws<JobQueueFullException>(() => table.Reserve(8, 32, ""));
         Assert.Equal(TimeSpan.FromSeconds(4), full.RetryAfter);
 
         time.Advance(TimeSpan.FromSeconds(11));

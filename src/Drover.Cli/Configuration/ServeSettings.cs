@@ -138,6 +138,8 @@ internal static class ServeSettings
             o => o.Hub.MaxQueuedJobs, (o, v) => o with { Hub = o.Hub with { MaxQueuedJobs = v } }),
         S.Size("max-queued-bytes", "Most bytes of job files queued or running at once",
             o => o.Hub.MaxQueuedBytes, (o, v) => o with { Hub = o.Hub with { MaxQueuedBytes = v } }),
+        S.Size("max-queued-bytes-per-token", "Most bytes of job files queued or running at once that one API token submitted (beyond it submissions get 429 + Retry-After)",
+            o => o.Hub.MaxQueuedBytesPerToken, (o, v) => o with { Hub = o.Hub with { MaxQueuedBytesPerToken = v } }),
         S.Duration("lease-grace", "How long a running job's lease outlives its timeout",
             o => o.Hub.LeaseGrace, (o, v) => o with { Hub = o.Hub with { LeaseGrace = v } }),
         S.Duration("disconnect-grace", "How long a disconnected agent's jobs wait for it before they are requeued",

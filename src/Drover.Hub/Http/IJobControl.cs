@@ -9,7 +9,7 @@ internal interface IJobControl
 {
     /// <summary>Queues <paramref name="jobs"/> as a whole once they are committed; throws
     /// <see cref="JobQueueFullException"/> or <see cref="StoreException"/> when they are not.</summary>
-    Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken);
+    Task SubmitAsync(IReadOnlyList<JobRecord> jobs, string submitter, CancellationToken cancellationToken);
 
     Task<(CancelResult Result, JobRecord? Job)> CancelAsync(string jobId, CancellationToken cancellationToken);
 
@@ -37,7 +37,7 @@ internal sealed class DispatcherJobControl(JobDispatcher dispatcher) : IJobContr
 
     public long ForeignMessages => dispatcher.ForeignMessages;
 
-    public Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken) => dispatcher.SubmitAsync(jobs, cancellationToken);
+    public Task SubmitAsync(IReadOnlyList<JobRecord> jobs, string submitter, CancellationToken cancellationToken) => dispatcher.SubmitAsync(jobs, cancellationToken, submitter);
 
     public Task<(CancelResult Result, JobRecord? Job)> CancelAsync(string jobId, CancellationToken cancellationToken) => dispatcher.CancelAsync(jobId, cancellationToken);
 

@@ -27,6 +27,9 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
     private readonly IFleetView _fleet = fleet;
     private readonly JobIds _jobIds = new();
 
+    /// <summary>The most file bytes one request may carry: what the queue, and one token's share of it, can hold.</summary>
+    private long MaxRequestBytes => Math.Min(_options.MaxQueuedBytes, _options.MaxQueuedBytesPerToken);
+
     /// <summary>One file of a request: its cleaned name and its bytes.</summary>
     private readonly record struct UploadedFile(string Name, byte[] Content);
 
@@ -64,7 +67,7 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
 
         var limit = _options.MaxFileSize;
         var bodyLimit = isMultipart
-            ? _options.MaxQueuedBytes + (_options.MaxQueuedJobs * MultipartOverheadPerFile)
+            ? MaxRequestBytes + (_options.MaxQueuedJobs * MultipartOverheadPerFile)
             : limit + 1L;
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
         {
@@ -151,13 +154,13 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
         {
             // Not the request's token: once handed over, the submission is committed or refused as a whole
             // by the dispatcher; a client that went away meanwhile only misses the answer.
-            await _jobs.SubmitAsync(jobs, CancellationToken.None).ConfigureAwait(false);
+            await _jobs.SubmitAsync(jobs, ApiGate.CallerOf(context)?.TokenId ?? string.Empty, CancellationToken.None).ConfigureAwait(false);
         }
         catch (JobQueueFullException ex)
         {
             var seconds = (long)Math.Max(1, Math.Ceiling(ex.RetryAfter.TotalSeconds));
             context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-            return ApiResults.Error(ex.Message, StatusCodes.Status503ServiceUnavailable);
+            return ApiResults.Error(ex.Message, ex.PerSubmitter ? StatusCodes.Status429TooManyRequests : StatusCodes.Status503ServiceUnavailable);
         }
         catch (StoreException ex)
         {
@@ -238,9 +241,9 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
                 }
 
                 total += count;
-                if (total > _options.MaxQueuedBytes)
+                if (total > MaxRequestBytes)
                 {
-                    return (null, ApiResults.TooLarge($"the request carries more than {SizeText.Format(_options.MaxQueuedBytes)} of files, more than the queue holds; send fewer per request"));
+                    return (null, ApiResults.TooLarge($"the request carries more than {SizeText.Format(MaxRequestBytes)} of files, more than the queue holds for one token; send fewer per request"));
                 }
 
                 files.Add(new UploadedFile(name, buffer.ToArray(count)));

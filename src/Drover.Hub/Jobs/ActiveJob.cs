@@ -31,6 +31,10 @@ internal sealed class ActiveJob
         Attempt = record.Attempt;
     }
 
+    /// <summary>The id of the API token that submitted it, for the per-token cap on queued bytes; empty for a job loaded
+    /// from the store at start (not counted against any token).</summary>
+    public string Submitter { get; init; } = string.Empty;
+
     /// <summary>The job as submitted (or loaded); its state fields are not kept current (see the fields below).</summary>
     public JobRecord Record { get; }
 

@@ -84,7 +84,7 @@ internal sealed class JobDispatcher : IDisposable
     /// reserves room in the queue, commits them in the next group commit, then queues them for placement.
     /// Returns once they are committed. Throws <see cref="JobQueueFullException"/> (nothing accepted) when
     /// they do not fit, <see cref="StoreException"/> when the store failed (nothing accepted).</summary>
-    public async Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken)
+    public async Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken, string submitter = "")
     {
         ArgumentNullException.ThrowIfNull(jobs);
         if (jobs.Count == 0)
@@ -112,14 +112,14 @@ internal sealed class JobDispatcher : IDisposable
             bytes += job.Content.Length;
         }
 
-        _table.Reserve(jobs.Count, bytes);
+        _table.Reserve(jobs.Count, bytes, submitter);
         try
         {
             await Writer.SubmitAsync(jobs).ConfigureAwait(false);
         }
         catch
         {
-            _table.Release(jobs.Count, bytes);
+            _table.Release(jobs.Count, bytes, submitter);
             throw;
         }
 
@@ -128,7 +128,7 @@ internal sealed class JobDispatcher : IDisposable
         {
             for (var i = 0; i < jobs.Count; i++)
             {
-                var job = new ActiveJob(jobs[i], _table.NextOrderLocked(), targets[i]);
+                var job = new ActiveJob(jobs[i], _table.NextOrderLocked(), targets[i]) { Submitter = submitter };
                 _table.AddSubmittedLocked(job);
                 _queues.EnqueueLocked(job, now);
             }

@@ -13,6 +13,7 @@ internal sealed class JobTable(HubOptions options)
     private readonly RateWindow _finishRate = new(10);
     private long _reservedJobs;
     private long _reservedBytes;
+    private readonly Dictionary<string, long> _bytesBySubmitter = new(StringComparer.Ordinal);
     private long _nextOrder;
     private long _submittedTotal;
     private long _finishedTotal;
@@ -71,26 +72,38 @@ internal sealed class JobTable(HubOptions options)
         _reservedBytes += job.Size;
     }
 
-    /// <summary>Reserves room for a submission, atomically, or throws <see cref="JobQueueFullException"/>
-    /// with a retry-after estimated from the finish rate.</summary>
-    public void Reserve(int count, long bytes)
+    /// <summary>Reserves room for a submission by <paramref name="submitter"/> (an API token's id; empty: not counted per
+    /// token), atomically, or throws <see cref="JobQueueFullException"/> with a retry-after estimated from the finish rate
+    /// (<see cref="JobQueueFullException.PerSubmitter"/> when it is the token's own cap that is full).</summary>
+    public void Reserve(int count, long bytes, string submitter)
     {
         lock (Lock)
         {
+            var held = submitter.Length > 0 ? _bytesBySubmitter.GetValueOrDefault(submitter) : 0;
+            if (submitter.Length > 0 && held + bytes > _options.MaxQueuedBytesPerToken)
+            {
+                throw new JobQueueFullException(
+                    $"token {submitter} has {held} bytes of job files queued or running; the limit per token is {_options.MaxQueuedBytesPerToken} bytes and this request adds {bytes}: wait for some to finish",
+                    RetryAfterLocked(Math.Max(1, (held + bytes - _options.MaxQueuedBytesPerToken + Math.Max(1, bytes / count) - 1) / Math.Max(1, bytes / count))))
+                { PerSubmitter = true };
+            }
+
             var overJobs = _reservedJobs + count - _options.MaxQueuedJobs;
             var overBytes = _reservedBytes + bytes - _options.MaxQueuedBytes;
             if (overJobs <= 0 && overBytes <= 0)
             {
                 _reservedJobs += count;
                 _reservedBytes += bytes;
+                if (submitter.Length > 0)
+                {
+                    _bytesBySubmitter[submitter] = held + bytes;
+                }
+
                 return;
             }
 
             var averageSize = _reservedJobs > 0 ? Math.Max(1, _reservedBytes / _reservedJobs) : Math.Max(1, bytes / count);
-            var mustFinish = Math.Max(overJobs, (overBytes + averageSize - 1) / averageSize);
-            var rate = _finishRate.PerSecond(_time.GetUtcNow().UtcTicks);
-            var seconds = rate > 0 ? Math.Ceiling(mustFinish / rate) : 5;
-            var retryAfter = TimeSpan.FromSeconds(Math.Clamp(seconds, 1, 3600));
+            var retryAfter = RetryAfterLocked(Math.Max(overJobs, (overBytes + averageSize - 1) / averageSize));
             throw new JobQueueFullException(
                 $"the job queue is full: {_reservedJobs} jobs ({_reservedBytes} bytes) queued or running, the limit is {_options.MaxQueuedJobs} jobs and {_options.MaxQueuedBytes} bytes; this request adds {count} jobs ({bytes} bytes)",
                 retryAfter);
@@ -98,12 +111,37 @@ internal sealed class JobTable(HubOptions options)
     }
 
     /// <summary>Gives back the room of a submission that was not committed.</summary>
-    public void Release(int count, long bytes)
+    public void Release(int count, long bytes, string submitter)
     {
         lock (Lock)
         {
             _reservedJobs -= count;
             _reservedBytes -= bytes;
+            ReleaseSubmitterLocked(submitter, bytes);
+        }
+    }
+
+    /// <summary>When <paramref name="mustFinish"/> jobs will have finished at the recent finish rate (5 s when none
+    /// finished lately), between 1 s and an hour.</summary>
+    private TimeSpan RetryAfterLocked(long mustFinish)
+    {
+        var rate = _finishRate.PerSecond(_time.GetUtcNow().UtcTicks);
+        var seconds = rate > 0 ? Math.Ceiling(mustFinish / rate) : 5;
+        return TimeSpan.FromSeconds(Math.Clamp(seconds, 1, 3600));
+    }
+
+    private void ReleaseSubmitterLocked(string submitter, long bytes)
+    {
+        if (submitter.Length > 0 && _bytesBySubmitter.TryGetValue(submitter, out var held))
+        {
+            if (held - bytes <= 0)
+            {
+                _bytesBySubmitter.Remove(submitter);
+            }
+            else
+            {
+                _bytesBySubmitter[submitter] = held - bytes;
+            }
         }
     }
 
@@ -119,6 +157,7 @@ internal sealed class JobTable(HubOptions options)
         _jobs.Remove(job.Id);
         _reservedJobs--;
         _reservedBytes -= job.Size;
+        ReleaseSubmitterLocked(job.Submitter, job.Size);
         if (finished)
         {
             _finishedTotal++;
@@ -131,4 +170,7 @@ internal sealed class JobTable(HubOptions options)
 internal sealed class JobQueueFullException(string message, TimeSpan retryAfter) : Exception(message)
 {
     public TimeSpan RetryAfter { get; } = retryAfter;
+
+    /// <summary>The submitting token's own cap (<see cref="HubOptions.MaxQueuedBytesPerToken"/>) is full, not the queue.</summary>
+    public bool PerSubmitter { get; init; }
 }

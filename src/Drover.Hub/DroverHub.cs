@@ -66,9 +66,9 @@ public sealed class DroverHub : IAsyncDisposable
         _acceptLoop = new AgentAcceptLoop(Sessions, Time);
         _accessStore = accessStore;
         Tokens = new ApiTokens(accessStore, Time);
-        var audit = new AuditLog(accessStore, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
+        Audit = new AuditLog(accessStore, options.KeepAudit, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
         var gate = new ApiGate(options, Tokens, LoggerFactory.CreateLogger<ApiGate>());
-        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, audit, gate) { AgentKeys = AgentKeys };
+        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, Audit, gate) { AgentKeys = AgentKeys };
     }
 
     public HubOptions Options { get; }
@@ -130,6 +130,8 @@ public sealed class DroverHub : IAsyncDisposable
     internal ApiTokens Tokens { get; }
 
     internal AgentKeys AgentKeys { get; }
+
+    internal AuditLog Audit { get; }
 
     /// <summary>Makes an API token (the HTTP API needs one on every route but <c>/healthz</c>) and returns its text, which
     /// exists nowhere else: the hub keeps only its hash. Call it after <see cref="StartAsync"/>.</summary>
@@ -218,6 +220,7 @@ public sealed class DroverHub : IAsyncDisposable
         await _accessStore.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await Tokens.LoadAsync(cancellationToken).ConfigureAwait(false);
         await AgentKeys.LoadAsync(cancellationToken).ConfigureAwait(false);
+        await Audit.PruneAsync(cancellationToken).ConfigureAwait(false);
         await AdminTokenSetup.ApplyAsync(Options, Tokens, _logger, cancellationToken).ConfigureAwait(false);
         _storesOpen = true;
 

@@ -167,6 +167,10 @@ public sealed record HubOptions
     /// API then answers 404 for them as for an unknown job. Default 24 hours (Nomad keeps terminal jobs 4 hours); must be positive.</summary>
     public TimeSpan KeepFinishedJobs { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>How long an audit log entry is kept. Older ones are deleted at the hub's start and, at most once an hour,
+    /// when an operator's action is recorded. Default 365 days; must be positive.</summary>
+    public TimeSpan KeepAudit { get; init; } = TimeSpan.FromDays(365);
+
     /// <summary>The clock. Tests pass a FakeTimeProvider.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -257,6 +261,7 @@ public sealed record HubOptions
         Require(LeaseGrace >= TimeSpan.Zero, $"lease grace cannot be negative, got {LeaseGrace}", nameof(LeaseGrace));
         Require(DisconnectGrace >= TimeSpan.Zero, $"disconnect grace cannot be negative, got {DisconnectGrace}", nameof(DisconnectGrace));
         Require(KeepFinishedJobs > TimeSpan.Zero, $"keep-finished must be positive (finished jobs are kept at least that long), got {KeepFinishedJobs}", nameof(KeepFinishedJobs));
+        Require(KeepAudit > TimeSpan.Zero, $"keep-audit must be positive, got {KeepAudit}", nameof(KeepAudit));
         Require(TimeProvider is not null, "time provider must not be null", nameof(TimeProvider));
         Require(AdminToken is null || Api.ApiTokenText.TryParse(AdminToken, out _, out _), "the admin token is not a Drover API token (drover tokens generate makes one)", nameof(AdminToken));
         Require(HttpEndPoint is null || IPAddress.IsLoopback(HttpEndPoint.Address) || Tls is not null, $"the HTTP API listens beyond loopback ({HttpEndPoint}) only with TLS", nameof(HttpEndPoint), nameof(Tls));

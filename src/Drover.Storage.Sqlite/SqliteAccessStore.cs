@@ -201,6 +201,21 @@ public sealed class SqliteAccessStore : IAccessStore
     }
 
     /// <inheritdoc/>
+    public Task<int> PruneAuditAsync(DateTimeOffset olderThan, CancellationToken cancellationToken)
+    {
+        _writer.ThrowIfNotReady();
+        return _writer.InTransactionAsync(
+            async (commands, transaction, ct) =>
+            {
+                var command = commands.Get("DELETE FROM audit_log WHERE at < $older_than", transaction);
+                command.Bind("$older_than", SqliteType.Integer, olderThan.ToUnixTimeMilliseconds());
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            },
+            "pruning the audit log",
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
     public Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(long afterId, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(limit);

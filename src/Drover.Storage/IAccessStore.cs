@@ -30,6 +30,9 @@ public interface IAccessStore : IAsyncDisposable
     /// (ascending, never reused) returned.</summary>
     Task<long> AppendAuditAsync(AuditRecord entry, CancellationToken cancellationToken);
 
+    /// <summary>Deletes the audit entries recorded before <paramref name="olderThan"/>; returns how many.</summary>
+    Task<int> PruneAuditAsync(DateTimeOffset olderThan, CancellationToken cancellationToken);
+
     /// <summary>Up to <paramref name="limit"/> audit entries with ids above <paramref name="afterId"/>, oldest first.</summary>
     Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(long afterId, int limit, CancellationToken cancellationToken);
 }

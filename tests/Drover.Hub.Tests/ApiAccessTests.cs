@@ -228,6 +228,23 @@ public sealed class ApiAccessTests
     }
 
     [Fact]
+    public async Task Audit_entries_older_than_the_retention_are_pruned_when_the_next_action_is_recorded()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
+        // An hour's retention, so that the hub's fake clock moves by minutes, not days (its sweeps would replay them all).
+        await using var fixture = await HubFixture.StartAsync(o => o with { TimeProvider = time, KeepAudit = TimeSpan.FromHours(1) });
+        using var admin = fixture.CreateApiClient();
+        await CreateAsync(admin, "scope=read&name=old");
+        time.Advance(TimeSpan.FromMinutes(40));
+        await CreateAsync(admin, "scope=read&name=newer"); // pruned at most once an hour: not yet
+        time.Advance(TimeSpan.FromMinutes(25)); // the first entry is 65 minutes old now, the second 25
+        await CreateAsync(admin, "scope=read&name=newest");
+
+        var page = JsonSerializer.Deserialize(await admin.GetStringAsync(new Uri("/api/audit", UriKind.Relative)), ApiJsonContext.Default.AuditPage)!;
+        Assert.Equal(["scope read, name 'newer'", "scope read, name 'newest'"], page.Items.Select(e => e.Detail));
+    }
+
+    [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task The_bootstrap_token_file_is_made_once_kept_across_restarts_and_replaced_when_deleted()
     {

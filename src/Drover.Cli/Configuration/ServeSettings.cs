@@ -146,6 +146,8 @@ internal static class ServeSettings
             o => o.Hub.DisconnectGrace, (o, v) => o with { Hub = o.Hub with { DisconnectGrace = v } }),
         S.Duration("keep-finished", "How long finished jobs (with their files and results) are kept after they finish",
             o => o.Hub.KeepFinishedJobs, (o, v) => o with { Hub = o.Hub with { KeepFinishedJobs = v } }),
+        S.Duration("keep-audit", "How long audit log entries (who submitted, cancelled, made or revoked what) are kept",
+            o => o.Hub.KeepAudit, (o, v) => o with { Hub = o.Hub with { KeepAudit = v } }),
         ..LoggingSettings.For<ServeConfig>(o => o.Logging, (o, v) => o with { Logging = v }),
     ];
 

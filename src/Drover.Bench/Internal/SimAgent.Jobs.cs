@@ -15,11 +15,8 @@ internal sealed partial class SimAgent
     /// <summary>The job-mode receive buffer: a dozen 4 KiB job frames per receive; it grows for larger frames.</summary>
     private const int JobReceiveBuffer = 64 * 1024;
 
-    private static readonly byte[] NoOpStdout = "ok\n"u8.ToArray();
-
     private Dictionary<string, HeldJob>? _jobs;
-    private byte[]? _tx;
-    private int _txFilled;
+    private FrameBatch? _tx;
 
     /// <summary>Jobs this agent holds now (result sent, ack not yet received).</summary>
     public int JobsHeld => _jobs?.Count ?? 0;
@@ -83,7 +80,7 @@ internal sealed partial class SimAgent
         }
 
         Append(new JobAccepted(job.JobId, job.Attempt));
-        Append(ResultOf(job.JobId, job.Attempt, outcome));
+        Append(HeldJob.ResultOf(job.JobId, job.Attempt, outcome));
         jobs[job.JobId] = new HeldJob(tracker, index, job.Attempt, outcome, Stopwatch.GetTimestamp());
     }
 
@@ -114,35 +111,19 @@ internal sealed partial class SimAgent
 
         foreach (var (jobId, held) in jobs)
         {
-            Append(ResultOf(jobId, held.Attempt, held.Outcome));
+            Append(HeldJob.ResultOf(jobId, held.Attempt, held.Outcome));
         }
 
         FlushJobReplies();
     }
 
-    private static JobResult ResultOf(string jobId, uint attempt, JobOutcome outcome) => outcome == JobOutcome.Completed
-        ? new JobResult(jobId, attempt, outcome, 0, 0, NoOpStdout, default, default, string.Empty)
-        : new JobResult(jobId, attempt, outcome, -1, 0, default, default, default, "sha-256 of the file does not match the job's");
-
     /// <summary>Queues a reply for the next <see cref="FlushJobReplies"/>.</summary>
-    private void Append(Message message)
-    {
-        var size = FrameCodec.GetFrameSize(message);
-        var tx = _tx ??= new byte[Math.Max(4096, size)];
-        if (_txFilled + size > tx.Length)
-        {
-            var grown = new byte[Math.Max(_txFilled + size, tx.Length * 2)];
-            tx.AsSpan(0, _txFilled).CopyTo(grown);
-            _tx = tx = grown;
-        }
-
-        _txFilled += FrameCodec.Write(message, tx.AsSpan(_txFilled));
-    }
+    private void Append(Message message) => (_tx ??= new FrameBatch()).Append(message);
 
     /// <summary>Sends the queued replies in one send (before the receive loop waits again).</summary>
     private void FlushJobReplies()
     {
-        if (_txFilled == 0 || _socket is not { } socket)
+        if (_tx is not { Length: > 0 } tx || _socket is not { } socket)
         {
             return;
         }
@@ -151,7 +132,7 @@ internal sealed partial class SimAgent
         {
             try
             {
-                Write(socket, _tx.AsSpan(0, _txFilled));
+                Write(socket, tx.Written);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
             {
@@ -159,11 +140,8 @@ internal sealed partial class SimAgent
             }
         }
 
-        _txFilled = 0;
+        tx.Clear();
     }
 
-    private void DropJobReplies() => _txFilled = 0;
-
-    /// <summary>A job whose result was sent and not yet acknowledged.</summary>
-    private readonly record struct HeldJob(JobTracker? Tracker, int Index, uint Attempt, JobOutcome Outcome, long ResultSentAt);
+    private void DropJobReplies() => _tx?.Clear();
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using Drover.Protocol;
@@ -38,38 +39,7 @@ public static class AgentIdentity
     public static string LoadOrCreate(string stateDirectory, string? machineName = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
-        var path = Path.Combine(stateDirectory, FileName);
-        if (TryRead(path, out var existing))
-        {
-            return existing;
-        }
-
-        Directory.CreateDirectory(stateDirectory);
-        var id = NewId(machineName ?? Environment.MachineName);
-        var temporary = Path.Combine(stateDirectory, $".{FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(Encoding.UTF8.GetBytes(id + "\n"));
-                stream.Flush(flushToDisk: true);
-            }
-
-            try
-            {
-                File.Move(temporary, path, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another agent with this state directory made one first: it is the id.
-            }
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
-
-        return TryRead(path, out var written) ? written : throw new IOException($"the agent id file '{path}' vanished after it was written");
+        return LoadOrCreateLine(stateDirectory, FileName, () => NewId(machineName ?? Environment.MachineName), TryRead, secret: false, "agent id");
     }
 
     /// <summary>The file in the state directory that holds the agent key (one line, mode 0600).</summary>
@@ -82,17 +52,29 @@ public static class AgentIdentity
     public static string LoadOrCreateKey(string stateDirectory)
     {
         ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
-        var path = Path.Combine(stateDirectory, KeyFileName);
-        if (TryReadKey(path, out var existing))
+        return LoadOrCreateLine(stateDirectory, KeyFileName, () => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), TryReadKey, secret: true, "agent key");
+    }
+
+    private delegate bool LineReader(string path, out string value);
+
+    /// <summary>The one line kept in <paramref name="fileName"/> of <paramref name="stateDirectory"/>, made by
+    /// <paramref name="make"/> and written there first if the file is missing. The write is atomic: the line goes to a
+    /// temporary file in the same directory (readable by its owner only when <paramref name="secret"/>), is flushed to disk,
+    /// and is then linked to the file without replacing one that another agent made meanwhile (that one wins, and is
+    /// returned). <paramref name="read"/> reads and checks the file.</summary>
+    private static string LoadOrCreateLine(string stateDirectory, string fileName, Func<string> make, LineReader read, bool secret, string what)
+    {
+        var path = Path.Combine(stateDirectory, fileName);
+        if (read(path, out var existing))
         {
             return existing;
         }
 
         Directory.CreateDirectory(stateDirectory);
-        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        var temporary = Path.Combine(stateDirectory, $".{KeyFileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var line = make();
+        var temporary = Path.Combine(stateDirectory, $".{fileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
+        if (secret && !OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
@@ -101,7 +83,7 @@ public static class AgentIdentity
         {
             using (var stream = new FileStream(temporary, options))
             {
-                stream.Write(Encoding.UTF8.GetBytes(key + "\n"));
+                stream.Write(Encoding.UTF8.GetBytes(line + "\n"));
                 stream.Flush(flushToDisk: true);
             }
 
@@ -111,7 +93,7 @@ public static class AgentIdentity
             }
             catch (IOException) when (File.Exists(path))
             {
-                // Another agent with this state directory made one first: it is the key.
+                // Another agent with this state directory made one first: it is the one.
             }
         }
         finally
@@ -119,7 +101,7 @@ public static class AgentIdentity
             File.Delete(temporary);
         }
 
-        return TryReadKey(path, out var written) ? written : throw new IOException($"the agent key file '{path}' vanished after it was written");
+        return read(path, out var written) ? written : throw new IOException($"the {what} file '{path}' vanished after it was written");
     }
 
     private static bool TryReadKey(string path, out string key)

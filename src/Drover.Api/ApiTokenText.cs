@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 
@@ -19,7 +20,7 @@ public static class ApiTokenText
     public static string Generate()
     {
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(IdLength / 2));
-        var secret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var secret = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         return Prefix + id + "_" + secret;
     }
 

@@ -11,27 +11,30 @@ public static class ApiClients
     public static HttpClient ForHub(string api, string dataDirectory, string? token = HubFixture.AdminToken, TimeSpan? timeout = null)
     {
         var baseAddress = new Uri(api.EndsWith('/') ? api : api + "/");
+        var trust = baseAddress.Scheme == Uri.UriSchemeHttps ? HubTrust.FromAuthorityFile(Path.Combine(dataDirectory, "tls", "ca.pem")) : null;
+        return Create(baseAddress, trust, token, timeout ?? TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>A client for plain http:// APIs (hubs started with --insecure) given absolute URLs, sending the suite's admin token.</summary>
+    public static HttpClient Plain(TimeSpan timeout) => Create(null, null, HubFixture.AdminToken, timeout);
+
+    /// <summary>A client of <paramref name="baseAddress"/> (none: absolute URLs) that checks an https:// API's certificate
+    /// with <paramref name="trust"/> (as an agent checks the agent port's) and sends <paramref name="token"/> (none: no
+    /// Authorization header).</summary>
+    public static HttpClient Create(Uri? baseAddress, HubTrust? trust, string? token, TimeSpan timeout)
+    {
         var handler = new SocketsHttpHandler();
-        if (baseAddress.Scheme == Uri.UriSchemeHttps)
+        if (trust is not null)
         {
-            var trust = HubTrust.FromAuthorityFile(Path.Combine(dataDirectory, "tls", "ca.pem"));
-            handler.SslOptions.RemoteCertificateValidationCallback = trust.ClientOptions(baseAddress.Host).RemoteCertificateValidationCallback;
+            handler.SslOptions.RemoteCertificateValidationCallback = trust.ClientOptions(baseAddress?.Host ?? "localhost").RemoteCertificateValidationCallback;
         }
 
-        var http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+        var http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = timeout };
         if (token is not null)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
 
-        return http;
-    }
-
-    /// <summary>A client for plain http:// APIs (hubs started with --insecure) given absolute URLs, sending the suite's admin token.</summary>
-    public static HttpClient Plain(TimeSpan timeout)
-    {
-        var http = new HttpClient { Timeout = timeout };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", HubFixture.AdminToken);
         return http;
     }
 

@@ -71,23 +71,9 @@ public sealed class HubFixture : IAsyncDisposable
     }
 
     /// <summary>A client of the hub's API sending <paramref name="token"/> (default: the admin token; null: none).</summary>
-    public HttpClient CreateApiClient(string? token = AdminToken)
-    {
-        var handler = new SocketsHttpHandler();
-        if (Hub.Options.Tls is { } tls)
-        {
-            // A hub with TLS serves its API over HTTPS with the same key: pinned here, as an agent pins it.
-            handler.SslOptions.RemoteCertificateValidationCallback = Agent.HubTrust.FromKeyFingerprint(tls.Fingerprint).ClientOptions(ApiUrl.Host).RemoteCertificateValidationCallback;
-        }
-
-        var http = new HttpClient(handler) { BaseAddress = ApiUrl, Timeout = TimeSpan.FromSeconds(30) };
-        if (token is not null)
-        {
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return http;
-    }
+    public HttpClient CreateApiClient(string? token = AdminToken) =>
+        // A hub with TLS serves its API over HTTPS with the same key: pinned here, as an agent pins it.
+        ApiClients.Create(ApiUrl, Hub.Options.Tls is { } tls ? Agent.HubTrust.FromKeyFingerprint(tls.Fingerprint) : null, token, TimeSpan.FromSeconds(30));
 
     /// <summary>Polls <paramref name="condition"/> with a real timeout: for state reached through real sockets.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null, string? because = null)

@@ -31,7 +31,7 @@ internal sealed record RequiredScope(ApiScope? Scope)
 internal sealed class ApiGate(HubOptions options, ApiTokens tokens, ILogger logger)
 {
     private readonly HashSet<string> _hostNames = new(["localhost", Environment.MachineName, .. options.ApiHostNames], StringComparer.OrdinalIgnoreCase);
-    private readonly LogThrottle<string> _logThrottle = new(options.TimeProvider, maxKeys: 1_000, overflowKey: "(other sources)");
+    private readonly LogThrottle<(string Source, string Reason)> _logThrottle = new(options.TimeProvider, maxKeys: 1_000, overflowKey: ("(other sources)", "various"));
     private static readonly RequiredScope ReadByDefault = new(ApiScope.Read);
     private static readonly RequiredScope SubmitByDefault = new(ApiScope.Submit);
     private long _unauthenticated;
@@ -117,15 +117,14 @@ internal sealed class ApiGate(HubOptions options, ApiTokens tokens, ILogger logg
     {
         var source = SourceOf(context);
         var detail = $"{context.Request.Method} {LogText.Escape(context.Request.Path.Value, 200)}: {message}";
-        if (_logThrottle.Add(source + " " + reason, detail))
+        if (_logThrottle.Add((source, reason), detail))
         {
             Log.ApiRefusedFirst(logger, source, reason, detail);
         }
 
         foreach (var summary in _logThrottle.Drain())
         {
-            var split = summary.Key.IndexOf(' ', StringComparison.Ordinal);
-            Log.ApiRefused(logger, summary.Count, split < 0 ? summary.Key : summary.Key[..split], split < 0 ? "various" : summary.Key[(split + 1)..], summary.Over.TotalSeconds, summary.Detail);
+            Log.ApiRefused(logger, summary.Count, summary.Key.Source, summary.Key.Reason, summary.Over.TotalSeconds, summary.Detail);
         }
 
         context.Response.StatusCode = status;

@@ -22,10 +22,10 @@ internal sealed class ForeignJobMessages(TimeProvider time, ILogger logger)
 
     /// <summary>Counts one refused message: <paramref name="message"/> ("job_result", …) from
     /// <paramref name="agentId"/> for (<paramref name="jobId"/>, <paramref name="attempt"/>), leased to
-    /// <paramref name="ownerId"/>; logs it when no line was written in the last minute.</summary>
+    /// <paramref name="ownerId"/>; logs it when no line was written in the last minute. The total counts the
+    /// message only once its line (if any) is written, so whoever sees the count also finds the line.</summary>
     public void Refused(string message, string agentId, string jobId, long attempt, string ownerId)
     {
-        Interlocked.Increment(ref _total);
         int count;
         lock (_lock)
         {
@@ -33,6 +33,7 @@ internal sealed class ForeignJobMessages(TimeProvider time, ILogger logger)
             var now = time.GetUtcNow().UtcTicks;
             if (_logged && now - _lastLineTicks < LogEvery.Ticks)
             {
+                Interlocked.Increment(ref _total);
                 return;
             }
 
@@ -43,5 +44,6 @@ internal sealed class ForeignJobMessages(TimeProvider time, ILogger logger)
         }
 
         Log.ForeignJobMessage(logger, message, LogText.Escape(agentId), LogText.Escape(jobId), attempt, LogText.Escape(ownerId), count);
+        Interlocked.Increment(ref _total);
     }
 }

@@ -52,8 +52,12 @@ public static class AgentIdentity
     public static string LoadOrCreateKey(string stateDirectory)
     {
         ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
-        return LoadOrCreateLine(stateDirectory, KeyFileName, () => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), TryReadKey, secret: true, "agent key");
+        return LoadOrCreateLine(stateDirectory, KeyFileName, NewKey, TryReadKey, secret: true, "agent key");
     }
+
+    /// <summary>A new agent key (<see cref="AgentOptions.AgentKey"/>): 32 random bytes as base64url. For an agent that keeps
+    /// its key itself; <see cref="LoadOrCreateKey"/> keeps one in a state directory.</summary>
+    public static string NewKey() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
     private delegate bool LineReader(string path, out string value);
 

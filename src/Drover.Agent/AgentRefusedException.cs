@@ -3,8 +3,9 @@ using Drover.Protocol;
 namespace Drover.Agent;
 
 /// <summary>Thrown by <see cref="DroverAgent.RunAsync"/> when a hub refuses the agent for a reason that
-/// retrying cannot fix: <see cref="ErrorCode.AuthenticationFailed"/>, <see cref="ErrorCode.InvalidAgentId"/>
-/// or <see cref="ErrorCode.UnsupportedVersion"/>.</summary>
+/// retrying cannot fix: <see cref="ErrorCode.AuthenticationFailed"/>, <see cref="ErrorCode.InvalidAgentId"/>,
+/// <see cref="ErrorCode.UnsupportedVersion"/>, <see cref="ErrorCode.AgentKeyMismatch"/> or
+/// <see cref="ErrorCode.CredentialRevoked"/> (also as the bye that ends a session when an operator revokes the agent).</summary>
 public sealed class AgentRefusedException : Exception
 {
     public AgentRefusedException(ErrorCode code, string reason, string hub)
@@ -45,5 +46,5 @@ public sealed class AgentRefusedException : Exception
 
     /// <summary>Whether a refusal with this code ends the agent's run instead of being retried.</summary>
     public static bool IsPermanent(ErrorCode code) =>
-        code is ErrorCode.AuthenticationFailed or ErrorCode.InvalidAgentId or ErrorCode.UnsupportedVersion or ErrorCode.AgentKeyMismatch;
+        code is ErrorCode.AuthenticationFailed or ErrorCode.InvalidAgentId or ErrorCode.UnsupportedVersion or ErrorCode.AgentKeyMismatch or ErrorCode.CredentialRevoked;
 }

@@ -1,7 +1,37 @@
 namespace Drover.Api;
 
-/// <summary>An API token as listed: never its secret (the hub keeps only a hash of it).</summary>
-public sealed record TokenView(string Id, string Scope, string Name, DateTimeOffset CreatedAt, string CreatedBy, DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, bool Active);
+/// <summary>A token as listed: never its secret (the hub keeps only a hash of it). <see cref="Kind"/> is <c>api</c> (an
+/// operator's, with <see cref="Scope"/> read, submit or admin) or <c>join</c> (enrolls agents: <see cref="UsesLeft"/>, null
+/// for no limit; <see cref="Labels"/> its agents get; <see cref="Approval"/> <c>auto</c> or <c>hold</c>).</summary>
+public sealed record TokenView(
+    string Id,
+    string Scope,
+    string Name,
+    DateTimeOffset CreatedAt,
+    string CreatedBy,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset? RevokedAt,
+    bool Active,
+    string Kind = "api",
+    int? UsesLeft = null,
+    IReadOnlyDictionary<string, string>? Labels = null,
+    string? Approval = null);
+
+/// <summary>An agent id's credential: the binding of the id to its agent key (the hub keeps only a hash of the key).
+/// <see cref="State"/> is <c>pending</c>, <c>approved</c>, <c>rejected</c> or <c>revoked</c>; <see cref="TokenId"/> the join
+/// token it enrolled with (null: bound on first use); <see cref="Connected"/> whether a session of the id is open now.</summary>
+public sealed record AgentCredentialView(
+    string AgentId,
+    string State,
+    DateTimeOffset BoundAt,
+    string BoundFrom,
+    string? TokenId,
+    IReadOnlyDictionary<string, string>? Labels,
+    DateTimeOffset? ChangedAt,
+    bool Connected);
+
+/// <summary>Agent credentials by id (<c>GET /api/agent-credentials?state=...</c>).</summary>
+public sealed record AgentCredentialList(IReadOnlyList<AgentCredentialView> Items);
 
 /// <summary>The answer to <c>POST /api/tokens</c>: the token's <see cref="Secret"/> is in this answer and nowhere else.</summary>
 public sealed record TokenCreated(TokenView Token, string Secret);

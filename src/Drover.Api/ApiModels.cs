@@ -118,6 +118,8 @@ public sealed record ApiError(string Error);
 [JsonSerializable(typeof(TokenCreated))]
 [JsonSerializable(typeof(TokenView))]
 [JsonSerializable(typeof(TokenList))]
+[JsonSerializable(typeof(AgentCredentialView))]
+[JsonSerializable(typeof(AgentCredentialList))]
 [JsonSerializable(typeof(AuditPage))]
 [JsonSerializable(typeof(List<AuditEntryView>))]
 [JsonSerializable(typeof(long))]

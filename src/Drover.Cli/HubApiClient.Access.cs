@@ -6,12 +6,19 @@ namespace Drover.Cli;
 internal sealed partial class HubApiClient
 {
     /// <summary><c>POST /api/tokens</c>.</summary>
-    public async Task<TokenCreated> CreateTokenAsync(string scope, string name, string? ttl, CancellationToken cancellationToken)
+    public async Task<TokenCreated> CreateTokenAsync(string scope, string name, string? ttl, CancellationToken cancellationToken, JoinTokenTerms? join = null)
     {
         var query = $"api/tokens?scope={Uri.EscapeDataString(scope)}&name={Uri.EscapeDataString(name)}";
         if (ttl is not null)
         {
             query += "&ttl=" + Uri.EscapeDataString(ttl);
+        }
+
+        if (join is not null)
+        {
+            query += join.Uses is { } uses ? $"&uses={uses}" : string.Empty;
+            query += join.Hold ? "&approval=hold" : string.Empty;
+            query += string.Concat(join.Labels.Select(label => "&label=" + Uri.EscapeDataString(label)));
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Post, query);
@@ -39,7 +46,22 @@ internal sealed partial class HubApiClient
         await ThrowIfErrorAsync(response, cancellationToken);
     }
 
+    /// <summary><c>GET /api/agent-credentials?state=STATE</c>.</summary>
+    public Task<AgentCredentialList> ListAgentCredentialsAsync(string? state, CancellationToken cancellationToken) =>
+        GetJsonAsync("api/agent-credentials" + (state is null ? string.Empty : "?state=" + Uri.EscapeDataString(state)), ApiJsonContext.Default.AgentCredentialList, cancellationToken);
+
+    /// <summary><c>POST /api/agents/{id}/approve|reject|revoke</c>.</summary>
+    public async Task<AgentCredentialView> DecideAgentAsync(string id, string decision, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/agents/" + Uri.EscapeDataString(id) + "/" + decision);
+        return await SendJsonAsync(request, ApiJsonContext.Default.AgentCredentialView, RequestTimeout, cancellationToken);
+    }
+
     /// <summary><c>GET /api/audit</c>: one page, oldest first.</summary>
     public Task<AuditPage> ReadAuditAsync(long after, int limit, CancellationToken cancellationToken) =>
         GetJsonAsync($"api/audit?after={after}&limit={limit}", ApiJsonContext.Default.AuditPage, cancellationToken);
 }
+
+/// <summary>What a join token allows: <see cref="Uses"/> enrollments (null: no limit), the <see cref="Labels"/>
+/// (<c>NAME=VALUE</c>) its agents get, and whether each waits for an operator (<see cref="Hold"/>).</summary>
+internal sealed record JoinTokenTerms(int? Uses, IReadOnlyList<string> Labels, bool Hold);

@@ -25,4 +25,7 @@ public enum DisconnectReason
     InternalError,
     /// <summary>The TLS handshake failed (a client that does not speak TLS, or refused the hub's certificate).</summary>
     TlsFailed,
+
+    /// <summary>An operator revoked the agent's credential.</summary>
+    Revoked,
 }

@@ -60,15 +60,23 @@ public sealed class DroverHub : IAsyncDisposable
         Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>());
         Jobs = new JobDispatcher(jobStore, options, LoggerFactory);
         AgentKeys = new AgentKeys(accessStore, Time, LoggerFactory.CreateLogger<AgentKeys>());
-        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), LoggerFactory.CreateLogger<AgentSessions>()) { AgentKeys = AgentKeys };
+        Tokens = new ApiTokens(accessStore, Time);
+        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), LoggerFactory.CreateLogger<AgentSessions>())
+        {
+            AgentKeys = AgentKeys,
+            JoinTokens = Tokens,
+        };
         Liveness = new LivenessSweep(options, Registry, Stats, Schedule, Admission, Sessions, Jobs, LoggerFactory.CreateLogger<LivenessSweep>());
         _fleetView = new FleetView(options, Registry, Stats, Schedule, Admission, Liveness, Sessions);
         _acceptLoop = new AgentAcceptLoop(Sessions, Time);
         _accessStore = accessStore;
-        Tokens = new ApiTokens(accessStore, Time);
         Audit = new AuditLog(accessStore, options.KeepAudit, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
         var gate = new ApiGate(options, Tokens, LoggerFactory.CreateLogger<ApiGate>());
-        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, Audit, gate) { AgentKeys = AgentKeys };
+        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, Audit, gate)
+        {
+            AgentKeys = AgentKeys,
+            CloseSessionOf = Sessions.CloseRevoked,
+        };
     }
 
     public HubOptions Options { get; }
@@ -143,6 +151,23 @@ public sealed class DroverHub : IAsyncDisposable
         }
 
         var (_, text) = await Tokens.CreateAsync(scope, name, lifetime, AdminTokenSetup.Hub, cancellationToken).ConfigureAwait(false);
+        return text;
+    }
+
+    /// <summary>Makes a join token (an agent presents it once, with its agent key, to enroll; see docs/security.md) and returns
+    /// its text, which exists nowhere else. <paramref name="lifetime"/> defaults to 24 hours, <paramref name="uses"/> to no
+    /// limit; <paramref name="labels"/> are given to every agent it enrolls; with <paramref name="hold"/> each agent waits for
+    /// an operator's approval. Call it after <see cref="StartAsync"/>.</summary>
+    public async Task<string> CreateJoinTokenAsync(
+        string name, TimeSpan? lifetime = null, int? uses = null, IReadOnlyDictionary<string, string>? labels = null, bool hold = false, CancellationToken cancellationToken = default)
+    {
+        if (!_storesOpen)
+        {
+            throw new InvalidOperationException("the hub has not started");
+        }
+
+        var (_, text) = await Tokens.CreateJoinAsync(
+            name, lifetime ?? HubOptions.DefaultJoinTokenLifetime, uses, labels ?? new Dictionary<string, string>(), hold, AdminTokenSetup.Hub, cancellationToken).ConfigureAwait(false);
         return text;
     }
 
@@ -222,6 +247,10 @@ public sealed class DroverHub : IAsyncDisposable
         await AgentKeys.LoadAsync(cancellationToken).ConfigureAwait(false);
         await Audit.PruneAsync(cancellationToken).ConfigureAwait(false);
         await AdminTokenSetup.ApplyAsync(Options, Tokens, _logger, cancellationToken).ConfigureAwait(false);
+        if (Options.OpenAgents)
+        {
+            Log.OpenAgents(_logger);
+        }
         _storesOpen = true;
 
         // Managed restart: nobody is marked lost until one interval plus grace has passed.

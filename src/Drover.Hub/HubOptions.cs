@@ -17,8 +17,17 @@ public sealed record HubOptions
     /// <summary>This hub's name, given to agents in the welcome and stored with each agent. Default: the machine name.</summary>
     public string HubId { get; init; } = Environment.MachineName;
 
-    /// <summary>The shared token every agent must present. Empty means no authentication.</summary>
+    /// <summary>A shared token that lets any agent in (its agent key, if it sends one, then binds its id on first use).
+    /// Empty: none; agents then need a join token or their enrolled key, unless <see cref="OpenAgents"/>.</summary>
     public string Token { get; init; } = string.Empty;
+
+    /// <summary>Let every agent in without a credential (its agent key, if it sends one, still binds its id on first use):
+    /// only for a trusted network or tests. Default false: an agent needs its enrolled key, a join token or the shared
+    /// <see cref="Token"/>.</summary>
+    public bool OpenAgents { get; init; }
+
+    /// <summary>How long a join token made without a lifetime lasts. Default 24 hours.</summary>
+    public static TimeSpan DefaultJoinTokenLifetime => TimeSpan.FromHours(24);
 
     /// <summary>The report interval agents are given. Default 60 s.</summary>
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(60);
@@ -264,6 +273,7 @@ public sealed record HubOptions
         Require(KeepAudit > TimeSpan.Zero, $"keep-audit must be positive, got {KeepAudit}", nameof(KeepAudit));
         Require(TimeProvider is not null, "time provider must not be null", nameof(TimeProvider));
         Require(AdminToken is null || Api.ApiTokenText.TryParse(AdminToken, out _, out _), "the admin token is not a Drover API token (drover tokens generate makes one)", nameof(AdminToken));
+        Require(!OpenAgents || Token.Length == 0, "open agents let every agent in without a credential; a shared token would change nothing: choose one", nameof(OpenAgents), nameof(Token));
         Require(HttpEndPoint is null || IPAddress.IsLoopback(HttpEndPoint.Address) || Tls is not null, $"the HTTP API listens beyond loopback ({HttpEndPoint}) only with TLS", nameof(HttpEndPoint), nameof(Tls));
         return errors;
     }

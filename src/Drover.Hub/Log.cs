@@ -144,4 +144,13 @@ internal static partial class Log
     public static partial void ProvisionedTokenRevoked(ILogger logger, string tokenId);
     [LoggerMessage(606, LogLevel.Error, "{Count} agent key bindings could not be stored (they hold until the hub stops; the agents bind again after a restart): {Error}")]
     public static partial void AgentKeysNotStored(ILogger logger, int count, string error);
+
+    [LoggerMessage(607, LogLevel.Information, "Agent {AgentId} enrolled from {Source} with join token {TokenId}: {State}")]
+    public static partial void AgentEnrolled(ILogger logger, string agentId, string source, string tokenId, string state);
+
+    [LoggerMessage(608, LogLevel.Warning, "Agent {AgentId}'s credential was revoked: its session from {Source} is closed")]
+    public static partial void AgentRevokedDisconnected(ILogger logger, string agentId, string source);
+
+    [LoggerMessage(609, LogLevel.Warning, "Open agents (--open-agents): whoever reaches the agent port is let in as any agent id not bound to a key, without a credential, and is sent that id's jobs")]
+    public static partial void OpenAgents(ILogger logger);
 }

@@ -46,4 +46,13 @@ public enum ErrorCode : ushort
     /// machine holds the id, or this agent lost its state directory. Retrying does not help: an operator forgets the old
     /// binding (<c>drover agents forget-key ID</c>) or the agent takes another id.</summary>
     AgentKeyMismatch = 18,
+
+    /// <summary>The agent enrolled with a join token that holds its agents for an operator, who has not approved this one
+    /// yet. Retry after the retry-after (the hub says 10 s), with the same key; an operator runs
+    /// <c>drover agents approve ID</c>.</summary>
+    PendingApproval = 19,
+
+    /// <summary>The agent's credential was revoked, or its enrollment rejected, by an operator. Retrying does not help:
+    /// an operator forgets the binding (<c>drover agents forget-key ID</c>) and the agent enrolls again.</summary>
+    CredentialRevoked = 20,
 }

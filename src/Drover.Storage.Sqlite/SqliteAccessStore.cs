@@ -10,7 +10,7 @@ namespace Drover.Storage.Sqlite;
 /// once the call returns. Times are unix milliseconds. Only the SHA-256 of a token's secret is stored.</summary>
 public sealed class SqliteAccessStore : IAccessStore
 {
-    private const string TokenColumns = "id, kind, scope, name, secret_hash, created_at, created_by, expires_at, revoked_at";
+    private const string TokenColumns = "id, kind, scope, name, secret_hash, created_at, created_by, expires_at, revoked_at, uses_left, labels, approval";
 
     private readonly StoreFile _file;
     private readonly StoreWriter<PreparedCommands> _writer;
@@ -44,7 +44,7 @@ public sealed class SqliteAccessStore : IAccessStore
             async (commands, transaction, ct) =>
             {
                 var command = commands.Get(
-                    "INSERT INTO tokens (" + TokenColumns + ") VALUES ($id, $kind, $scope, $name, $secret_hash, $created_at, $created_by, $expires_at, $revoked_at)",
+                    "INSERT INTO tokens (" + TokenColumns + ") VALUES ($id, $kind, $scope, $name, $secret_hash, $created_at, $created_by, $expires_at, $revoked_at, $uses_left, $labels, $approval)",
                     transaction);
                 command.Bind("$id", SqliteType.Text, token.Id)
                     .Bind("$kind", SqliteType.Text, token.Kind)
@@ -54,7 +54,10 @@ public sealed class SqliteAccessStore : IAccessStore
                     .Bind("$created_at", SqliteType.Integer, token.CreatedAt.ToUnixTimeMilliseconds())
                     .Bind("$created_by", SqliteType.Text, token.CreatedBy)
                     .Bind("$expires_at", SqliteType.Integer, token.ExpiresAt?.ToUnixTimeMilliseconds())
-                    .Bind("$revoked_at", SqliteType.Integer, token.RevokedAt?.ToUnixTimeMilliseconds());
+                    .Bind("$revoked_at", SqliteType.Integer, token.RevokedAt?.ToUnixTimeMilliseconds())
+                    .Bind("$uses_left", SqliteType.Integer, token.UsesLeft)
+                    .Bind("$labels", SqliteType.Text, token.Labels is null ? null : AgentRows.SerializeLabels(token.Labels))
+                    .Bind("$approval", SqliteType.Text, token.Approval);
                 return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             },
             $"the token '{token.Id}'",
@@ -85,7 +88,10 @@ public sealed class SqliteAccessStore : IAccessStore
                             FromUnixMs(reader.GetInt64(5)),
                             reader.GetString(6),
                             reader.IsDBNull(7) ? null : FromUnixMs(reader.GetInt64(7)),
-                            reader.IsDBNull(8) ? null : FromUnixMs(reader.GetInt64(8))));
+                            reader.IsDBNull(8) ? null : FromUnixMs(reader.GetInt64(8)),
+                            reader.IsDBNull(9) ? null : reader.GetInt32(9),
+                            reader.IsDBNull(10) ? null : AgentRows.DeserializeLabels(reader.GetString(10)),
+                            reader.IsDBNull(11) ? null : reader.GetString(11)));
                     }
                 }
 
@@ -118,14 +124,22 @@ public sealed class SqliteAccessStore : IAccessStore
             async (connection, ct) =>
             {
                 using var command = connection.CreateCommand();
-                command.CommandText = "SELECT agent_id, key_hash, bound_at, bound_from FROM agent_keys";
+                command.CommandText = "SELECT agent_id, key_hash, bound_at, bound_from, state, token_id, labels, changed_at FROM agent_keys";
                 var keys = new List<AgentKeyRecord>();
                 var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
                     while (await reader.ReadAsync(ct).ConfigureAwait(false))
                     {
-                        keys.Add(new AgentKeyRecord(reader.GetString(0), (byte[])reader.GetValue(1), FromUnixMs(reader.GetInt64(2)), reader.GetString(3)));
+                        keys.Add(new AgentKeyRecord(
+                            reader.GetString(0),
+                            (byte[])reader.GetValue(1),
+                            FromUnixMs(reader.GetInt64(2)),
+                            reader.GetString(3),
+                            reader.GetString(4),
+                            reader.IsDBNull(5) ? null : reader.GetString(5),
+                            reader.IsDBNull(6) ? null : AgentRows.DeserializeLabels(reader.GetString(6)),
+                            reader.IsDBNull(7) ? null : FromUnixMs(reader.GetInt64(7))));
                     }
                 }
 
@@ -143,21 +157,52 @@ public sealed class SqliteAccessStore : IAccessStore
             async (commands, transaction, ct) =>
             {
                 var command = commands.Get(
-                    "INSERT INTO agent_keys (agent_id, key_hash, bound_at, bound_from) VALUES ($id, $hash, $at, $from) " +
-                    "ON CONFLICT (agent_id) DO UPDATE SET key_hash = excluded.key_hash, bound_at = excluded.bound_at, bound_from = excluded.bound_from",
+                    "INSERT INTO agent_keys (agent_id, key_hash, bound_at, bound_from, state, token_id, labels, changed_at) " +
+                    "VALUES ($id, $hash, $at, $from, $state, $token_id, $labels, $changed_at) " +
+                    "ON CONFLICT (agent_id) DO UPDATE SET key_hash = excluded.key_hash, bound_at = excluded.bound_at, bound_from = excluded.bound_from, " +
+                    "state = excluded.state, token_id = excluded.token_id, labels = excluded.labels, changed_at = excluded.changed_at",
                     transaction);
+                var useToken = commands.Get("UPDATE tokens SET uses_left = uses_left - 1 WHERE id = $id AND uses_left > 0", transaction);
                 foreach (var key in keys)
                 {
                     command.Bind("$id", SqliteType.Text, key.AgentId)
                         .Bind("$hash", SqliteType.Blob, key.KeyHash)
                         .Bind("$at", SqliteType.Integer, key.BoundAt.ToUnixTimeMilliseconds())
-                        .Bind("$from", SqliteType.Text, key.BoundFrom);
+                        .Bind("$from", SqliteType.Text, key.BoundFrom)
+                        .Bind("$state", SqliteType.Text, key.State)
+                        .Bind("$token_id", SqliteType.Text, key.TokenId)
+                        .Bind("$labels", SqliteType.Text, key.Labels is null ? null : AgentRows.SerializeLabels(key.Labels))
+                        .Bind("$changed_at", SqliteType.Integer, key.ChangedAt?.ToUnixTimeMilliseconds());
                     await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    if (key.TokenId is not null)
+                    {
+                        useToken.Bind("$id", SqliteType.Text, key.TokenId);
+                        await useToken.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    }
                 }
 
                 return keys.Count;
             },
             $"{keys.Count} agent key bindings",
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> SetAgentKeyStateAsync(string agentId, string state, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        ArgumentNullException.ThrowIfNull(state);
+        _writer.ThrowIfNotReady();
+        return _writer.InTransactionAsync(
+            async (commands, transaction, ct) =>
+            {
+                var command = commands.Get("UPDATE agent_keys SET state = $state, changed_at = $at WHERE agent_id = $id", transaction);
+                command.Bind("$id", SqliteType.Text, agentId)
+                    .Bind("$state", SqliteType.Text, state)
+                    .Bind("$at", SqliteType.Integer, at.ToUnixTimeMilliseconds());
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
+            },
+            $"the state of agent '{agentId}'s key",
             cancellationToken);
     }
 

@@ -20,8 +20,13 @@ public interface IAccessStore : IAsyncDisposable
     /// <summary>Every agent id's bound key (its hash).</summary>
     Task<IReadOnlyList<AgentKeyRecord>> ListAgentKeysAsync(CancellationToken cancellationToken);
 
-    /// <summary>Stores bindings, all in one transaction; a binding for an id that has one replaces it.</summary>
+    /// <summary>Stores bindings, all in one transaction; a binding for an id that has one replaces it. A binding made with
+    /// a join token (<see cref="AgentKeyRecord.TokenId"/>) uses one of that token's uses, in the same transaction.</summary>
     Task BindAgentKeysAsync(IReadOnlyList<AgentKeyRecord> keys, CancellationToken cancellationToken);
+
+    /// <summary>Sets an id's binding to <paramref name="state"/> (one of <see cref="AgentKeyStates"/>) at
+    /// <paramref name="at"/>; false when the id has no binding.</summary>
+    Task<bool> SetAgentKeyStateAsync(string agentId, string state, DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>Removes an id's binding; false when it had none.</summary>
     Task<bool> ForgetAgentKeyAsync(string agentId, CancellationToken cancellationToken);
@@ -39,14 +44,21 @@ public interface IAccessStore : IAsyncDisposable
 
 /// <summary>A token as stored: never its secret, only the SHA-256 of it.</summary>
 /// <param name="Id">The public part of the token, unique: how it is listed, named in the audit log and revoked.</param>
-/// <param name="Kind"><see cref="TokenKinds.Api"/> (an operator's token for the HTTP API).</param>
-/// <param name="Scope">What it allows: for an API token <c>read</c>, <c>submit</c> or <c>admin</c>.</param>
+/// <param name="Kind"><see cref="TokenKinds.Api"/> (an operator's token for the HTTP API) or <see cref="TokenKinds.Join"/>
+/// (an agent's one-time proof that it may enroll).</param>
+/// <param name="Scope">What it allows: for an API token <c>read</c>, <c>submit</c> or <c>admin</c>; for a join token
+/// <c>join</c>.</param>
 /// <param name="Name">The operator's note on what it is for.</param>
 /// <param name="SecretHash">SHA-256 of the secret part (32 bytes).</param>
 /// <param name="CreatedAt">When it was made.</param>
 /// <param name="CreatedBy">Who made it: a token id, or <c>hub</c> for the hub's own bootstrap token.</param>
 /// <param name="ExpiresAt">When it stops working; null: never.</param>
 /// <param name="RevokedAt">When it was revoked; null: not revoked.</param>
+/// <param name="UsesLeft">A join token: how many more agents it may enroll; null: no limit (and for API tokens).</param>
+/// <param name="Labels">A join token: the labels every agent it enrolls gets (they override the agent's own of the same
+/// names); null for API tokens.</param>
+/// <param name="Approval">A join token: <see cref="JoinApprovals.Auto"/> or <see cref="JoinApprovals.Hold"/>; null for API
+/// tokens.</param>
 public sealed record TokenRecord(
     string Id,
     string Kind,
@@ -56,17 +68,66 @@ public sealed record TokenRecord(
     DateTimeOffset CreatedAt,
     string CreatedBy,
     DateTimeOffset? ExpiresAt,
-    DateTimeOffset? RevokedAt);
+    DateTimeOffset? RevokedAt,
+    int? UsesLeft = null,
+    IReadOnlyDictionary<string, string>? Labels = null,
+    string? Approval = null);
 
 /// <summary>The kinds of <see cref="TokenRecord"/>.</summary>
 public static class TokenKinds
 {
     /// <summary>An operator's token for the HTTP API.</summary>
     public const string Api = "api";
+
+    /// <summary>A join token: an agent presents it once, with its agent key, to enroll.</summary>
+    public const string Join = "join";
 }
 
-/// <summary>An agent id bound to the key its agent presented first (trust on first use): only the SHA-256 of the key.</summary>
-public sealed record AgentKeyRecord(string AgentId, byte[] KeyHash, DateTimeOffset BoundAt, string BoundFrom);
+/// <summary>The approval policies of a join token.</summary>
+public static class JoinApprovals
+{
+    /// <summary>Agents it enrolls are approved at once.</summary>
+    public const string Auto = "auto";
+
+    /// <summary>Agents it enrolls wait, pending, until an operator approves (or rejects) them.</summary>
+    public const string Hold = "hold";
+}
+
+/// <summary>The states of an <see cref="AgentKeyRecord"/>.</summary>
+public static class AgentKeyStates
+{
+    /// <summary>Enrolled with a join token that holds for an operator: not let in yet.</summary>
+    public const string Pending = "pending";
+
+    /// <summary>Let in with this key.</summary>
+    public const string Approved = "approved";
+
+    /// <summary>An operator refused the pending enrollment: never let in with this key.</summary>
+    public const string Rejected = "rejected";
+
+    /// <summary>An operator withdrew the agent's credential: disconnected, and never let in with this key.</summary>
+    public const string Revoked = "revoked";
+}
+
+/// <summary>An agent id bound to its agent key (only the SHA-256 of the key): at its first hello that carried one (trust on
+/// first use), or by enrolling with a join token.</summary>
+/// <param name="AgentId">The id.</param>
+/// <param name="KeyHash">SHA-256 of the key.</param>
+/// <param name="BoundAt">When the binding was made.</param>
+/// <param name="BoundFrom">The remote address of the hello that made it.</param>
+/// <param name="State">One of <see cref="AgentKeyStates"/>.</param>
+/// <param name="TokenId">The join token it enrolled with; null: bound on first use.</param>
+/// <param name="Labels">The join token's labels, given to the agent at every hello; null: none.</param>
+/// <param name="ChangedAt">When an operator last changed <paramref name="State"/>; null: never.</param>
+public sealed record AgentKeyRecord(
+    string AgentId,
+    byte[] KeyHash,
+    DateTimeOffset BoundAt,
+    string BoundFrom,
+    string State = AgentKeyStates.Approved,
+    string? TokenId = null,
+    IReadOnlyDictionary<string, string>? Labels = null,
+    DateTimeOffset? ChangedAt = null);
 
 /// <summary>One thing an operator did.</summary>
 /// <param name="Id">Ascending, assigned by the store.</param>

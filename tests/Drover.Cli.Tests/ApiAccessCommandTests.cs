@@ -129,7 +129,9 @@ public sealed class ApiAccessCommandTests : IAsyncLifetime
     public async Task A_second_agent_claiming_a_bound_id_exits_1_until_an_operator_forgets_the_binding()
     {
         var hub = $"127.0.0.1:{(await _serve!.WaitForLineAsync(EndToEndTests.ServeListening)).Groups[1].Value}";
-        string[] agentArgs = ["agent", "--hub", hub, "--ca", CaFile, "--id", "twin"];
+        var (created, join, createError) = await CliAsync(File.ReadAllText(AdminTokenFile).Trim(), "tokens", "create", "--join", "--ca", CaFile);
+        Assert.True(created == 0, createError);
+        string[] agentArgs = ["agent", "--hub", hub, "--ca", CaFile, "--id", "twin", "--token", join.Trim()];
         await using var first = DroverProcess.Start([.. agentArgs, "--state-dir", Path.Combine(_dir, "first")]);
         await first.WaitForLineAsync("twin connected to");
         Assert.True(File.Exists(Path.Combine(_dir, "first", Drover.Agent.AgentIdentity.KeyFileName)));
@@ -149,6 +151,45 @@ public sealed class ApiAccessCommandTests : IAsyncLifetime
         Assert.Contains("no longer bound", output, StringComparison.Ordinal);
         await using var moved = DroverProcess.Start([.. agentArgs, "--state-dir", Path.Combine(_dir, "second")]);
         await moved.WaitForLineAsync("twin connected to");
+    }
+
+    [Fact]
+    public async Task An_agent_enrolls_with_a_hold_join_token_waits_for_approval_and_stops_when_revoked()
+    {
+        var hub = $"127.0.0.1:{(await _serve!.WaitForLineAsync(EndToEndTests.ServeListening)).Groups[1].Value}";
+        var admin = File.ReadAllText(AdminTokenFile).Trim();
+
+        // Without a credential the default hub refuses the agent, for good.
+        await using (var stranger = DroverProcess.Start("agent", "--hub", hub, "--ca", CaFile, "--id", "stranger", "--state-dir", Path.Combine(_dir, "stranger")))
+        {
+            Assert.Equal(1, await stranger.WaitForExitAsync());
+            Assert.Contains("drover tokens create --join", stranger.Output, StringComparison.Ordinal);
+        }
+
+        var (exit, join, error) = await CliAsync(admin, "tokens", "create", "--join", "--hold", "--uses", "1", "--labels", "pool=build", "--ca", CaFile);
+        Assert.True(exit == 0, error);
+        Assert.Contains("join", error, StringComparison.Ordinal);
+        await using var agent = DroverProcess.Start("agent", "--hub", hub, "--ca", CaFile, "--id", "build-1", "--token", join.Trim(), "--state-dir", Path.Combine(_dir, "build-1"));
+        await agent.WaitForLineAsync("PendingApproval");
+
+        (exit, var output, error) = await CliAsync(admin, "agents", "pending", "--json", "--ca", CaFile);
+        Assert.True(exit == 0, error);
+        var pending = Assert.Single(JsonSerializer.Deserialize(output, ApiJsonContext.Default.AgentCredentialList)!.Items);
+        Assert.Equal(("build-1", "pending", "build"), (pending.AgentId, pending.State, pending.Labels!["pool"]));
+        (exit, output, error) = await CliAsync(admin, "agents", "approve", "build-1", "--ca", CaFile);
+        Assert.True(exit == 0, error);
+        Assert.Contains("build-1: approved", output, StringComparison.Ordinal);
+        await agent.WaitForLineAsync("build-1 connected to");
+
+        // Revoked: the session ends at once and the agent stops, saying why.
+        (exit, _, error) = await CliAsync(admin, "agents", "revoke", "build-1", "--ca", CaFile);
+        Assert.True(exit == 0, error);
+        Assert.Equal(1, await agent.WaitForExitAsync());
+        Assert.Contains("CredentialRevoked", agent.Output, StringComparison.Ordinal);
+        (exit, output, _) = await CliAsync(admin, "audit", "--ca", CaFile);
+        Assert.Equal(0, exit);
+        Assert.Contains("agent.approve", output, StringComparison.Ordinal);
+        Assert.Contains("agent.revoke", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -275,7 +275,7 @@ public sealed class ConfigurationTests : IDisposable
         // Set every setting to a non-default value that is valid, and check that each one changed something.
         var values = new Dictionary<string, string>
         {
-            ["listen"] = "127.0.0.1:1", ["http"] = "off", ["data"] = "/tmp/x", ["hub-id"] = "h", ["token"] = "t", ["interval"] = "30s",
+            ["listen"] = "127.0.0.1:1", ["http"] = "off", ["data"] = "/tmp/x", ["hub-id"] = "h", ["token"] = "t", ["open-agents"] = "true", ["interval"] = "30s",
             ["max-reports-per-second"] = "5", ["late-grace"] = "9s", ["missed-reports-for-lost"] = "4", ["stale-after"] = "2h",
             ["retire-after"] = "8d", ["handshake-timeout"] = "11s", ["sweep-interval"] = "2s", ["flush-interval"] = "3s", ["admit-rate"] = "6",
             ["max-agents"] = "9", ["max-connections"] = "1000", ["max-pending-handshakes"] = "50", ["listen-backlog"] = "100", ["history-per-agent"] = "5", ["history-max-age"] = "2d", ["max-frame-size"] = "128KiB",

@@ -59,8 +59,16 @@ public sealed class HubFixture : IAsyncDisposable
             SweepInterval = TimeSpan.FromMilliseconds(100),
             AdmitPerSecond = 100_000,
             AdminToken = AdminToken,
+
+            // The suite's hubs let agents in without a credential, unless a test sets a shared token or is about credentials.
+            OpenAgents = true,
         };
         options = configure?.Invoke(options) ?? options;
+        if (options.Token.Length > 0)
+        {
+            options = options with { OpenAgents = false };
+        }
+
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db"), TimeProvider = options.TimeProvider };
         var store = new SqliteFleetStore(storeOptions);
         var jobStore = new SqliteJobStore(storeOptions);

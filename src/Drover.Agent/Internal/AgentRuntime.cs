@@ -101,7 +101,8 @@ internal sealed class AgentRuntime : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 var hub = _hubs.Current;
                 var outcome = await _session.ConnectOnceAsync(hub, cancellationToken).ConfigureAwait(false);
-                if (outcome.Reason == DisconnectReason.Refused && AgentRefusedException.IsPermanent(outcome.Code))
+                // A permanent refusal, at the hello or (a revoked credential) as the bye that ends a session, stops the agent.
+                if (outcome.Reason is DisconnectReason.Refused or DisconnectReason.Bye && AgentRefusedException.IsPermanent(outcome.Code))
                 {
                     Log.RefusedPermanently(_logger, AgentId, hub, outcome.Code, LogText.Escape(outcome.Detail, LogText.LongTextMaxLength));
                     (stopReason, stopCode, stopDetail) = (DisconnectReason.Refused, outcome.Code, outcome.Detail);

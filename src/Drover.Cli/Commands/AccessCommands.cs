@@ -9,7 +9,7 @@ namespace Drover.Cli.Commands;
 /// (docs/security.md). All but <c>generate</c> go through the API and need an admin token.</summary>
 internal static class AccessCommands
 {
-    private static readonly string[] Scopes = ["read", "submit", "admin"];
+    private static readonly string[] Scopes = ["read", "submit", "admin", "join"];
 
     public static Command CreateTokens()
     {
@@ -19,24 +19,46 @@ internal static class AccessCommands
 
     private static Command Create()
     {
-        var scope = new Option<string>("--scope") { Description = "read (every GET), submit (also send and cancel jobs) or admin (also tokens and the audit log)", Required = true };
+        var scope = new Option<string?>("--scope") { Description = "An API token's scope: read (every GET), submit (also send and cancel jobs) or admin (also tokens, agents' credentials and the audit log); join is the same as --join" };
+        var join = new Option<bool>("--join") { Description = "Make a join token: an agent presents it once (drover agent --token) to enroll its own key" };
         var name = new Option<string?>("--name") { Description = "What the token is for (shown in listings and the audit log)" };
-        var ttl = new Option<string?>("--ttl") { Description = "How long it works: 12h, 90d (default: until revoked)" };
+        var ttl = new Option<string?>("--ttl") { Description = "How long it works: 12h, 90d (default: an API token until revoked, a join token 24h)" };
+        var uses = new Option<int?>("--uses") { Description = "A join token: how many agents it may enroll (default: no limit)" };
+        var labels = new Option<string[]>("--labels") { Description = "A join token: labels NAME=VALUE every agent it enrolls gets, overriding the agent's own (repeat, or separate with commas)", AllowMultipleArgumentsPerToken = true };
+        var hold = new Option<bool>("--hold") { Description = "A join token: each agent it enrolls waits for an operator (drover agents pending, approve, reject) instead of being let in at once" };
         var json = new Option<bool>("--json") { Description = "Print the token as JSON" };
         var api = new ApiAccess();
-        var command = new Command("create", "Make a token and print it (once: the hub keeps only its hash)") { scope, name, ttl, json };
+        var command = new Command("create", "Make a token and print it (once: the hub keeps only its hash)") { scope, join, name, ttl, uses, labels, hold, json };
         api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var scopeValue = parse.GetValue(scope)!;
-            if (!Scopes.Contains(scopeValue))
+            var scopeValue = parse.GetValue(join) ? "join" : parse.GetValue(scope);
+            if (scopeValue is null || !Scopes.Contains(scopeValue))
             {
-                return CliParsing.Fail($"--scope: '{scopeValue}' is not one of {string.Join(", ", Scopes)}");
+                return CliParsing.Fail(scopeValue is null ? "--scope (read, submit or admin) or --join is required" : $"--scope: '{scopeValue}' is not one of {string.Join(", ", Scopes)}");
             }
 
+            var labelList = (parse.GetValue(labels) ?? []).SelectMany(l => l.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+            var isJoin = scopeValue == "join";
+            if (!isJoin && (parse.GetValue(uses) is not null || labelList.Count > 0 || parse.GetValue(hold)))
+            {
+                return CliParsing.Fail("--uses, --labels and --hold are for join tokens (--join)");
+            }
+
+            if (labelList.FirstOrDefault(l => l.IndexOf('=', StringComparison.Ordinal) <= 0) is { } badLabel)
+            {
+                return CliParsing.Fail($"--labels: '{badLabel}' is not NAME=VALUE");
+            }
+
+            if (parse.GetValue(uses) is < 1)
+            {
+                return CliParsing.Fail("--uses must be at least 1");
+            }
+
+            var terms = isJoin ? new JoinTokenTerms(parse.GetValue(uses), labelList, parse.GetValue(hold)) : null;
             return await HubApiClient.RunAsync(api, parse, async client =>
             {
-                var created = await client.CreateTokenAsync(scopeValue, parse.GetValue(name) ?? string.Empty, parse.GetValue(ttl), cancellationToken);
+                var created = await client.CreateTokenAsync(scopeValue, parse.GetValue(name) ?? string.Empty, parse.GetValue(ttl), cancellationToken, terms);
                 if (parse.GetValue(json))
                 {
                     Console.Out.WriteLine(JsonSerializer.Serialize(created, ApiJsonContext.Default.TokenCreated));
@@ -68,11 +90,13 @@ internal static class AccessCommands
                 return ExitCodes.Ok;
             }
 
-            var table = new Table().AddColumns("id", "scope", "name", "created", "by", "expires", "state");
+            var table = new Table().AddColumns("id", "scope", "name", "created", "by", "expires", "uses left", "state");
             foreach (var token in tokens.Items)
             {
-                var state = token.Active ? "active" : token.RevokedAt is not null ? "revoked" : "expired";
-                table.AddRow(token.Id, token.Scope, Markup.Escape(token.Name), $"{token.CreatedAt:u}", token.CreatedBy, token.ExpiresAt is { } at ? $"{at:u}" : "-", state);
+                var state = token.Active ? "active" : token.RevokedAt is not null ? "revoked" : token.UsesLeft is 0 ? "used up" : "expired";
+                var scopeText = token.Kind == "join" ? $"join ({token.Approval}{(token.Labels is { Count: > 0 } l ? ", " + string.Join(",", l.Select(p => $"{p.Key}={p.Value}")) : string.Empty)})" : token.Scope;
+                table.AddRow(token.Id, Markup.Escape(scopeText), Markup.Escape(token.Name), $"{token.CreatedAt:u}", token.CreatedBy, token.ExpiresAt is { } at ? $"{at:u}" : "-",
+                    token.UsesLeft?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-", state);
             }
 
             AnsiConsole.Write(table);
@@ -107,21 +131,8 @@ internal static class AccessCommands
         return command;
     }
 
-    /// <summary><c>drover agents forget-key ID</c>: removes an agent id's key binding (admin).</summary>
-    public static Command CreateAgents()
-    {
-        var id = new Argument<string>("ID") { Description = "The agent id" };
-        var api = new ApiAccess();
-        var forget = new Command("forget-key", "Forget the agent key an id is bound to, so that its next hello with a key binds it again (an agent that lost its state directory, or an id that moved to another machine)") { id };
-        api.AddTo(forget);
-        forget.SetAction(async (parse, cancellationToken) => await HubApiClient.RunAsync(api, parse, async client =>
-        {
-            await client.ForgetAgentKeyAsync(parse.GetValue(id)!, cancellationToken);
-            Console.Out.WriteLine($"agent {parse.GetValue(id)} is no longer bound to a key");
-            return ExitCodes.Ok;
-        }));
-        return new Command("agents", "Manage agents' identities (admin scope)") { forget };
-    }
+    /// <summary><c>drover agents pending|credentials|approve|reject|revoke|forget-key</c>: agents' credentials (admin).</summary>
+    public static Command CreateAgents() => AgentCredentialCommands.Create();
 
     /// <summary><c>drover audit</c>: who submitted, cancelled, made and revoked what, and when.</summary>
     public static Command CreateAudit()

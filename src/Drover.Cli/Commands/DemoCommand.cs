@@ -144,6 +144,9 @@ internal static class DemoCommand
         AnsiConsole.MarkupLine($"Starting {count:N0} agents reporting every {settings.ReportInterval.TotalSeconds:0.#} s on their slots, "
             + $"{settings.Slots} job slots each; sending {settings.JobsPerSecond:N0} sample files a second to agents at random. Ctrl-C stops.");
 
+        // The agents enroll as agents of a real fleet do: a join token once, each with a key of its own from then on.
+        var joinToken = await hub.CreateJoinTokenAsync("drover demo agents", TimeSpan.FromHours(1), count, cancellationToken: CancellationToken.None);
+
         using var agentsStop = new CancellationTokenSource();
         var fleet = new List<DroverAgent>(count);
         var runs = new List<Task>(count);
@@ -156,6 +159,8 @@ internal static class DemoCommand
                 Hubs = [hubAddress],
                 Trust = HubTrust.FromKeyFingerprint(tls.Fingerprint),
                 AgentId = id,
+                Token = joinToken,
+                AgentKey = AgentIdentity.NewKey(),
                 Labels = new Dictionary<string, string> { ["zone"] = (i % 3) switch { 0 => "eu", 1 => "us", _ => "ap" } },
                 IncludeSystemMetrics = false,
                 StatusProvider = _ => ValueTask.FromResult<IReadOnlyDictionary<string, FieldValue>>(new Dictionary<string, FieldValue>

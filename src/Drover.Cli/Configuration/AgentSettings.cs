@@ -93,7 +93,7 @@ internal static class AgentSettings
             o => o.HubFingerprint, (o, v) => o with { HubFingerprint = v }),
         S.Switch("insecure", "Plain TCP: the hub is not authenticated and nothing is encrypted (for a hub started with --insecure on loopback; a warning is logged)",
             o => o.Insecure, (o, v) => o with { Insecure = v }),
-        S.Text("token", "text", "The credential sent to the hub",
+        S.Text("token", "text", "A join token (drover tokens create --join: it enrolls this agent's key once; the key is its credential from then on) or the hub's shared --token",
             o => o.Agent.Token, (o, v) => o with { Agent = o.Agent with { Token = v } }),
         S.Of("labels", "k=v,k2=v2", "Labels sent to the hub, as key=value pairs separated by commas: zone=eu,role=web", ValueParsers.Labels,
             o => o.Agent.Labels, (o, v) => o with { Agent = o.Agent with { Labels = v } }, v => v.Count == 0 ? "none" : string.Join(",", v.Select(p => $"{p.Key}={p.Value}"))),

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Drover.Hub.Fleet;
 using Drover.Protocol;
 
@@ -36,19 +34,13 @@ internal sealed partial class AgentSessions
             return;
         }
 
-        if (Options.Token.Length > 0 && !Authenticate(connection, hello))
+        // Before anything is attached: an impostor's hello for a bound id leaves the session of the id's agent untouched.
+        if (await AdmitCredentialAsync(connection, hello).ConfigureAwait(false) is not { } admitted)
         {
             return;
         }
 
-        // After the token (a client without it cannot bind an id), before anything is attached: an impostor's hello for a
-        // bound id leaves the session of the id's agent untouched.
-        if (AgentKeys?.Check(hello.AgentId, hello.AgentKey, connection.RemoteAddress) == Security.AgentKeyVerdict.Mismatch)
-        {
-            RefuseKeyMismatch(connection, hello);
-            return;
-        }
-
+        hello = admitted;
         if (hello.Labels.Count > MaxLabels)
         {
             RefuseHello(connection, hello, ErrorCode.Malformed, TimeSpan.Zero, $"{hello.Labels.Count} labels; the limit is {MaxLabels}");
@@ -137,37 +129,6 @@ internal sealed partial class AgentSessions
     {
         version = Math.Min(hello.MaxVersion, ProtocolConstants.MaxVersion);
         return hello.MinVersion <= hello.MaxVersion && version >= hello.MinVersion && version >= ProtocolConstants.MinVersion;
-    }
-
-    /// <summary>Checks the hello's token together with its source's penalty for earlier wrong ones (one decision in
-    /// <see cref="SourceLimits.Authenticate"/>); refuses the hello and returns false when it does not pass.</summary>
-    private bool Authenticate(AgentConnection connection, Hello hello)
-    {
-        var matches = CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(hello.Credential), Encoding.UTF8.GetBytes(Options.Token));
-        var address = connection.RemoteIPAddress;
-        var verdict = Sources.Authenticate(address, matches, out var retryAfter, out var failures);
-        if (verdict == AuthVerdict.Accepted)
-        {
-            return true;
-        }
-
-        var ms = (long)retryAfter.TotalMilliseconds;
-        var (code, detail) = verdict == AuthVerdict.Penalized
-            ? (ErrorCode.RateLimited, $"{failures} wrong tokens from this address: its hellos are refused for {ms} ms more")
-            : (ErrorCode.AuthenticationFailed, "wrong token: start the agent with the hub's --token (or DROVER_TOKEN)"
-                + (ms > 0 ? $"; after {failures} wrong tokens, hellos from this address are refused for {ms} ms" : string.Empty));
-        ConnectionLog.AuthRefused(SourceKey.From(address), connection.RemoteAddress, LogText.Escape(hello.AgentId), code, detail);
-        connection.Refuse(code, retryAfter, detail);
-        return false;
-    }
-
-    private void RefuseKeyMismatch(AgentConnection connection, Hello hello)
-    {
-        var detail = hello.AgentKey.Length == 0
-            ? $"agent id {hello.AgentId} is bound to an agent key and this hello carries none"
-            : $"agent id {hello.AgentId} is bound to another agent key: another machine holds this id, or this agent lost its state directory (an operator can remove the binding: drover agents forget-key {hello.AgentId})";
-        ConnectionLog.AuthRefused(SourceKey.From(connection.RemoteIPAddress), connection.RemoteAddress, LogText.Escape(hello.AgentId), ErrorCode.AgentKeyMismatch, LogText.Escape(detail, LogText.LongTextMaxLength));
-        connection.Refuse(ErrorCode.AgentKeyMismatch, TimeSpan.Zero, detail);
     }
 
     /// <summary>Refuses the hello of a connection that came over its source's rate, with a retry-after that points at the moment the accept loop gave it (logged there, once a minute per source).</summary>

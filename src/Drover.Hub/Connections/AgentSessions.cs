@@ -55,8 +55,11 @@ internal sealed partial class AgentSessions
         TlsOptions = options.Tls is { } tls ? tls.ServerOptions() : null;
     }
 
-    /// <summary>The agent ids bound to agent keys (trust on first use); null: no key is checked.</summary>
+    /// <summary>The agent ids bound to agent keys (enrolled, or trust on first use); null: no key is checked.</summary>
     public Security.AgentKeys? AgentKeys { get; init; }
+
+    /// <summary>The hub's tokens, of which the join tokens enroll agents; null: no agent can enroll.</summary>
+    public Security.ApiTokens? JoinTokens { get; init; }
 
     /// <summary>The TLS settings every connection's handshake uses, made once; null for plain TCP.</summary>
     public System.Net.Security.SslServerAuthenticationOptions? TlsOptions { get; }

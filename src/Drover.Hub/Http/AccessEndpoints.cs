@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Drover.Hub.Http;
 
-/// <summary><c>/api/tokens</c> (make, list, revoke API tokens), <c>/api/agents/{id}/key</c> (forget an agent id's key
+/// <summary><c>/api/tokens</c> (make, list, revoke API and join tokens), <c>/api/agents/{id}/key</c> (forget an agent id's key
 /// binding) and <c>/api/audit</c> (the audit log): admin scope only.</summary>
 internal static class AccessEndpoints
 {
@@ -36,14 +36,17 @@ internal static class AccessEndpoints
         app.MapGet("/api/audit", (Delegate)(Func<HttpContext, Task<IResult>>)(context => ReadAuditAsync(api().Audit, context))).WithMetadata(RequiredScope.Admin);
     }
 
-    /// <summary><c>POST /api/tokens?scope=read|submit|admin&amp;name=TEXT&amp;ttl=DURATION</c>: 201 with the token's text,
-    /// which the hub keeps no copy of.</summary>
+    /// <summary><c>POST /api/tokens?scope=read|submit|admin|join&amp;name=TEXT&amp;ttl=DURATION</c> (a join token also
+    /// <c>&amp;uses=N&amp;label=NAME=VALUE…&amp;approval=auto|hold</c>): 201 with the token's text, which the hub keeps no
+    /// copy of.</summary>
     private static async Task<IResult> CreateAsync(HubApiParts api, HttpContext context)
     {
         var query = context.Request.Query;
-        if (!ApiScopes.TryParse(query["scope"], out var scope))
+        var isJoin = query["scope"].ToString() == TokenKinds.Join;
+        var scope = ApiScope.Read;
+        if (!isJoin && !ApiScopes.TryParse(query["scope"], out scope))
         {
-            return ApiResults.BadRequest($"scope must be one of {string.Join(", ", ApiScopes.Names)}");
+            return ApiResults.BadRequest($"scope must be one of {string.Join(", ", ApiScopes.Names)}, or join (a join token, which enrolls agents)");
         }
 
         var name = query["name"].ToString();
@@ -64,6 +67,11 @@ internal static class AccessEndpoints
         }
 
         var caller = ApiGate.CallerOf(context)!;
+        if (isJoin)
+        {
+            return await JoinTokenRequest.CreateAsync(api, context, caller, name, lifetime).ConfigureAwait(false);
+        }
+
         var (token, text) = await api.Tokens.CreateAsync(scope, name, lifetime, caller.TokenId, context.RequestAborted).ConfigureAwait(false);
         await api.Audit.RecordAsync(caller, ApiGate.SourceOf(context), "token.create", token.Id, $"scope {token.Scope}, name '{name}'" + (lifetime is null ? string.Empty : $", expires {token.ExpiresAt:O}"), context.RequestAborted).ConfigureAwait(false);
         return Results.Json(new TokenCreated(ToView(api.Tokens, token), text), ApiJsonContext.Default.TokenCreated, statusCode: StatusCodes.Status201Created);
@@ -102,6 +110,7 @@ internal static class AccessEndpoints
         return Results.Json(new AuditPage(items, entries.Count > limit ? items[^1].Id : null), ApiJsonContext.Default.AuditPage);
     }
 
-    private static TokenView ToView(ApiTokens tokens, TokenRecord token) =>
-        new(token.Id, token.Scope, token.Name, token.CreatedAt, token.CreatedBy, token.ExpiresAt, token.RevokedAt, tokens.IsActive(token));
+    internal static TokenView ToView(ApiTokens tokens, TokenRecord token) =>
+        new(token.Id, token.Scope, token.Name, token.CreatedAt, token.CreatedBy, token.ExpiresAt, token.RevokedAt, tokens.IsActive(token),
+            token.Kind, token.UsesLeft, token.Labels, token.Approval);
 }

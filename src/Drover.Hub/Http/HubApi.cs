@@ -75,6 +75,7 @@ internal static class HubApi
         StatsEndpoints.Map(root, Started);
         JobEndpoints.Map(root, Started);
         AccessEndpoints.Map(root, Started);
+        EnrollmentEndpoints.Map(root, Started);
         HealthEndpoints.Map(root);
         return root;
     }
@@ -116,6 +117,9 @@ internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetSt
     public ApiGate Gate { get; } = gate;
 
     public AgentKeys? AgentKeys { get; init; }
+
+    /// <summary>Closes the open session of an agent id, if any, whose credential an operator revoked or rejected.</summary>
+    public Action<string>? CloseSessionOf { get; init; }
 
     public IFleetView Fleet { get; } = fleet;
 

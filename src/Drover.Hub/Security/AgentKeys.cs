@@ -9,10 +9,11 @@ namespace Drover.Hub.Security;
 /// <summary>What a hello's agent key says about its id (<see cref="AgentKeys.Check"/>).</summary>
 internal enum AgentKeyVerdict
 {
-    /// <summary>No key presented and none bound: an agent that has no key (an older one); let in as before.</summary>
+    /// <summary>No binding for the id (and, from <see cref="AgentKeys.Check"/>, no key presented): the id's agent has no
+    /// credential of its own.</summary>
     Unbound,
 
-    /// <summary>The key the id is bound to.</summary>
+    /// <summary>The key the id is bound to, approved.</summary>
     Matches,
 
     /// <summary>The id had no key; it is bound to this one from now on.</summary>
@@ -20,20 +21,30 @@ internal enum AgentKeyVerdict
 
     /// <summary>The id is bound to another key, or the hello carries none: refuse.</summary>
     Mismatch,
+
+    /// <summary>The right key, enrolled with a join token that holds for an operator, not approved yet: refuse for now.</summary>
+    Pending,
+
+    /// <summary>The right key, revoked or rejected by an operator: refuse for good.</summary>
+    Revoked,
 }
 
-/// <summary>Agent ids bound to agent keys, trust on first use (like SSH's known hosts, or Salt's auto-accepted minion
-/// keys): the first hello of an id that carries a key binds the id to it; from then on a hello for that id is admitted only
-/// with the same key, so whoever has the shared token cannot take over an id that is bound. The bindings (SHA-256 of the key)
-/// are held in memory and written to the <see cref="IAccessStore"/> in the background, many per transaction (no fsync per
-/// agent when a fleet first connects); a binding not yet written when the hub dies is made again at the agent's next hello.
-/// An operator removes a binding (<see cref="ForgetAsync"/>) when an agent lost its state directory or its id moved.</summary>
+/// <summary>Agent ids bound to agent keys, the agents' own credentials: bound at enrollment with a join token
+/// (<see cref="Enroll"/>), or on first use (like SSH's known hosts) when the agent got in with the hub's shared token or
+/// the hub lets any agent in. From then on a hello for that id is admitted only with the same key, and only while the
+/// binding is approved (<see cref="AgentKeyStates"/>), so whoever has a token cannot take over an id that is bound. The
+/// bindings (SHA-256 of the key) are held in memory and written to the <see cref="IAccessStore"/> in the background, many
+/// per transaction (no fsync per agent when a fleet first connects); an enrollment waits for its write
+/// (<see cref="FlushAsync"/>) before the agent is let in. An operator approves, rejects or revokes a binding
+/// (<see cref="SetStateAsync"/>, written first), or removes it (<see cref="ForgetAsync"/>) when an agent lost its state
+/// directory or its id moved.</summary>
 internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger logger)
 {
-    private readonly ConcurrentDictionary<string, byte[]> _keys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, AgentKeyRecord> _keys = new(StringComparer.Ordinal);
     private readonly Lock _pendingLock = new();
     private List<AgentKeyRecord> _pending = [];
     private Task _flushing = Task.CompletedTask;
+    private bool _flushRunning; // under _pendingLock: the loop clears it when it finds nothing more, before its task completes
     private long _refused;
 
     /// <summary>Ids bound now.</summary>
@@ -46,42 +57,85 @@ internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger l
     {
         foreach (var key in await store.ListAgentKeysAsync(cancellationToken).ConfigureAwait(false))
         {
-            _keys[key.AgentId] = key.KeyHash;
+            _keys[key.AgentId] = key;
         }
     }
 
     public bool IsBound(string agentId) => _keys.ContainsKey(agentId);
 
-    /// <summary>Checks (and on first use binds) <paramref name="agentId"/>'s key; <paramref name="source"/> is recorded
-    /// with a new binding.</summary>
-    public AgentKeyVerdict Check(string agentId, string key, string source)
+    /// <summary>The binding of <paramref name="agentId"/>, if it has one.</summary>
+    public AgentKeyRecord? Find(string agentId) => _keys.GetValueOrDefault(agentId);
+
+    /// <summary>Every binding, by id.</summary>
+    public IReadOnlyList<AgentKeyRecord> List() => [.. _keys.Values.OrderBy(key => key.AgentId, StringComparer.Ordinal)];
+
+    /// <summary>Checks <paramref name="key"/> against the binding of <paramref name="agentId"/> (<see cref="AgentKeyVerdict.Unbound"/>
+    /// when it has none), and binds it on first use when <paramref name="bindOnFirstUse"/> (the hello got in with the shared
+    /// token, or the hub lets any agent in); <paramref name="source"/> is recorded with a new binding.</summary>
+    public AgentKeyVerdict Check(string agentId, string key, string source, bool bindOnFirstUse = true)
     {
         if (_keys.TryGetValue(agentId, out var bound))
         {
             return Compare(bound, key);
         }
 
-        if (key.Length == 0)
+        if (key.Length == 0 || !bindOnFirstUse)
         {
             return AgentKeyVerdict.Unbound;
         }
 
-        var hash = Hash(key);
-        if (!_keys.TryAdd(agentId, hash))
+        var record = new AgentKeyRecord(agentId, Hash(key), time.GetUtcNow(), source);
+        if (!_keys.TryAdd(agentId, record))
         {
             return Compare(_keys[agentId], key); // another hello of this id bound it a moment ago
         }
 
-        lock (_pendingLock)
+        Write(record);
+        return AgentKeyVerdict.NewlyBound;
+    }
+
+    /// <summary>Binds <paramref name="agentId"/> to <paramref name="key"/> with the join token <paramref name="join"/>:
+    /// approved, or pending when the token holds for an operator; the store write uses one of the token's uses. Returns
+    /// <see cref="AgentKeyVerdict.NewlyBound"/> or <see cref="AgentKeyVerdict.Pending"/>, or the verdict on the binding
+    /// another hello of this id made a moment ago. The caller waits for <see cref="FlushAsync"/> before letting it in.</summary>
+    public AgentKeyVerdict Enroll(string agentId, string key, string source, TokenRecord join)
+    {
+        var pending = join.Approval == JoinApprovals.Hold;
+        var record = new AgentKeyRecord(
+            agentId,
+            Hash(key),
+            time.GetUtcNow(),
+            source,
+            pending ? AgentKeyStates.Pending : AgentKeyStates.Approved,
+            join.Id,
+            join.Labels);
+        if (!_keys.TryAdd(agentId, record))
         {
-            _pending.Add(new AgentKeyRecord(agentId, hash, time.GetUtcNow(), source));
-            if (_flushing.IsCompleted)
-            {
-                _flushing = Task.Run(FlushPendingAsync);
-            }
+            return Compare(_keys[agentId], key);
         }
 
-        return AgentKeyVerdict.NewlyBound;
+        Write(record);
+        return pending ? AgentKeyVerdict.Pending : AgentKeyVerdict.NewlyBound;
+    }
+
+    /// <summary>Sets the state of <paramref name="agentId"/>'s binding, in the store first; null when it has none, else the
+    /// binding as it was before.</summary>
+    public async Task<AgentKeyRecord?> SetStateAsync(string agentId, string state, CancellationToken cancellationToken)
+    {
+        if (!_keys.TryGetValue(agentId, out var before))
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        await FlushAsync().ConfigureAwait(false); // the binding's own write must land before its update
+        if (!await store.SetAgentKeyStateAsync(agentId, state, now, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        _keys.AddOrUpdate(agentId, before with { State = state, ChangedAt = now }, (_, current) => current with { State = state, ChangedAt = now });
+        return before;
     }
 
     /// <summary>Removes <paramref name="agentId"/>'s binding, in memory and in the store; false when it had none.</summary>
@@ -104,15 +158,33 @@ internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger l
 
     private static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
-    private AgentKeyVerdict Compare(byte[] bound, string key)
+    private AgentKeyVerdict Compare(AgentKeyRecord bound, string key)
     {
-        if (key.Length > 0 && CryptographicOperations.FixedTimeEquals(bound, Hash(key)))
+        if (key.Length == 0 || !CryptographicOperations.FixedTimeEquals(bound.KeyHash, Hash(key)))
         {
-            return AgentKeyVerdict.Matches;
+            Interlocked.Increment(ref _refused);
+            return AgentKeyVerdict.Mismatch;
         }
 
-        Interlocked.Increment(ref _refused);
-        return AgentKeyVerdict.Mismatch;
+        return bound.State switch
+        {
+            AgentKeyStates.Approved => AgentKeyVerdict.Matches,
+            AgentKeyStates.Pending => AgentKeyVerdict.Pending,
+            _ => AgentKeyVerdict.Revoked,
+        };
+    }
+
+    private void Write(AgentKeyRecord record)
+    {
+        lock (_pendingLock)
+        {
+            _pending.Add(record);
+            if (!_flushRunning)
+            {
+                _flushRunning = true;
+                _flushing = Task.Run(FlushPendingAsync);
+            }
+        }
     }
 
     private async Task FlushPendingAsync()
@@ -124,6 +196,7 @@ internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger l
             {
                 if (_pending.Count == 0)
                 {
+                    _flushRunning = false;
                     return;
                 }
 
@@ -137,7 +210,7 @@ internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger l
             }
             catch (Exception ex) when (ex is StoreException or ObjectDisposedException or InvalidOperationException)
             {
-                // Held in memory still; lost at a restart, when the agents bind again at their next hellos.
+                // Held in memory still; lost at a restart, when the agents bind (or enroll) again at their next hellos.
                 Log.AgentKeysNotStored(logger, batch.Count, ex.Message);
             }
         }

@@ -12,13 +12,28 @@ internal sealed record ApiCaller(string TokenId, string Name, ApiScope Scope)
     public string Actor => Name.Length == 0 ? TokenId : $"{TokenId} ({Name})";
 }
 
-/// <summary>The hub's API tokens: every token of the <see cref="IAccessStore"/> held in memory (a hub has a handful), so a
-/// request is checked without a store read; made, revoked and listed through the store first, then here. A token's text is
-/// <see cref="ApiTokenText"/>: the id finds the record, and the SHA-256 of the secret is compared in constant time.
-/// Revocation and expiry take effect at the next request.</summary>
+/// <summary>How a hello's credential stands as a join token (<see cref="ApiTokens.TryTakeJoinUse"/>).</summary>
+internal enum JoinTokenVerdict
+{
+    /// <summary>Not a join token at all (the shared token, say): another check decides.</summary>
+    NotJoin,
+
+    /// <summary>A live join token; one of its uses is taken.</summary>
+    Taken,
+
+    /// <summary>A join token that does not let this agent in: unknown secret, revoked, expired or used up.</summary>
+    Refused,
+}
+
+/// <summary>The hub's tokens, API tokens and join tokens: every token of the <see cref="IAccessStore"/> held in memory (a
+/// hub has a handful), so a request or a hello is checked without a store read; made, revoked and listed through the store
+/// first, then here. A token's text is <see cref="ApiTokenText"/>: the id finds the record, and the SHA-256 of the secret is
+/// compared in constant time. Revocation and expiry take effect at the next request or hello. A join token's uses are
+/// counted here (one hub per data directory) and in the store with each enrollment's write.</summary>
 internal sealed class ApiTokens(IAccessStore store, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, TokenRecord> _tokens = new(StringComparer.Ordinal);
+    private readonly Lock _usesLock = new();
 
     /// <summary>Loads every token from the store (at the hub's start).</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
@@ -67,10 +82,87 @@ internal sealed class ApiTokens(IAccessStore store, TimeProvider time)
         return new ApiCaller(id, token.Name, scope);
     }
 
+    /// <summary>Whether <paramref name="text"/> is a live join token and, if it is, takes one of its uses (given back with
+    /// <see cref="ReturnJoinUse"/> when the enrollment does not happen). <paramref name="failure"/> says why a join token
+    /// is refused.</summary>
+    public JoinTokenVerdict TryTakeJoinUse(string text, out TokenRecord? token, out string failure)
+    {
+        token = null;
+        failure = string.Empty;
+        if (!ApiTokenText.TryParse(text, out var id, out var secret) || !_tokens.TryGetValue(id, out var found) || found.Kind != TokenKinds.Join)
+        {
+            return JoinTokenVerdict.NotJoin;
+        }
+
+        if (!CryptographicOperations.FixedTimeEquals(found.SecretHash, ApiTokenText.HashSecret(secret)))
+        {
+            failure = $"join token {id}: wrong secret";
+            return JoinTokenVerdict.Refused;
+        }
+
+        lock (_usesLock)
+        {
+            found = _tokens[id];
+            if (found.RevokedAt is not null)
+            {
+                failure = $"join token {id} is revoked";
+                return JoinTokenVerdict.Refused;
+            }
+
+            if (found.ExpiresAt is { } expires && expires <= time.GetUtcNow())
+            {
+                failure = $"join token {id} expired at {expires:O}";
+                return JoinTokenVerdict.Refused;
+            }
+
+            if (found.UsesLeft is <= 0)
+            {
+                failure = $"join token {id} is used up";
+                return JoinTokenVerdict.Refused;
+            }
+
+            token = found.UsesLeft is { } left ? found with { UsesLeft = left - 1 } : found;
+            _tokens[id] = token;
+            return JoinTokenVerdict.Taken;
+        }
+    }
+
+    /// <summary>Gives back a use <see cref="TryTakeJoinUse"/> took.</summary>
+    public void ReturnJoinUse(string id)
+    {
+        lock (_usesLock)
+        {
+            if (_tokens.TryGetValue(id, out var token) && token.UsesLeft is { } left)
+            {
+                _tokens[id] = token with { UsesLeft = left + 1 };
+            }
+        }
+    }
+
+    /// <summary>Makes and stores a new join token; returns it with its text, which exists nowhere else.</summary>
+    public async Task<(TokenRecord Token, string Text)> CreateJoinAsync(
+        string name, TimeSpan lifetime, int? uses, IReadOnlyDictionary<string, string> labels, bool hold, string createdBy, CancellationToken cancellationToken)
+    {
+        var text = ApiTokenText.Generate();
+        if (!ApiTokenText.TryParse(text, out var id, out var secret))
+        {
+            throw new InvalidOperationException("a generated token does not parse");
+        }
+
+        var now = time.GetUtcNow();
+        var token = new TokenRecord(
+            id, TokenKinds.Join, TokenKinds.Join, name, ApiTokenText.HashSecret(secret), now, createdBy, now + lifetime, null,
+            uses, labels, hold ? JoinApprovals.Hold : JoinApprovals.Auto);
+        await store.AddTokenAsync(token, cancellationToken).ConfigureAwait(false);
+        _tokens[id] = token;
+        return (token, text);
+    }
+
     /// <summary>Every token, oldest first.</summary>
     public IReadOnlyList<TokenRecord> List() => [.. _tokens.Values.OrderBy(token => token.CreatedAt).ThenBy(token => token.Id, StringComparer.Ordinal)];
 
-    public bool IsActive(TokenRecord token) => token.RevokedAt is null && (token.ExpiresAt is not { } expires || expires > time.GetUtcNow());
+    public bool IsActive(TokenRecord token) =>
+        token.RevokedAt is null && (token.ExpiresAt is not { } expires || expires > time.GetUtcNow()) && token.UsesLeft is null or > 0;
 
     /// <summary>Makes and stores a new token; returns it with its text, which exists nowhere else.</summary>
     public async Task<(TokenRecord Token, string Text)> CreateAsync(ApiScope scope, string name, TimeSpan? lifetime, string createdBy, CancellationToken cancellationToken)
@@ -104,9 +196,12 @@ internal sealed class ApiTokens(IAccessStore store, TimeProvider time)
             return false;
         }
 
-        if (_tokens.TryGetValue(id, out var token))
+        lock (_usesLock)
         {
-            _tokens[id] = token with { RevokedAt = now };
+            if (_tokens.TryGetValue(id, out var token))
+            {
+                _tokens[id] = token with { RevokedAt = now };
+            }
         }
 
         return true;

@@ -148,6 +148,20 @@ internal static class Schema
             detail TEXT    NOT NULL
         );
         """,
+
+        // 4 -> 5: enrollment. Join tokens (kind 'join') have a count of uses left (NULL: unlimited), the labels they give
+        // the agents they enroll, and their approval policy ('auto' or 'hold'); an agent key binding has a state
+        // (pending, approved, rejected, revoked), the join token that enrolled it and that token's labels. Existing
+        // bindings were made by agents the hub let in: approved.
+        """
+        ALTER TABLE tokens ADD COLUMN uses_left INTEGER NULL;
+        ALTER TABLE tokens ADD COLUMN labels TEXT NULL;
+        ALTER TABLE tokens ADD COLUMN approval TEXT NULL;
+        ALTER TABLE agent_keys ADD COLUMN state TEXT NOT NULL DEFAULT 'approved';
+        ALTER TABLE agent_keys ADD COLUMN token_id TEXT NULL;
+        ALTER TABLE agent_keys ADD COLUMN labels TEXT NULL;
+        ALTER TABLE agent_keys ADD COLUMN changed_at INTEGER NULL;
+        """,
     ];
 
     /// <summary>The version this code writes and reads.</summary>

@@ -163,6 +163,8 @@ public sealed class AgentSessionTests : AgentHarness
     [InlineData(ErrorCode.AuthenticationFailed)]
     [InlineData(ErrorCode.InvalidAgentId)]
     [InlineData(ErrorCode.UnsupportedVersion)]
+    [InlineData(ErrorCode.AgentKeyMismatch)]
+    [InlineData(ErrorCode.CredentialRevoked)]
     public async Task Permanent_refusal_ends_the_run_with_AgentRefusedException(ErrorCode code)
     {
         var hub = NewHub();
@@ -288,6 +290,38 @@ public sealed class AgentSessionTests : AgentHarness
         Assert.Equal("agent stopping", bye.Reason);
         Assert.Equal(AgentConnectionState.Disconnected, run.Agent.ConnectionState);
         await Wait.UntilAsync(() => run.Events.Of(AgentEventKind.Stopped).Count == 1, "stopped event");
+    }
+
+    [Fact]
+    public async Task A_bye_that_says_the_credential_is_revoked_ends_the_run_without_a_reconnect()
+    {
+        var hub = NewHub();
+        var run = StartAgent(Options(hub.Address));
+        await Wait.UntilAsync(() => hub.Latest?.Statuses.Count >= 1, "connected");
+
+        await hub.Latest!.SendAndCloseAsync(new Bye(ErrorCode.CredentialRevoked, "revoked by an operator"));
+
+        var ex = await Assert.ThrowsAsync<AgentRefusedException>(() => run.Run.WaitAsync(Wait.RealTimeout));
+        Assert.Equal((ErrorCode.CredentialRevoked, "revoked by an operator"), (ex.Code, ex.Reason));
+        Time.Advance(TimeSpan.FromMinutes(1));
+        await Wait.SettleAsync();
+        Assert.Equal(1, hub.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task A_pending_approval_is_retried_after_its_retry_after()
+    {
+        var hub = NewHub();
+        hub.Answer = (_, index) => index == 0 ? new Refuse(ErrorCode.PendingApproval, 10_000, "waits for an operator") : hub.CreateWelcome();
+        var run = StartAgent(Options(hub.Address));
+        await Wait.UntilAsync(() => run.Events.Of(AgentEventKind.Disconnected).Count == 1, "refused, pending");
+        Assert.Equal(ErrorCode.PendingApproval, run.Events.Of(AgentEventKind.Disconnected)[0].Code);
+
+        Time.Advance(TimeSpan.FromSeconds(10) - Ms);
+        await Wait.SettleAsync();
+        Assert.Equal(1, hub.ConnectionCount);
+        await Wait.AdvanceUntilAsync(Time, () => run.Agent.ConnectionState == AgentConnectionState.Connected,
+            "welcomed after approval", 100 * Ms, TimeSpan.FromSeconds(30));
     }
 
     [Fact]

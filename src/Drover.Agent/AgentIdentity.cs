@@ -55,6 +55,19 @@ public static class AgentIdentity
         return LoadOrCreateLine(stateDirectory, KeyFileName, NewKey, TryReadKey, secret: true, "agent key");
     }
 
+    /// <summary>The file in the state directory that holds the key an agent rotates to until the hub confirms it.</summary>
+    public const string NextKeyFileName = "agent.key.next";
+
+    /// <summary>The agent's keys kept in <paramref name="stateDirectory"/> (<see cref="AgentOptions.KeyStore"/>): the current
+    /// one in <see cref="KeyFileName"/> (made there first, like <see cref="LoadOrCreateKey"/>), a rotation's next one in
+    /// <see cref="NextKeyFileName"/> (mode 0600, written atomically and flushed before the hub is asked; renamed over the
+    /// current one once the hub confirmed).</summary>
+    public static IAgentKeyStore OpenKeyStore(string stateDirectory)
+    {
+        var current = LoadOrCreateKey(stateDirectory);
+        return new StateDirectoryKeyStore(stateDirectory, current);
+    }
+
     /// <summary>A new agent key (<see cref="AgentOptions.AgentKey"/>): 32 random bytes as base64url. For an agent that keeps
     /// its key itself; <see cref="LoadOrCreateKey"/> keeps one in a state directory.</summary>
     public static string NewKey() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
@@ -175,5 +188,27 @@ public static class AgentIdentity
         }
 
         return true;
+    }
+
+    private sealed class StateDirectoryKeyStore(string directory, string current) : IAgentKeyStore
+    {
+        private readonly string _nextPath = Path.Combine(directory, NextKeyFileName);
+
+        public string Current { get; private set; } = current;
+
+        public string? Pending => TryReadKey(_nextPath, out var next) ? next : null;
+
+        public string PrepareNext() => LoadOrCreateLine(directory, NextKeyFileName, NewKey, TryReadKey, secret: true, "next agent key");
+
+        public void CommitNext()
+        {
+            if (Pending is { } next)
+            {
+                File.Move(_nextPath, Path.Combine(directory, KeyFileName), overwrite: true);
+                Current = next;
+            }
+        }
+
+        public void DropNext() => File.Delete(_nextPath);
     }
 }

@@ -36,6 +36,12 @@ public sealed record AgentOptions
     /// empty, no key (the id can be taken over by anyone with the token, as before).</summary>
     public string AgentKey { get; init; } = string.Empty;
 
+    /// <summary>Where the agent keeps its key, instead of <see cref="AgentKey"/>: with a store the agent rotates its key
+    /// when the hub says it expires (after two thirds of its lifetime, in the session, without a reconnect). <c>drover
+    /// agent</c> keeps its keys in its state directory (<see cref="AgentIdentity.OpenKeyStore"/>). Default: none (the
+    /// fixed <see cref="AgentKey"/>, never rotated).</summary>
+    public IAgentKeyStore? KeyStore { get; init; }
+
     /// <summary>Free-form labels sent in hello (used by the hub for placement). Default: none.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 

@@ -59,7 +59,7 @@ public sealed class DroverHub : IAsyncDisposable
         Admission = new AdmissionControl(options.AdmitPerSecond, Time);
         Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>());
         Jobs = new JobDispatcher(jobStore, options, LoggerFactory);
-        AgentKeys = new AgentKeys(accessStore, Time, LoggerFactory.CreateLogger<AgentKeys>());
+        AgentKeys = new AgentKeys(accessStore, Time, LoggerFactory.CreateLogger<AgentKeys>(), options.AgentKeyLifetime);
         Tokens = new ApiTokens(accessStore, Time);
         Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), LoggerFactory.CreateLogger<AgentSessions>())
         {

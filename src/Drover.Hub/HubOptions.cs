@@ -26,6 +26,11 @@ public sealed record HubOptions
     /// <see cref="Token"/>.</summary>
     public bool OpenAgents { get; init; }
 
+    /// <summary>How long an enrolled agent's key works after it was bound (enrolled or rotated); the agent rotates it after
+    /// two thirds of that, in its session, without a reconnect. Zero: keys do not expire. Default 90 days. Keys bound on
+    /// first use (the shared token, open agents) do not expire.</summary>
+    public TimeSpan AgentKeyLifetime { get; init; } = TimeSpan.FromDays(90);
+
     /// <summary>How long a join token made without a lifetime lasts. Default 24 hours.</summary>
     public static TimeSpan DefaultJoinTokenLifetime => TimeSpan.FromHours(24);
 
@@ -273,6 +278,7 @@ public sealed record HubOptions
         Require(KeepAudit > TimeSpan.Zero, $"keep-audit must be positive, got {KeepAudit}", nameof(KeepAudit));
         Require(TimeProvider is not null, "time provider must not be null", nameof(TimeProvider));
         Require(AdminToken is null || Api.ApiTokenText.TryParse(AdminToken, out _, out _), "the admin token is not a Drover API token (drover tokens generate makes one)", nameof(AdminToken));
+        Require(AgentKeyLifetime == TimeSpan.Zero || AgentKeyLifetime >= TimeSpan.FromMinutes(1), $"agent key lifetime must be 0 (no expiry) or at least 1 minute, got {AgentKeyLifetime}", nameof(AgentKeyLifetime));
         Require(!OpenAgents || Token.Length == 0, "open agents let every agent in without a credential; a shared token would change nothing: choose one", nameof(OpenAgents), nameof(Token));
         Require(HttpEndPoint is null || IPAddress.IsLoopback(HttpEndPoint.Address) || Tls is not null, $"the HTTP API listens beyond loopback ({HttpEndPoint}) only with TLS", nameof(HttpEndPoint), nameof(Tls));
         return errors;

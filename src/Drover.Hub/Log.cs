@@ -153,4 +153,7 @@ internal static partial class Log
 
     [LoggerMessage(609, LogLevel.Warning, "Open agents (--open-agents): whoever reaches the agent port is let in as any agent id not bound to a key, without a credential, and is sent that id's jobs")]
     public static partial void OpenAgents(ILogger logger);
+
+    [LoggerMessage(610, LogLevel.Information, "Agent {AgentId} rotated its key; the new one works until {Expires}")]
+    public static partial void AgentKeyRotated(ILogger logger, string agentId, string expires);
 }

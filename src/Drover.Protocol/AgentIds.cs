@@ -32,4 +32,18 @@ public static class AgentIds
         reason = string.Empty;
         return true;
     }
+
+    /// <summary>The rule for agent keys (hello's <c>agent_key</c>, key_rotate's <c>new_key</c>): 16 to 256 characters of
+    /// [A-Za-z0-9_-], the base64url alphabet.</summary>
+    public static bool IsValidKey(string key, out string reason)
+    {
+        if (key.Length is < 16 or > 256 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            reason = $"an agent key is 16 to 256 characters of A-Z a-z 0-9 - _; this one is {key.Length} characters" + (key.Length is >= 16 and <= 256 ? " with others" : string.Empty);
+            return false;
+        }
+
+        reason = string.Empty;
+        return true;
+    }
 }

@@ -91,6 +91,8 @@ public static class FrameCodec
             MessageType.Hello => Hello.Read(ref reader),
             MessageType.Welcome => Welcome.Read(ref reader),
             MessageType.Refuse => Refuse.Read(ref reader),
+            MessageType.KeyRotate => KeyRotate.Read(ref reader),
+            MessageType.KeyExpiry => KeyExpiry.Read(ref reader),
             MessageType.Status => Status.Read(ref reader),
             MessageType.StatusAck => StatusAck.Read(ref reader),
             MessageType.Ping => Ping.Read(ref reader),

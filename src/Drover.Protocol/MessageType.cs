@@ -7,6 +7,8 @@ public enum MessageType : byte
     Hello = 0x01,
     Welcome = 0x02,
     Refuse = 0x03,
+    KeyRotate = 0x04,
+    KeyExpiry = 0x05,
     Status = 0x10,
     StatusAck = 0x11,
     Ping = 0x12,

@@ -112,3 +112,35 @@ public sealed record Refuse(ErrorCode Code, uint RetryAfterMs, string Reason) : 
 
     internal static Refuse Read(ref PayloadReader reader) => new((ErrorCode)reader.ReadU16(), reader.ReadU32(), reader.ReadString());
 }
+
+/// <summary>Agent to hub, during a session: replace the agent key the agent's id is bound to with
+/// <see cref="NewKey"/> (docs/protocol.md, "Agent keys"). The hub answers with <see cref="KeyExpiry"/> once the new key
+/// is stored; until the agent has that answer it keeps the old key, which the hub accepts for a while after the rotation.</summary>
+public sealed record KeyRotate(string NewKey) : Message
+{
+    public override MessageType Type => MessageType.KeyRotate;
+
+    public override int PayloadSize => Protocol.PayloadSize.Of(NewKey);
+
+    public override void WritePayload(ref PayloadWriter writer) => writer.WriteString(NewKey);
+
+    internal static KeyRotate Read(ref PayloadReader reader) => new(reader.ReadString());
+}
+
+/// <summary>Hub to agent, after the welcome of a hello with an agent key whose credential expires, and as the answer to
+/// <see cref="KeyRotate"/>: the agent's current key was issued at <see cref="IssuedUnixMs"/> and stops working at
+/// <see cref="ExpiresUnixMs"/> (0: never). An agent rotates its key before then.</summary>
+public sealed record KeyExpiry(long IssuedUnixMs, long ExpiresUnixMs) : Message
+{
+    public override MessageType Type => MessageType.KeyExpiry;
+
+    public override int PayloadSize => 16;
+
+    public override void WritePayload(ref PayloadWriter writer)
+    {
+        writer.WriteU64((ulong)IssuedUnixMs);
+        writer.WriteU64((ulong)ExpiresUnixMs);
+    }
+
+    internal static KeyExpiry Read(ref PayloadReader reader) => new((long)reader.ReadU64(), (long)reader.ReadU64());
+}

@@ -124,7 +124,7 @@ public sealed class SqliteAccessStore : IAccessStore
             async (connection, ct) =>
             {
                 using var command = connection.CreateCommand();
-                command.CommandText = "SELECT agent_id, key_hash, bound_at, bound_from, state, token_id, labels, changed_at FROM agent_keys";
+                command.CommandText = "SELECT agent_id, key_hash, bound_at, bound_from, state, token_id, labels, changed_at, expires_at FROM agent_keys";
                 var keys = new List<AgentKeyRecord>();
                 var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
@@ -139,7 +139,8 @@ public sealed class SqliteAccessStore : IAccessStore
                             reader.GetString(4),
                             reader.IsDBNull(5) ? null : reader.GetString(5),
                             reader.IsDBNull(6) ? null : AgentRows.DeserializeLabels(reader.GetString(6)),
-                            reader.IsDBNull(7) ? null : FromUnixMs(reader.GetInt64(7))));
+                            reader.IsDBNull(7) ? null : FromUnixMs(reader.GetInt64(7)),
+                            reader.IsDBNull(8) ? null : FromUnixMs(reader.GetInt64(8))));
                     }
                 }
 
@@ -157,10 +158,10 @@ public sealed class SqliteAccessStore : IAccessStore
             async (commands, transaction, ct) =>
             {
                 var command = commands.Get(
-                    "INSERT INTO agent_keys (agent_id, key_hash, bound_at, bound_from, state, token_id, labels, changed_at) " +
-                    "VALUES ($id, $hash, $at, $from, $state, $token_id, $labels, $changed_at) " +
+                    "INSERT INTO agent_keys (agent_id, key_hash, bound_at, bound_from, state, token_id, labels, changed_at, expires_at) " +
+                    "VALUES ($id, $hash, $at, $from, $state, $token_id, $labels, $changed_at, $expires_at) " +
                     "ON CONFLICT (agent_id) DO UPDATE SET key_hash = excluded.key_hash, bound_at = excluded.bound_at, bound_from = excluded.bound_from, " +
-                    "state = excluded.state, token_id = excluded.token_id, labels = excluded.labels, changed_at = excluded.changed_at",
+                    "state = excluded.state, token_id = excluded.token_id, labels = excluded.labels, changed_at = excluded.changed_at, expires_at = excluded.expires_at",
                     transaction);
                 var useToken = commands.Get("UPDATE tokens SET uses_left = uses_left - 1 WHERE id = $id AND uses_left > 0", transaction);
                 foreach (var key in keys)
@@ -172,7 +173,8 @@ public sealed class SqliteAccessStore : IAccessStore
                         .Bind("$state", SqliteType.Text, key.State)
                         .Bind("$token_id", SqliteType.Text, key.TokenId)
                         .Bind("$labels", SqliteType.Text, key.Labels is null ? null : AgentRows.SerializeLabels(key.Labels))
-                        .Bind("$changed_at", SqliteType.Integer, key.ChangedAt?.ToUnixTimeMilliseconds());
+                        .Bind("$changed_at", SqliteType.Integer, key.ChangedAt?.ToUnixTimeMilliseconds())
+                        .Bind("$expires_at", SqliteType.Integer, key.ExpiresAt?.ToUnixTimeMilliseconds());
                     await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                     if (key.TokenId is not null)
                     {
@@ -203,6 +205,26 @@ public sealed class SqliteAccessStore : IAccessStore
                 return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
             },
             $"the state of agent '{agentId}'s key",
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> RotateAgentKeyAsync(string agentId, byte[] keyHash, DateTimeOffset boundAt, DateTimeOffset? expiresAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        ArgumentNullException.ThrowIfNull(keyHash);
+        _writer.ThrowIfNotReady();
+        return _writer.InTransactionAsync(
+            async (commands, transaction, ct) =>
+            {
+                var command = commands.Get("UPDATE agent_keys SET key_hash = $hash, bound_at = $at, expires_at = $expires_at WHERE agent_id = $id", transaction);
+                command.Bind("$id", SqliteType.Text, agentId)
+                    .Bind("$hash", SqliteType.Blob, keyHash)
+                    .Bind("$at", SqliteType.Integer, boundAt.ToUnixTimeMilliseconds())
+                    .Bind("$expires_at", SqliteType.Integer, expiresAt?.ToUnixTimeMilliseconds());
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
+            },
+            $"the rotation of agent '{agentId}'s key",
             cancellationToken);
     }
 

@@ -28,6 +28,10 @@ public interface IAccessStore : IAsyncDisposable
     /// <paramref name="at"/>; false when the id has no binding.</summary>
     Task<bool> SetAgentKeyStateAsync(string agentId, string state, DateTimeOffset at, CancellationToken cancellationToken);
 
+    /// <summary>Replaces an id's key (its hash) with a new one, bound at <paramref name="boundAt"/> and working until
+    /// <paramref name="expiresAt"/> (null: no end); the state and the rest are kept. False when the id has no binding.</summary>
+    Task<bool> RotateAgentKeyAsync(string agentId, byte[] keyHash, DateTimeOffset boundAt, DateTimeOffset? expiresAt, CancellationToken cancellationToken);
+
     /// <summary>Removes an id's binding; false when it had none.</summary>
     Task<bool> ForgetAgentKeyAsync(string agentId, CancellationToken cancellationToken);
 
@@ -113,12 +117,13 @@ public static class AgentKeyStates
 /// first use), or by enrolling with a join token.</summary>
 /// <param name="AgentId">The id.</param>
 /// <param name="KeyHash">SHA-256 of the key.</param>
-/// <param name="BoundAt">When the binding was made.</param>
+/// <param name="BoundAt">When the current key was bound: enrolled, bound on first use, or rotated.</param>
 /// <param name="BoundFrom">The remote address of the hello that made it.</param>
 /// <param name="State">One of <see cref="AgentKeyStates"/>.</param>
 /// <param name="TokenId">The join token it enrolled with; null: bound on first use.</param>
 /// <param name="Labels">The join token's labels, given to the agent at every hello; null: none.</param>
 /// <param name="ChangedAt">When an operator last changed <paramref name="State"/>; null: never.</param>
+/// <param name="ExpiresAt">When the key stops working (the agent rotates it before); null: never.</param>
 public sealed record AgentKeyRecord(
     string AgentId,
     byte[] KeyHash,
@@ -127,7 +132,8 @@ public sealed record AgentKeyRecord(
     string State = AgentKeyStates.Approved,
     string? TokenId = null,
     IReadOnlyDictionary<string, string>? Labels = null,
-    DateTimeOffset? ChangedAt = null);
+    DateTimeOffset? ChangedAt = null,
+    DateTimeOffset? ExpiresAt = null);
 
 /// <summary>One thing an operator did.</summary>
 /// <param name="Id">Ascending, assigned by the store.</param>

@@ -240,8 +240,8 @@ public sealed class ConfigurationTests : IDisposable
         // Not settings (they are objects): the clock, the loggers, the status provider, the version string, and the TLS
         // objects that settings make (HubOptions.Tls from insecure/tls-cert/tls-key/tls-name, AgentOptions.Trust from
         // ca/hub-fingerprint/insecure: those have their own rules and tests), and what serve derives from other settings
-        // (AdminTokenFile from data, ApiHostNames from tls-name and http-host; the agent key from state-dir).
-        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames), nameof(AgentOptions.AgentKey)];
+        // (AdminTokenFile from data, ApiHostNames from tls-name and http-host; the agent key and its store from state-dir).
+        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames), nameof(AgentOptions.AgentKey), nameof(AgentOptions.KeyStore)];
         foreach (var property in typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && !notSettings.Contains(p.Name)))
         {
             Assert.True(ServeSettings.Catalog.SettingOf(property.Name) is not null, $"HubOptions.{property.Name} has no setting");
@@ -275,7 +275,7 @@ public sealed class ConfigurationTests : IDisposable
         // Set every setting to a non-default value that is valid, and check that each one changed something.
         var values = new Dictionary<string, string>
         {
-            ["listen"] = "127.0.0.1:1", ["http"] = "off", ["data"] = "/tmp/x", ["hub-id"] = "h", ["token"] = "t", ["open-agents"] = "true", ["interval"] = "30s",
+            ["listen"] = "127.0.0.1:1", ["http"] = "off", ["data"] = "/tmp/x", ["hub-id"] = "h", ["token"] = "t", ["open-agents"] = "true", ["agent-key-lifetime"] = "30d", ["interval"] = "30s",
             ["max-reports-per-second"] = "5", ["late-grace"] = "9s", ["missed-reports-for-lost"] = "4", ["stale-after"] = "2h",
             ["retire-after"] = "8d", ["handshake-timeout"] = "11s", ["sweep-interval"] = "2s", ["flush-interval"] = "3s", ["admit-rate"] = "6",
             ["max-agents"] = "9", ["max-connections"] = "1000", ["max-pending-handshakes"] = "50", ["listen-backlog"] = "100", ["history-per-agent"] = "5", ["history-max-age"] = "2d", ["max-frame-size"] = "128KiB",
@@ -320,9 +320,10 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Contains("agent-" + first, config.WithStoredId().Agent.WorkDirectory, StringComparison.Ordinal);
 
         // The agent key is kept there too, made once, readable by the agent's user only.
-        var key = config.WithStoredId().Agent.AgentKey;
+        var key = config.WithStoredId().Agent.KeyStore!.Current;
         Assert.Equal(43, key.Length);
-        Assert.Equal(key, config.WithStoredId().Agent.AgentKey);
+        Assert.Equal(key, config.WithStoredId().Agent.KeyStore!.Current);
+        Assert.Null(config.WithStoredId().Agent.KeyStore!.Pending);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(state, Drover.Agent.AgentIdentity.KeyFileName)));
 
         // A given id wins and writes no id file; the key is still the state directory's.

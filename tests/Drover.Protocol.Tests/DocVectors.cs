@@ -67,6 +67,8 @@ internal static class DocVectors
         ["backoff"] = new Backoff(30_000, "slow down"),
         ["redirect"] = new Redirect(["hub-b:7400", "10.0.0.12:7400"], "rebalance"),
         ["reschedule"] = new Reschedule(120_000, 45_500),
+        ["key-rotate"] = new KeyRotate("n3w-key-0123456789"),
+        ["key-expiry"] = new KeyExpiry(1_767_225_600_000, 1_775_001_600_000),
         ["bye"] = new Bye(ErrorCode.None, "bye"),
         ["bye-unicode"] = new Bye(ErrorCode.ShuttingDown, "arrêt 停止 🚜"),
         ["job"] = new Job(

@@ -85,7 +85,7 @@ public sealed class MalformedInputTests
 
     [Theory]
     [InlineData(0x00)]
-    [InlineData(0x04)]
+    [InlineData(0x06)]
     [InlineData(0x14)]
     [InlineData(0x36)]
     [InlineData(0x4F)]

@@ -94,4 +94,13 @@ internal static partial class Log
 
     [LoggerMessage(1069, LogLevel.Warning, "Agent {AgentId} dropped the result of job {JobId} attempt {Attempt}: {Size} bytes do not fit the hub's frame limit of {MaxFrameSize} even without output tails and out file; the hub ends the attempt when its lease runs out")]
     public static partial void JobResultDropped(ILogger logger, string agentId, string jobId, uint attempt, int size, int maxFrameSize);
+
+    [LoggerMessage(1070, LogLevel.Information, "Agent {AgentId} rotated its key: {Detail}")]
+    public static partial void KeyRotated(ILogger logger, string agentId, string detail);
+
+    [LoggerMessage(1071, LogLevel.Warning, "Agent {AgentId}: the hub does not know the key it was rotating to (the rotation never reached it); it keeps its current key and rotates again later")]
+    public static partial void NextKeyUnknown(ILogger logger, string agentId);
+
+    [LoggerMessage(1072, LogLevel.Warning, "Agent {AgentId} could not rotate its key, and tries again at its next session: {Error}")]
+    public static partial void KeyRotationFailed(ILogger logger, string agentId, string error);
 }

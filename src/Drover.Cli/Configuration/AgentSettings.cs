@@ -37,12 +37,12 @@ internal sealed record AgentConfig
     public LoggingConfig Logging { get; init; } = new();
 
     /// <summary>This config with its agent id (the one given, else the one kept in the state directory, made there on the
-    /// first start: <see cref="AgentIdentity.LoadOrCreate"/>) and its agent key (always the one kept in the state directory:
-    /// <see cref="AgentIdentity.LoadOrCreateKey"/>); both throw when they cannot read or write their file.</summary>
+    /// first start: <see cref="AgentIdentity.LoadOrCreate"/>) and its agent keys (always those kept in the state directory:
+    /// <see cref="AgentIdentity.OpenKeyStore"/>); both throw when they cannot read or write their file.</summary>
     public AgentConfig WithStoredId()
     {
         var state = StateDirectory ?? AgentIdentity.DefaultStateDirectory();
-        var agent = Agent with { AgentKey = AgentIdentity.LoadOrCreateKey(state) };
+        var agent = Agent with { KeyStore = AgentIdentity.OpenKeyStore(state) };
         return this with { Agent = Id is not null ? agent : agent with { AgentId = AgentIdentity.LoadOrCreate(state) } };
     }
 

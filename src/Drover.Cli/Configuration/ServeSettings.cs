@@ -78,6 +78,8 @@ internal static class ServeSettings
             o => o.Hub.AdminToken, (o, v) => o with { Hub = o.Hub with { AdminToken = string.IsNullOrEmpty(v) ? null : v } }, defaultInWords: "none; the bootstrap token is in DATA/admin.token"),
         S.Text("token", "text", "A shared token that lets any agent in (its agent key then binds its id on first use). Without it agents enroll with join tokens (drover tokens create --join) and come back with their own keys",
             o => o.Hub.Token, (o, v) => o with { Hub = o.Hub with { Token = v } }, defaultInWords: "none"),
+        S.Duration("agent-key-lifetime", "How long an enrolled agent's key works after it was bound; agents rotate it after two thirds of that, in their sessions (0: keys do not expire)",
+            o => o.Hub.AgentKeyLifetime, (o, v) => o with { Hub = o.Hub with { AgentKeyLifetime = v } }),
         S.Switch("open-agents", "Let every agent in without any credential (its agent key, if it sends one, still binds its id on first use): for a trusted network or tests only; a warning is logged",
             o => o.Hub.OpenAgents, (o, v) => o with { Hub = o.Hub with { OpenAgents = v } }),
         S.Duration("interval", "Status report interval given to agents (100ms to 24h)",

@@ -191,11 +191,8 @@ internal sealed partial class AgentConnection
             case Bye bye:
                 Close(DisconnectReason.AgentClosed, null, $"agent said bye: {bye.Code} {bye.Reason}");
                 break;
-            case JobAccepted accepted:
-                _sessions.Jobs.OnAccepted(this, accepted);
-                break;
-            case JobBusy busy:
-                _sessions.Jobs.OnBusy(this, busy);
+            case JobAccepted or JobBusy or KeyRotate:
+                _sessions.OnSessionMessage(this, message);
                 break;
             default:
                 throw new ProtocolException(ErrorCode.UnexpectedMessage, $"agents do not send {message.Type}");

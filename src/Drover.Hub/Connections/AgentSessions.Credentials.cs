@@ -25,6 +25,67 @@ internal sealed partial class AgentSessions
         }
     }
 
+    /// <summary>A session's job_accepted, job_busy or key_rotate.</summary>
+    public void OnSessionMessage(AgentConnection connection, Message message)
+    {
+        switch (message)
+        {
+            case JobAccepted accepted:
+                Jobs.OnAccepted(connection, accepted);
+                break;
+            case JobBusy busy:
+                Jobs.OnBusy(connection, busy);
+                break;
+            case KeyRotate rotate:
+                // A session of a bound id got in with that id's key (the hello of a bound id must carry it).
+                if (AgentKeys?.Find(connection.Entry!.Id) is null)
+                {
+                    throw new ProtocolException(ErrorCode.UnexpectedMessage, "key_rotate needs a session whose hello carried an agent_key");
+                }
+
+                if (!AgentIds.IsValidKey(rotate.NewKey, out var problem))
+                {
+                    throw new ProtocolException(ErrorCode.Malformed, problem);
+                }
+
+                _ = RotateKeyAsync(connection, rotate.NewKey);
+                break;
+        }
+    }
+
+    /// <summary>After the welcome of a hello with a key: tells the agent when its key expires, if it does.</summary>
+    private void SendKeyExpiry(AgentConnection connection, string agentId)
+    {
+        if (AgentKeys?.Find(agentId) is { State: AgentKeyStates.Approved, ExpiresAt: { } expires } key)
+        {
+            connection.Send(new KeyExpiry(key.BoundAt.ToUnixTimeMilliseconds(), expires.ToUnixTimeMilliseconds()));
+        }
+    }
+
+    /// <summary>Binds the session's id to its new key (stored first) and answers key_expiry; a session whose credential is
+    /// no longer approved is closed.</summary>
+    private async Task RotateKeyAsync(AgentConnection connection, string newKey)
+    {
+        var agentId = connection.Entry!.Id;
+        try
+        {
+            if (await AgentKeys!.RotateAsync(agentId, newKey, CancellationToken.None).ConfigureAwait(false) is not { } rotated)
+            {
+                connection.Close(DisconnectReason.Revoked, ErrorCode.CredentialRevoked, $"agent {agentId} has no approved credential to rotate");
+                return;
+            }
+
+            Log.AgentKeyRotated(Logger, LogText.Escape(agentId), rotated.ExpiresAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture) ?? "never");
+            connection.Send(new KeyExpiry(rotated.BoundAt.ToUnixTimeMilliseconds(), rotated.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0));
+        }
+        catch (Exception ex) when (ex is StoreException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The old key stays bound; the agent keeps it and tries again at its next session.
+            Log.Refused(Logger, connection.RemoteAddress, LogText.Escape(agentId), ErrorCode.InternalError, "the store did not take the key rotation: " + ex.Message);
+            connection.Close(DisconnectReason.InternalError, ErrorCode.InternalError, "the hub could not store the new key; keep the old one and retry later");
+        }
+    }
+
     /// <summary>Checks the hello's credential and returns the hello to go on with (carrying the labels its enrollment
     /// gives), or null when it was refused (and answered).</summary>
     private async ValueTask<Hello?> AdmitCredentialAsync(AgentConnection connection, Hello hello)
@@ -77,6 +138,11 @@ internal sealed partial class AgentSessions
                 return null;
             case AgentKeyVerdict.Pending:
                 RefusePending(connection, hello);
+                return null;
+            case AgentKeyVerdict.Expired:
+                var expired = $"agent {hello.AgentId}'s key expired at {AgentKeys?.Find(hello.AgentId)?.ExpiresAt:O} without being rotated; to enroll again, an operator runs drover agents forget-key {hello.AgentId}";
+                ConnectionLog.AuthRefused(SourceKey.From(connection.RemoteIPAddress), connection.RemoteAddress, LogText.Escape(hello.AgentId), ErrorCode.CredentialRevoked, LogText.Escape(expired, LogText.LongTextMaxLength));
+                connection.Refuse(ErrorCode.CredentialRevoked, TimeSpan.Zero, expired);
                 return null;
             default:
                 var detail = $"agent {hello.AgentId}'s credential was revoked (or its enrollment rejected) by an operator; to enroll again, an operator runs drover agents forget-key {hello.AgentId}";

@@ -34,6 +34,12 @@ internal sealed partial class AgentSessions
             return;
         }
 
+        if (hello.AgentKey.Length > 0 && !AgentIds.IsValidKey(hello.AgentKey, out var keyProblem))
+        {
+            RefuseHello(connection, hello, ErrorCode.AuthenticationFailed, TimeSpan.Zero, keyProblem);
+            return;
+        }
+
         // Before anything is attached: an impostor's hello for a bound id leaves the session of the id's agent untouched.
         if (await AdmitCredentialAsync(connection, hello).ConfigureAwait(false) is not { } admitted)
         {
@@ -109,6 +115,11 @@ internal sealed partial class AgentSessions
             (uint)connection.MaxReadFrameSize,
             (ushort)Options.MaxStatusFields,
             Options.HubId));
+
+        if (hello.AgentKey.Length > 0)
+        {
+            SendKeyExpiry(connection, hello.AgentId);
+        }
 
         // After the welcome, so that a job frame never precedes it.
         Jobs.OnAgentConnected(entry, connection);

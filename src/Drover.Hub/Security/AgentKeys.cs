@@ -27,6 +27,9 @@ internal enum AgentKeyVerdict
 
     /// <summary>The right key, revoked or rejected by an operator: refuse for good.</summary>
     Revoked,
+
+    /// <summary>The right key, past its expiry (it was not rotated in time): refuse for good.</summary>
+    Expired,
 }
 
 /// <summary>Agent ids bound to agent keys, the agents' own credentials: bound at enrollment with a join token
@@ -38,7 +41,7 @@ internal enum AgentKeyVerdict
 /// (<see cref="FlushAsync"/>) before the agent is let in. An operator approves, rejects or revokes a binding
 /// (<see cref="SetStateAsync"/>, written first), or removes it (<see cref="ForgetAsync"/>) when an agent lost its state
 /// directory or its id moved.</summary>
-internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger logger)
+internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger logger, TimeSpan lifetime = default)
 {
     private readonly ConcurrentDictionary<string, AgentKeyRecord> _keys = new(StringComparer.Ordinal);
     private readonly Lock _pendingLock = new();
@@ -101,14 +104,16 @@ internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger l
     public AgentKeyVerdict Enroll(string agentId, string key, string source, TokenRecord join)
     {
         var pending = join.Approval == JoinApprovals.Hold;
+        var now = time.GetUtcNow();
         var record = new AgentKeyRecord(
             agentId,
             Hash(key),
-            time.GetUtcNow(),
+            now,
             source,
             pending ? AgentKeyStates.Pending : AgentKeyStates.Approved,
             join.Id,
-            join.Labels);
+            join.Labels,
+            ExpiresAt: lifetime > TimeSpan.Zero ? now + lifetime : null);
         if (!_keys.TryAdd(agentId, record))
         {
             return Compare(_keys[agentId], key);
@@ -136,6 +141,36 @@ internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger l
 
         _keys.AddOrUpdate(agentId, before with { State = state, ChangedAt = now }, (_, current) => current with { State = state, ChangedAt = now });
         return before;
+    }
+
+    /// <summary>Binds <paramref name="agentId"/>, whose session was let in with its approved key, to <paramref name="newKey"/>
+    /// (in the store first), with a new lifetime if the old key had one (<see cref="AgentKeyRecord.ExpiresAt"/>). Returns the
+    /// binding as it is now (the same when the new key is the bound one already: a rotation repeated after a lost answer),
+    /// or null when the id has no approved binding any more.</summary>
+    public async Task<AgentKeyRecord?> RotateAsync(string agentId, string newKey, CancellationToken cancellationToken)
+    {
+        if (!_keys.TryGetValue(agentId, out var bound) || bound.State != AgentKeyStates.Approved)
+        {
+            return null;
+        }
+
+        var hash = Hash(newKey);
+        if (CryptographicOperations.FixedTimeEquals(bound.KeyHash, hash))
+        {
+            return bound;
+        }
+
+        var now = time.GetUtcNow();
+        DateTimeOffset? expires = bound.ExpiresAt is null ? null : now + (lifetime > TimeSpan.Zero ? lifetime : bound.ExpiresAt.Value - bound.BoundAt);
+        await FlushAsync().ConfigureAwait(false); // the binding's own write must land before its update
+        if (!await store.RotateAgentKeyAsync(agentId, hash, now, expires, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var rotated = bound with { KeyHash = hash, BoundAt = now, ExpiresAt = expires };
+        _keys[agentId] = rotated;
+        return rotated;
     }
 
     /// <summary>Removes <paramref name="agentId"/>'s binding, in memory and in the store; false when it had none.</summary>
@@ -168,6 +203,7 @@ internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger l
 
         return bound.State switch
         {
+            AgentKeyStates.Approved when bound.ExpiresAt is { } expires && expires <= time.GetUtcNow() => AgentKeyVerdict.Expired,
             AgentKeyStates.Approved => AgentKeyVerdict.Matches,
             AgentKeyStates.Pending => AgentKeyVerdict.Pending,
             _ => AgentKeyVerdict.Revoked,

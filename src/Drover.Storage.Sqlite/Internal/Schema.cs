@@ -151,7 +151,8 @@ internal static class Schema
 
         // 4 -> 5: enrollment. Join tokens (kind 'join') have a count of uses left (NULL: unlimited), the labels they give
         // the agents they enroll, and their approval policy ('auto' or 'hold'); an agent key binding has a state
-        // (pending, approved, rejected, revoked), the join token that enrolled it and that token's labels. Existing
+        // (pending, approved, rejected, revoked), the join token that enrolled it, that token's labels, and when the key
+        // stops working (NULL: never; keys rotate, bound_at is when the current key was bound). Existing
         // bindings were made by agents the hub let in: approved.
         """
         ALTER TABLE tokens ADD COLUMN uses_left INTEGER NULL;
@@ -161,6 +162,7 @@ internal static class Schema
         ALTER TABLE agent_keys ADD COLUMN token_id TEXT NULL;
         ALTER TABLE agent_keys ADD COLUMN labels TEXT NULL;
         ALTER TABLE agent_keys ADD COLUMN changed_at INTEGER NULL;
+        ALTER TABLE agent_keys ADD COLUMN expires_at INTEGER NULL;
         """,
     ];
 

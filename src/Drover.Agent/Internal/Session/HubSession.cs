@@ -21,6 +21,7 @@ internal sealed class HubSession
     private readonly StatusCollector _collector;
     private readonly ReportLoop _reports;
     private readonly JobSlots _jobs;
+    private readonly KeyRotation _keys;
 
     private volatile Welcome? _lastWelcome;
     private volatile string? _currentHub;
@@ -47,6 +48,7 @@ internal sealed class HubSession
         _collector = collector;
         _reports = reports;
         _jobs = jobs;
+        _keys = new KeyRotation(options, _logger);
     }
 
     private string AgentId => _options.AgentId;
@@ -114,7 +116,8 @@ internal sealed class HubSession
         {
             try
             {
-                await connection.SendAsync(_hello, linked.Token).ConfigureAwait(false);
+                var key = _keys.KeyForHello();
+                await connection.SendAsync(key == _hello.AgentKey ? _hello : _hello with { AgentKey = key }, linked.Token).ConfigureAwait(false);
                 answer = await connection.ReadAsync(linked.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -144,6 +147,7 @@ internal sealed class HubSession
                 await SayByeAsync(connection, hub, ErrorCode.UnsupportedVersion, detail).ConfigureAwait(false);
                 return new SessionOutcome(DisconnectReason.Refused, ErrorCode.UnsupportedVersion, detail);
             case Welcome welcome:
+                _keys.OnWelcome();
                 OnWelcome(welcome, hub);
                 return await RunSessionAsync(connection, hub, cancellationToken).ConfigureAwait(false);
             case null:
@@ -225,6 +229,9 @@ internal sealed class HubSession
                     case JobResultAck ack:
                         _jobs.OnJobResultAck(hub, ack);
                         break;
+                    case KeyExpiry expiry:
+                        _keys.OnExpiry(connection, expiry, sessionToken);
+                        break;
                     default:
                         return OnControlMessage(hub, message, welcomed: true) ?? await ProtocolErrorAsync(connection, hub, ErrorCode.UnexpectedMessage,
                             $"{message.Type} is not allowed during a session", welcomed: true).ConfigureAwait(false);
@@ -258,6 +265,11 @@ internal sealed class HubSession
 
     private SessionOutcome Refused(string hub, Refuse refuse, bool welcomed)
     {
+        if (!welcomed && _keys.DroppedUnknownNext(refuse.Code))
+        {
+            return new SessionOutcome(DisconnectReason.Refused, ErrorCode.None, refuse.Reason, TimeSpan.Zero, welcomed);
+        }
+
         if (!AgentRefusedException.IsPermanent(refuse.Code))
         {
             Log.Refused(_logger, AgentId, hub, refuse.Code, LogText.Escape(refuse.Reason, LogText.LongTextMaxLength), refuse.RetryAfterMs);

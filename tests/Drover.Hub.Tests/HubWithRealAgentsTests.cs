@@ -135,13 +135,15 @@ public sealed class HubWithRealAgentsTests
     public async Task The_python_agent_from_the_protocol_document_registers_reports_and_runs_a_job()
     {
         var python = TestPaths.RequirePython();
-        await using var fixture = await HubFixture.StartAsync(o => o with { Token = "py-token", ReportInterval = TimeSpan.FromSeconds(1) });
+        // A default hub: the sketch enrolls with a join token and a key of its own (and ignores the key_expiry that follows).
+        await using var fixture = await HubFixture.StartAsync(o => o with { OpenAgents = false, ReportInterval = TimeSpan.FromSeconds(1) });
+        var join = await fixture.Hub.CreateJoinTokenAsync("python");
 
         var sketch = TestPaths.ProtocolDocPythonAgent();
         var dir = Directory.CreateTempSubdirectory("drover-pyagent-");
         await File.WriteAllTextAsync(Path.Combine(dir.FullName, "agent.py"), sketch);
 
-        var info = new ProcessStartInfo(python, ["-c", $"import agent; agent.main('127.0.0.1', {fixture.AgentEndPoint.Port}, 'py-agent', 'py-token')"])
+        var info = new ProcessStartInfo(python, ["-c", $"import agent; agent.main('127.0.0.1', {fixture.AgentEndPoint.Port}, 'py-agent', '{join}', key='py-agent-key-0123456789')"])
         {
             WorkingDirectory = dir.FullName,
             RedirectStandardOutput = true,

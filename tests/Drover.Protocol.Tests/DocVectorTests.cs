@@ -90,6 +90,7 @@ public sealed partial class DocVectorTests
             var check = $$"""
                 import struct, agent
                 print("hello", agent.hello("edge-01", "s3cret", "1.0.0", {"site": "lyon", "rack": "r7"}, ["files", "shell"], 4).hex())
+                print("hello-agent-key", agent.hello("a", "", "", key="k3y-0123456789ab").hex())
                 print("status", agent.status(1, {}).hex())
                 print("ping", agent.frame(0x12, bytes.fromhex("0102030405060708")).hex())
                 print("pong", agent.frame(0x13, bytes.fromhex("0102030405060708")).hex())
@@ -120,7 +121,7 @@ public sealed partial class DocVectorTests
             Assert.True(process.ExitCode == 0, stderr);
 
             var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', 2)).ToDictionary(p => p[0], p => p[1].Trim());
-            foreach (var name in new[] { "hello", "status", "ping", "pong", "status-job-agent", "job-accepted", "job-result", "job-result-timeout", "job-result-start-failed" })
+            foreach (var name in new[] { "hello", "hello-agent-key", "status", "ping", "pong", "status-job-agent", "job-accepted", "job-result", "job-result-timeout", "job-result-start-failed" })
             {
                 Assert.Equal(Convert.ToHexString(DocumentVectors.Value[name]), lines[name].ToUpperInvariant());
             }

@@ -166,7 +166,7 @@ public sealed class ApiAccessCommandTests : IAsyncLifetime
             Assert.Contains("drover tokens create --join", stranger.Output, StringComparison.Ordinal);
         }
 
-        var (exit, join, error) = await CliAsync(admin, "tokens", "create", "--join", "--hold", "--uses", "1", "--labels", "pool=build", "--ca", CaFile);
+        var (exit, join, error) = await CliAsync(admin, "tokens", "create", "--hold", "--uses", "1", "--labels", "pool=build", "--ca", CaFile);
         Assert.True(exit == 0, error);
         Assert.Contains("join", error, StringComparison.Ordinal);
         await using var agent = DroverProcess.Start("agent", "--hub", hub, "--ca", CaFile, "--id", "build-1", "--token", join.Trim(), "--state-dir", Path.Combine(_dir, "build-1"));

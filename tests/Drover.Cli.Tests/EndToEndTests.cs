@@ -160,7 +160,7 @@ public sealed class EndToEndTests : IDisposable
     [Fact]
     public async Task Demo_runs_a_small_fleet_sends_it_jobs_and_stops_by_itself()
     {
-        var (exit, output, error) = await DroverProcess.RunAsync("demo", "--agents", "100", "--duration", "4s", "--http", "127.0.0.1:0", "--jobs-per-second", "100");
+        var (exit, output, error) = await DroverProcess.RunAsync("demo", "--agents", "100", "--duration", "6s", "--http", "127.0.0.1:0", "--jobs-per-second", "100");
         Assert.True(exit == 0, $"demo exited {exit}: {error}");
         Assert.Contains("reports recorded", output, StringComparison.Ordinal);
         Assert.Matches(@"online\s+100 late\s+0 lost\s+0", output);

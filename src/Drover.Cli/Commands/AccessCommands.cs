@@ -23,7 +23,7 @@ internal static class AccessCommands
         var join = new Option<bool>("--join") { Description = "Make a join token: an agent presents it once (drover agent --token) to enroll its own key" };
         var name = new Option<string?>("--name") { Description = "What the token is for (shown in listings and the audit log)" };
         var ttl = new Option<string?>("--ttl") { Description = "How long it works: 12h, 90d (default: an API token until revoked, a join token 24h)" };
-        var uses = new Option<int?>("--uses") { Description = "A join token: how many agents it may enroll (default: no limit)" };
+        var uses = new Option<int?>("--uses") { Description = "A join token (implied when no --scope is given): how many agents it may enroll (default: no limit)" };
         var labels = new Option<string[]>("--labels") { Description = "A join token: labels NAME=VALUE every agent it enrolls gets, overriding the agent's own (repeat, or separate with commas)", AllowMultipleArgumentsPerToken = true };
         var hold = new Option<bool>("--hold") { Description = "A join token: each agent it enrolls waits for an operator (drover agents pending, approve, reject) instead of being let in at once" };
         var json = new Option<bool>("--json") { Description = "Print the token as JSON" };
@@ -32,7 +32,9 @@ internal static class AccessCommands
         api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var scopeValue = parse.GetValue(join) ? "join" : parse.GetValue(scope);
+            // --uses, --labels or --hold without a scope ask for a join token, as `drover tokens create --ttl 1h --uses 100` reads.
+            var joinTerms = parse.GetValue(uses) is not null || (parse.GetValue(labels)?.Length ?? 0) > 0 || parse.GetValue(hold);
+            var scopeValue = parse.GetValue(join) || (joinTerms && parse.GetValue(scope) is null) ? "join" : parse.GetValue(scope);
             if (scopeValue is null || !Scopes.Contains(scopeValue))
             {
                 return CliParsing.Fail(scopeValue is null ? "--scope (read, submit or admin) or --join is required" : $"--scope: '{scopeValue}' is not one of {string.Join(", ", Scopes)}");

@@ -29,6 +29,7 @@ public sealed class DroverHub : IAsyncDisposable
     private readonly FleetView _fleetView;
     private readonly AgentAcceptLoop _acceptLoop;
     private readonly HubApiParts _apiParts;
+    private readonly UploadDirectory _uploads;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
     private Task? _jobWriterLoop;
@@ -68,7 +69,8 @@ public sealed class DroverHub : IAsyncDisposable
         Tokens = new ApiTokens(accessStore, Time);
         Audit = new AuditLog(accessStore, options.KeepAudit, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
         var gate = new ApiGate(options, Tokens, LoggerFactory.CreateLogger<ApiGate>());
-        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, Audit, gate) { AgentKeys = AgentKeys };
+        _uploads = new UploadDirectory(options.UploadDirectory);
+        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, Audit, gate, _uploads) { AgentKeys = AgentKeys };
     }
 
     public HubOptions Options { get; }
@@ -223,6 +225,11 @@ public sealed class DroverHub : IAsyncDisposable
         await Audit.PruneAsync(cancellationToken).ConfigureAwait(false);
         await AdminTokenSetup.ApplyAsync(Options, Tokens, _logger, cancellationToken).ConfigureAwait(false);
         _storesOpen = true;
+        var leftovers = _uploads.Prepare();
+        if (leftovers > 0)
+        {
+            Log.UploadsLeftOver(_logger, leftovers, _uploads.Path);
+        }
 
         // Managed restart: nobody is marked lost until one interval plus grace has passed.
         var graceUntil = StartedAt + Options.ReportInterval + Options.EffectiveLateGrace;
@@ -330,6 +337,7 @@ public sealed class DroverHub : IAsyncDisposable
         _stopping.Dispose();
         Writer.Dispose();
         Jobs.Dispose();
+        _uploads.Dispose();
     }
 
     /// <summary>Raises the soft open-files limit to the hard limit (each agent connection costs one descriptor),

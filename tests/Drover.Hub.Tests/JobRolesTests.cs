@@ -46,7 +46,7 @@ public sealed class JobRolesTests
         table.Reserve(5, 50, string.Empty); // not counted per token
 
         // A job of token-a leaves (done, dead or cancelled): its bytes come back to token-a.
-        var job = new ActiveJob(new JobRecord { Id = "j-a", State = JobStates.Queued, Target = "random", FileName = "a", Content = new byte[10] }, 0, JobTarget.Parse("random")) { Submitter = "token-a" };
+        var job = new ActiveJob(new JobRecord { Id = "j-a", State = JobStates.Queued, Target = "random", FileName = "a", FileSize = 10 }, 0, JobTarget.Parse("random")) { Submitter = "token-a" };
         lock (table.Lock)
         {
             table.AddSubmittedLocked(job);

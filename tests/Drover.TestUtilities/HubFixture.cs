@@ -59,6 +59,7 @@ public sealed class HubFixture : IAsyncDisposable
             SweepInterval = TimeSpan.FromMilliseconds(100),
             AdmitPerSecond = 100_000,
             AdminToken = AdminToken,
+            UploadDirectory = Path.Combine(directory, "uploads"),
         };
         options = configure?.Invoke(options) ?? options;
         var storeOptions = new SqliteStoreOptions { Path = Path.Combine(directory, "drover.db"), TimeProvider = options.TimeProvider };

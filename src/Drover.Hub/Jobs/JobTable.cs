@@ -33,6 +33,25 @@ internal sealed class JobTable(HubOptions options)
         }
     }
 
+    /// <summary>The file bytes the jobs in memory hold: 0, since the dispatch reads a job's file from the store when it
+    /// sends it (the tests hold the hub to this).</summary>
+    public long FileBytesHeld
+    {
+        get
+        {
+            lock (Lock)
+            {
+                long bytes = 0;
+                foreach (var job in _jobs.Values)
+                {
+                    bytes += job.Record.Content.Length;
+                }
+
+                return bytes;
+            }
+        }
+    }
+
     /// <summary>Jobs accepted since start.</summary>
     public long SubmittedTotal => Interlocked.Read(ref _submittedTotal);
 

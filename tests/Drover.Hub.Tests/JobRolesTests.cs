@@ -60,6 +60,36 @@ public sealed class JobRolesTests
     }
 
     [Fact]
+    public void Files_stay_in_memory_only_within_the_content_budget_and_leave_it_when_placed_or_gone()
+    {
+        var table = new JobTable(new HubOptions { TimeProvider = new FakeTimeProvider(Start) }, contentBudget: 10);
+        var jobs = Enumerable.Range(0, 4).Select(_ => Active(table, MakeJob(content: new byte[4]))).ToList();
+        lock (table.Lock)
+        {
+            foreach (var job in jobs)
+            {
+                table.AddSubmittedLocked(job);
+                table.TryHoldContentLocked(job, job.Record.Content);
+            }
+
+            // 4 + 4 fit the 10 bytes; the third and fourth are left to the store.
+            Assert.Equal([true, true, false, false], jobs.Select(j => j.Content is not null));
+            Assert.Equal(8, table.FileBytesHeld);
+
+            // Placed: the file leaves memory with the placement, and room is made for another.
+            Assert.Same(jobs[0].Record.Content, table.TakeContentLocked(jobs[0]));
+            Assert.Null(table.TakeContentLocked(jobs[0]));
+            table.TryHoldContentLocked(jobs[2], jobs[2].Record.Content);
+            Assert.NotNull(jobs[2].Content);
+
+            // Gone (done, dead or cancelled): its file leaves memory too.
+            table.RemoveLocked(jobs[1], finished: true);
+            Assert.Null(jobs[1].Content);
+            Assert.Equal(4, table.FileBytesHeld);
+        }
+    }
+
+    [Fact]
     public void The_table_refuses_a_submission_over_the_byte_limit()
     {
         var table = new JobTable(new HubOptions { MaxQueuedBytes = 100, TimeProvider = new FakeTimeProvider(Start) });

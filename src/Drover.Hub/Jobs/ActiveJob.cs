@@ -18,8 +18,8 @@ internal enum JobPhase
     Gone,
 }
 
-/// <summary>A queued or running job in memory, without its file (the dispatch reads it from the store when it sends the
-/// job). Every mutable field is guarded by <see cref="JobTable.Lock"/>.</summary>
+/// <summary>A queued or running job in memory, its file kept only within the table's content budget (otherwise the
+/// dispatch reads it from the store when it sends the job). Every mutable field is guarded by <see cref="JobTable.Lock"/>.</summary>
 internal sealed class ActiveJob
 {
     public ActiveJob(JobRecord record, long order, JobTarget target)
@@ -51,6 +51,10 @@ internal sealed class ActiveJob
     public string TargetKey { get; }
 
     public JobPhase Phase;
+
+    /// <summary>Its file while it waits, when the table kept it in memory (<see cref="JobTable.TryHoldContentLocked"/>);
+    /// null: the dispatch reads it from the store.</summary>
+    public byte[]? Content;
 
     /// <summary>Its latest dispatch's number (0 before the first).</summary>
     public int Attempt;

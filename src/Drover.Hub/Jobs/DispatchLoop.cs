@@ -7,10 +7,10 @@ using Microsoft.Extensions.Logging;
 namespace Drover.Hub.Jobs;
 
 /// <summary>The dispatch loop: one placement pass per wake-up of the <see cref="PlacementSignal"/>, which places as
-/// many queued jobs as there are free agents for them (chosen by <see cref="JobPlacement"/>), then reads the placed
-/// jobs' files from the store (memory holds no queued job's file), commits each lease through the group commit and
-/// sends the job frame once it is committed. Neither the reads nor the leases are awaited by the loop, so many are in
-/// flight at once.</summary>
+/// many queued jobs as there are free agents for them (chosen by <see cref="JobPlacement"/>), then takes each placed
+/// job's file from memory (where the table kept it within its content budget) or reads it from the store, commits each
+/// lease through the group commit and sends the job frame once it is committed. Neither the reads nor the leases are
+/// awaited by the loop, so many are in flight at once.</summary>
 internal sealed class DispatchLoop
 {
     /// <summary>Placements per pass before the lock is released (the loop then runs another pass).</summary>
@@ -135,7 +135,7 @@ internal sealed class DispatchLoop
                 job.DisconnectedSinceTicks = 0;
                 job.LeaseExpiresTicks = now + job.Record.Timeout.Ticks + _options.LeaseGrace.Ticks;
                 _agents.AttachLocked(job, agent);
-                placed.Add(new Placement(job, agent, job.Attempt, job.LeaseExpiresTicks));
+                placed.Add(new Placement(job, agent, job.Attempt, job.LeaseExpiresTicks, _table.TakeContentLocked(job)));
 
                 if (queue.TryPeek(out _, out var next))
                 {
@@ -149,10 +149,23 @@ internal sealed class DispatchLoop
             }
         }
 
-        if (placed.Count > 0)
+        List<Placement>? toRead = null;
+        foreach (var placement in placed)
+        {
+            if (placement.Content is { } content)
+            {
+                _ = CommitLeaseAsync(placement.Job, placement.Agent, placement.Attempt, placement.ExpiresTicks, content);
+            }
+            else
+            {
+                (toRead ??= []).Add(placement);
+            }
+        }
+
+        if (toRead is not null)
         {
             // Off the loop: SQLite's reads complete synchronously.
-            _ = Task.Run(() => ReadAndLeaseAsync(placed));
+            _ = Task.Run(() => ReadAndLeaseAsync(toRead));
         }
 
         if (more)
@@ -161,10 +174,10 @@ internal sealed class DispatchLoop
         }
     }
 
-    /// <summary>Reads the placed jobs' files from the store, at most <see cref="ContentBatchBytes"/> and
-    /// <see cref="ContentBatchJobs"/> at a time, and starts each batch's lease commits as soon as its files are read. A
-    /// job whose file is not in the store (it was deleted meanwhile) leaves memory; a failed read puts the batch back in
-    /// the queue and pauses the loop a second, as a failed lease does.</summary>
+    /// <summary>Reads the files of placed jobs that memory did not keep from the store, at most
+    /// <see cref="ContentBatchBytes"/> and <see cref="ContentBatchJobs"/> at a time, and starts each batch's lease commits
+    /// as soon as its files are read. A job whose file is not in the store (it was deleted meanwhile) leaves memory; a
+    /// failed read puts the batch back in the queue and pauses the loop a second, as a failed lease does.</summary>
     private async Task ReadAndLeaseAsync(List<Placement> placed)
     {
         for (var start = 0; start < placed.Count;)
@@ -209,7 +222,7 @@ internal sealed class DispatchLoop
 
             for (var i = start; i < end; i++)
             {
-                var (job, agent, attempt, expires) = placed[i];
+                var (job, agent, attempt, expires, _) = placed[i];
                 if (contents?[i - start] is { } content)
                 {
                     _ = CommitLeaseAsync(job, agent, attempt, expires, content);
@@ -302,7 +315,8 @@ internal sealed class DispatchLoop
 
     /// <summary>Takes back a placement whose lease was not made: after a store failure (a read or the lease's commit) the
     /// job goes back to its queue and the loop pauses; otherwise (the store refused the lease or has no file for it: the
-    /// job is no longer queued there, cancelled first) it leaves memory.</summary>
+    /// job is no longer queued there, cancelled first) it leaves memory. A file memory had kept is read from the store
+    /// when the job is placed again.</summary>
     private void UndoPlacement(ActiveJob job, int attempt, bool storeFailed)
     {
         lock (_table.Lock)
@@ -332,6 +346,7 @@ internal sealed class DispatchLoop
         }
     }
 
-    /// <summary>One job placed on an agent by a pass, for <paramref name="Attempt"/>, its lease to run until <paramref name="ExpiresTicks"/>.</summary>
-    private readonly record struct Placement(ActiveJob Job, JobAgent Agent, int Attempt, long ExpiresTicks);
+    /// <summary>One job placed on an agent by a pass, for <paramref name="Attempt"/>, its lease to run until
+    /// <paramref name="ExpiresTicks"/>, with its file when memory kept it (null: read it from the store).</summary>
+    private readonly record struct Placement(ActiveJob Job, JobAgent Agent, int Attempt, long ExpiresTicks, byte[]? Content);
 }

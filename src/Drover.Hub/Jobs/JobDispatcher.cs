@@ -61,7 +61,7 @@ internal sealed class JobDispatcher : IDisposable
     /// <summary>Jobs in memory (queued and running).</summary>
     internal int ActiveCount => _table.Count;
 
-    /// <summary>File bytes held in memory by queued and running jobs (see <see cref="JobTable.FileBytesHeld"/>).</summary>
+    /// <summary>File bytes queued jobs keep in memory (see <see cref="JobTable.FileBytesHeld"/>).</summary>
     internal long FileBytesHeld => _table.FileBytesHeld;
 
     /// <summary>The prune in progress, or the last one (tests wait for it).</summary>
@@ -85,8 +85,9 @@ internal sealed class JobDispatcher : IDisposable
 
     /// <summary>Accepts new jobs (made by the API: ids, hashes, sizes filled in, state queued, attempt 0; each file in
     /// <see cref="JobRecord.Content"/> or <see cref="JobRecord.ContentFile"/>): reserves room in the queue, commits them in
-    /// the next group commit, then queues them for placement without their files (the dispatch reads each from the store
-    /// when it sends the job). Returns once they are committed. Throws <see cref="JobQueueFullException"/> (nothing accepted) when
+    /// the next group commit, then queues them for placement, keeping a file that came in memory only within the content
+    /// budget (<see cref="JobTable.TryHoldContentLocked"/>; the dispatch reads the others from the store). Returns once
+    /// they are committed. Throws <see cref="JobQueueFullException"/> (nothing accepted) when
     /// they do not fit, <see cref="StoreException"/> when the store failed (nothing accepted).</summary>
     public async Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken, string submitter = "")
     {
@@ -134,10 +135,16 @@ internal sealed class JobDispatcher : IDisposable
         {
             for (var i = 0; i < jobs.Count; i++)
             {
-                // Its file is in the store now: memory keeps none (the dispatch reads it back).
-                var record = jobs[i].Content.Length == 0 && jobs[i].ContentFile is null ? jobs[i] : jobs[i] with { Content = [], ContentFile = null };
+                // Its file is in the store now; memory keeps it only within the budget.
+                var submitted = jobs[i];
+                var record = submitted.Content.Length == 0 && submitted.ContentFile is null ? submitted : submitted with { Content = [], ContentFile = null };
                 var job = new ActiveJob(record, _table.NextOrderLocked(), targets[i]) { Submitter = submitter };
                 _table.AddSubmittedLocked(job);
+                if (submitted.ContentFile is null)
+                {
+                    _table.TryHoldContentLocked(job, submitted.Content);
+                }
+
                 _queues.EnqueueLocked(job, now);
             }
         }

@@ -29,6 +29,7 @@ public sealed class DroverHub : IAsyncDisposable
     private readonly FleetView _fleetView;
     private readonly AgentAcceptLoop _acceptLoop;
     private readonly HubApiParts _apiParts;
+    private readonly UploadDirectory _uploads;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
     private Task? _jobWriterLoop;
@@ -72,7 +73,8 @@ public sealed class DroverHub : IAsyncDisposable
         _accessStore = accessStore;
         Audit = new AuditLog(accessStore, options.KeepAudit, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
         var gate = new ApiGate(options, Tokens, LoggerFactory.CreateLogger<ApiGate>());
-        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, Audit, gate)
+        _uploads = new UploadDirectory(options.UploadDirectory);
+        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, Audit, gate, _uploads)
         {
             AgentKeys = AgentKeys,
             CloseSessionOf = Sessions.CloseRevoked,
@@ -252,6 +254,11 @@ public sealed class DroverHub : IAsyncDisposable
             Log.OpenAgents(_logger);
         }
         _storesOpen = true;
+        var leftovers = _uploads.Prepare();
+        if (leftovers > 0)
+        {
+            Log.UploadsLeftOver(_logger, leftovers, _uploads.Path);
+        }
 
         // Managed restart: nobody is marked lost until one interval plus grace has passed.
         var graceUntil = StartedAt + Options.ReportInterval + Options.EffectiveLateGrace;
@@ -359,6 +366,7 @@ public sealed class DroverHub : IAsyncDisposable
         _stopping.Dispose();
         Writer.Dispose();
         Jobs.Dispose();
+        _uploads.Dispose();
     }
 
     /// <summary>Raises the soft open-files limit to the hard limit (each agent connection costs one descriptor),

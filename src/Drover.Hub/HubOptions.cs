@@ -164,9 +164,15 @@ public sealed record HubOptions
     public long MaxQueuedBytes { get; init; } = 1L << 30;
 
     /// <summary>Most bytes of job files queued or running at once that one API token submitted, so that one caller cannot
-    /// fill the queue (and the hub's memory, which holds queued files) alone; a submission beyond it gets 429 with
-    /// Retry-After. Default 256 MiB, a quarter of <see cref="MaxQueuedBytes"/>'s default.</summary>
+    /// fill the queue (and the store's disk) alone; a submission beyond it gets 429 with Retry-After. Default 256 MiB, a quarter of <see cref="MaxQueuedBytes"/>'s default.</summary>
     public long MaxQueuedBytesPerToken { get; init; } = 256L << 20;
+
+    /// <summary>Where the HTTP API spools uploaded files while their request is read (each file over 64 KiB goes to a file
+    /// of its own here, not into memory; see <c>Http/UploadSpool.cs</c>). Files are deleted when their request ends, and
+    /// any left from an earlier run (a crash) when the hub starts, so the directory must belong to this hub alone
+    /// (<c>drover serve</c>: <c>DATA/uploads</c>). Null: a new directory under the system's temporary directory, made at
+    /// start and deleted at stop.</summary>
+    public string? UploadDirectory { get; init; }
 
     /// <summary>How long a running job's lease outlives its timeout before the hub gives the attempt up
     /// (the agent's time to kill the handler and report). Default 10 s.</summary>

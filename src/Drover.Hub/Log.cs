@@ -125,6 +125,12 @@ internal static partial class Log
 
     [LoggerMessage(509, LogLevel.Warning, "Refused {Message} from agent {AgentId} for job {JobId} attempt {Attempt}, which is leased to agent {OwnerId}: not acted on ({Count} such messages since the last line, at most one line a minute)")]
     public static partial void ForeignJobMessage(ILogger logger, string message, string agentId, string jobId, long attempt, string ownerId, int count);
+
+    [LoggerMessage(510, LogLevel.Error, "Reading the files of {Jobs} jobs from the store to send them failed ({Failures} failures since the last such line); the jobs go back to the queue and dispatch pauses a second. {Error}")]
+    public static partial void JobContentReadFailed(ILogger logger, int jobs, int failures, string error, Exception? exception);
+
+    [LoggerMessage(511, LogLevel.Information, "Deleted {Count} upload spool files that an earlier run left in {Directory}")]
+    public static partial void UploadsLeftOver(ILogger logger, int count, string directory);
     [LoggerMessage(600, LogLevel.Information, "The bootstrap admin token for the HTTP API is in {Path} (mode 0600): the CLI reads it with --api-token-file {Path} or DROVER_API_TOKEN_FILE; delete the file and restart to replace it")]
     public static partial void AdminTokenFile(ILogger logger, string path);
 

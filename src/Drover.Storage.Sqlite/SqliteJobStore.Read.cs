@@ -125,9 +125,43 @@ public sealed partial class SqliteJobStore
             {
                 using SqliteCommand command = connection.CreateCommand();
                 command.CommandText = JobSql.SelectActive;
-                return ReadJobsAsync(command, withContent: true, ct);
+                return ReadJobsAsync(command, withContent: false, ct);
             },
             cancellationToken);
+
+    /// <inheritdoc/>
+    /// <remarks>One pooled read connection and one prepared statement, run once per id (an empty list reads nothing).</remarks>
+    public Task<IReadOnlyList<byte[]?>> LoadContentAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(jobIds);
+        if (jobIds.Count == 0)
+        {
+            ThrowIfNotReady();
+            return Task.FromResult<IReadOnlyList<byte[]?>>([]);
+        }
+
+        return ReadAsync<IReadOnlyList<byte[]?>>(
+            async (connection, ct) =>
+            {
+                var contents = new byte[]?[jobIds.Count];
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = JobSql.SelectContent;
+                SqliteParameter id = command.Parameters.Add("$id", SqliteType.Text);
+                command.Prepare();
+                for (int i = 0; i < contents.Length; i++)
+                {
+                    id.Value = jobIds[i] ?? throw new ArgumentException($"Job id {i} is null.", nameof(jobIds));
+                    SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        contents[i] = await reader.ReadAsync(ct).ConfigureAwait(false) ? JobSql.Blob(reader, 0) : null;
+                    }
+                }
+
+                return contents;
+            },
+            cancellationToken);
+    }
 
     /// <inheritdoc/>
     /// <remarks>One <c>GROUP BY</c> query.</remarks>

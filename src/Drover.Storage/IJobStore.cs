@@ -11,7 +11,9 @@ public interface IJobStore : IAsyncDisposable
     /// <summary>Stores new jobs, all in one transaction: all or nothing. Every job must be
     /// <see cref="JobStates.Queued"/> with <see cref="JobRecord.Attempt"/> 0 and no lease; an id that is
     /// already stored (or twice in the list) fails the whole call with <see cref="StoreException"/> and
-    /// stores none of them. Returns when it is committed.</summary>
+    /// stores none of them. A job's content comes from <see cref="JobRecord.Content"/> or, when it is set, from
+    /// <see cref="JobRecord.ContentFile"/> (copied in bounded chunks; a file that cannot be read, or whose length is not
+    /// <see cref="JobRecord.FileSize"/>, fails the call with <see cref="StoreException"/>). Returns when it is committed.</summary>
     Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken);
 
     /// <summary>How many jobs are queued.</summary>
@@ -74,8 +76,13 @@ public interface IJobStore : IAsyncDisposable
     /// commit: one transaction (and one fsync) for everything that arrived while the previous one ran.</summary>
     Task<JobBatchOutcome> ApplyAsync(JobBatch batch, CancellationToken cancellationToken);
 
-    /// <summary>Every queued and running job, with content: what a restarting hub reloads.</summary>
+    /// <summary>Every queued and running job, without content (<see cref="JobRecord.Content"/> empty): what a restarting
+    /// hub reloads. The hub reads a job's file with <see cref="LoadContentAsync"/> when it dispatches it.</summary>
     Task<IReadOnlyList<JobRecord>> LoadActiveAsync(CancellationToken cancellationToken);
+
+    /// <summary>The content of each job of <paramref name="jobIds"/>, in their order: null for a job that is not stored
+    /// (unknown or pruned). What the hub reads when it sends a job to an agent: it keeps no queued job's file in memory.</summary>
+    Task<IReadOnlyList<byte[]?>> LoadContentAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken);
 
     /// <summary>Marks a queued job dead with <paramref name="reason"/> (for example: its target agent did not
     /// come online within its timeout). False (nothing changed) when it is not queued.</summary>

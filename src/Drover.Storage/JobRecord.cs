@@ -45,8 +45,15 @@ public sealed record JobRecord
 
     public byte[] Sha256 { get; init; } = [];
 
-    /// <summary>The file itself, at most <see cref="MaxContentBytes"/>. Empty in listings.</summary>
+    /// <summary>The file itself, at most <see cref="MaxContentBytes"/>. Empty in listings, in what
+    /// <see cref="IJobStore.LoadActiveAsync"/> returns, and in a submission whose <see cref="ContentFile"/> is set.</summary>
     public byte[] Content { get; init; } = [];
+
+    /// <summary>For a submission only: a file that holds the content (<see cref="FileSize"/> bytes, at most
+    /// <see cref="MaxContentBytes"/>), which the store copies in bounded chunks inside the submission's transaction, so that
+    /// a large file never has to be in memory whole; <see cref="Content"/> must then be empty. The caller owns the file
+    /// (and deletes it once the submission has returned). Null otherwise, and in every record the store returns.</summary>
+    public string? ContentFile { get; init; }
 
     public string Args { get; init; } = string.Empty;
 

@@ -240,8 +240,8 @@ public sealed class ConfigurationTests : IDisposable
         // Not settings (they are objects): the clock, the loggers, the status provider, the version string, and the TLS
         // objects that settings make (HubOptions.Tls from insecure/tls-cert/tls-key/tls-name, AgentOptions.Trust from
         // ca/hub-fingerprint/insecure: those have their own rules and tests), and what serve derives from other settings
-        // (AdminTokenFile from data, ApiHostNames from tls-name and http-host; the agent key and its store from state-dir).
-        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames), nameof(AgentOptions.AgentKey), nameof(AgentOptions.KeyStore)];
+        // (AdminTokenFile and UploadDirectory from data, ApiHostNames from tls-name and http-host; the agent key and its store from state-dir).
+        string[] notSettings = [nameof(HubOptions.TimeProvider), nameof(AgentOptions.LoggerFactory), nameof(AgentOptions.Logger), nameof(AgentOptions.StatusProvider), nameof(AgentOptions.AgentVersion), nameof(HubOptions.Tls), nameof(AgentOptions.Trust), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.UploadDirectory), nameof(HubOptions.ApiHostNames), nameof(AgentOptions.AgentKey), nameof(AgentOptions.KeyStore)];
         foreach (var property in typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && !notSettings.Contains(p.Name)))
         {
             Assert.True(ServeSettings.Catalog.SettingOf(property.Name) is not null, $"HubOptions.{property.Name} has no setting");
@@ -298,7 +298,7 @@ public sealed class ConfigurationTests : IDisposable
         // HubOptions: every init property but the clock, the TLS identity and what serve derives is a setting (by count; the
         // names differ from the properties). The CLI's own: data, log-level, log-format, insecure, tls-cert, tls-key, tls-name
         // (which make HubOptions.Tls at start) and http-host (with tls-name, HubOptions.ApiHostNames).
-        string[] derived = [nameof(HubOptions.Tls), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.ApiHostNames)];
+        string[] derived = [nameof(HubOptions.Tls), nameof(HubOptions.AdminTokenFile), nameof(HubOptions.UploadDirectory), nameof(HubOptions.ApiHostNames)];
         var hubProperties = typeof(HubOptions).GetProperties().Where(p => p.SetMethod is not null && p.PropertyType != typeof(TimeProvider) && !derived.Contains(p.Name)).ToList();
         Assert.Equal(hubProperties.Count, ServeSettings.Catalog.Settings.Count - 8);
     }

@@ -204,6 +204,10 @@ public sealed class HubJobTests
 
         var second = await secondAgent.ReceiveAsync<Job>();
         Assert.Equal(2u, second.Attempt);
+
+        // The first attempt's file came from memory (kept within the budget), the retry's from the store.
+        Assert.Equal(submitted.Content, first.Content.ToArray());
+        Assert.Equal(submitted.Content, second.Content.ToArray());
         await CompleteAsync(secondAgent, second, Result(second, JobOutcome.StartFailed, exitCode: -1, error: "handler not found"));
 
         var dead = await WaitForStateAsync(fixture, submitted.Id, JobStates.Dead);

@@ -46,7 +46,7 @@ public sealed class JobRolesTests
         table.Reserve(5, 50, string.Empty); // not counted per token
 
         // A job of token-a leaves (done, dead or cancelled): its bytes come back to token-a.
-        var job = new ActiveJob(new JobRecord { Id = "j-a", State = JobStates.Queued, Target = "random", FileName = "a", Content = new byte[10] }, 0, JobTarget.Parse("random")) { Submitter = "token-a" };
+        var job = new ActiveJob(new JobRecord { Id = "j-a", State = JobStates.Queued, Target = "random", FileName = "a", FileSize = 10 }, 0, JobTarget.Parse("random")) { Submitter = "token-a" };
         lock (table.Lock)
         {
             table.AddSubmittedLocked(job);
@@ -57,6 +57,36 @@ public sealed class JobRolesTests
         Assert.Throws<JobQueueFullException>(() => table.Reserve(1, 1, "token-a"));
         table.Release(1, 10, "token-a");
         table.Reserve(1, 10, "token-a");
+    }
+
+    [Fact]
+    public void Files_stay_in_memory_only_within_the_content_budget_and_leave_it_when_placed_or_gone()
+    {
+        var table = new JobTable(new HubOptions { TimeProvider = new FakeTimeProvider(Start) }, contentBudget: 10);
+        var jobs = Enumerable.Range(0, 4).Select(_ => Active(table, MakeJob(content: new byte[4]))).ToList();
+        lock (table.Lock)
+        {
+            foreach (var job in jobs)
+            {
+                table.AddSubmittedLocked(job);
+                table.TryHoldContentLocked(job, job.Record.Content);
+            }
+
+            // 4 + 4 fit the 10 bytes; the third and fourth are left to the store.
+            Assert.Equal([true, true, false, false], jobs.Select(j => j.Content is not null));
+            Assert.Equal(8, table.FileBytesHeld);
+
+            // Placed: the file leaves memory with the placement, and room is made for another.
+            Assert.Same(jobs[0].Record.Content, table.TakeContentLocked(jobs[0]));
+            Assert.Null(table.TakeContentLocked(jobs[0]));
+            table.TryHoldContentLocked(jobs[2], jobs[2].Record.Content);
+            Assert.NotNull(jobs[2].Content);
+
+            // Gone (done, dead or cancelled): its file leaves memory too.
+            table.RemoveLocked(jobs[1], finished: true);
+            Assert.Null(jobs[1].Content);
+            Assert.Equal(4, table.FileBytesHeld);
+        }
     }
 
     [Fact]

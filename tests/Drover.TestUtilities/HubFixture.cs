@@ -59,6 +59,7 @@ public sealed class HubFixture : IAsyncDisposable
             SweepInterval = TimeSpan.FromMilliseconds(100),
             AdmitPerSecond = 100_000,
             AdminToken = AdminToken,
+            UploadDirectory = Path.Combine(directory, "uploads"),
 
             // The suite's hubs let agents in without a credential, unless a test sets a shared token or is about credentials.
             OpenAgents = true,

@@ -54,6 +54,9 @@ internal static class ServeSettings
     /// <summary>The bootstrap admin token's file in the data directory.</summary>
     public const string AdminTokenFileName = "admin.token";
 
+    /// <summary>Where the HTTP API spools uploaded files (<see cref="HubOptions.UploadDirectory"/>), in the data directory.</summary>
+    public const string UploadDirectoryName = "uploads";
+
     private static Setting<ServeConfig>[] Create() =>
     [
         S.Of("listen", "HOST:PORT", "Where agents connect (TCP; port 0 picks a free port)", ValueParsers.EndPoint,
@@ -221,6 +224,7 @@ internal static class ServeSettings
             var hub = config.Hub with
             {
                 AdminTokenFile = Path.Combine(data, AdminTokenFileName),
+                UploadDirectory = Path.Combine(data, UploadDirectoryName),
                 ApiHostNames = [.. config.TlsNames.Concat(config.HttpHosts).Distinct(StringComparer.OrdinalIgnoreCase)],
             };
             return (config with { DataDirectory = data, Hub = hub }, null);

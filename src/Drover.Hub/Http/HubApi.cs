@@ -108,7 +108,7 @@ internal static class HubApi
 
 /// <summary>What the endpoint groups see of a hub: the fleet (<see cref="IFleetView"/>), the stores, the job control,
 /// and the submission of jobs. One per hub.</summary>
-internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetStore store, IJobStore jobStore, IJobControl jobs, ApiTokens tokens, AuditLog audit, ApiGate gate)
+internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetStore store, IJobStore jobStore, IJobControl jobs, ApiTokens tokens, AuditLog audit, ApiGate gate, UploadDirectory uploads)
 {
     public ApiTokens Tokens { get; } = tokens;
 
@@ -129,5 +129,5 @@ internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetSt
 
     public IJobControl Jobs { get; } = jobs;
 
-    public JobSubmission Submission { get; } = new(options, jobs, fleet, audit);
+    public JobSubmission Submission { get; } = new(options, jobs, fleet, audit, uploads);
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using Drover.Api;
 using Drover.Hub.Fleet;
 using Drover.Hub.Jobs;
@@ -14,9 +13,11 @@ using Microsoft.Net.Http.Headers;
 namespace Drover.Hub.Http;
 
 /// <summary><c>POST /api/jobs</c>: one file as the body, or files as multipart/form-data parts, each becoming a job
-/// with the query's settings (<see cref="JobSubmitParameters"/>). The jobs are handed to the dispatcher, which
-/// answers once they are committed.</summary>
-internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleetView fleet, Security.AuditLog audit)
+/// with the query's settings (<see cref="JobSubmitParameters"/>). Each file is read as it arrives into the request's
+/// <see cref="UploadSpool"/> (small ones in memory, the others streamed to a spool file in <paramref name="uploads"/>),
+/// within the limits; the jobs are handed to the dispatcher, which answers once they are committed (the store copies the
+/// spooled files in chunks), and then the spool files are deleted, whatever the outcome.</summary>
+internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleetView fleet, Security.AuditLog audit, UploadDirectory uploads)
 {
     /// <summary>Framing a multipart request may spend per file on top of the file bytes (boundary line and
     /// part headers), used to size the request body limit.</summary>
@@ -30,8 +31,8 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
     /// <summary>The most file bytes one request may carry: what the queue, and one token's share of it, can hold.</summary>
     private long MaxRequestBytes => Math.Min(_options.MaxQueuedBytes, _options.MaxQueuedBytesPerToken);
 
-    /// <summary>One file of a request: its cleaned name and its bytes.</summary>
-    private readonly record struct UploadedFile(string Name, byte[] Content);
+    /// <summary>One file of a request: its cleaned name and where its bytes are.</summary>
+    private readonly record struct UploadedFile(string Name, SpooledFile File);
 
     public async Task<IResult> SubmitAsync(HttpContext context)
     {
@@ -77,69 +78,74 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
         // A single-file body is named by the query; Kestrel's own limit for it is one byte over the file limit.
         var name = JobSubmitParameters.CleanFileName(parameters.Name);
         List<UploadedFile> files;
-        using (var buffer = new UploadBuffer(limit))
+        using var spool = new UploadSpool(uploads.Path, limit);
+        try
         {
-            try
+            if (!isMultipart)
             {
-                if (!isMultipart)
+                if (request.ContentLength > limit)
                 {
-                    if (request.ContentLength > limit)
-                    {
-                        return ApiResults.TooLarge(FileTooLarge(name, null, limit));
-                    }
-
-                    var count = await buffer.ReadAsync(request.Body, aborted).ConfigureAwait(false);
-                    if (count < 0)
-                    {
-                        return ApiResults.TooLarge(FileTooLarge(name, null, limit));
-                    }
-
-                    if (count == 0)
-                    {
-                        return ApiResults.BadRequest("empty request: send one file as the body, or files as multipart/form-data parts");
-                    }
-
-                    files = [new UploadedFile(name, buffer.ToArray(count))];
+                    return ApiResults.TooLarge(FileTooLarge(name, null, limit));
                 }
-                else
+
+                if (await spool.ReadAsync(request.Body, aborted).ConfigureAwait(false) is not { } file)
                 {
-                    var (parts, error) = await ReadMultipartAsync(request.Body, boundary!, buffer, aborted).ConfigureAwait(false);
-                    if (error is not null)
-                    {
-                        return error;
-                    }
-
-                    files = parts!;
+                    return ApiResults.TooLarge(FileTooLarge(name, null, limit));
                 }
+
+                if (file.Length == 0)
+                {
+                    return ApiResults.BadRequest("empty request: send one file as the body, or files as multipart/form-data parts");
+                }
+
+                files = [new UploadedFile(name, file)];
             }
-            catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            else
             {
-                return ApiResults.TooLarge(isMultipart
-                    ? $"the request body is over the limit of {SizeText.Format(bodyLimit)} ({bodyLimit} bytes)"
-                    : FileTooLarge(name, null, limit));
+                var (parts, error) = await ReadMultipartAsync(request.Body, boundary!, spool, aborted).ConfigureAwait(false);
+                if (error is not null)
+                {
+                    return error;
+                }
+
+                files = parts!;
             }
-            catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
-            {
-                return ApiResults.BadRequest($"bad request body: {ex.Message}");
-            }
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return ApiResults.TooLarge(isMultipart
+                ? $"the request body is over the limit of {SizeText.Format(bodyLimit)} ({bodyLimit} bytes)"
+                : FileTooLarge(name, null, limit));
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
+        {
+            return ApiResults.BadRequest($"bad request body: {ex.Message}");
+        }
+        catch (UploadSpoolException ex)
+        {
+            var consequence = isMultipart ? "none of the request's jobs was accepted" : "the job was not accepted";
+            return ex.IsFull
+                ? ApiResults.Error($"the hub's disk is full: {ex.Message}; {consequence}", StatusCodes.Status507InsufficientStorage)
+                : ApiResults.Error($"{ex.Message}; {consequence}", StatusCodes.Status500InternalServerError);
         }
 
         var now = _options.TimeProvider.GetUtcNow();
         var jobs = new List<JobRecord>(files.Count);
         var answer = new List<SubmittedJob>(files.Count);
-        foreach (var file in files)
+        foreach (var (fileName, file) in files)
         {
-            var sha256 = SHA256.HashData(file.Content);
+            var sha256 = file.Sha256;
             var job = new JobRecord
             {
                 Id = _jobIds.Next(now),
                 State = JobStates.Queued,
                 Priority = parameters.Priority,
                 Target = parameters.Target.ToString(),
-                FileName = file.Name,
-                FileSize = file.Content.Length,
+                FileName = fileName,
+                FileSize = file.Length,
                 Sha256 = sha256,
-                Content = file.Content,
+                Content = file.Content ?? [],
+                ContentFile = file.Path,
                 Args = parameters.Args,
                 Timeout = parameters.Timeout,
                 MaxRetries = parameters.Retries,
@@ -207,9 +213,9 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
             : null;
     }
 
-    /// <summary>Reads every part of a multipart/form-data body, each within the file size limit. Returns the
-    /// files in part order, or the error answer (400 malformed or not a file, 413 too large).</summary>
-    private async Task<(List<UploadedFile>? Files, IResult? Error)> ReadMultipartAsync(Stream body, string boundary, UploadBuffer buffer, CancellationToken cancellationToken)
+    /// <summary>Reads every part of a multipart/form-data body into <paramref name="spool"/>, each within the file size
+    /// limit. Returns the files in part order, or the error answer (400 malformed or not a file, 413 too large).</summary>
+    private async Task<(List<UploadedFile>? Files, IResult? Error)> ReadMultipartAsync(Stream body, string boundary, UploadSpool spool, CancellationToken cancellationToken)
     {
         var limit = _options.MaxFileSize;
         var reader = new MultipartReader(boundary, body);
@@ -234,19 +240,18 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
                     return (null, ApiResults.TooLarge($"the request carries more than {_options.MaxQueuedJobs} files, more than the queue holds; send fewer per request"));
                 }
 
-                var count = await buffer.ReadAsync(section.Body, cancellationToken).ConfigureAwait(false);
-                if (count < 0)
+                if (await spool.ReadAsync(section.Body, cancellationToken).ConfigureAwait(false) is not { } file)
                 {
                     return (null, ApiResults.TooLarge(FileTooLarge(name, number, limit)));
                 }
 
-                total += count;
+                total += file.Length;
                 if (total > MaxRequestBytes)
                 {
                     return (null, ApiResults.TooLarge($"the request carries more than {SizeText.Format(MaxRequestBytes)} of files, more than the queue holds for one token; send fewer per request"));
                 }
 
-                files.Add(new UploadedFile(name, buffer.ToArray(count)));
+                files.Add(new UploadedFile(name, file));
             }
         }
         catch (InvalidDataException ex)

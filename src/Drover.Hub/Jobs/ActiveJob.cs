@@ -18,8 +18,8 @@ internal enum JobPhase
     Gone,
 }
 
-/// <summary>A queued or running job in memory, with its content. Every mutable field is guarded by
-/// <see cref="JobTable.Lock"/>.</summary>
+/// <summary>A queued or running job in memory, its file kept only within the table's content budget (otherwise the
+/// dispatch reads it from the store when it sends the job). Every mutable field is guarded by <see cref="JobTable.Lock"/>.</summary>
 internal sealed class ActiveJob
 {
     public ActiveJob(JobRecord record, long order, JobTarget target)
@@ -35,7 +35,8 @@ internal sealed class ActiveJob
     /// from the store at start (not counted against any token).</summary>
     public string Submitter { get; init; } = string.Empty;
 
-    /// <summary>The job as submitted (or loaded); its state fields are not kept current (see the fields below).</summary>
+    /// <summary>The job as submitted (or loaded), with an empty <see cref="JobRecord.Content"/>; its state fields are not
+    /// kept current (see the fields below).</summary>
     public JobRecord Record { get; }
 
     public string Id => Record.Id;
@@ -50,6 +51,10 @@ internal sealed class ActiveJob
     public string TargetKey { get; }
 
     public JobPhase Phase;
+
+    /// <summary>Its file while it waits, when the table kept it in memory (<see cref="JobTable.TryHoldContentLocked"/>);
+    /// null: the dispatch reads it from the store.</summary>
+    public byte[]? Content;
 
     /// <summary>Its latest dispatch's number (0 before the first).</summary>
     public int Attempt;
@@ -83,5 +88,6 @@ internal sealed class ActiveJob
     /// <summary>A requeue of the current attempt is being committed.</summary>
     public bool Requeuing;
 
-    public long Size => Record.Content.Length;
+    /// <summary>Its file's size: what it counts against the queue's bytes.</summary>
+    public long Size => Record.FileSize;
 }

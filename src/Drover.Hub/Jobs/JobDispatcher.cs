@@ -49,7 +49,7 @@ internal sealed class JobDispatcher : IDisposable
         _table = new JobTable(options);
         Writer = new JobWriter(store, loggerFactory.CreateLogger<JobWriter>(), _time);
         _agents = new AgentSlots(_table, _signal, _time);
-        _loop = new DispatchLoop(_table, _queues, _agents, _signal, Writer, options, loggerFactory.CreateLogger<DispatchLoop>());
+        _loop = new DispatchLoop(_table, _queues, _agents, _signal, Writer, store, options, loggerFactory.CreateLogger<DispatchLoop>());
         _attempts = new JobAttempts(_table, _queues, _agents, _signal, Writer, _time, loggerFactory.CreateLogger<JobAttempts>());
         _retention = new JobRetention(store, options, loggerFactory.CreateLogger<JobRetention>());
         _sweep = new LeaseSweep(_table, _queues, _agents, _attempts, _retention, Writer, options, loggerFactory.CreateLogger<LeaseSweep>());
@@ -60,6 +60,9 @@ internal sealed class JobDispatcher : IDisposable
 
     /// <summary>Jobs in memory (queued and running).</summary>
     internal int ActiveCount => _table.Count;
+
+    /// <summary>File bytes queued jobs keep in memory (see <see cref="JobTable.FileBytesHeld"/>).</summary>
+    internal long FileBytesHeld => _table.FileBytesHeld;
 
     /// <summary>The prune in progress, or the last one (tests wait for it).</summary>
     internal Task PruneTask => _retention.PruneTask;
@@ -80,9 +83,11 @@ internal sealed class JobDispatcher : IDisposable
     /// <summary>How many jobs are running on <paramref name="agentId"/> now (as the hub counts them).</summary>
     public int InFlightOn(string agentId) => _agents.InFlightOn(agentId);
 
-    /// <summary>Accepts new jobs (made by the API: ids, hashes, sizes filled in, state queued, attempt 0):
-    /// reserves room in the queue, commits them in the next group commit, then queues them for placement.
-    /// Returns once they are committed. Throws <see cref="JobQueueFullException"/> (nothing accepted) when
+    /// <summary>Accepts new jobs (made by the API: ids, hashes, sizes filled in, state queued, attempt 0; each file in
+    /// <see cref="JobRecord.Content"/> or <see cref="JobRecord.ContentFile"/>): reserves room in the queue, commits them in
+    /// the next group commit, then queues them for placement, keeping a file that came in memory only within the content
+    /// budget (<see cref="JobTable.TryHoldContentLocked"/>; the dispatch reads the others from the store). Returns once
+    /// they are committed. Throws <see cref="JobQueueFullException"/> (nothing accepted) when
     /// they do not fit, <see cref="StoreException"/> when the store failed (nothing accepted).</summary>
     public async Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken, string submitter = "")
     {
@@ -103,13 +108,15 @@ internal sealed class JobDispatcher : IDisposable
 
             // Checked here as the store would: one bad submission must not fail a whole group commit.
             var job = jobs[i];
+            var sizeMatches = job.ContentFile is null ? job.FileSize == job.Content.Length : job.Content.Length == 0;
             if (string.IsNullOrEmpty(job.Id) || job.State != JobStates.Queued || job.Attempt != 0 || job.LeaseOwner is not null
-                || job.LeaseExpiresAt is not null || job.Content.Length > JobRecord.MaxContentBytes || job.MaxRetries < 0 || job.Timeout < TimeSpan.Zero)
+                || job.LeaseExpiresAt is not null || !sizeMatches || job.FileSize < 0 || job.FileSize > JobRecord.MaxContentBytes
+                || job.MaxRetries < 0 || job.Timeout < TimeSpan.Zero)
             {
-                throw new ArgumentException($"job '{job.Id}' is not a new queued job at attempt 0 without a lease, with at most {JobRecord.MaxContentBytes} bytes");
+                throw new ArgumentException($"job '{job.Id}' is not a new queued job at attempt 0 without a lease, with at most {JobRecord.MaxContentBytes} bytes (its FileSize)");
             }
 
-            bytes += job.Content.Length;
+            bytes += job.FileSize;
         }
 
         _table.Reserve(jobs.Count, bytes, submitter);
@@ -128,8 +135,16 @@ internal sealed class JobDispatcher : IDisposable
         {
             for (var i = 0; i < jobs.Count; i++)
             {
-                var job = new ActiveJob(jobs[i], _table.NextOrderLocked(), targets[i]) { Submitter = submitter };
+                // Its file is in the store now; memory keeps it only within the budget.
+                var submitted = jobs[i];
+                var record = submitted.Content.Length == 0 && submitted.ContentFile is null ? submitted : submitted with { Content = [], ContentFile = null };
+                var job = new ActiveJob(record, _table.NextOrderLocked(), targets[i]) { Submitter = submitter };
                 _table.AddSubmittedLocked(job);
+                if (submitted.ContentFile is null)
+                {
+                    _table.TryHoldContentLocked(job, submitted.Content);
+                }
+
                 _queues.EnqueueLocked(job, now);
             }
         }

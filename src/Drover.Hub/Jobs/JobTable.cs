@@ -5,9 +5,19 @@ namespace Drover.Hub.Jobs;
 /// submitted and finished jobs. Its <see cref="Lock"/> is the one lock of the job side: it guards this table,
 /// every <see cref="ActiveJob"/> and <see cref="JobAgent"/>, the <see cref="TargetQueues"/> and the
 /// <see cref="AgentSlots"/>. Methods named <c>…Locked</c> are called with it held.</summary>
-internal sealed class JobTable(HubOptions options)
+/// <remarks>Files in memory: a queued job whose file arrived in memory (a small one, see <c>Http/UploadSpool.cs</c>) keeps
+/// it in <see cref="ActiveJob.Content"/> while the jobs' kept files total at most the content budget
+/// (<see cref="ContentBudget"/>), so that the dispatch sends it without reading it from the store; every other file is
+/// only in the store until the dispatch reads it. A file leaves memory when its job is placed (a retry reads it from
+/// the store) or leaves the table.</remarks>
+internal sealed class JobTable(HubOptions options, long contentBudget = JobTable.ContentBudget)
 {
+    /// <summary>The most file bytes queued jobs keep in memory: 16 MiB, about 4,000 files of 4 KiB, more than the queue
+    /// holds at the bench's maximum rate; a longer backlog is read from the store as it is dispatched.</summary>
+    public const long ContentBudget = 16L << 20;
+
     private readonly HubOptions _options = options;
+    private long _contentHeld;
     private readonly TimeProvider _time = options.TimeProvider;
     private readonly Dictionary<string, ActiveJob> _jobs = new(StringComparer.Ordinal);
     private readonly RateWindow _finishRate = new(10);
@@ -31,6 +41,41 @@ internal sealed class JobTable(HubOptions options)
                 return _jobs.Count;
             }
         }
+    }
+
+    /// <summary>The file bytes queued jobs keep in memory (at most the content budget).</summary>
+    public long FileBytesHeld
+    {
+        get
+        {
+            lock (Lock)
+            {
+                return _contentHeld;
+            }
+        }
+    }
+
+    /// <summary>Keeps <paramref name="content"/> in <paramref name="job"/>'s memory when it fits the content budget.</summary>
+    public void TryHoldContentLocked(ActiveJob job, byte[] content)
+    {
+        if (job.Content is null && _contentHeld + content.Length <= contentBudget)
+        {
+            job.Content = content;
+            _contentHeld += content.Length;
+        }
+    }
+
+    /// <summary>Takes the job's file out of memory (placed or gone) and returns it; null when it was not kept.</summary>
+    public byte[]? TakeContentLocked(ActiveJob job)
+    {
+        var content = job.Content;
+        if (content is not null)
+        {
+            job.Content = null;
+            _contentHeld -= content.Length;
+        }
+
+        return content;
     }
 
     /// <summary>Jobs accepted since start.</summary>
@@ -154,6 +199,7 @@ internal sealed class JobTable(HubOptions options)
         }
 
         job.Phase = JobPhase.Gone;
+        TakeContentLocked(job);
         _jobs.Remove(job.Id);
         _reservedJobs--;
         _reservedBytes -= job.Size;

@@ -8,6 +8,9 @@ namespace Drover.Storage.Sqlite.Internal;
 /// single-change methods share them. Arguments are checked beforehand (<see cref="JobValidation"/>).</summary>
 internal static class JobChanges
 {
+    /// <summary>The size of the chunks a content file (<see cref="JobRecord.ContentFile"/>) is copied in.</summary>
+    private const int ContentChunk = 64 * 1024;
+
     public static async ValueTask ApplySubmissionsAsync(PreparedCommands commands, SqliteTransaction transaction, IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken)
     {
         if (jobs.Count == 0)
@@ -32,10 +35,65 @@ internal static class JobChanges
                 .Bind("$max_retries", SqliteType.Integer, job.MaxRetries)
                 .Bind("$submitted_at", SqliteType.Integer, JobSql.ToColumn(job.SubmittedAt))
                 .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            await content
-                .Bind("$id", SqliteType.Text, job.Id)
-                .Bind("$content", SqliteType.Blob, job.Content ?? [])
-                .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (job.ContentFile is { } file)
+            {
+                await InsertContentFromFileAsync(commands, transaction, job.Id, file, job.FileSize, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await content
+                    .Bind("$id", SqliteType.Text, job.Id)
+                    .Bind("$content", SqliteType.Blob, job.Content ?? [])
+                    .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Inserts a content row of <paramref name="size"/> zero bytes and fills it from <paramref name="path"/> through
+    /// SQLite's incremental blob I/O, <see cref="ContentChunk"/> bytes at a time (one pooled buffer, rented and returned
+    /// here), so a file of any allowed size costs one chunk of memory. A file that cannot be read or is not
+    /// <paramref name="size"/> bytes long throws <see cref="StoreException"/>, and the caller's transaction rolls back.</summary>
+    private static async ValueTask InsertContentFromFileAsync(PreparedCommands commands, SqliteTransaction transaction, string jobId, string path, long size, CancellationToken cancellationToken)
+    {
+        var rowid = (long)(await commands.Get(JobSql.InsertContentPlaceholder, transaction)
+            .Bind("$id", SqliteType.Text, jobId)
+            .Bind("$size", SqliteType.Integer, size)
+            .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        if (size == 0)
+        {
+            return;
+        }
+
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ContentChunk);
+        try
+        {
+            var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+            await using (source.ConfigureAwait(false))
+            {
+                if (source.Length != size)
+                {
+                    throw new StoreException($"The content file of job '{jobId}' ({path}) has {source.Length} bytes, not the {size} of the job.");
+                }
+
+                using var blob = new SqliteBlob(transaction.Connection!, "job_content", "content", rowid);
+                int read;
+                while ((read = await source.ReadAsync(buffer.AsMemory(0, ContentChunk), cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    blob.Write(buffer, 0, read);
+                }
+            }
+        }
+        catch (IOException e)
+        {
+            throw new StoreException($"Cannot read the content file of job '{jobId}' ({path}): {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new StoreException($"Cannot read the content file of job '{jobId}' ({path}): {e.Message}", e);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -21,6 +21,11 @@ internal static class JobSql
 
     public const string InsertContent = "INSERT INTO job_content (job_id, content) VALUES ($id, $content)";
 
+    /// <summary>A content row of <c>$size</c> zero bytes, to be filled through incremental blob I/O; returns its rowid.</summary>
+    public const string InsertContentPlaceholder = "INSERT INTO job_content (job_id, content) VALUES ($id, zeroblob($size)) RETURNING rowid";
+
+    public const string SelectContent = "SELECT content FROM job_content WHERE job_id = $id";
+
     public const string SelectJob =
         "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id WHERE j.id = $id";
 
@@ -30,10 +35,9 @@ internal static class JobSql
         "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id " +
         "WHERE j.state = 'queued' ORDER BY j.priority DESC, j.submitted_at, j.id LIMIT $limit";
 
-    /// <summary>Queued and running, in the order <see cref="SelectQueued"/> uses.</summary>
+    /// <summary>Queued and running, in the order <see cref="SelectQueued"/> uses, without content.</summary>
     public const string SelectActive =
-        "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id " +
-        "WHERE j.state IN ('queued', 'running') ORDER BY j.priority DESC, j.submitted_at, j.id";
+        "SELECT " + JobColumns + " FROM jobs j WHERE j.state IN ('queued', 'running') ORDER BY j.priority DESC, j.submitted_at, j.id";
 
     public const string CountQueued = "SELECT count(*) FROM jobs WHERE state = 'queued'";
 
@@ -204,6 +208,6 @@ internal static class JobSql
         .Bind("$error", SqliteType.Text, result.Error ?? string.Empty)
         .Bind("$recorded_at", SqliteType.Integer, ToColumn(result.RecordedAt));
 
-    private static byte[] Blob(SqliteDataReader reader, int ordinal) =>
+    public static byte[] Blob(SqliteDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? [] : (byte[])reader.GetValue(ordinal);
 }

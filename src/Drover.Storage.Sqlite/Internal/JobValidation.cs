@@ -50,6 +50,11 @@ internal static class JobValidation
             throw new ArgumentException($"Job '{job.Id}' has {job.Content.Length} bytes of content; the limit is {JobRecord.MaxContentBytes}.", nameof(job));
         }
 
+        if (job.ContentFile is not null && (job.Content is { Length: > 0 } || job.FileSize < 0 || job.FileSize > JobRecord.MaxContentBytes))
+        {
+            throw new ArgumentException($"Job '{job.Id}' has a content file: its Content must be empty and its FileSize ({job.FileSize}) between 0 and {JobRecord.MaxContentBytes}.", nameof(job));
+        }
+
         if (job.MaxRetries < 0 || job.Timeout < TimeSpan.Zero)
         {
             throw new ArgumentException($"Job '{job.Id}' has a negative MaxRetries or Timeout.", nameof(job));

@@ -1,0 +1,82 @@
+namespace Drover.Storage.Tests;
+
+/// <summary>The contract's part on job files: a submission's content from a file (<see cref="JobRecord.ContentFile"/>,
+/// copied in chunks) and reading contents back by id (<see cref="IJobStore.LoadContentAsync"/>), as the hub does when it
+/// dispatches a job.</summary>
+public abstract partial class JobStoreContract
+{
+    /// <summary>A file of <paramref name="size"/> bytes that are not a repeating pattern of the chunk size.</summary>
+    private static (string Path, byte[] Bytes) ContentFile(string directory, int size)
+    {
+        var bytes = new byte[size];
+        new Random(size).NextBytes(bytes);
+        var path = Path.Combine(directory, Guid.NewGuid().ToString("N") + ".upload");
+        File.WriteAllBytes(path, bytes);
+        return (path, bytes);
+    }
+
+    private static JobRecord FromFile(string id, string path, long size) =>
+        Job(id) with { Content = [], ContentFile = path, FileSize = size };
+
+    [Fact]
+    public async Task A_content_file_is_copied_whole_and_read_back_by_id_and_the_file_is_left_to_its_owner()
+    {
+        IJobStore store = await NewStoreAsync();
+        var directory = Directory.CreateTempSubdirectory("drover-content-").FullName;
+        try
+        {
+            // Over several 64 KiB chunks and not a multiple of one; an empty file; an inline job beside them.
+            var (bigPath, big) = ContentFile(directory, (5 * 64 * 1024) + 123);
+            var (emptyPath, _) = ContentFile(directory, 0);
+            await SubmitAsync(store, FromFile("big", bigPath, big.Length), FromFile("empty", emptyPath, 0), Job("inline", content: [7, 8]));
+
+            Assert.Equal(big, (await GetAsync(store, "big")).Content);
+            Assert.Null((await GetAsync(store, "big")).ContentFile);
+            Assert.Empty((await GetAsync(store, "empty")).Content);
+            IReadOnlyList<byte[]?> contents = await store.LoadContentAsync(["inline", "nope", "big", "empty"], CancellationToken.None);
+            Assert.Equal(4, contents.Count);
+            Assert.Equal([7, 8], contents[0]);
+            Assert.Null(contents[1]);
+            Assert.Equal(big, contents[2]);
+            Assert.Equal([], contents[3]!);
+            Assert.Empty(await store.LoadContentAsync([], CancellationToken.None));
+            Assert.True(File.Exists(bigPath));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_content_file_that_is_missing_or_not_the_job_size_fails_the_whole_submission()
+    {
+        IJobStore store = await NewStoreAsync();
+        var directory = Directory.CreateTempSubdirectory("drover-content-").FullName;
+        try
+        {
+            var (path, bytes) = ContentFile(directory, 1000);
+            await Assert.ThrowsAsync<StoreException>(() => SubmitAsync(store, Job("ok"), FromFile("short", path, bytes.Length + 1)));
+            await Assert.ThrowsAsync<StoreException>(() => SubmitAsync(store, Job("ok"), FromFile("gone", Path.Combine(directory, "missing.upload"), 10)));
+            Assert.Empty(await store.ListJobsAsync(null, null, 10, null, CancellationToken.None));
+            Assert.Equal([null, null], await store.LoadContentAsync(["ok", "short"], CancellationToken.None));
+
+            // The store still works after the rollbacks.
+            await SubmitAsync(store, FromFile("fine", path, bytes.Length));
+            Assert.Equal(bytes, (await GetAsync(store, "fine")).Content);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_content_file_with_inline_content_too_or_over_the_limit_is_rejected_before_anything_is_written()
+    {
+        IJobStore store = await NewStoreAsync();
+        await Assert.ThrowsAsync<ArgumentException>(() => SubmitAsync(store, Job("both") with { ContentFile = "/nonexistent", FileSize = 3 }));
+        await Assert.ThrowsAsync<ArgumentException>(() => SubmitAsync(store, Job("huge") with { Content = [], ContentFile = "/nonexistent", FileSize = JobRecord.MaxContentBytes + 1L }));
+        Assert.Empty(await store.ListJobsAsync(null, null, 10, null, CancellationToken.None));
+    }
+}

@@ -1,10 +1,49 @@
 namespace Drover.Storage.Tests;
 
-/// <summary>The contract's part on job files: a submission's content from a file (<see cref="JobRecord.ContentFile"/>,
-/// copied in chunks) and reading contents back by id (<see cref="IJobStore.LoadContentAsync"/>), as the hub does when it
-/// dispatches a job.</summary>
-public abstract partial class JobStoreContract
+/// <summary>The part of the job store contract on job files: a submission's content from a file
+/// (<see cref="JobRecord.ContentFile"/>, copied in chunks) and reading contents back by id
+/// (<see cref="IJobStore.LoadContentAsync"/>), as the hub does when it dispatches a job. An implementation's test class
+/// derives from this and says how to create a store; every test here then runs against it.</summary>
+public abstract class JobContentContract : IAsyncLifetime
 {
+    private readonly List<IJobStore> _opened = [];
+
+    /// <summary>A new, empty store, already initialized.</summary>
+    protected abstract Task<IJobStore> CreateStoreAsync(string name);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual async Task DisposeAsync()
+    {
+        foreach (IJobStore store in _opened)
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    private async Task<IJobStore> NewStoreAsync()
+    {
+        IJobStore store = await CreateStoreAsync("content");
+        _opened.Add(store);
+        return store;
+    }
+
+    private static JobRecord Job(string id, byte[]? content = null) => new()
+    {
+        Id = id,
+        FileName = id + ".bin",
+        FileSize = content?.Length ?? 3,
+        Sha256 = [1, 2, 3, 4],
+        Content = content ?? [0x65, 0x63, 0x68],
+        Timeout = TimeSpan.FromMinutes(5),
+        SubmittedAt = new DateTimeOffset(2025, 3, 1, 12, 0, 0, TimeSpan.Zero),
+    };
+
+    private static Task SubmitAsync(IJobStore store, params JobRecord[] jobs) => store.SubmitAsync(jobs, CancellationToken.None);
+
+    private static async Task<JobRecord> GetAsync(IJobStore store, string id) =>
+        await store.GetJobAsync(id, withContent: true, CancellationToken.None) ?? throw new InvalidOperationException($"no job {id}");
+
     /// <summary>A file of <paramref name="size"/> bytes that are not a repeating pattern of the chunk size.</summary>
     private static (string Path, byte[] Bytes) ContentFile(string directory, int size)
     {

@@ -104,14 +104,9 @@ public sealed class SqliteAccessStore : IAccessStore
     public Task<bool> RevokeTokenAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);
-        _writer.ThrowIfNotReady();
-        return _writer.InTransactionAsync(
-            async (commands, transaction, ct) =>
-            {
-                var command = commands.Get("UPDATE tokens SET revoked_at = $at WHERE id = $id AND revoked_at IS NULL", transaction);
-                command.Bind("$id", SqliteType.Text, id).Bind("$at", SqliteType.Integer, at.ToUnixTimeMilliseconds());
-                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
-            },
+        return ChangeOneRowAsync(
+            "UPDATE tokens SET revoked_at = $at WHERE id = $id AND revoked_at IS NULL",
+            command => command.Bind("$id", SqliteType.Text, id).Bind("$at", SqliteType.Integer, at.ToUnixTimeMilliseconds()),
             $"the revocation of token '{id}'",
             cancellationToken);
     }
@@ -194,16 +189,11 @@ public sealed class SqliteAccessStore : IAccessStore
     {
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(state);
-        _writer.ThrowIfNotReady();
-        return _writer.InTransactionAsync(
-            async (commands, transaction, ct) =>
-            {
-                var command = commands.Get("UPDATE agent_keys SET state = $state, changed_at = $at WHERE agent_id = $id", transaction);
-                command.Bind("$id", SqliteType.Text, agentId)
-                    .Bind("$state", SqliteType.Text, state)
-                    .Bind("$at", SqliteType.Integer, at.ToUnixTimeMilliseconds());
-                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
-            },
+        return ChangeOneRowAsync(
+            "UPDATE agent_keys SET state = $state, changed_at = $at WHERE agent_id = $id",
+            command => command.Bind("$id", SqliteType.Text, agentId)
+                .Bind("$state", SqliteType.Text, state)
+                .Bind("$at", SqliteType.Integer, at.ToUnixTimeMilliseconds()),
             $"the state of agent '{agentId}'s key",
             cancellationToken);
     }
@@ -213,17 +203,12 @@ public sealed class SqliteAccessStore : IAccessStore
     {
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(keyHash);
-        _writer.ThrowIfNotReady();
-        return _writer.InTransactionAsync(
-            async (commands, transaction, ct) =>
-            {
-                var command = commands.Get("UPDATE agent_keys SET key_hash = $hash, bound_at = $at, expires_at = $expires_at WHERE agent_id = $id", transaction);
-                command.Bind("$id", SqliteType.Text, agentId)
-                    .Bind("$hash", SqliteType.Blob, keyHash)
-                    .Bind("$at", SqliteType.Integer, boundAt.ToUnixTimeMilliseconds())
-                    .Bind("$expires_at", SqliteType.Integer, expiresAt?.ToUnixTimeMilliseconds());
-                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
-            },
+        return ChangeOneRowAsync(
+            "UPDATE agent_keys SET key_hash = $hash, bound_at = $at, expires_at = $expires_at WHERE agent_id = $id",
+            command => command.Bind("$id", SqliteType.Text, agentId)
+                .Bind("$hash", SqliteType.Blob, keyHash)
+                .Bind("$at", SqliteType.Integer, boundAt.ToUnixTimeMilliseconds())
+                .Bind("$expires_at", SqliteType.Integer, expiresAt?.ToUnixTimeMilliseconds()),
             $"the rotation of agent '{agentId}'s key",
             cancellationToken);
     }
@@ -232,14 +217,9 @@ public sealed class SqliteAccessStore : IAccessStore
     public Task<bool> ForgetAgentKeyAsync(string agentId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(agentId);
-        _writer.ThrowIfNotReady();
-        return _writer.InTransactionAsync(
-            async (commands, transaction, ct) =>
-            {
-                var command = commands.Get("DELETE FROM agent_keys WHERE agent_id = $id", transaction);
-                command.Bind("$id", SqliteType.Text, agentId);
-                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
-            },
+        return ChangeOneRowAsync(
+            "DELETE FROM agent_keys WHERE agent_id = $id",
+            command => command.Bind("$id", SqliteType.Text, agentId),
             $"forgetting the key of agent '{agentId}'",
             cancellationToken);
     }
@@ -312,6 +292,22 @@ public sealed class SqliteAccessStore : IAccessStore
 
                 return entries;
             },
+            cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="sql"/>, one statement on one row, with what <paramref name="bind"/> binds, in a transaction
+    /// of its own; true when it changed a row. <paramref name="what"/> names it in a <see cref="StoreException"/>.</summary>
+    private Task<bool> ChangeOneRowAsync(string sql, Action<SqliteCommand> bind, string what, CancellationToken cancellationToken)
+    {
+        _writer.ThrowIfNotReady();
+        return _writer.InTransactionAsync(
+            async (commands, transaction, ct) =>
+            {
+                var command = commands.Get(sql, transaction);
+                bind(command);
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
+            },
+            what,
             cancellationToken);
     }
 

@@ -40,16 +40,16 @@ internal static class AccessCommands
                 return CliParsing.Fail(scopeValue is null ? "--scope (read, submit or admin) or --join is required" : $"--scope: '{scopeValue}' is not one of {string.Join(", ", Scopes)}");
             }
 
-            var labelList = (parse.GetValue(labels) ?? []).SelectMany(l => l.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+            if (!CliParsing.TryParseLabels(string.Join(',', parse.GetValue(labels) ?? []), out var parsedLabels, out var labelError))
+            {
+                return CliParsing.Fail($"--labels: {labelError}");
+            }
+
+            var labelList = parsedLabels.Select(label => $"{label.Key}={label.Value}").ToList();
             var isJoin = scopeValue == "join";
             if (!isJoin && (parse.GetValue(uses) is not null || labelList.Count > 0 || parse.GetValue(hold)))
             {
                 return CliParsing.Fail("--uses, --labels and --hold are for join tokens (--join)");
-            }
-
-            if (labelList.FirstOrDefault(l => l.IndexOf('=', StringComparison.Ordinal) <= 0) is { } badLabel)
-            {
-                return CliParsing.Fail($"--labels: '{badLabel}' is not NAME=VALUE");
             }
 
             if (parse.GetValue(uses) is < 1)

@@ -141,13 +141,11 @@ internal sealed partial class AgentSessions
                 return null;
             case AgentKeyVerdict.Expired:
                 var expired = $"agent {hello.AgentId}'s key expired at {AgentKeys?.Find(hello.AgentId)?.ExpiresAt:O} without being rotated; to enroll again, an operator runs drover agents forget-key {hello.AgentId}";
-                ConnectionLog.AuthRefused(SourceKey.From(connection.RemoteIPAddress), connection.RemoteAddress, LogText.Escape(hello.AgentId), ErrorCode.CredentialRevoked, LogText.Escape(expired, LogText.LongTextMaxLength));
-                connection.Refuse(ErrorCode.CredentialRevoked, TimeSpan.Zero, expired);
+                RefuseCredential(connection, hello, ErrorCode.CredentialRevoked, TimeSpan.Zero, expired);
                 return null;
             default:
                 var detail = $"agent {hello.AgentId}'s credential was revoked (or its enrollment rejected) by an operator; to enroll again, an operator runs drover agents forget-key {hello.AgentId}";
-                ConnectionLog.AuthRefused(SourceKey.From(connection.RemoteIPAddress), connection.RemoteAddress, LogText.Escape(hello.AgentId), ErrorCode.CredentialRevoked, LogText.Escape(detail, LogText.LongTextMaxLength));
-                connection.Refuse(ErrorCode.CredentialRevoked, TimeSpan.Zero, detail);
+                RefuseCredential(connection, hello, ErrorCode.CredentialRevoked, TimeSpan.Zero, detail);
                 return null;
         }
     }
@@ -160,8 +158,7 @@ internal sealed partial class AgentSessions
         {
             JoinTokens!.ReturnJoinUse(token.Id);
             const string NoKey = "a join token enrolls the agent's own key, and this hello carries none: use an agent that sends agent_key (see docs/protocol.md, Agent keys)";
-            ConnectionLog.AuthRefused(SourceKey.From(connection.RemoteIPAddress), connection.RemoteAddress, LogText.Escape(hello.AgentId), ErrorCode.AuthenticationFailed, NoKey);
-            connection.Refuse(ErrorCode.AuthenticationFailed, TimeSpan.Zero, NoKey);
+            RefuseCredential(connection, hello, ErrorCode.AuthenticationFailed, TimeSpan.Zero, NoKey);
             return null;
         }
 
@@ -215,8 +212,7 @@ internal sealed partial class AgentSessions
         var (code, detail) = verdict == AuthVerdict.Penalized
             ? (ErrorCode.RateLimited, $"{failures} wrong tokens from this address: its hellos are refused for {ms} ms more")
             : (ErrorCode.AuthenticationFailed, failure + (ms > 0 ? $"; after {failures} wrong tokens, hellos from this address are refused for {ms} ms" : string.Empty));
-        ConnectionLog.AuthRefused(SourceKey.From(address), connection.RemoteAddress, LogText.Escape(hello.AgentId), code, LogText.Escape(detail, LogText.LongTextMaxLength));
-        connection.Refuse(code, retryAfter, detail);
+        RefuseCredential(connection, hello, code, retryAfter, detail);
         return false;
     }
 
@@ -241,12 +237,19 @@ internal sealed partial class AgentSessions
         connection.Refuse(ErrorCode.PendingApproval, PendingRetryAfter,
             $"agent {hello.AgentId} is enrolled and waits for an operator's approval (drover agents approve {hello.AgentId}); retry after {PendingRetryAfter.TotalSeconds:0} s");
 
+    /// <summary>Refuses a hello for its credential: logged at most once a minute per source
+    /// (<see cref="ConnectionLog.AuthRefused"/>), then answered with <paramref name="code"/>.</summary>
+    private void RefuseCredential(AgentConnection connection, Hello hello, ErrorCode code, TimeSpan retryAfter, string detail)
+    {
+        ConnectionLog.AuthRefused(SourceKey.From(connection.RemoteIPAddress), connection.RemoteAddress, LogText.Escape(hello.AgentId), code, LogText.Escape(detail, LogText.LongTextMaxLength));
+        connection.Refuse(code, retryAfter, detail);
+    }
+
     private void RefuseKeyMismatch(AgentConnection connection, Hello hello)
     {
         var detail = hello.AgentKey.Length == 0
             ? $"agent id {hello.AgentId} is bound to an agent key and this hello carries none"
             : $"agent id {hello.AgentId} is bound to another agent key: another machine holds this id, or this agent lost its state directory (an operator can remove the binding: drover agents forget-key {hello.AgentId})";
-        ConnectionLog.AuthRefused(SourceKey.From(connection.RemoteIPAddress), connection.RemoteAddress, LogText.Escape(hello.AgentId), ErrorCode.AgentKeyMismatch, LogText.Escape(detail, LogText.LongTextMaxLength));
-        connection.Refuse(ErrorCode.AgentKeyMismatch, TimeSpan.Zero, detail);
+        RefuseCredential(connection, hello, ErrorCode.AgentKeyMismatch, TimeSpan.Zero, detail);
     }
 }

@@ -55,7 +55,7 @@ internal static class EnrollmentEndpoints
             return ApiResults.Error($"agent '{id}''s credential is {current.State}; only a {string.Join(" or ", from)} one can become {state}", StatusCodes.Status409Conflict);
         }
 
-        if (await keys.SetStateAsync(id, state, context.RequestAborted).ConfigureAwait(false) is null)
+        if (!await keys.SetStateAsync(id, state, context.RequestAborted).ConfigureAwait(false))
         {
             return ApiResults.Error($"agent '{id}' has no credential", StatusCodes.Status404NotFound);
         }

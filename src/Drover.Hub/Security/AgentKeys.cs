@@ -72,17 +72,17 @@ internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger l
     /// <summary>Every binding, by id.</summary>
     public IReadOnlyList<AgentKeyRecord> List() => [.. _keys.Values.OrderBy(key => key.AgentId, StringComparer.Ordinal)];
 
-    /// <summary>Checks <paramref name="key"/> against the binding of <paramref name="agentId"/> (<see cref="AgentKeyVerdict.Unbound"/>
-    /// when it has none), and binds it on first use when <paramref name="bindOnFirstUse"/> (the hello got in with the shared
-    /// token, or the hub lets any agent in); <paramref name="source"/> is recorded with a new binding.</summary>
-    public AgentKeyVerdict Check(string agentId, string key, string source, bool bindOnFirstUse = true)
+    /// <summary>Checks <paramref name="key"/> against the binding of <paramref name="agentId"/>, and binds an id that has
+    /// none to a key on first use (<see cref="AgentKeyVerdict.Unbound"/> when there is neither); <paramref name="source"/> is
+    /// recorded with a new binding. For an unbound id only after the hello got in (the shared token, or open agents).</summary>
+    public AgentKeyVerdict Check(string agentId, string key, string source)
     {
         if (_keys.TryGetValue(agentId, out var bound))
         {
             return Compare(bound, key);
         }
 
-        if (key.Length == 0 || !bindOnFirstUse)
+        if (key.Length == 0)
         {
             return AgentKeyVerdict.Unbound;
         }
@@ -123,24 +123,23 @@ internal sealed class AgentKeys(IAccessStore store, TimeProvider time, ILogger l
         return pending ? AgentKeyVerdict.Pending : AgentKeyVerdict.NewlyBound;
     }
 
-    /// <summary>Sets the state of <paramref name="agentId"/>'s binding, in the store first; null when it has none, else the
-    /// binding as it was before.</summary>
-    public async Task<AgentKeyRecord?> SetStateAsync(string agentId, string state, CancellationToken cancellationToken)
+    /// <summary>Sets the state of <paramref name="agentId"/>'s binding, in the store first; false when it has none.</summary>
+    public async Task<bool> SetStateAsync(string agentId, string state, CancellationToken cancellationToken)
     {
         if (!_keys.TryGetValue(agentId, out var before))
         {
-            return null;
+            return false;
         }
 
         var now = time.GetUtcNow();
         await FlushAsync().ConfigureAwait(false); // the binding's own write must land before its update
         if (!await store.SetAgentKeyStateAsync(agentId, state, now, cancellationToken).ConfigureAwait(false))
         {
-            return null;
+            return false;
         }
 
         _keys.AddOrUpdate(agentId, before with { State = state, ChangedAt = now }, (_, current) => current with { State = state, ChangedAt = now });
-        return before;
+        return true;
     }
 
     /// <summary>Binds <paramref name="agentId"/>, whose session was let in with its approved key, to <paramref name="newKey"/>

@@ -144,17 +144,11 @@ internal sealed class ApiTokens(IAccessStore store, TimeProvider time)
         string name, TimeSpan lifetime, int? uses, IReadOnlyDictionary<string, string> labels, bool hold, string createdBy, CancellationToken cancellationToken)
     {
         var text = ApiTokenText.Generate();
-        if (!ApiTokenText.TryParse(text, out var id, out var secret))
-        {
-            throw new InvalidOperationException("a generated token does not parse");
-        }
-
-        var now = time.GetUtcNow();
-        var token = new TokenRecord(
-            id, TokenKinds.Join, TokenKinds.Join, name, ApiTokenText.HashSecret(secret), now, createdBy, now + lifetime, null,
-            uses, labels, hold ? JoinApprovals.Hold : JoinApprovals.Auto);
-        await store.AddTokenAsync(token, cancellationToken).ConfigureAwait(false);
-        _tokens[id] = token;
+        var token = await StoreAsync(
+            text,
+            (id, hash, now) => new TokenRecord(
+                id, TokenKinds.Join, TokenKinds.Join, name, hash, now, createdBy, now + lifetime, null, uses, labels, hold ? JoinApprovals.Hold : JoinApprovals.Auto),
+            cancellationToken).ConfigureAwait(false);
         return (token, text);
     }
 
@@ -173,15 +167,19 @@ internal sealed class ApiTokens(IAccessStore store, TimeProvider time)
     }
 
     /// <summary>Stores a token whose text the caller has (a provisioned or bootstrap token).</summary>
-    public async Task<TokenRecord> AddAsync(string text, ApiScope scope, string name, TimeSpan? lifetime, string createdBy, CancellationToken cancellationToken)
+    public Task<TokenRecord> AddAsync(string text, ApiScope scope, string name, TimeSpan? lifetime, string createdBy, CancellationToken cancellationToken) =>
+        StoreAsync(text, (id, hash, now) => new TokenRecord(id, TokenKinds.Api, scope.Name(), name, hash, now, createdBy, now + lifetime, null), cancellationToken);
+
+    /// <summary>Stores the record <paramref name="record"/> makes from the id and the secret's hash of <paramref name="text"/>
+    /// and the time now, in the store first, then here.</summary>
+    private async Task<TokenRecord> StoreAsync(string text, Func<string, byte[], DateTimeOffset, TokenRecord> record, CancellationToken cancellationToken)
     {
         if (!ApiTokenText.TryParse(text, out var id, out var secret))
         {
             throw new ArgumentException("not a token's text", nameof(text));
         }
 
-        var now = time.GetUtcNow();
-        var token = new TokenRecord(id, TokenKinds.Api, scope.Name(), name, ApiTokenText.HashSecret(secret), now, createdBy, now + lifetime, null);
+        var token = record(id, ApiTokenText.HashSecret(secret), time.GetUtcNow());
         await store.AddTokenAsync(token, cancellationToken).ConfigureAwait(false);
         _tokens[id] = token;
         return token;

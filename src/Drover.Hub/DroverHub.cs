@@ -74,10 +74,12 @@ public sealed class DroverHub : IAsyncDisposable
         Audit = new AuditLog(accessStore, options.KeepAudit, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
         var gate = new ApiGate(options, Tokens, LoggerFactory.CreateLogger<ApiGate>());
         _uploads = new UploadDirectory(options.UploadDirectory);
-        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, Audit, gate, _uploads)
+        var jobControl = new DispatcherJobControl(Jobs);
+        _apiParts = new HubApiParts(options, _fleetView, store, jobStore, jobControl, Tokens, Audit, gate, _uploads)
         {
             AgentKeys = AgentKeys,
             CloseSessionOf = Sessions.CloseRevoked,
+            Live = new Dashboard.LiveFeed(options, _fleetView, jobStore, jobControl, Writer, () => Registry.DirtyCount),
         };
     }
 

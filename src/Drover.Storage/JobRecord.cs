@@ -20,6 +20,9 @@ public static class JobStates
 
     /// <summary>True for the final states (<see cref="Done"/>, <see cref="Dead"/>, <see cref="Cancelled"/>): the job changes no more.</summary>
     public static bool IsFinal(string state) => state is Done or Dead or Cancelled;
+
+    /// <summary>Every state, in the order a job goes through them.</summary>
+    public static IReadOnlyList<string> All { get; } = [Queued, Running, Done, Dead, Cancelled];
 }
 
 /// <summary>One job: a small file the hub sends to an agent to run, and where it stands.</summary>

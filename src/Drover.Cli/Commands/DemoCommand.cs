@@ -141,6 +141,8 @@ internal static class DemoCommand
         AnsiConsole.MarkupLine($"[bold]Drover demo[/]: hub on [blue]{hubAddress}[/] (TLS, key {tls.Fingerprint[..11]}...), data in {Markup.Escape(dataDir)}");
         AnsiConsole.MarkupLine($"API: [blue]{hub.ApiUrl}api/stats[/], [blue]{hub.ApiUrl}api/agents[/] and [blue]{hub.ApiUrl}api/jobs[/] (HTTPS, a token on every request)");
         AnsiConsole.MarkupLine(Markup.Escape($"Try: drover clients --api {hub.ApiUrl} --ca {caFile} --api-token-file {tokenFile}"));
+        AnsiConsole.MarkupLine($"Dashboard: [blue]{Markup.Escape(DashboardUrl(hub.ApiUrl!, demoToken))}[/] (the page signs in with the demo's submit token; "
+            + Markup.Escape($"the browser does not know the hub's own CA: accept the warning once, or import {caFile})"));
         AnsiConsole.MarkupLine($"Starting {count:N0} agents reporting every {settings.ReportInterval.TotalSeconds:0.#} s on their slots, "
             + $"{settings.Slots} job slots each; sending {settings.JobsPerSecond:N0} sample files a second to agents at random. Ctrl-C stops.");
 
@@ -251,6 +253,10 @@ internal static class DemoCommand
     }
 
     /// <summary>Runs <paramref name="tick"/> once a second until <paramref name="stop"/> fires.</summary>
+    /// <summary>The dashboard's address with a token after '#': the browser never sends that part, the page takes it
+    /// (sessionStorage, for that tab) and drops it from the address.</summary>
+    internal static string DashboardUrl(Uri api, string token) => $"{api}#token={Uri.EscapeDataString(token)}";
+
     private static async Task TickEverySecondAsync(Func<Task> tick, CancellationToken stop)
     {
         using var ticker = new PeriodicTimer(TimeSpan.FromSeconds(1));

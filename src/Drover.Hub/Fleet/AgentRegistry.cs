@@ -183,6 +183,9 @@ internal sealed class AgentRegistry
         }
     }
 
+    /// <summary>Entries waiting for the next flush.</summary>
+    public int DirtyCount => _dirty.Count;
+
     /// <summary>Takes every dirty entry (each once) for the next flush.</summary>
     public List<AgentEntry> DrainDirty()
     {

@@ -77,6 +77,8 @@ internal static class HubApi
         AccessEndpoints.Map(root, Started);
         EnrollmentEndpoints.Map(root, Started);
         HealthEndpoints.Map(root);
+        Dashboard.LiveEndpoints.Map(root, Started);
+        Dashboard.DashboardEndpoints.Map(root);
         return root;
     }
 
@@ -130,4 +132,7 @@ internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetSt
     public IJobControl Jobs { get; } = jobs;
 
     public JobSubmission Submission { get; } = new(options, jobs, fleet, audit, uploads);
+
+    /// <summary>The dashboard's live stream.</summary>
+    public required Dashboard.LiveFeed Live { get; init; }
 }

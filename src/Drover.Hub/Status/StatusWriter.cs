@@ -29,6 +29,7 @@ internal sealed class StatusWriter : IDisposable
     private readonly StoreFailureLog _failures;
     private readonly StoreFailureLog _pruneFailures;
     private long _lastPruneTicks;
+    private long _durableUpToTicks;
 
     public StatusWriter(AgentRegistry registry, IFleetStore store, HubOptions options, ILogger logger)
     {
@@ -43,6 +44,12 @@ internal sealed class StatusWriter : IDisposable
     public long Flushes { get; private set; }
 
     public long RowsWritten { get; private set; }
+
+    /// <summary>When the last flush that wrote everything then dirty started (UTC ticks): every change before it is durable.</summary>
+    public long DurableUpToTicks => Volatile.Read(ref _durableUpToTicks);
+
+    /// <summary>The store failed the latest flush (entries wait for the next one).</summary>
+    public bool Failing => _failures.StreakFailures > 0;
 
     /// <summary>Completes after the next flush that started after this call commits.</summary>
     public Task WaitDurableAsync()
@@ -96,6 +103,7 @@ internal sealed class StatusWriter : IDisposable
             _waiters = [];
         }
 
+        var startedTicks = _options.TimeProvider.GetUtcNow().UtcTicks;
         var entries = _registry.DrainDirty();
         var agents = new List<AgentRecord>(entries.Count);
         var history = new List<StatusSample>();
@@ -166,6 +174,7 @@ internal sealed class StatusWriter : IDisposable
             }
         }
 
+        Volatile.Write(ref _durableUpToTicks, startedTicks);
         foreach (var waiter in waiters)
         {
             waiter.TrySetResult();

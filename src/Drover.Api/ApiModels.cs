@@ -113,6 +113,7 @@ public sealed record ApiError(string Error);
 [JsonSerializable(typeof(SubmittedJob))]
 [JsonSerializable(typeof(JobPage))]
 [JsonSerializable(typeof(ResultView))]
+[JsonSerializable(typeof(AttemptList))]
 [JsonSerializable(typeof(SubmitResponse))]
 [JsonSerializable(typeof(JobStatsView))]
 [JsonSerializable(typeof(TokenCreated))]

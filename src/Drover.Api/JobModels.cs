@@ -65,3 +65,11 @@ public sealed record JobStatsView(
     long FinishedTotal,
     double FinishedPerSecond,
     long ForeignMessages);
+
+/// <summary>One ended attempt of a job (GET /api/jobs/{id}/attempts): the agent, the outcome (a result's, or why the hub
+/// ended it: <c>lease-expired</c>, <c>agent-lost</c>, <c>busy</c>, …), the exit code, the error text, and whether the agent
+/// sent a result for it.</summary>
+public sealed record AttemptView(int Attempt, string? Agent, string Outcome, int? ExitCode, string? Error, bool FromResult, DateTimeOffset RecordedAt);
+
+/// <summary>A job's ended attempts, oldest first, and the attempt in flight now (0: none).</summary>
+public sealed record AttemptList(IReadOnlyList<AttemptView> Items, int Current, string? CurrentAgent);

@@ -99,4 +99,8 @@ public interface IJobStore : IAsyncDisposable
 
     /// <summary>How many jobs are in each state: every <see cref="JobStates"/> name is a key (0 when none).</summary>
     Task<IReadOnlyDictionary<string, int>> CountByStateAsync(CancellationToken cancellationToken);
+
+    /// <summary>The ended attempts of one job, oldest first (the attempt in flight is the job's own
+    /// <see cref="JobRecord.Attempt"/>); empty for an unknown job.</summary>
+    Task<IReadOnlyList<JobAttemptRecord>> ListAttemptsAsync(string jobId, CancellationToken cancellationToken);
 }

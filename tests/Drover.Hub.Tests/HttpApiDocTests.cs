@@ -47,14 +47,15 @@ public sealed partial class HttpApiDocTests : IAsyncLifetime
         foreach (var route in DocumentedRoutes().OrderBy(r => r.StartsWith("DELETE", StringComparison.Ordinal)))
         {
             var (method, path) = (route[..route.IndexOf(' ', StringComparison.Ordinal)], route[(route.IndexOf(' ', StringComparison.Ordinal) + 1)..]);
-            using var request = new HttpRequestMessage(new HttpMethod(method), path.Replace("{id}", jobId, StringComparison.Ordinal));
+            using var request = new HttpRequestMessage(new HttpMethod(method), path.Replace("{id}", jobId, StringComparison.Ordinal).Replace("{file}", "app.js", StringComparison.Ordinal));
             if (method == "POST")
             {
                 request.Content = new ByteArrayContent("doc"u8.ToArray());
             }
 
-            using var response = await http.SendAsync(request);
-            var body = await response.Content.ReadAsStringAsync();
+            // The live stream (server-sent events) never ends: its headers are its answer.
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            var body = response.Content.Headers.ContentType?.MediaType == "text/event-stream" ? string.Empty : await response.Content.ReadAsStringAsync();
 
             // The framework's 404 (no such route) and 405 have no body; the API's own 404s say why.
             Assert.True(response.StatusCode != HttpStatusCode.MethodNotAllowed, $"{route}: 405");

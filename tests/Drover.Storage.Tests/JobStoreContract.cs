@@ -339,6 +339,15 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.False(await LeaseAsync(store, "a", 4));
         Assert.Equal(3, (await store.GetResultAsync("a", withOutFile: true, CancellationToken.None))!.Attempt);
         Assert.Equal(ResultRecording.Duplicate, await store.RecordResultAsync(Result("a", 1, "agent-1", "exit-nonzero", "boom 1"), false, CancellationToken.None));
+
+        // Every ended attempt stays listed, oldest first, with its agent and how it ended.
+        IReadOnlyList<JobAttemptRecord> attempts = await store.ListAttemptsAsync("a", CancellationToken.None);
+        Assert.Equal([1, 2, 3], attempts.Select(a => a.Attempt));
+        Assert.Equal(["agent-1", "agent-2", "agent-3"], attempts.Select(a => a.AgentId));
+        Assert.All(attempts, a => Assert.Equal("exit-nonzero", a.Outcome));
+        Assert.Equal(["boom 1", "boom 2", "boom 3"], attempts.Select(a => a.Error));
+        Assert.All(attempts, a => Assert.True(a.FromResult));
+        Assert.Empty(await store.ListAttemptsAsync("no-such-job", CancellationToken.None));
     }
 
     [Fact]

@@ -36,6 +36,7 @@ internal static class JobEndpoints
         group.MapGet(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => ListJobsAsync(api().JobStore, context)));
         group.MapGet("/{id}", (string id, CancellationToken cancellationToken) => GetJobAsync(api().JobStore, id, cancellationToken));
         JobResultEndpoints.Map(group, api);
+        JobAttemptEndpoints.Map(group, api);
         group.MapDelete("/{id}", async (HttpContext context, string id) =>
         {
             var hub = api();

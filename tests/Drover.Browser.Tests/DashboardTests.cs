@@ -96,6 +96,30 @@ public sealed class DashboardTests(DashboardFleet fleet) : IClassFixture<Dashboa
     }
 
     [Fact]
+    public async Task Files_sent_from_the_page_run_and_a_waiting_job_is_cancelled_from_its_page()
+    {
+        var page = await fleet.OpenAsync("#/jobs");
+        await page.WaitForSelectorAsync("#submit-form");
+        await page.SetInputFilesAsync("#submit-files", new FilePayload { Name = "from-page.txt", MimeType = "text/plain", Buffer = Encoding.UTF8.GetBytes("sent from the page\n") });
+        await page.FillAsync("#submit-to", $"agent:{DashboardFleet.Worker}");
+        await page.ClickAsync("#submit-form button[type=submit]");
+        var link = page.Locator("#submit-result a");
+        await link.WaitForAsync();
+        var id = (await link.InnerTextAsync()).Trim();
+        await page.WaitForSelectorAsync($"tr[data-job='{id}'] .s-done", new PageWaitForSelectorOptions { Timeout = 20_000 });
+
+        // A job for an agent that never comes waits in the queue; its page cancels it.
+        await page.SetInputFilesAsync("#submit-files", new FilePayload { Name = "waits.txt", MimeType = "text/plain", Buffer = Encoding.UTF8.GetBytes("never runs\n") });
+        await page.FillAsync("#submit-to", "agent:nobody-here");
+        await page.ClickAsync("#submit-form button[type=submit]");
+        await page.WaitForSelectorAsync("#submit-result a");
+        await page.ClickAsync("#submit-result a");
+        await page.WaitForSelectorAsync("#job-state .s-queued");
+        await page.ClickAsync("#cancel-job");
+        await page.WaitForSelectorAsync("#job-state .s-cancelled");
+    }
+
+    [Fact]
     public async Task An_agents_page_shows_its_reports_in_the_history()
     {
         var page = await fleet.OpenAsync("#/agents/fleet-0007");

@@ -141,8 +141,9 @@ internal static class DemoCommand
         AnsiConsole.MarkupLine($"[bold]Drover demo[/]: hub on [blue]{hubAddress}[/] (TLS, key {tls.Fingerprint[..11]}...), data in {Markup.Escape(dataDir)}");
         AnsiConsole.MarkupLine($"API: [blue]{hub.ApiUrl}api/stats[/], [blue]{hub.ApiUrl}api/agents[/] and [blue]{hub.ApiUrl}api/jobs[/] (HTTPS, a token on every request)");
         AnsiConsole.MarkupLine(Markup.Escape($"Try: drover clients --api {hub.ApiUrl} --ca {caFile} --api-token-file {tokenFile}"));
-        AnsiConsole.MarkupLine($"Dashboard: [blue]{Markup.Escape(DashboardUrl(hub.ApiUrl!, demoToken))}[/] (the page signs in with the demo's submit token; "
-            + Markup.Escape($"the browser does not know the hub's own CA: accept the warning once, or import {caFile})"));
+        // Plain, on a line of its own: a console that is not a terminal must not wrap the address.
+        Console.Out.WriteLine($"Dashboard: {DashboardUrl(hub.ApiUrl!, demoToken)}");
+        Console.Out.WriteLine($"  (signs in with the demo's submit token; the browser does not know the hub's own CA: accept its warning once, or import {caFile})");
         AnsiConsole.MarkupLine($"Starting {count:N0} agents reporting every {settings.ReportInterval.TotalSeconds:0.#} s on their slots, "
             + $"{settings.Slots} job slots each; sending {settings.JobsPerSecond:N0} sample files a second to agents at random. Ctrl-C stops.");
 

@@ -17,7 +17,6 @@ namespace Drover.Browser.Tests;
 /// come from <c>DROVER_DASHBOARD_AGENTS=20000 dotnet test tests/Drover.Browser.Tests --filter DashboardScaleTests</c>.</summary>
 public sealed class DashboardScaleTests(ITestOutputHelper output)
 {
-    private const string Chromium = "/usr/bin/chromium";
     private const string ServeListening = @"listening for agents on 127\.0\.0\.1:(\d+); HTTP API on (https?://127\.0\.0\.1:\d+/)";
     private const int AgentsPerBench = 10_000;
 
@@ -77,12 +76,7 @@ public sealed class DashboardScaleTests(ITestOutputHelper output)
     private static async Task<Dictionary<string, double>> MeasurePageAsync(Uri apiUrl, int agents, int hubPid)
     {
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        await using var browser = await Chromium.LaunchAsync(playwright);
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
         page.SetDefaultTimeout(30_000);
         var figures = new Dictionary<string, double>();

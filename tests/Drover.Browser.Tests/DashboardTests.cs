@@ -131,6 +131,25 @@ public sealed class DashboardTests(DashboardFleet fleet) : IClassFixture<Dashboa
     }
 
     [Fact]
+    public async Task Markup_an_agent_sends_is_shown_as_text_and_never_runs()
+    {
+        const string label = "<img src=x onerror=\"window.__pwned='label'\">";
+        const string field = "<script>window.__pwned='field'</script><b>bold</b>";
+        await using var agent = await RawProtocolClient.ConnectAsync(fleet.Hub.AgentEndPoint);
+        await agent.HandshakeAsync(RawProtocolClient.MakeHello("markup-1", labels: new Dictionary<string, string> { ["note"] = label }));
+        await agent.SendAsync(RawProtocolClient.MakeStatus(1, AgentState.Idle, ("note", FieldValue.From(field))));
+
+        var page = await fleet.OpenAsync("#/agents/markup-1");
+        await page.WaitForSelectorAsync("#status-fields");
+        Assert.Contains(field, await page.InnerTextAsync("#status-fields"));
+        Assert.Contains(label, await page.InnerTextAsync("#agent-facts"));
+        Assert.Equal(0, await page.Locator("#agent-facts img, #status-fields script, #status-fields b").CountAsync());
+        await page.EvaluateAsync("() => { location.hash = '#/agents?q=markup'; }");
+        await page.WaitForSelectorAsync("tr[data-agent='markup-1']");
+        Assert.Null(await page.EvaluateAsync<string?>("() => window.__pwned ?? null"));
+    }
+
+    [Fact]
     public async Task The_page_without_a_token_asks_for_one_and_the_assets_are_locked_down()
     {
         var page = await fleet.Browser.NewPageAsync();

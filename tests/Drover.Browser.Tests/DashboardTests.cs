@@ -63,12 +63,24 @@ public sealed class DashboardTests(DashboardFleet fleet) : IClassFixture<Dashboa
     {
         await using var silent = await RawProtocolClient.ConnectAsync(fleet.Hub.AgentEndPoint);
         await silent.HandshakeAsync(RawProtocolClient.MakeHello("silent-1"));
-        await silent.SendAsync(RawProtocolClient.MakeStatus(1, AgentState.Busy, ("temperature", FieldValue.From(71.5))));
+
+        // It reports every 300 ms until its page shows it online (however long a loaded machine takes to get there)…
+        using var quiet = new CancellationTokenSource();
+        var reporting = Task.Run(async () =>
+        {
+            for (ulong seq = 1; !quiet.IsCancellationRequested; seq++)
+            {
+                await silent.SendAsync(RawProtocolClient.MakeStatus(seq, AgentState.Busy, ("temperature", FieldValue.From(71.5))));
+                await Task.Delay(300);
+            }
+        });
         var page = await fleet.OpenAsync("#/agents/silent-1");
         await page.WaitForSelectorAsync("[data-fact='state'] .s-online");
         Assert.Contains("temperature", await page.InnerTextAsync("#status-fields"));
+        await quiet.CancelAsync();
+        await reporting;
 
-        // It sends nothing more but keeps its connection: late after interval + grace, lost after three intervals.
+        // …then sends nothing more but keeps its connection: late after interval + grace, lost after three intervals.
         await page.WaitForSelectorAsync("[data-fact='state'] .s-late", new PageWaitForSelectorOptions { Timeout = 15_000 });
         await DashboardFleet.ScreenshotAsync(page, "agent-late");
         await page.WaitForSelectorAsync("[data-fact='state'] .s-lost", new PageWaitForSelectorOptions { Timeout = 20_000 });

@@ -1,6 +1,6 @@
 // Agents: the list (filtered, searched, sorted and paged by the hub, so 20,000 agents cost one page) and one agent's
 // page (latest status, history, connection events, jobs). The live stream updates the rows on screen in place.
-import { h, fill, num, ago, time, stateBadge, table, throttle } from './ui.js';
+import { h, fill, num, ago, time, stateBadge, table, throttle, sparkline } from './ui.js';
 import { api, app, query, watchAgents } from './app.js';
 
 const PageSize = 50;
@@ -178,7 +178,14 @@ function facts(agent) {
 function historyTable(samples) {
   if (!samples.length) return h('p', { class: 'muted' }, 'No reports stored yet.');
   const keys = [...new Set(samples.flatMap(s => Object.keys(s.fields || {})))].slice(0, 4);
-  return table(['received', 'seq', 'state', 'progress', ...keys], samples.map(s =>
+  // Numeric fields over the stored reports (oldest first), one small line each.
+  const numeric = [...new Set(samples.flatMap(s => Object.keys(s.fields || {})))]
+    .filter(k => samples.every(s => typeof s.fields?.[k] === 'number')).slice(0, 6);
+  const lines = samples.length > 1 ? h('div', { class: 'sparklines', id: 'history-lines' }, numeric.map(k => {
+    const values = samples.map(s => s.fields[k]).reverse();
+    return h('div', { class: 'sparkline-box' }, h('div', { class: 'muted' }, `${k}: ${values[values.length - 1]}`), sparkline(values, `${k} over the last ${values.length} reports`));
+  })) : null;
+  return [lines, table(['received', 'seq', 'state', 'progress', ...keys], samples.map(s =>
     h('tr', { class: 'sample' }, h('td', {}, time(s.receivedAt)), h('td', { class: 'num' }, s.seq), h('td', {}, s.state), h('td', { class: 'num' }, s.progress ?? '–'),
-      keys.map(k => h('td', { class: 'num' }, s.fields?.[k] ?? '')))), { id: 'history-table' });
+      keys.map(k => h('td', { class: 'num' }, s.fields?.[k] ?? '')))), { id: 'history-table' })];
 }

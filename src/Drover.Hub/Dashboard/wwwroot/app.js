@@ -10,6 +10,8 @@ const TokenKey = 'drover.token';
 export const app = {
   token: null,
   summary: null,
+  // The jobs totals of the last 121 summaries, for the jobs page's chart.
+  recent: [],
   view: null,
   live: null,
   watch: '',
@@ -143,6 +145,8 @@ function dispatch(block) {
   const payload = JSON.parse(data);
   if (name === 'summary') {
     app.summary = payload;
+    app.recent.push({ submitted: payload.jobs.submittedTotal, finished: payload.jobs.finishedTotal });
+    if (app.recent.length > 121) app.recent.shift();
     document.getElementById('hub').textContent = `hub ${payload.hubId} · ${payload.connected.toLocaleString('en-US')} connected`;
     app.view?.onSummary?.(payload);
   } else if (name === 'agents') {

@@ -1,13 +1,14 @@
 // Jobs: counts by state and throughput (from the live summary), sending files, the latest jobs (read again only when
 // the summary says jobs were submitted or finished), and one job's page with its attempts, result and output.
-import { h, fill, num, ms, time, stateBadge, table, throttle } from './ui.js';
-import { api, query, ApiError } from './app.js';
+import { h, fill, num, ms, time, stateBadge, table, throttle, barChart } from './ui.js';
+import { api, app, query, ApiError } from './app.js';
 
 const States = ['', 'queued', 'running', 'done', 'dead', 'cancelled'];
 
 export async function jobsPage(params) {
   const state = params.get('state') || '';
   const counts = h('div', { class: 'cards', id: 'job-counts' });
+  const chart = h('div', { id: 'jobs-chart' });
   const list = h('div', { id: 'job-list' });
   let seen = null;
 
@@ -23,6 +24,8 @@ export async function jobsPage(params) {
   const el = h('section', { id: 'jobs' },
     h('h1', {}, 'Jobs'),
     counts,
+    h('h2', {}, 'Jobs finished (bars) and submitted (dashed) per second, since this page opened'),
+    chart,
     h('h2', {}, 'Send files'),
     submitForm(reload),
     h('h2', {}, 'Latest jobs'),
@@ -35,6 +38,8 @@ export async function jobsPage(params) {
       fill(counts,
         ['queued', 'running', 'done', 'dead', 'cancelled'].map(k => h('a', { href: `#/jobs?state=${k}`, class: 'card', dataset: { jobs: k } }, h('div', { class: 'card-title' }, k), h('div', { class: 'card-value' }, num(j.byState[k])))),
         h('div', { class: 'card' }, h('div', { class: 'card-title' }, 'finished per second'), h('div', { class: 'card-value', id: 'jobs-rate' }, j.finishedPerSecond.toFixed(1)), h('div', { class: 'card-detail muted' }, `${num(j.submittedTotal)} submitted, ${num(j.finishedTotal)} finished since start`)));
+      const deltas = key => app.recent.slice(1).map((r, i) => Math.max(0, r[key] - app.recent[i][key]));
+      fill(chart, barChart(deltas('finished'), deltas('submitted'), 100, ['finished', 'submitted']));
       const mark = `${j.submittedTotal}/${j.finishedTotal}/${j.byState.running}/${j.byState.cancelled}`;
       if (seen !== null && mark !== seen) reload();
       seen = mark;

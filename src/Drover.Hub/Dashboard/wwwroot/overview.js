@@ -1,6 +1,6 @@
 // Overview (the fleet, the agent port, the hub process, the store, the jobs) and Arrival health (do reports arrive as
 // the slots predict). Both are drawn from the live stream's summary event alone: nothing is fetched.
-import { h, fill, num, bytes, ms, pct, card, stateBadge, arrivalsChart } from './ui.js';
+import { h, fill, num, bytes, ms, pct, card, stateBadge, barChart } from './ui.js';
 
 const States = ['online', 'late', 'lost', 'stale', 'retired'];
 
@@ -32,7 +32,7 @@ function overview(s) {
       card('Jobs', `${num(jobs.byState.running)} running`, `${num(jobs.byState.queued)} queued · ${jobs.finishedPerSecond.toFixed(1)} finished/s`, 'jobs-card')),
     s.arrivals.warning ? h('div', { class: 'warning', id: 'silence-warning' }, s.arrivals.warning) : null,
     h('h2', {}, 'Reports per second, last two minutes'),
-    arrivalsChart(s.arrivals.arrived, s.arrivals.predicted),
+    barChart(s.arrivals.arrived, s.arrivals.predicted),
     h('p', { class: 'muted' }, `Hub ${s.hubId}, started ${new Date(s.startedAt).toISOString()}`, s.restartGrace ? ' (restart grace: nobody is marked lost yet)' : ''),
   ];
 }
@@ -56,7 +56,7 @@ function arrivals(s) {
       card('Lag p50 / p90', `${ms(lag.p50)} / ${ms(lag.p90)}`, `p99 ${ms(lag.p99)} · max ${ms(lag.max)} · over ${num(lag.agents)} agents`, 'lag-card'),
       card('Went silent', h('span', { id: 'went-silent' }, num(a.wentSilent)), 'agents now late or lost that were heard from in the last two intervals')),
     h('h2', {}, `Arrived (bars) and predicted by the slots (dashed), per second, last ${a.window} s`),
-    arrivalsChart(a.arrived, a.predicted, 160),
+    barChart(a.arrived, a.predicted, 160),
     h('p', { class: 'muted' },
       'Each agent reports in its own slot of the interval, so arrivals should follow the dashed line. ',
       'A herd (everyone at the top of the minute) shows as spikes above it; gaps below it are agents that did not report. ',

@@ -71,8 +71,9 @@ export function table(headers, rows, attrs) {
   return h('table', attrs || {}, h('thead', {}, h('tr', {}, headers.map(t => h('th', {}, t)))), h('tbody', {}, rows));
 }
 
-// A bar chart of counts per second (arrived) with a line of what was predicted, as inline SVG.
-export function arrivalsChart(arrived, predicted, height = 120) {
+// A bar chart of counts per second with a dashed line of a second series (what the slots predict; jobs submitted), as
+// inline SVG. names: what the bars and the line count, for the tooltips and the label.
+export function barChart(arrived, predicted, height = 120, names = ['arrived', 'predicted']) {
   const ns = 'http://www.w3.org/2000/svg';
   const width = 720;
   const count = arrived.length;
@@ -82,7 +83,7 @@ export function arrivalsChart(arrived, predicted, height = 120) {
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   svg.setAttribute('class', 'chart');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'reports per second, last seconds, with the rate the slots predict');
+  svg.setAttribute('aria-label', `${names[0]} per second (bars) and ${names[1]} (line)`);
   arrived.forEach((value, i) => {
     const bar = document.createElementNS(ns, 'rect');
     const barHeight = (value / max) * (height - 10);
@@ -92,7 +93,7 @@ export function arrivalsChart(arrived, predicted, height = 120) {
     bar.setAttribute('height', barHeight.toFixed(1));
     bar.setAttribute('class', 'bar');
     const title = document.createElementNS(ns, 'title');
-    title.textContent = `${value} arrived${predicted ? `, ${predicted[i]} predicted` : ''}`;
+    title.textContent = `${value} ${names[0]}${predicted ? `, ${predicted[i]} ${names[1]}` : ''}`;
     bar.append(title);
     svg.append(bar);
   });
@@ -102,6 +103,23 @@ export function arrivalsChart(arrived, predicted, height = 120) {
     line.setAttribute('class', 'predicted');
     svg.append(line);
   }
+  return svg;
+}
+
+// A line of values over time (oldest first), as inline SVG: for a status field's history.
+export function sparkline(values, label, width = 240, height = 40) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('class', 'sparkline');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', label);
+  const min = Math.min(...values);
+  const span = Math.max(1e-9, Math.max(...values) - min);
+  const step = width / Math.max(1, values.length - 1);
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('points', values.map((v, i) => `${(i * step).toFixed(1)},${(height - 3 - ((v - min) / span) * (height - 6)).toFixed(1)}`).join(' '));
+  svg.append(line);
   return svg;
 }
 

@@ -138,4 +138,38 @@ public sealed class MetricsTests
         Assert.Equal(0, metrics.Value("drover_connections_opened_total"));
         Assert.Single(metrics.Samples, s => s.Name == "drover_reports_received_total");
     }
+
+    [Fact]
+    public void Recording_a_report_allocates_nothing_while_the_exporter_listens()
+    {
+        var schedule = new Fleet.ReportSchedule(TimeSpan.FromSeconds(60), 1000);
+        using var metrics = new Metrics.HubMetrics(schedule);
+        using var exporter = new Metrics.MetricsExporter(metrics, "alloc-test");
+        var start = DateTime.UtcNow.Ticks;
+        var interval = TimeSpan.FromSeconds(60).Ticks;
+        for (var i = 0; i < 1000; i++)
+        {
+            metrics.ReportReceived(start + (i * interval) + i, start + ((i - 1) * interval), 1, i);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100_000; i++)
+        {
+            metrics.ReportReceived(start + (i * interval) + i, start + ((i - 1) * interval), 1, i);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Theory]
+    [InlineData(60_000, 0, 120_000, 0)]          // on the slot
+    [InlineData(60_000, 0, 120_250, 0.25)]       // 250 ms after it
+    [InlineData(60_000, 0, 119_990, 0)]          // 10 ms early: on time
+    [InlineData(60_000, 15_000, 75_000 + 29_000, 29)]
+    [InlineData(60_000, 15_000, 75_000 + 31_000, 0)] // past half the interval: early for the next slot
+    public void The_arrival_lag_is_measured_from_the_nearest_slot_time(long intervalMs, long slotOffsetMs, long arrivalUnixMs, double lagSeconds)
+    {
+        var ticks = DateTime.UnixEpoch.Ticks + (arrivalUnixMs * TimeSpan.TicksPerMillisecond);
+        Assert.Equal(lagSeconds, Metrics.HubMetrics.ArrivalLagSeconds(ticks, intervalMs, slotOffsetMs), 6);
+    }
 }

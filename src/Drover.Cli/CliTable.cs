@@ -12,24 +12,30 @@ internal readonly record struct CliCell(string Text, string? Style = null)
     public static CliCell FromString(string text) => new(text);
 }
 
-/// <summary>Every table the CLI prints (jobs, clients, tokens, agent credentials, doctor, bench), under one rule:
+/// <summary>Every table the CLI prints (jobs, clients, tokens, agent credentials, doctor, bench, the demo's summary), under
+/// one rule:
 /// <list type="bullet">
-/// <item>to a terminal, a Spectre table as wide as the terminal, or as <c>COLUMNS</c> when it is set, its cells wrapped to fit
-/// (an id column is never wrapped);</item>
-/// <item>anywhere else (a pipe, a file), plain rows as <c>kubectl get</c> prints them: a header of upper-case names, then one
-/// line per row, columns aligned with two spaces between them, no borders, no colour, nothing wrapped or cut (a line
-/// break inside a cell becomes a space), whatever <c>COLUMNS</c> says.</item>
+/// <item>to a terminal, a Spectre table within the terminal's width, or <c>COLUMNS</c> when it is set: only the columns of
+/// free text (<see cref="Wrap"/>: names, labels, notes) are wrapped, never an id, a state, a number or a timestamp;</item>
+/// <item>to a terminal too narrow for that (the free-text columns would get fewer than <see cref="MinWrappedWidth"/>
+/// characters), and anywhere else (a pipe, a file), plain rows as <c>kubectl get</c> prints them: a header of upper-case
+/// names, then one line per row, columns aligned with two spaces between them, no borders, no colour, nothing wrapped or
+/// cut (a line break inside a cell becomes a space), whatever <c>COLUMNS</c> says.</item>
 /// </list></summary>
 internal sealed class CliTable(params string[] headers)
 {
+    /// <summary>The fewest characters a wrapped column is given on a terminal; below that the table is printed as plain rows.</summary>
+    public const int MinWrappedWidth = 16;
+
     private readonly List<CliCell[]> _rows = [];
-    private readonly HashSet<int> _noWrap = [];
+    private readonly HashSet<int> _wrap = [];
     private readonly HashSet<int> _rightAligned = [];
 
-    /// <summary>Column <paramref name="column"/> is never wrapped on a terminal (ids).</summary>
-    public CliTable NoWrap(int column)
+    /// <summary>Column <paramref name="column"/> holds free text, which a terminal's table may wrap; every other column is
+    /// printed whole.</summary>
+    public CliTable Wrap(int column)
     {
-        _noWrap.Add(column);
+        _wrap.Add(column);
         return this;
     }
 
@@ -60,23 +66,23 @@ internal sealed class CliTable(params string[] headers)
     /// (<c>COLUMNS</c>), else as wide as the terminal.</summary>
     internal void Write(IAnsiConsole console, int? columns)
     {
-        if (!console.Profile.Out.IsTerminal)
+        if (columns is { } width)
+        {
+            console.Profile.Width = width;
+        }
+
+        if (!console.Profile.Out.IsTerminal || MinimumWidth() > console.Profile.Width)
         {
             console.Profile.Out.Writer.Write(Plain());
             console.Profile.Out.Writer.Flush();
             return;
         }
 
-        if (columns is { } width)
-        {
-            console.Profile.Width = width;
-        }
-
         var table = new Table();
         for (var i = 0; i < headers.Length; i++)
         {
             var column = new TableColumn(Markup.Escape(headers[i]));
-            if (_noWrap.Contains(i))
+            if (!_wrap.Contains(i))
             {
                 column.NoWrap();
             }
@@ -122,6 +128,21 @@ internal sealed class CliTable(params string[] headers)
         }
 
         return text.ToString();
+    }
+
+    /// <summary>The width of the Spectre table with every column whole but the free-text ones, which get at most
+    /// <see cref="MinWrappedWidth"/> characters: its cells, a space either side of each, and a border line before each
+    /// column and after the last.</summary>
+    internal int MinimumWidth()
+    {
+        var width = 1;
+        for (var i = 0; i < headers.Length; i++)
+        {
+            var natural = _rows.Select(row => OneLine(row[i].Text).Length).Append(headers[i].Length).Max();
+            width += (_wrap.Contains(i) ? Math.Min(natural, MinWrappedWidth) : natural) + 3;
+        }
+
+        return width;
     }
 
     /// <summary><c>COLUMNS</c>, when it is set to a sensible width.</summary>

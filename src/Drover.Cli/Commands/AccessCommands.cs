@@ -92,7 +92,7 @@ internal static class AccessCommands
                 return ExitCodes.Ok;
             }
 
-            var table = new CliTable("id", "scope", "name", "created", "by", "expires", "uses left", "state").NoWrap(0);
+            var table = new CliTable("id", "scope", "name", "created", "by", "expires", "uses left", "state").Wrap(1).Wrap(2);
             foreach (var token in tokens.Items)
             {
                 var state = token.Active ? "active" : token.RevokedAt is not null ? "revoked" : token.UsesLeft is 0 ? "used up" : "expired";

@@ -46,7 +46,7 @@ internal static class AgentCredentialCommands
                 return ExitCodes.Ok;
             }
 
-            var table = new CliTable("agent", "state", "since", "from", "join token", "labels", "connected").NoWrap(0);
+            var table = new CliTable("agent", "state", "since", "from", "join token", "labels", "connected").Wrap(5);
             foreach (var item in list.Items)
             {
                 var labels = item.Labels is { Count: > 0 } l ? string.Join(",", l.Select(p => $"{p.Key}={p.Value}")) : "-";

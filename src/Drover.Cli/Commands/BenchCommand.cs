@@ -225,7 +225,7 @@ internal static class BenchCommand
 
     private static void RenderSummary(BenchResult r)
     {
-        var table = new CliTable("figure", "value");
+        var table = new CliTable("figure", "value").Wrap(1);
         void Row(string name, string value) => table.AddRow(name, value);
         Row("agents connected", $"{r.Connected:N0} / {r.Agents:N0} in {r.ConnectSeconds:0.00} s; the hub counts {r.HubOnline:N0} online");
         Row(r.Jobs is null ? "hub memory per idle agent" : "hub memory before jobs", r.Jobs is null

@@ -72,7 +72,7 @@ internal static class ClientsCommand
 
     private static void RenderTable(List<AgentView> agents)
     {
-        var table = new CliTable("id", "state", "last seen", "jobs", "labels", "status").NoWrap(0);
+        var table = new CliTable("id", "state", "last seen", "jobs", "labels", "status").Wrap(4).Wrap(5);
         var now = DateTimeOffset.UtcNow;
         foreach (var agent in agents)
         {

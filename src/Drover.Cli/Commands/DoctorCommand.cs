@@ -59,7 +59,7 @@ internal static class DoctorCommand
             return report.Fits ? 0 : 1;
         }
 
-        var table = new CliTable("Limit", "Current", $"Needed for {DoctorReport.N(agents)}", "Status", "Note").RightAligned(1).RightAligned(2);
+        var table = new CliTable("Limit", "Current", $"Needed for {DoctorReport.N(agents)}", "Status", "Note").RightAligned(1).RightAligned(2).Wrap(4);
         foreach (var check in report.Checks)
         {
             table.AddRow(

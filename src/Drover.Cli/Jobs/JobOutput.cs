@@ -85,7 +85,7 @@ internal static class JobOutput
 
     public static void WriteTable(IReadOnlyList<JobView> jobs, bool more)
     {
-        var table = new CliTable("id", "state", "name", "agent", "attempt", "exit", "duration", "submitted").NoWrap(0).RightAligned(4);
+        var table = new CliTable("id", "state", "name", "agent", "attempt", "exit", "duration", "submitted").Wrap(2).RightAligned(4);
         foreach (var job in jobs)
         {
             var color = job.State switch { "done" => "green", "running" => "blue", "queued" => "grey", "dead" => "red", _ => "yellow" };

@@ -31,6 +31,7 @@ public sealed class DroverHub : IAsyncDisposable
     private readonly AgentAcceptLoop _acceptLoop;
     private readonly HubApiParts _apiParts;
     private readonly UploadDirectory _uploads;
+    private readonly HubMetrics _metrics; // the hub's instruments (docs/operations.md, Metrics), on a meter of its own
     private readonly MetricsExporter _metricsExporter;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
@@ -59,13 +60,13 @@ public sealed class DroverHub : IAsyncDisposable
         Registry = new AgentRegistry(Time);
         Stats = new FleetStats(Time);
         Schedule = new ReportSchedule(options.ReportInterval, options.MaxReportsPerSecond);
-        Metrics = new HubMetrics(Schedule);
+        _metrics = new HubMetrics(Schedule);
         Admission = new AdmissionControl(options.AdmitPerSecond, Time);
-        Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>(), Metrics);
-        Jobs = new JobDispatcher(jobStore, options, LoggerFactory, Metrics);
+        Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>(), _metrics);
+        Jobs = new JobDispatcher(jobStore, options, LoggerFactory, _metrics);
         AgentKeys = new AgentKeys(accessStore, Time, LoggerFactory.CreateLogger<AgentKeys>(), options.AgentKeyLifetime);
         Tokens = new ApiTokens(accessStore, Time);
-        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), Metrics, LoggerFactory.CreateLogger<AgentSessions>())
+        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), _metrics, LoggerFactory.CreateLogger<AgentSessions>())
         {
             AgentKeys = AgentKeys,
             JoinTokens = Tokens,
@@ -77,8 +78,8 @@ public sealed class DroverHub : IAsyncDisposable
         Audit = new AuditLog(accessStore, options.KeepAudit, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
         var gate = new ApiGate(options, Tokens, LoggerFactory.CreateLogger<ApiGate>());
         _uploads = new UploadDirectory(options.UploadDirectory);
-        Metrics.Observe(_fleetView, Jobs);
-        _metricsExporter = new MetricsExporter(Metrics, options.HubId);
+        _metrics.Observe(_fleetView, Jobs);
+        _metricsExporter = new MetricsExporter(_metrics, options.HubId);
         _apiParts = new HubApiParts(options, _fleetView, store, jobStore, new DispatcherJobControl(Jobs), Tokens, Audit, gate, _uploads)
         {
             AgentKeys = AgentKeys,
@@ -133,9 +134,6 @@ public sealed class DroverHub : IAsyncDisposable
     internal AdmissionControl Admission { get; }
 
     internal StatusWriter Writer { get; }
-
-    /// <summary>The hub's instruments (docs/operations.md, Metrics), on a meter of its own.</summary>
-    internal HubMetrics Metrics { get; }
 
     internal AgentSessions Sessions { get; }
 
@@ -377,7 +375,7 @@ public sealed class DroverHub : IAsyncDisposable
         Jobs.Dispose();
         _uploads.Dispose();
         _metricsExporter.Dispose();
-        Metrics.Dispose();
+        _metrics.Dispose();
     }
 
     /// <summary>Raises the soft open-files limit to the hard limit (each agent connection costs one descriptor),

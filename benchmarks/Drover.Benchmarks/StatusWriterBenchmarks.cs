@@ -34,7 +34,7 @@ public class StatusWriterBenchmarks
         _store.InitializeAsync(CancellationToken.None).GetAwaiter().GetResult();
         _registry = Fleet.Create(Agents, TimeProvider.System, out _entries);
         var options = new HubOptions { HubId = "bench-hub", TimeProvider = new FixedTimeProvider(Fleet.Start) };
-        _writer = new StatusWriter(_registry, _store, options, NullLogger.Instance);
+        _writer = new StatusWriter(_registry, _store, options, NullLogger.Instance, new Drover.Hub.Metrics.HubMetrics(new Drover.Hub.Fleet.ReportSchedule(options.ReportInterval, options.MaxReportsPerSecond)));
         _status = Samples.StatusPayload();
 
         // First flush: inserts every row and runs the (once a minute) history prune, outside the measurement.

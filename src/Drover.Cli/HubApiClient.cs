@@ -89,7 +89,7 @@ internal sealed partial class HubApiClient : IDisposable
 
     /// <summary><c>POST /api/jobs</c>: one file as the raw body (with <c>?name=</c>), several as one
     /// multipart/form-data request. The files are read from disk while the request is sent.</summary>
-    public async Task<SubmitResponse> SubmitAsync(IReadOnlyList<FileInfo> files, JobSubmitOptions options, CancellationToken cancellationToken)
+    public async Task<SubmitResponse> SubmitAsync(IReadOnlyList<FileInfo> files, JobSubmitOptions options, Action<long, bool>? sent, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfZero(files.Count);
         var query = new List<string>();
@@ -97,14 +97,14 @@ internal sealed partial class HubApiClient : IDisposable
         if (files.Count == 1)
         {
             query.Add("name=" + Uri.EscapeDataString(files[0].Name));
-            content = new FileContent(files[0]);
+            content = new FileContent(files[0], sent);
         }
         else
         {
             var multipart = new MultipartFormDataContent();
             foreach (var file in files)
             {
-                multipart.Add(new FileContent(file), "file", file.Name);
+                multipart.Add(new FileContent(file, sent), "file", file.Name);
             }
 
             content = multipart;
@@ -314,10 +314,14 @@ internal sealed partial class HubApiClient : IDisposable
     {
         private readonly FileInfo _file;
         private readonly long _length;
+        private readonly Action<long, bool>? _sent;
 
-        public FileContent(FileInfo file)
+        /// <summary>The file's bytes as a request body; <paramref name="sent"/> (for a progress bar) is told of every chunk
+        /// written (its bytes, and true with the file's last one).</summary>
+        public FileContent(FileInfo file, Action<long, bool>? sent)
         {
             _file = file;
+            _sent = sent;
             _length = file.Length;
             Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         }
@@ -343,7 +347,24 @@ internal sealed partial class HubApiClient : IDisposable
                     throw new FileReadException($"{_file.FullName} changed size while it was being sent ({_length} bytes before, {source.Length} now)", null);
                 }
 
-                await source.CopyToAsync(stream, cancellationToken);
+                if (_sent is null)
+                {
+                    await source.CopyToAsync(stream, cancellationToken);
+                    return;
+                }
+
+                var buffer = new byte[81920];
+                int read;
+                while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    await stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                    _sent(read, source.Position == _length);
+                }
+
+                if (_length == 0)
+                {
+                    _sent(0, true);
+                }
             }
         }
 

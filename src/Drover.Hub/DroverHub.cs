@@ -4,6 +4,7 @@ using Drover.Hub.Fleet;
 using Drover.Hub.Http;
 using Drover.Hub.Security;
 using Drover.Hub.Jobs;
+using Drover.Hub.Metrics;
 using Drover.Hub.Status;
 using Drover.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -30,6 +31,8 @@ public sealed class DroverHub : IAsyncDisposable
     private readonly AgentAcceptLoop _acceptLoop;
     private readonly HubApiParts _apiParts;
     private readonly UploadDirectory _uploads;
+    private readonly HubMetrics _metrics; // the hub's instruments (docs/operations.md, Metrics), on a meter of its own
+    private readonly MetricsExporter _metricsExporter;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
     private Task? _jobWriterLoop;
@@ -57,12 +60,13 @@ public sealed class DroverHub : IAsyncDisposable
         Registry = new AgentRegistry(Time);
         Stats = new FleetStats(Time);
         Schedule = new ReportSchedule(options.ReportInterval, options.MaxReportsPerSecond);
+        _metrics = new HubMetrics(Schedule);
         Admission = new AdmissionControl(options.AdmitPerSecond, Time);
-        Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>());
-        Jobs = new JobDispatcher(jobStore, options, LoggerFactory);
+        Writer = new StatusWriter(Registry, store, options, LoggerFactory.CreateLogger<StatusWriter>(), _metrics);
+        Jobs = new JobDispatcher(jobStore, options, LoggerFactory, _metrics);
         AgentKeys = new AgentKeys(accessStore, Time, LoggerFactory.CreateLogger<AgentKeys>(), options.AgentKeyLifetime);
         Tokens = new ApiTokens(accessStore, Time);
-        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), LoggerFactory.CreateLogger<AgentSessions>())
+        Sessions = new AgentSessions(options, Registry, Stats, Schedule, Admission, Writer, Jobs, new ConnectionLimits(), _metrics, LoggerFactory.CreateLogger<AgentSessions>())
         {
             AgentKeys = AgentKeys,
             JoinTokens = Tokens,
@@ -74,11 +78,14 @@ public sealed class DroverHub : IAsyncDisposable
         Audit = new AuditLog(accessStore, options.KeepAudit, Time, LoggerFactory.CreateLogger("Drover.Hub.Audit"));
         var gate = new ApiGate(options, Tokens, LoggerFactory.CreateLogger<ApiGate>());
         _uploads = new UploadDirectory(options.UploadDirectory);
+        _metrics.Observe(_fleetView, Jobs);
+        _metricsExporter = new MetricsExporter(_metrics, options.HubId);
         var jobControl = new DispatcherJobControl(Jobs);
         _apiParts = new HubApiParts(options, _fleetView, store, jobStore, jobControl, Tokens, Audit, gate, _uploads)
         {
             AgentKeys = AgentKeys,
             CloseSessionOf = Sessions.CloseRevoked,
+            Metrics = _metricsExporter,
             Live = new Dashboard.LiveFeed(options, _fleetView, jobStore, jobControl, Writer, () => Registry.DirtyCount),
         };
     }
@@ -369,6 +376,8 @@ public sealed class DroverHub : IAsyncDisposable
         Writer.Dispose();
         Jobs.Dispose();
         _uploads.Dispose();
+        _metricsExporter.Dispose();
+        _metrics.Dispose();
     }
 
     /// <summary>Raises the soft open-files limit to the hard limit (each agent connection costs one descriptor),

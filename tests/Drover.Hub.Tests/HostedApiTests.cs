@@ -35,7 +35,7 @@ public sealed class HostedApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_API_answers_503_until_the_hub_has_started_then_serves_it_and_the_hub_starts_no_server_of_its_own()
+    public async Task The_API_answers_503_until_the_hub_has_started_then_serves_it_and_its_metrics_and_the_hub_starts_no_server_of_its_own()
     {
         var options = new HubOptions
         {
@@ -75,6 +75,9 @@ public sealed class HostedApiTests : IAsyncLifetime
         using var stats = JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/stats", UriKind.Relative)));
         Assert.Equal("hosted-hub", stats.RootElement.GetProperty("hubId").GetString());
         Assert.Equal("ok", await http.GetStringAsync(new Uri("/healthz", UriKind.Relative)));
+        var metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+        Assert.Equal(0, metrics.Value("drover_reports_received_total"));
+        Assert.Equal(1, metrics.Value("target_info", ("service_instance_id", "hosted-hub")));
 
         await app.StopAsync();
     }

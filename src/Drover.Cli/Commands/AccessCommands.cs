@@ -92,16 +92,16 @@ internal static class AccessCommands
                 return ExitCodes.Ok;
             }
 
-            var table = new Table().AddColumns("id", "scope", "name", "created", "by", "expires", "uses left", "state");
+            var table = new CliTable("id", "scope", "name", "created", "by", "expires", "uses left", "state").Wrap(1).Wrap(2);
             foreach (var token in tokens.Items)
             {
                 var state = token.Active ? "active" : token.RevokedAt is not null ? "revoked" : token.UsesLeft is 0 ? "used up" : "expired";
                 var scopeText = token.Kind == "join" ? $"join ({token.Approval}{(token.Labels is { Count: > 0 } l ? ", " + string.Join(",", l.Select(p => $"{p.Key}={p.Value}")) : string.Empty)})" : token.Scope;
-                table.AddRow(token.Id, Markup.Escape(scopeText), Markup.Escape(token.Name), $"{token.CreatedAt:u}", token.CreatedBy, token.ExpiresAt is { } at ? $"{at:u}" : "-",
+                table.AddRow(token.Id, scopeText, token.Name, $"{token.CreatedAt:u}", token.CreatedBy, token.ExpiresAt is { } at ? $"{at:u}" : "-",
                     token.UsesLeft?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-", state);
             }
 
-            AnsiConsole.Write(table);
+            table.Write();
             return ExitCodes.Ok;
         }));
         return command;

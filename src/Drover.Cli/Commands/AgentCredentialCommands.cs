@@ -46,14 +46,14 @@ internal static class AgentCredentialCommands
                 return ExitCodes.Ok;
             }
 
-            var table = new Table().AddColumns("agent", "state", "since", "from", "join token", "labels", "connected");
+            var table = new CliTable("agent", "state", "since", "from", "join token", "labels", "connected").Wrap(5);
             foreach (var item in list.Items)
             {
                 var labels = item.Labels is { Count: > 0 } l ? string.Join(",", l.Select(p => $"{p.Key}={p.Value}")) : "-";
-                table.AddRow(Markup.Escape(item.AgentId), item.State, $"{item.ChangedAt ?? item.BoundAt:u}", Markup.Escape(item.BoundFrom), item.TokenId ?? "(first use)", Markup.Escape(labels), item.Connected ? "yes" : "no");
+                table.AddRow(item.AgentId, item.State, $"{item.ChangedAt ?? item.BoundAt:u}", item.BoundFrom, item.TokenId ?? "(first use)", labels, item.Connected ? "yes" : "no");
             }
 
-            AnsiConsole.Write(table);
+            table.Write();
             return ExitCodes.Ok;
         }));
         return command;

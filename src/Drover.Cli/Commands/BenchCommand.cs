@@ -179,39 +179,53 @@ internal static class BenchCommand
         AnsiConsole.MarkupLine(options.JobMode
             ? $"[bold]drover bench[/]: {options.Jobs:N0} jobs of {SizeText.Format(options.FileSize)}, {options.Batch:N0} per request, {(options.Rate is { } r ? $"{r:N0} jobs/s" : "unpaced")}, {options.Agents:N0} agents with {options.JobSlots} slots"
             : $"[bold]drover bench[/]: {options.Agents:N0} agents, mode {options.Mode}, interval {options.Interval.TotalSeconds:0.#} s, run {options.Duration.TotalSeconds:0.#} s");
-        BenchResult? result = null;
-        await AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .StartAsync(async context =>
+        return await CliProgress.RunAsync(async progress =>
+        {
+            if (progress is null)
             {
-                var tasks = new Dictionary<string, ProgressTask>();
-                result = await FleetBench.RunAsync(options, openFiles, (phase, done, total) =>
-                {
-                    if (!tasks.TryGetValue(phase, out var task))
-                    {
-                        foreach (var previous in tasks.Values)
-                        {
-                            previous.Value = previous.MaxValue;
-                            previous.StopTask();
-                        }
+                return await FleetBench.RunAsync(options, openFiles, progress: null, cancellationToken);
+            }
 
-                        tasks[phase] = task = context.AddTask(phase, maxValue: Math.Max(1, total));
+            // One bar per phase (connecting: agents connected / asked; idle and the run: seconds elapsed / the phase's length).
+            var tasks = new Dictionary<string, ProgressTask>();
+            var result = await FleetBench.RunAsync(options, openFiles, (phase, done, total) =>
+            {
+                if (!tasks.TryGetValue(phase, out var task))
+                {
+                    foreach (var previous in tasks.Values)
+                    {
+                        previous.Value = previous.MaxValue;
+                        previous.StopTask();
                     }
 
-                    task.Value = done;
-                }, cancellationToken);
-                foreach (var task in tasks.Values)
-                {
-                    task.Value = task.MaxValue;
-                    task.StopTask();
+                    tasks[phase] = task = progress.AddTask(phase, total);
                 }
-            });
-        return result!;
+
+                task.Value = done;
+                task.Description = PhaseText(phase, done, total, options.JobMode);
+            }, cancellationToken);
+            foreach (var task in tasks.Values)
+            {
+                task.Value = task.MaxValue;
+                task.StopTask();
+            }
+
+            return result;
+        });
     }
+
+    /// <summary>"connecting 812/1,000 agents", "idle 4/10 s", "interval 12/60 s", and in job mode "jobs 300/1,000 jobs".</summary>
+    private static string PhaseText(string phase, int done, int total, bool jobMode) => phase switch
+    {
+        "connecting" => $"{phase} {done:N0}/{total:N0} agents",
+        "idle" => $"{phase} {done:N0}/{total:N0} s",
+        _ when jobMode => $"{phase} {done:N0}/{total:N0} jobs",
+        _ => $"{phase} {done:N0}/{total:N0} s",
+    };
 
     private static void RenderSummary(BenchResult r)
     {
-        var table = new Table().AddColumns("figure", "value");
+        var table = new CliTable("figure", "value").Wrap(1);
         void Row(string name, string value) => table.AddRow(name, value);
         Row("agents connected", $"{r.Connected:N0} / {r.Agents:N0} in {r.ConnectSeconds:0.00} s; the hub counts {r.HubOnline:N0} online");
         Row(r.Jobs is null ? "hub memory per idle agent" : "hub memory before jobs", r.Jobs is null
@@ -229,13 +243,13 @@ internal static class BenchCommand
 
         foreach (var failure in r.Failures)
         {
-            Row("[red]failure[/]", Markup.Escape(failure));
+            table.AddRow(new CliCell("failure", "red"), failure);
         }
 
-        AnsiConsole.Write(table);
+        table.Write();
     }
 
-    private static void RenderJobs(Table table, BenchResult r)
+    private static void RenderJobs(CliTable table, BenchResult r)
     {
         void Row(string name, string value) => table.AddRow(name, value);
         var pace = r.Rate is { } rate ? $"paced at {rate:N0} jobs/s" : "unpaced";
@@ -254,7 +268,7 @@ internal static class BenchCommand
         Row("most jobs held by one agent", $"{r.MaxJobsHeld} ({r.JobsBeforeAck:N0} jobs arrived before the ack that freed their slot)");
     }
 
-    private static void RenderReports(Table table, BenchResult r)
+    private static void RenderReports(CliTable table, BenchResult r)
     {
         void Row(string name, string value) => table.AddRow(name, value);
         Row("reports acked", $"{r.ReportsAcked:N0} ({r.ReportsPerSecond:N0}/s)");

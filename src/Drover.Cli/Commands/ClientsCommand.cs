@@ -72,7 +72,7 @@ internal static class ClientsCommand
 
     private static void RenderTable(List<AgentView> agents)
     {
-        var table = new Table().AddColumn(new TableColumn("id").NoWrap()).AddColumns("state", "last seen", "jobs", "labels", "status");
+        var table = new CliTable("id", "state", "last seen", "jobs", "labels", "status").Wrap(4).Wrap(5);
         var now = DateTimeOffset.UtcNow;
         foreach (var agent in agents)
         {
@@ -81,15 +81,15 @@ internal static class ClientsCommand
                 ? "-"
                 : $"{agent.Status.State} #{agent.Status.Seq}" + string.Concat(agent.Status.Fields.Take(4).Select(f => $" {f.Key}={f.Value}"));
             table.AddRow(
-                Markup.Escape(agent.Id),
-                $"[{color}]{agent.State}[/]",
+                agent.Id,
+                new CliCell(agent.State, color),
                 $"{(now - agent.LastSeen).TotalSeconds:0}s ago",
                 agent.JobSlots > 0 ? $"{agent.JobsInFlight}/{agent.JobSlots}" : "-",
-                Markup.Escape(string.Join(',', agent.Labels.Select(l => $"{l.Key}={l.Value}"))),
-                Markup.Escape(status));
+                agent.Labels.Count > 0 ? string.Join(',', agent.Labels.Select(l => $"{l.Key}={l.Value}")) : "-",
+                status);
         }
 
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"{agents.Count} agents");
+        table.Write();
+        Console.Out.WriteLine($"{agents.Count} agents");
     }
 }

@@ -216,7 +216,7 @@ internal static class DemoCommand
         var final = await DrainAsync(api, baseline, TimeSpan.FromSeconds(5));
         await agentsStop.CancelAsync();
         await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(15), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
-        var summary = new Grid().AddColumn().AddColumn(new GridColumn().RightAligned());
+        var summary = new CliTable("figure", "value").RightAligned(1);
         summary.AddRow("agents", $"{count:N0}");
         summary.AddRow("reports recorded", $"{hub.ReportsRecorded:N0}");
         summary.AddRow("reports acked by agents", $"{fleet.Sum(a => a.ReportsAcked):N0}");
@@ -239,7 +239,7 @@ internal static class DemoCommand
         await jobStore.DisposeAsync();
         await store.DisposeAsync();
         dataLock.Dispose(); // released last: nothing of this hub touches the directory after this
-        AnsiConsole.Write(summary);
+        summary.Write();
         if (sender.Failed > 0)
         {
             AnsiConsole.MarkupLine($"[yellow]{sender.Failed:N0} submissions failed[/]; the last: {Markup.Escape(sender.LastError ?? string.Empty)}");

@@ -42,11 +42,6 @@ internal static class DoctorCommand
         command.SetAction((parseResult, cancellationToken) =>
         {
             var console = AnsiConsole.Console;
-            if (Console.IsOutputRedirected)
-            {
-                console.Profile.Width = Math.Max(console.Profile.Width, 120);
-            }
-
             var limits = new SystemLimits(parseResult.GetValue(procRoot) ?? "/proc");
             return Task.FromResult(Run(limits, parseResult.GetValue(agents), parseResult.GetValue(json), console));
         });
@@ -64,23 +59,18 @@ internal static class DoctorCommand
             return report.Fits ? 0 : 1;
         }
 
-        var table = new Table()
-            .AddColumn("Limit")
-            .AddColumn(new TableColumn("Current").RightAligned())
-            .AddColumn(new TableColumn($"Needed for {DoctorReport.N(agents)}").RightAligned())
-            .AddColumn("Status")
-            .AddColumn("Note");
+        var table = new CliTable("Limit", "Current", $"Needed for {DoctorReport.N(agents)}", "Status", "Note").RightAligned(1).RightAligned(2).Wrap(4);
         foreach (var check in report.Checks)
         {
             table.AddRow(
-                new Text(check.Name),
-                new Text(check.CurrentText),
-                new Text(check.Needed is { } needed ? DoctorReport.N(needed) : "-"),
-                new Markup(StatusMarkup(check.Status)),
-                new Text(check.Note ?? string.Empty));
+                check.Name,
+                check.CurrentText,
+                check.Needed is { } needed ? DoctorReport.N(needed) : "-",
+                new CliCell(DoctorReport.StatusText(check.Status), StatusStyle(check.Status)),
+                check.Note ?? "-");
         }
 
-        console.Write(table);
+        table.Write(console);
         output.WriteLine(report.CapacitySentence());
         output.WriteLine(report.Verdict());
         if (report.Fixes.Count > 0)
@@ -105,15 +95,11 @@ internal static class DoctorCommand
         return report.Fits ? 0 : 1;
     }
 
-    private static string StatusMarkup(LimitStatus status)
+    private static string StatusStyle(LimitStatus status) => status switch
     {
-        var text = Markup.Escape(DoctorReport.StatusText(status));
-        return status switch
-        {
-            LimitStatus.Ok => $"[green]{text}[/]",
-            LimitStatus.TooLow => $"[red bold]{text}[/]",
-            LimitStatus.Low or LimitStatus.Unknown => $"[yellow]{text}[/]",
-            _ => $"[grey]{text}[/]",
-        };
-    }
+        LimitStatus.Ok => "green",
+        LimitStatus.TooLow => "red bold",
+        LimitStatus.Low or LimitStatus.Unknown => "yellow",
+        _ => "grey",
+    };
 }

@@ -72,7 +72,7 @@ internal static class SendCommand
             var waitForResults = parse.GetValue(wait);
             return await HubApiClient.RunAsync(api, parse, async client =>
             {
-                var submitted = await client.SubmitAsync(checkedFiles, options, cancellationToken);
+                var submitted = await CliProgress.RunAsync(progress => UploadAsync(client, checkedFiles, options, progress, cancellationToken));
                 var jobs = submitted.Jobs;
                 if (submitted.Warning is { } warning)
                 {
@@ -93,11 +93,35 @@ internal static class SendCommand
                     await Console.Error.WriteLineAsync($"waiting for {(jobs.Count == 1 ? "the job" : $"{jobs.Count} jobs")} on agent {agentId} (Ctrl-C stops waiting; the jobs stay queued)");
                 }
 
-                return waitForResults ? await WaitAsync(client, jobs, printJson, TimeProvider.System, cancellationToken) : ExitCodes.Ok;
+                return waitForResults
+                    ? await CliProgress.RunAsync(progress => WaitAsync(client, jobs, printJson, TimeProvider.System, cancellationToken, progress))
+                    : ExitCodes.Ok;
             });
         });
         return command;
     }
+
+    /// <summary>Submits the files in one request; with <paramref name="progress"/>, a bar of the bytes sent, named by the files sent.</summary>
+    private static Task<SubmitResponse> UploadAsync(HubApiClient client, List<FileInfo> files, JobSubmitOptions options, CliProgress? progress, CancellationToken cancellationToken)
+    {
+        if (progress is null)
+        {
+            return client.SubmitAsync(files, options, sent: null, cancellationToken);
+        }
+
+        var upload = progress.AddTask(UploadText(0, files.Count), files.Sum(f => f.Length));
+        var filesSent = 0;
+        return client.SubmitAsync(files, options, (bytes, last) =>
+        {
+            upload.Increment(bytes);
+            if (last)
+            {
+                upload.Description = UploadText(Interlocked.Increment(ref filesSent), files.Count);
+            }
+        }, cancellationToken);
+    }
+
+    private static string UploadText(int sent, int total) => $"uploading: {sent:N0}/{total:N0} files";
 
     /// <summary>Checks every file before anything is sent: it exists, is a regular file, can be opened for
     /// reading, and is at most <see cref="JobRecord.MaxContentBytes"/>.</summary>
@@ -150,8 +174,9 @@ internal static class SendCommand
 
     /// <summary>Polls each unfinished job until it is done, dead or cancelled, printing each as it finishes.
     /// Returns 0 when every job is done, 1 when any is dead or cancelled.</summary>
-    internal static async Task<int> WaitAsync(HubApiClient client, IReadOnlyList<SubmittedJob> jobs, bool json, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<int> WaitAsync(HubApiClient client, IReadOnlyList<SubmittedJob> jobs, bool json, TimeProvider time, CancellationToken cancellationToken, CliProgress? progress = null)
     {
+        var finished = progress?.AddTask(WaitText(0, jobs.Count), jobs.Count);
         var pending = jobs.Select(j => j.Id).ToList();
         var failed = false;
         var delay = MinPoll;
@@ -169,13 +194,16 @@ internal static class SendCommand
                 }
 
                 failed |= job.State != "done";
-                if (json)
+                var text = json ? JobOutput.Json(job) : JobOutput.JobLine(job);
+                if (progress is null)
                 {
-                    JobOutput.WriteJson(job);
+                    await Console.Out.WriteLineAsync(text);
                 }
                 else
                 {
-                    JobOutput.WriteJobLine(job);
+                    progress.WriteLine(text);
+                    finished!.Increment(1);
+                    finished.Description = WaitText((int)finished.Value, jobs.Count);
                 }
             }
 
@@ -185,6 +213,8 @@ internal static class SendCommand
 
         return failed ? ExitCodes.JobsFailed : ExitCodes.Ok;
     }
+
+    private static string WaitText(int finished, int total) => $"jobs finished: {finished:N0}/{total:N0}";
 
     /// <summary>Back to <see cref="MinPoll"/> after a round in which some job finished, else half as long again, at most <see cref="MaxPoll"/>.</summary>
     internal static TimeSpan NextPoll(TimeSpan current, bool progressed) =>

@@ -2,7 +2,6 @@ using Drover.Api;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Spectre.Console;
 
 namespace Drover.Cli.Jobs;
 
@@ -10,10 +9,16 @@ namespace Drover.Cli.Jobs;
 /// for listings, one compact JSON object per line with --json.</summary>
 internal static class JobOutput
 {
-    public static void WriteJson(JobView job) => Console.Out.WriteLine(JsonSerializer.Serialize(job, ApiJsonContext.Default.JobView));
+    public static void WriteJson(JobView job) => Console.Out.WriteLine(Json(job));
+
+    /// <summary>The job as one compact JSON object.</summary>
+    public static string Json(JobView job) => JsonSerializer.Serialize(job, ApiJsonContext.Default.JobView);
 
     /// <summary>One line for a finished (or any) job, then its stdout and stderr tails.</summary>
-    public static void WriteJobLine(JobView job)
+    public static void WriteJobLine(JobView job) => Console.Out.WriteLine(JobLine(job));
+
+    /// <summary>The text of <see cref="WriteJobLine"/>, without the last line feed.</summary>
+    public static string JobLine(JobView job)
     {
         var line = new StringBuilder($"{job.Id}  {job.State,-9}  {job.Name}");
         Append(line, "agent", job.Agent);
@@ -34,8 +39,10 @@ internal static class JobOutput
         }
 
         Append(line, "reason:", job.DeadReason);
-        Console.Out.WriteLine(line.ToString());
-        WriteTails(job.Stdout, job.Stderr);
+        using var text = new StringWriter(CultureInfo.InvariantCulture);
+        text.WriteLine(line.ToString());
+        WriteTails(job.Stdout, job.Stderr, text);
+        return text.ToString().TrimEnd('\n');
     }
 
     /// <summary>Every field of one job, one per line, then its tails.</summary>
@@ -78,7 +85,7 @@ internal static class JobOutput
 
     public static void WriteTable(IReadOnlyList<JobView> jobs, bool more)
     {
-        var table = new Table().AddColumn(new TableColumn("id").NoWrap()).AddColumns("state", "name", "agent", "attempt", "exit", "duration", "submitted");
+        var table = new CliTable("id", "state", "name", "agent", "attempt", "exit", "duration", "submitted").Wrap(2).RightAligned(4);
         foreach (var job in jobs)
         {
             var color = job.State switch { "done" => "green", "running" => "blue", "queued" => "grey", "dead" => "red", _ => "yellow" };
@@ -89,25 +96,25 @@ internal static class JobOutput
             }
 
             table.AddRow(
-                Markup.Escape(job.Id),
-                $"[{color}]{Markup.Escape(job.State)}[/]",
-                Markup.Escape(job.Name ?? "-"),
-                Markup.Escape(job.Agent ?? "-"),
+                job.Id,
+                new CliCell(job.State, color),
+                job.Name ?? "-",
+                job.Agent ?? "-",
                 job.Attempt.ToString(CultureInfo.InvariantCulture),
-                Markup.Escape(exit),
+                exit,
                 job.DurationMs is { } ms ? FormatMs(ms) : "-",
                 FormatTime(job.SubmittedAt) ?? "-");
         }
 
-        AnsiConsole.Write(table);
+        table.Write();
         Console.Out.WriteLine($"{jobs.Count} jobs{(more ? " (more: raise --limit or narrow with --state/--agent)" : string.Empty)}");
     }
 
     /// <summary>"  stdout: text" for a one-line tail, else the lines indented under "  stdout:"; nothing for an empty tail.</summary>
-    public static void WriteTails(string? stdout, string? stderr)
+    public static void WriteTails(string? stdout, string? stderr, TextWriter? output = null)
     {
-        WriteTail("stdout", stdout);
-        WriteTail("stderr", stderr);
+        WriteTail("stdout", stdout, output ?? Console.Out);
+        WriteTail("stderr", stderr, output ?? Console.Out);
     }
 
     public static string FormatMs(long ms) => ms switch
@@ -118,7 +125,7 @@ internal static class JobOutput
         _ => $"{ms / 3_600_000.0:0.#} h",
     };
 
-    private static void WriteTail(string label, string? tail)
+    private static void WriteTail(string label, string? tail, TextWriter output)
     {
         var text = tail?.TrimEnd('\n', '\r');
         if (string.IsNullOrEmpty(text))
@@ -129,14 +136,14 @@ internal static class JobOutput
         var lines = text.Split('\n');
         if (lines.Length == 1)
         {
-            Console.Out.WriteLine($"  {label}: {text}");
+            output.WriteLine($"  {label}: {text}");
             return;
         }
 
-        Console.Out.WriteLine($"  {label}:");
+        output.WriteLine($"  {label}:");
         foreach (var line in lines)
         {
-            Console.Out.WriteLine("    " + line.TrimEnd('\r'));
+            output.WriteLine("    " + line.TrimEnd('\r'));
         }
     }
 

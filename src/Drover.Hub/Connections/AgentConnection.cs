@@ -82,6 +82,7 @@ internal sealed partial class AgentConnection : IDisposable
         }
 
         ClosingSinceTicks = _sessions.Time.GetUtcNow().UtcTicks;
+        _sessions.Metrics.HandshakeRefused(code);
         SendFinal(new Refuse(code, (uint)Math.Clamp(retryAfter.TotalMilliseconds, 0, uint.MaxValue), detail));
         ShutdownSend(dropBacklog: false);
         _sessions.OnConnectionClosed(this, DisconnectReason.Refused, detail);

@@ -129,9 +129,11 @@ internal sealed partial class AgentSessions
     public void OnStatus(AgentConnection connection, ReadOnlySpan<byte> payload)
     {
         var sequence = Protocol.Status.Validate(payload, Options.MaxStatusFields);
-        if (_registry.RecordStatus(connection.Entry!, connection.Epoch, payload))
+        var entry = connection.Entry!;
+        if (_registry.RecordStatus(entry, connection.Epoch, payload, out var arrival))
         {
             _stats.RecordReport();
+            Metrics.ReportReceived(arrival.NowTicks, arrival.PreviousTicks, arrival.AttachedTicks, entry.SlotOrdinal);
             connection.SendAck(sequence);
         }
     }

@@ -36,8 +36,10 @@ internal sealed partial class AgentSessions
         StatusWriter writer,
         JobDispatcher jobs,
         ConnectionLimits limits,
+        Metrics.HubMetrics metrics,
         ILogger<AgentSessions> logger)
     {
+        Metrics = metrics;
         Options = options;
         Time = options.TimeProvider;
         Limits = limits;
@@ -70,6 +72,9 @@ internal sealed partial class AgentSessions
 
     public ILogger Logger { get; }
 
+    /// <summary>The hub's instruments (reports, refusals, connections opened and closed).</summary>
+    public Metrics.HubMetrics Metrics { get; }
+
     /// <summary>The caps on connections and their counters (the accept loop asks it for every socket).</summary>
     public ConnectionLimits Limits { get; }
 
@@ -95,13 +100,18 @@ internal sealed partial class AgentSessions
     public int PendingConnections => _pending.Count + _closing.Count;
 
     /// <summary>Takes a freshly accepted socket's connection into the handshake (<see cref="Limits"/> counted it already).</summary>
-    public void Accepted(AgentConnection connection) => _pending.TryAdd(connection, 0);
+    public void Accepted(AgentConnection connection)
+    {
+        _pending.TryAdd(connection, 0);
+        Metrics.ConnectionOpened();
+    }
 
     /// <summary>Called once when a connection begins to close (reason decided).</summary>
     public void OnConnectionClosed(AgentConnection connection, DisconnectReason reason, string detail)
     {
         LeaveHandshake(connection);
         _closing.TryAdd(connection, 0);
+        Metrics.ConnectionClosed(reason);
         var entry = connection.Entry;
         if (entry is not null)
         {

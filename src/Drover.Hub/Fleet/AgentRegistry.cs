@@ -136,16 +136,22 @@ internal sealed class AgentRegistry
 
     /// <summary>Records a report (its validated payload) from the session with <paramref name="epoch"/>;
     /// false if that session was superseded.</summary>
-    public bool RecordStatus(AgentEntry entry, ulong epoch, ReadOnlySpan<byte> payload)
+    public bool RecordStatus(AgentEntry entry, ulong epoch, ReadOnlySpan<byte> payload) => RecordStatus(entry, epoch, payload, out _);
+
+    /// <summary>As <see cref="RecordStatus(AgentEntry, ulong, ReadOnlySpan{byte})"/>, and tells when the report came
+    /// against the agent's previous report and session (for the arrival-lag metric).</summary>
+    public bool RecordStatus(AgentEntry entry, ulong epoch, ReadOnlySpan<byte> payload, out ReportArrival arrival)
     {
         var now = _time.GetUtcNow().UtcTicks;
         lock (entry)
         {
             if (entry.Epoch != epoch)
             {
+                arrival = default;
                 return false;
             }
 
+            arrival = new ReportArrival(now, entry.StatusAtTicks, Volatile.Read(ref entry.AttachedTicks));
             entry.StoreStatus(payload);
             entry.StatusAtTicks = now;
             entry.LastSeenTicks = now;
@@ -199,3 +205,7 @@ internal sealed class AgentRegistry
         return batch;
     }
 }
+
+/// <summary>When a report was recorded (<paramref name="NowTicks"/>), when the agent's previous one was
+/// (<paramref name="PreviousTicks"/>, 0 for none) and when its session began (<paramref name="AttachedTicks"/>); UTC ticks.</summary>
+internal readonly record struct ReportArrival(long NowTicks, long PreviousTicks, long AttachedTicks);

@@ -73,6 +73,7 @@ internal static class HubApi
         HubApiParts Started() => api() ?? throw new InvalidOperationException("the hub has not started");
         AgentEndpoints.Map(root, Started);
         StatsEndpoints.Map(root, Started);
+        MetricsEndpoints.Map(root, Started);
         JobEndpoints.Map(root, Started);
         AccessEndpoints.Map(root, Started);
         EnrollmentEndpoints.Map(root, Started);
@@ -119,6 +120,9 @@ internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetSt
     public ApiGate Gate { get; } = gate;
 
     public AgentKeys? AgentKeys { get; init; }
+
+    /// <summary>This hub's Prometheus exposition (<c>GET /metrics</c>).</summary>
+    public Metrics.MetricsExporter? Metrics { get; init; }
 
     /// <summary>Closes the open session of an agent id, if any, whose credential an operator revoked or rejected.</summary>
     public Action<string>? CloseSessionOf { get; init; }

@@ -70,6 +70,9 @@ internal sealed class ActiveJob
 
     public long LeaseExpiresTicks;
 
+    /// <summary>When its current attempt's lease was committed (0: not leased by this hub since it started).</summary>
+    public long LeasedAtTicks;
+
     /// <summary>When its owner's session went away (0: the owner holds it). After the disconnect grace it is requeued.</summary>
     public long DisconnectedSinceTicks;
 

@@ -32,11 +32,12 @@ internal sealed class DispatchLoop
     private readonly IJobStore _store;
     private readonly HubOptions _options;
     private readonly TimeProvider _time;
+    private readonly Metrics.HubMetrics _metrics;
     private readonly ILogger _logger;
     private readonly StoreFailureLog _readFailures;
     private volatile bool _storeFailed;
 
-    public DispatchLoop(JobTable table, TargetQueues queues, AgentSlots agents, PlacementSignal signal, JobWriter writer, IJobStore store, HubOptions options, ILogger<DispatchLoop> logger)
+    public DispatchLoop(JobTable table, TargetQueues queues, AgentSlots agents, PlacementSignal signal, JobWriter writer, IJobStore store, HubOptions options, Metrics.HubMetrics metrics, ILogger<DispatchLoop> logger)
     {
         _table = table;
         _queues = queues;
@@ -47,6 +48,7 @@ internal sealed class DispatchLoop
         _readFailures = new StoreFailureLog(options.TimeProvider);
         _options = options;
         _time = options.TimeProvider;
+        _metrics = metrics;
         _logger = logger;
     }
 
@@ -277,6 +279,8 @@ internal sealed class DispatchLoop
             }
 
             job.Phase = JobPhase.Running;
+            job.LeasedAtTicks = _time.GetUtcNow().UtcTicks;
+            _metrics.JobLeased(TimeSpan.FromTicks(job.LeasedAtTicks - job.QueuedAtTicks));
             session = agent.Session;
             if (session is null)
             {

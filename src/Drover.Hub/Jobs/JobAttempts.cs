@@ -22,9 +22,10 @@ internal sealed class JobAttempts
     private readonly PlacementSignal _signal;
     private readonly JobWriter _writer;
     private readonly TimeProvider _time;
+    private readonly Metrics.HubMetrics _metrics;
     private readonly ILogger _logger;
 
-    public JobAttempts(JobTable table, TargetQueues queues, AgentSlots agents, PlacementSignal signal, JobWriter writer, TimeProvider time, ILogger<JobAttempts> logger)
+    public JobAttempts(JobTable table, TargetQueues queues, AgentSlots agents, PlacementSignal signal, JobWriter writer, TimeProvider time, Metrics.HubMetrics metrics, ILogger<JobAttempts> logger)
     {
         Foreign = new ForeignJobMessages(time, logger);
         _table = table;
@@ -33,6 +34,7 @@ internal sealed class JobAttempts
         _signal = signal;
         _writer = writer;
         _time = time;
+        _metrics = metrics;
         _logger = logger;
     }
 
@@ -243,6 +245,11 @@ internal sealed class JobAttempts
             if (recording != ResultRecording.Recorded)
             {
                 return;
+            }
+
+            if (job.LeasedAtTicks != 0)
+            {
+                _metrics.JobResult(TimeSpan.FromTicks(_time.GetUtcNow().UtcTicks - job.LeasedAtTicks));
             }
 
             _agents.DetachLocked(job);

@@ -40,17 +40,17 @@ internal sealed class JobDispatcher : IDisposable
     private readonly LeaseSweep _sweep;
 
     /// <summary>The dispatcher over <paramref name="store"/>; each role logs under its own category.</summary>
-    public JobDispatcher(IJobStore store, HubOptions options, ILoggerFactory loggerFactory)
+    public JobDispatcher(IJobStore store, HubOptions options, ILoggerFactory loggerFactory, Metrics.HubMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
         _store = store;
         _time = options.TimeProvider;
         _logger = loggerFactory.CreateLogger<JobDispatcher>();
         _table = new JobTable(options);
-        Writer = new JobWriter(store, loggerFactory.CreateLogger<JobWriter>(), _time);
+        Writer = new JobWriter(store, loggerFactory.CreateLogger<JobWriter>(), _time, metrics);
         _agents = new AgentSlots(_table, _signal, _time);
-        _loop = new DispatchLoop(_table, _queues, _agents, _signal, Writer, store, options, loggerFactory.CreateLogger<DispatchLoop>());
-        _attempts = new JobAttempts(_table, _queues, _agents, _signal, Writer, _time, loggerFactory.CreateLogger<JobAttempts>());
+        _loop = new DispatchLoop(_table, _queues, _agents, _signal, Writer, store, options, metrics, loggerFactory.CreateLogger<DispatchLoop>());
+        _attempts = new JobAttempts(_table, _queues, _agents, _signal, Writer, _time, metrics, loggerFactory.CreateLogger<JobAttempts>());
         _retention = new JobRetention(store, options, loggerFactory.CreateLogger<JobRetention>());
         _sweep = new LeaseSweep(_table, _queues, _agents, _attempts, _retention, Writer, options, loggerFactory.CreateLogger<LeaseSweep>());
     }
@@ -66,6 +66,9 @@ internal sealed class JobDispatcher : IDisposable
 
     /// <summary>The prune in progress, or the last one (tests wait for it).</summary>
     internal Task PruneTask => _retention.PruneTask;
+
+    /// <summary>Jobs in memory by phase: queued and running (see <see cref="JobTable.CountByPhase"/>).</summary>
+    internal (int Queued, int Running) CountByPhase() => _table.CountByPhase();
 
     /// <summary>Jobs accepted since start.</summary>
     public long SubmittedTotal => _table.SubmittedTotal;

@@ -43,6 +43,30 @@ internal sealed class JobTable(HubOptions options, long contentBudget = JobTable
         }
     }
 
+    /// <summary>Jobs in memory waiting for an agent (queued, or their expiry being committed) and leased (leasing or
+    /// running): one pass under the lock, for a metrics scrape.</summary>
+    public (int Queued, int Running) CountByPhase()
+    {
+        int queued = 0, running = 0;
+        lock (Lock)
+        {
+            foreach (var job in _jobs.Values)
+            {
+                switch (job.Phase)
+                {
+                    case JobPhase.Queued or JobPhase.Expiring:
+                        queued++;
+                        break;
+                    case JobPhase.Leasing or JobPhase.Running:
+                        running++;
+                        break;
+                }
+            }
+        }
+
+        return (queued, running);
+    }
+
     /// <summary>The file bytes queued jobs keep in memory (at most the content budget).</summary>
     public long FileBytesHeld
     {

@@ -20,9 +20,11 @@ internal sealed class JobWriter
     private readonly IJobStore _store;
     private readonly ILogger _logger;
     private readonly StoreFailureLog _failures;
+    private readonly Metrics.HubMetrics _metrics;
 
-    public JobWriter(IJobStore store, ILogger logger, TimeProvider time)
+    public JobWriter(IJobStore store, ILogger logger, TimeProvider time, Metrics.HubMetrics metrics)
     {
+        _metrics = metrics;
         _store = store;
         _logger = logger;
         _failures = new StoreFailureLog(time);
@@ -113,6 +115,7 @@ internal sealed class JobWriter
         }
 
         JobBatchOutcome outcome;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             outcome = await _store.ApplyAsync(
@@ -134,6 +137,7 @@ internal sealed class JobWriter
             return;
         }
 
+        _metrics.JobsFlushed(System.Diagnostics.Stopwatch.GetElapsedTime(started), changes.Count);
         if (_failures.Success(out var failed, out var failedFor))
         {
             Log.JobCommitRecovered(_logger, failed, failedFor.TotalSeconds);

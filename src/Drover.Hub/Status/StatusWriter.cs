@@ -30,9 +30,11 @@ internal sealed class StatusWriter : IDisposable
     private readonly StoreFailureLog _pruneFailures;
     private long _lastPruneTicks;
     private long _durableUpToTicks;
+    private readonly Metrics.HubMetrics _metrics;
 
-    public StatusWriter(AgentRegistry registry, IFleetStore store, HubOptions options, ILogger logger)
+    public StatusWriter(AgentRegistry registry, IFleetStore store, HubOptions options, ILogger logger, Metrics.HubMetrics metrics)
     {
+        _metrics = metrics;
         _registry = registry;
         _store = store;
         _options = options;
@@ -128,7 +130,9 @@ internal sealed class StatusWriter : IDisposable
         {
             try
             {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 await _store.WriteBatchAsync(agents, history, cancellationToken).ConfigureAwait(false);
+                _metrics.StatusFlushed(System.Diagnostics.Stopwatch.GetElapsedTime(started), agents.Count);
                 Flushes++;
                 RowsWritten += agents.Count;
                 if (_failures.Success(out var failed, out var failedFor))

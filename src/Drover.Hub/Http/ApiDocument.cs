@@ -2,6 +2,7 @@ using Drover.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.OpenApi;
@@ -20,7 +21,7 @@ internal static class ApiDocument
     private const string BearerScheme = "bearer";
 
     public static void ConfigureServices(IServiceCollection services) =>
-        services.AddOpenApi("v1", options => options.AddDocumentTransformer((document, _, _) =>
+        services.AddOpenApi("v1", options => options.AddSchemaTransformer(NumbersAreNumbers).AddDocumentTransformer((document, _, _) =>
         {
             document.Info = new OpenApiInfo
             {
@@ -40,6 +41,19 @@ internal static class ApiDocument
             document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [] }];
             return Task.CompletedTask;
         }));
+
+    /// <summary>The web defaults of System.Text.Json read numbers from strings too, so the generator documents every number
+    /// as "integer or string with a pattern"; the API always writes numbers, and that is what the document says.</summary>
+    private static Task NumbersAreNumbers(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (schema.Type is { } type && (type & JsonSchemaType.String) != 0 && (type & (JsonSchemaType.Integer | JsonSchemaType.Number)) != 0)
+        {
+            schema.Type = type & ~JsonSchemaType.String;
+            schema.Pattern = null;
+        }
+
+        return Task.CompletedTask;
+    }
 
     public static void Map(IEndpointRouteBuilder root) =>
         root.MapOpenApi(Path).WithMetadata(RequiredScope.None);

@@ -74,7 +74,7 @@ public sealed record HubOptions
     /// every 10 s (360). Enforced hourly; <see cref="KeepHistory"/> and the downsampling every minute.</summary>
     public int HistoryPerAgent { get; init; } = 2_000;
 
-    /// <summary>How long status history is kept: older samples are pruned. Default 1 day (about 100 KB per agent at a report
+    /// <summary>How long status history is kept: older samples are pruned. Default 1 day (about 183 KiB per agent at a report
     /// a minute: docs/operations.md, "Status history and events").</summary>
     public TimeSpan KeepHistory { get; init; } = TimeSpan.FromDays(1);
 

@@ -41,6 +41,7 @@ internal static class ServeSettings
         [nameof(HubOptions.ReportInterval)] = "interval",
         [nameof(HubOptions.AdmitPerSecond)] = "admit-rate",
         [nameof(HubOptions.KeepFinishedJobs)] = "keep-finished",
+        [nameof(HubOptions.HistoryFullRateFor)] = "history-full-rate",
         [nameof(HubOptions.ConnectionRatePerSource)] = "connection-rate",
         [nameof(HubOptions.ConnectionBurstPerSource)] = "connection-burst",
         [nameof(HubOptions.ConnectionRateExempt)] = "connection-rate-exempt",

@@ -64,7 +64,8 @@ internal static class AgentEndpoints
         return Results.Json(new AgentDetail(ToView(fleet, jobs, entry), history), ApiJsonContext.Default.AgentDetail);
     }
 
-    /// <summary>An agent the fleet holds, or one the store still has (retired): its history and events outlive it in memory.</summary>
+    /// <summary>Null for an agent the fleet holds, or one the store still has (retired: its history and events outlive it in
+    /// memory); asked only when a page is empty, so that an id with events but no agent row (a rejected enrollment) shows them.</summary>
     private static async Task<IResult?> CheckKnownAsync(HubApiParts api, string id, CancellationToken cancellationToken) =>
         api.Fleet.TryGetAgent(id, out _) || await api.Store.GetAgentAsync(id, cancellationToken).ConfigureAwait(false) is not null
             ? null
@@ -83,12 +84,12 @@ internal static class AgentEndpoints
             return error!;
         }
 
-        if (await CheckKnownAsync(api, id, context.RequestAborted).ConfigureAwait(false) is { } missing)
+        var rows = await api.Store.ReadStatusHistoryAsync(id, since, before, paging.Limit + 1, context.RequestAborted).ConfigureAwait(false);
+        if (rows.Count == 0 && await CheckKnownAsync(api, id, context.RequestAborted).ConfigureAwait(false) is { } missing)
         {
             return missing;
         }
 
-        var rows = await api.Store.ReadStatusHistoryAsync(id, since, before, paging.Limit + 1, context.RequestAborted).ConfigureAwait(false);
         var items = rows.Take(paging.Limit).Select(r => ToView(StatusConversions.FromRecord(r.Status), r.Status.ReceivedAt.UtcTicks)).ToList();
         var next = rows.Count > paging.Limit ? Paging.Encode(List, rows[paging.Limit - 1].Id.ToString(CultureInfo.InvariantCulture)) : null;
         return Results.Json(new StatusHistoryPage(items, next), ApiJsonContext.Default.StatusHistoryPage);
@@ -107,12 +108,12 @@ internal static class AgentEndpoints
             return error!;
         }
 
-        if (await CheckKnownAsync(api, id, context.RequestAborted).ConfigureAwait(false) is { } missing)
+        var rows = await api.Store.ReadAgentEventsAsync(id, since, before, paging.Limit + 1, context.RequestAborted).ConfigureAwait(false);
+        if (rows.Count == 0 && await CheckKnownAsync(api, id, context.RequestAborted).ConfigureAwait(false) is { } missing)
         {
             return missing;
         }
 
-        var rows = await api.Store.ReadAgentEventsAsync(id, since, before, paging.Limit + 1, context.RequestAborted).ConfigureAwait(false);
         var items = rows.Take(paging.Limit).Select(e => new AgentEventView(e.Id, e.At, e.Kind, e.Reason, e.Detail)).ToList();
         var next = rows.Count > paging.Limit ? Paging.Encode(List, rows[paging.Limit - 1].Id.ToString(CultureInfo.InvariantCulture)) : null;
         return Results.Json(new AgentEventPage(items, next), ApiJsonContext.Default.AgentEventPage);

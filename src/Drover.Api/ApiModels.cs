@@ -138,5 +138,6 @@ public sealed record ProcessView(long WorkingSetBytes, long ManagedHeapBytes, lo
 [JsonSerializable(typeof(double))]
 [JsonSerializable(typeof(bool))]
 [JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(byte[]))]
 [JsonSerializable(typeof(JsonElement))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

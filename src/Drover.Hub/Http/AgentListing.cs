@@ -61,37 +61,63 @@ internal static class AgentListing
 
         var q = query["q"].ToString();
         var sinceTicks = since?.UtcTicks ?? long.MinValue;
-        var matches = new List<(long Key, string Id, AgentEntry Entry)>();
+        var order = new PageOrder(descending);
+
+        // One pass: count the matches, and keep the first `limit` after the cursor in a heap whose root is the last of
+        // them (O(n log limit), most agents rejected by one comparison with the root), never a sort of every match.
+        var total = 0;
+        var remaining = 0;
+        var heap = new PriorityQueue<AgentEntry, (long Key, string Id)>(paging.Limit + 1, Comparer<(long Key, string Id)>.Create((a, b) => order.Compare(b, a)));
         foreach (var entry in fleet.Agents)
         {
-            if ((wanted is null || entry.Presence == wanted)
-                && Volatile.Read(ref entry.LastSeenTicks) >= sinceTicks
-                && (q.Length == 0 || entry.Id.Contains(q, StringComparison.OrdinalIgnoreCase))
-                && selectors.All(s => entry.Labels.TryGetValue(s.Key, out var v) && v == s.Value))
+            if ((wanted is not null && entry.Presence != wanted)
+                || Volatile.Read(ref entry.LastSeenTicks) < sinceTicks
+                || (q.Length > 0 && !entry.Id.Contains(q, StringComparison.OrdinalIgnoreCase))
+                || !selectors.All(s => entry.Labels.TryGetValue(s.Key, out var v) && v == s.Value))
             {
-                matches.Add((KeyOf(entry, sort), entry.Id, entry));
+                continue;
+            }
+
+            total++;
+            var at = (KeyOf(entry, sort), entry.Id);
+            if (after is { } from && order.Compare(at, from) <= 0)
+            {
+                continue;
+            }
+
+            remaining++;
+            if (heap.Count < paging.Limit)
+            {
+                heap.Enqueue(entry, at);
+            }
+            else if (heap.TryPeek(out _, out var last) && order.Compare(at, last) < 0)
+            {
+                heap.DequeueEnqueue(entry, at);
             }
         }
 
-        var total = matches.Count;
-        int Compare((long Key, string Id) a, (long Key, string Id) b)
+        var page = new List<(AgentEntry Entry, (long Key, string Id) Position)>(heap.Count);
+        while (heap.TryDequeue(out var kept, out var keptAt))
         {
-            var order = a.Key != b.Key ? a.Key.CompareTo(b.Key) : string.CompareOrdinal(a.Id, b.Id);
-            return descending ? -order : order;
+            page.Add((kept, keptAt));
         }
 
-        if (after is { } from)
-        {
-            matches.RemoveAll(m => Compare((m.Key, m.Id), from) <= 0);
-        }
-
-        matches.Sort((a, b) => Compare((a.Key, a.Id), (b.Key, b.Id)));
-        var page = matches.Take(paging.Limit).ToList();
+        page.Reverse();
         var items = page.Select(m => AgentEndpoints.ToView(fleet, jobs, m.Entry)).ToList();
-        var next = matches.Count > paging.Limit
-            ? Paging.Encode(ListName, $"{sortName}:{page[^1].Key.ToString(CultureInfo.InvariantCulture)}:{page[^1].Id}")
+        var next = remaining > paging.Limit
+            ? Paging.Encode(ListName, $"{sortName}:{page[^1].Position.Key.ToString(CultureInfo.InvariantCulture)}:{page[^1].Position.Id}")
             : null;
         return Results.Json(new AgentPage(items, total, next), ApiJsonContext.Default.AgentPage);
+    }
+
+    /// <summary>The list's order: by key, then id (ordinal); reversed for a descending sort.</summary>
+    private readonly record struct PageOrder(bool Descending)
+    {
+        public int Compare((long Key, string Id) a, (long Key, string Id) b)
+        {
+            var order = a.Key != b.Key ? a.Key.CompareTo(b.Key) : string.CompareOrdinal(a.Id, b.Id);
+            return Descending ? -order : order;
+        }
     }
 
     private static long KeyOf(AgentEntry entry, string sort) => sort switch

@@ -30,20 +30,21 @@ public sealed record AgentCredentialView(
     DateTimeOffset? ChangedAt,
     bool Connected);
 
-/// <summary>Agent credentials by id (<c>GET /api/agent-credentials?state=...</c>).</summary>
-public sealed record AgentCredentialList(IReadOnlyList<AgentCredentialView> Items);
+/// <summary>A page of agent credentials by id (<c>GET /api/agent-credentials?state=...</c>); <see cref="Next"/> is the
+/// cursor of the next page, null on the last.</summary>
+public sealed record AgentCredentialList(IReadOnlyList<AgentCredentialView> Items, string? Next = null);
 
 /// <summary>The answer to <c>POST /api/tokens</c>: the token's <see cref="Secret"/> is in this answer and nowhere else.</summary>
 public sealed record TokenCreated(TokenView Token, string Secret);
 
-/// <summary>Every token, oldest first.</summary>
-public sealed record TokenList(IReadOnlyList<TokenView> Items);
+/// <summary>A page of tokens, oldest first; <see cref="Next"/> is the cursor of the next page, null on the last.</summary>
+public sealed record TokenList(IReadOnlyList<TokenView> Items, string? Next = null);
 
 /// <summary>One entry of the audit log (see <c>docs/security.md</c>).</summary>
 public sealed record AuditEntryView(long Id, DateTimeOffset At, string Actor, string Source, string Action, string Target, string Detail);
 
-/// <summary>A page of the audit log, oldest first; <see cref="Next"/> is the <c>after</c> value of the next page (null at the end).</summary>
-public sealed record AuditPage(IReadOnlyList<AuditEntryView> Items, long? Next);
+/// <summary>A page of the audit log, oldest first; <see cref="Next"/> is the cursor of the next page (null at the end).</summary>
+public sealed record AuditPage(IReadOnlyList<AuditEntryView> Items, string? Next);
 
 /// <summary>What the HTTP API's gate refused since the hub started, agent ids bound to agent keys now, and hellos refused
 /// since the start because their key did not match (<c>/api/stats</c> → <c>access</c>).</summary>

@@ -26,11 +26,24 @@ public sealed record AgentView(
 /// <summary>A status report as the API shows it.</summary>
 public sealed record StatusView(ulong Seq, string State, int? Progress, Dictionary<string, object?> Fields, DateTimeOffset ReceivedAt);
 
-/// <summary>One page of agents, sorted by id. Pass <see cref="Next"/> as <c>after</c> for the next page.</summary>
+/// <summary>One page of agents in the order <c>sort</c> asked for (id by default). <see cref="Total"/>: the agents that match
+/// the filters, over every page. Pass <see cref="Next"/> as <c>cursor</c> for the next page; null on the last.</summary>
 public sealed record AgentPage(IReadOnlyList<AgentView> Items, int Total, string? Next);
 
-/// <summary>One agent with its recent status history, newest first.</summary>
+/// <summary>One agent with its latest status samples (at most 100, newest first; <c>/api/agents/{id}/history</c> pages
+/// through all of them).</summary>
 public sealed record AgentDetail(AgentView Agent, IReadOnlyList<StatusView> History);
+
+/// <summary>A page of an agent's status history, newest first; <see cref="Next"/> is the cursor of the older page.</summary>
+public sealed record StatusHistoryPage(IReadOnlyList<StatusView> Items, string? Next);
+
+/// <summary>One connection event of an agent. <see cref="Kind"/>: <c>session-opened</c>, <c>session-closed</c>,
+/// <c>hello-refused</c>, <c>presence</c>, <c>credential</c> or <c>id-flap</c>; <see cref="Reason"/> its machine-readable part
+/// (the disconnect reason, the new presence, the credential's new state, the refusal's code), null for those without one.</summary>
+public sealed record AgentEventView(long Id, DateTimeOffset At, string Kind, string? Reason, string Detail);
+
+/// <summary>A page of an agent's events, newest first; <see cref="Next"/> is the cursor of the older page.</summary>
+public sealed record AgentEventPage(IReadOnlyList<AgentEventView> Items, string? Next);
 
 /// <summary>Fleet counters for the dashboard and `drover clients`. <see cref="IdFlaps"/>: the flaps of every agent id
 /// since the hub started (see <see cref="AgentView.IdFlaps"/>). <see cref="Access"/>: requests the API's gate refused.</summary>
@@ -99,15 +112,14 @@ public sealed record ConnectionRateLimitsView(
 /// <summary>The hub process's own memory and GC figures.</summary>
 public sealed record ProcessView(long WorkingSetBytes, long ManagedHeapBytes, long GcCommittedBytes, long GcFragmentedBytes, int Gen0Collections, int Gen1Collections, int Gen2Collections, int Threads);
 
-/// <summary>The body of every API error.</summary>
-public sealed record ApiError(string Error);
-
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
 [JsonSerializable(typeof(AgentPage))]
 [JsonSerializable(typeof(List<AgentView>))]
 [JsonSerializable(typeof(AgentDetail))]
+[JsonSerializable(typeof(StatusHistoryPage))]
+[JsonSerializable(typeof(AgentEventPage))]
 [JsonSerializable(typeof(StatsView))]
-[JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(ApiProblem))]
 [JsonSerializable(typeof(JobView))]
 [JsonSerializable(typeof(List<JobView>))]
 [JsonSerializable(typeof(SubmittedJob))]
@@ -127,5 +139,6 @@ public sealed record ApiError(string Error);
 [JsonSerializable(typeof(double))]
 [JsonSerializable(typeof(bool))]
 [JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(byte[]))]
 [JsonSerializable(typeof(JsonElement))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

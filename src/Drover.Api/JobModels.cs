@@ -25,7 +25,7 @@ public sealed record JobView(
     string? Stdout,
     string? Stderr);
 
-/// <summary>One page of jobs, sorted by id (submission order). Pass <see cref="Next"/> as <c>after</c>
+/// <summary>One page of jobs, sorted by id (submission order). Pass <see cref="Next"/> as <c>cursor</c>
 /// for the next page; null when this is the last.</summary>
 public sealed record JobPage(IReadOnlyList<JobView> Items, string? Next);
 

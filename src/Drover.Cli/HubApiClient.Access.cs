@@ -25,9 +25,23 @@ internal sealed partial class HubApiClient
         return await SendJsonAsync(request, ApiJsonContext.Default.TokenCreated, RequestTimeout, cancellationToken);
     }
 
-    /// <summary><c>GET /api/tokens</c>.</summary>
-    public Task<TokenList> ListTokensAsync(CancellationToken cancellationToken) =>
-        GetJsonAsync("api/tokens", ApiJsonContext.Default.TokenList, cancellationToken);
+    /// <summary><c>GET /api/tokens</c>: every page.</summary>
+    public async Task<TokenList> ListTokensAsync(CancellationToken cancellationToken)
+    {
+        var items = new List<TokenView>();
+        string? cursor = null;
+        do
+        {
+            var page = await GetJsonAsync("api/tokens?limit=1000" + CursorParameter(cursor), ApiJsonContext.Default.TokenList, cancellationToken);
+            items.AddRange(page.Items);
+            cursor = page.Next;
+        }
+        while (cursor is not null);
+
+        return new TokenList(items);
+    }
+
+    private static string CursorParameter(string? cursor) => cursor is null ? string.Empty : "&cursor=" + Uri.EscapeDataString(cursor);
 
     /// <summary><c>DELETE /api/tokens/{id}</c>.</summary>
     public async Task<TokenView> RevokeTokenAsync(string id, CancellationToken cancellationToken)
@@ -46,9 +60,22 @@ internal sealed partial class HubApiClient
         await ThrowIfErrorAsync(response, cancellationToken);
     }
 
-    /// <summary><c>GET /api/agent-credentials?state=STATE</c>.</summary>
-    public Task<AgentCredentialList> ListAgentCredentialsAsync(string? state, CancellationToken cancellationToken) =>
-        GetJsonAsync("api/agent-credentials" + (state is null ? string.Empty : "?state=" + Uri.EscapeDataString(state)), ApiJsonContext.Default.AgentCredentialList, cancellationToken);
+    /// <summary><c>GET /api/agent-credentials?state=STATE</c>: every page.</summary>
+    public async Task<AgentCredentialList> ListAgentCredentialsAsync(string? state, CancellationToken cancellationToken)
+    {
+        var items = new List<AgentCredentialView>();
+        string? cursor = null;
+        do
+        {
+            var path = "api/agent-credentials?limit=1000" + (state is null ? string.Empty : "&state=" + Uri.EscapeDataString(state)) + CursorParameter(cursor);
+            var page = await GetJsonAsync(path, ApiJsonContext.Default.AgentCredentialList, cancellationToken);
+            items.AddRange(page.Items);
+            cursor = page.Next;
+        }
+        while (cursor is not null);
+
+        return new AgentCredentialList(items);
+    }
 
     /// <summary><c>POST /api/agents/{id}/approve|reject|revoke</c>.</summary>
     public async Task<AgentCredentialView> DecideAgentAsync(string id, string decision, CancellationToken cancellationToken)
@@ -57,9 +84,13 @@ internal sealed partial class HubApiClient
         return await SendJsonAsync(request, ApiJsonContext.Default.AgentCredentialView, RequestTimeout, cancellationToken);
     }
 
-    /// <summary><c>GET /api/audit</c>: one page, oldest first.</summary>
-    public Task<AuditPage> ReadAuditAsync(long after, int limit, CancellationToken cancellationToken) =>
-        GetJsonAsync($"api/audit?after={after}&limit={limit}", ApiJsonContext.Default.AuditPage, cancellationToken);
+    /// <summary><c>GET /api/audit</c>: one page, oldest first, from <paramref name="cursor"/> (null: the start), of entries
+    /// recorded at or after <paramref name="since"/> (null: all).</summary>
+    public Task<AuditPage> ReadAuditAsync(string? cursor, DateTimeOffset? since, int limit, CancellationToken cancellationToken) =>
+        GetJsonAsync(
+            $"api/audit?limit={limit}" + CursorParameter(cursor) + (since is { } at ? "&since=" + Uri.EscapeDataString(at.ToString("O", System.Globalization.CultureInfo.InvariantCulture)) : string.Empty),
+            ApiJsonContext.Default.AuditPage,
+            cancellationToken);
 }
 
 /// <summary>What a join token allows: <see cref="Uses"/> enrollments (null: no limit), the <see cref="Labels"/>

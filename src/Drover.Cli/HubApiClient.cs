@@ -12,7 +12,7 @@ namespace Drover.Cli;
 
 /// <summary>The hub's HTTP API as the operator commands use it (docs/http-api.md).
 /// Every failure comes out as one <see cref="HubApiException"/>: the hub could not be reached, did not
-/// answer in time, or answered an error (its <c>{"error"}</c> text in the message).</summary>
+/// answer in time, or answered an error (the <c>detail</c> of its problem details in the message).</summary>
 internal sealed partial class HubApiClient : IDisposable
 {
     /// <summary>How long an ordinary request may take.</summary>
@@ -135,13 +135,14 @@ internal sealed partial class HubApiClient : IDisposable
     public Task<JobView> GetJobAsync(string id, CancellationToken cancellationToken) =>
         GetJsonAsync(JobPath(id), ApiJsonContext.Default.JobView, cancellationToken);
 
-    /// <summary><c>GET /api/jobs</c>: one page, at most <paramref name="limit"/> jobs after <paramref name="after"/>.</summary>
-    public Task<JobPage> ListJobsAsync(string? state, string? agent, int limit, string? after, CancellationToken cancellationToken)
+    /// <summary><c>GET /api/jobs</c>: one page, at most <paramref name="limit"/> jobs from <paramref name="cursor"/> (the
+    /// <c>next</c> of the previous page; null for the first).</summary>
+    public Task<JobPage> ListJobsAsync(string? state, string? agent, int limit, string? cursor, CancellationToken cancellationToken)
     {
         var query = new List<string> { "limit=" + limit.ToString(CultureInfo.InvariantCulture) };
         AddParameter(query, "state", state);
         AddParameter(query, "agent", agent);
-        AddParameter(query, "after", after);
+        AddParameter(query, "cursor", cursor);
         return GetJsonAsync("api/jobs?" + string.Join('&', query), ApiJsonContext.Default.JobPage, cancellationToken);
     }
 
@@ -289,10 +290,11 @@ internal sealed partial class HubApiClient : IDisposable
             text = ex.Message;
         }
 
+        // RFC 7807 problem details: the detail is for the operator; the code (not printed) for programs.
         string? error = null;
         try
         {
-            error = JsonSerializer.Deserialize(text, ApiJsonContext.Default.ApiError)?.Error;
+            error = JsonSerializer.Deserialize(text, ApiJsonContext.Default.ApiProblem)?.Detail;
         }
         catch (JsonException)
         {

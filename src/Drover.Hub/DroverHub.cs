@@ -87,6 +87,7 @@ public sealed class DroverHub : IAsyncDisposable
             CloseSessionOf = Sessions.CloseRevoked,
             Metrics = _metricsExporter,
             Live = new Dashboard.LiveFeed(options, _fleetView, jobStore, jobControl, Writer, () => Registry.DirtyCount),
+            Events = Registry.Events,
         };
     }
 
@@ -220,6 +221,14 @@ public sealed class DroverHub : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(routes);
         ArgumentNullException.ThrowIfNull(hub);
         return HubApi.Map(routes, () => hub()?.StartedApi);
+    }
+
+    /// <summary>Has a host's app answer the framework's 404 and 405 under <c>/api/</c> as problem details, as the API's
+    /// own errors are (docs/http-api.md, "Errors"). Call it before <see cref="MapApi"/>.</summary>
+    public static void UseApiProblems(IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        HubApi.UseProblems(app);
     }
 
     /// <summary>Tells a hub with <see cref="HostedApi"/> that the host's server listens for its API at

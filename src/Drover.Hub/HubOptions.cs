@@ -69,11 +69,22 @@ public sealed record HubOptions
     /// while a storm of 19,000 is still spread over two seconds.</summary>
     public int AdmitPerSecond { get; init; } = 10_000;
 
-    /// <summary>Status samples kept per agent in the store's history. Default 100.</summary>
-    public int HistoryPerAgent { get; init; } = 100;
+    /// <summary>Most status samples kept per agent in the store's history (0: no history). Default 2,000: a day of
+    /// <see cref="KeepHistory"/> at one sample a minute (1,440) plus the last <see cref="HistoryFullRateFor"/> at a report
+    /// every 10 s (360). Enforced hourly; <see cref="KeepHistory"/> and the downsampling every minute.</summary>
+    public int HistoryPerAgent { get; init; } = 2_000;
 
-    /// <summary>Status samples older than this are pruned. Default 1 day.</summary>
-    public TimeSpan HistoryMaxAge { get; init; } = TimeSpan.FromDays(1);
+    /// <summary>How long status history is kept: older samples are pruned. Default 1 day (about 183 KiB per agent at a report
+    /// a minute: docs/operations.md, "Status history and events").</summary>
+    public TimeSpan KeepHistory { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>How long history stays at the full rate (one sample per agent per flush it reported in); older samples are
+    /// downsampled to one per agent per minute. Default 1 hour.</summary>
+    public TimeSpan HistoryFullRateFor { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long agent events (sessions opened and closed, presence changes, credential decisions, id flaps) are
+    /// kept. Default 7 days.</summary>
+    public TimeSpan KeepEvents { get; init; } = TimeSpan.FromDays(7);
 
     /// <summary>Largest frame payload accepted after the handshake. Default 64 KiB.</summary>
     public int MaxFrameSize { get; init; } = ProtocolConstants.DefaultMaxFrameSize;
@@ -259,6 +270,9 @@ public sealed record HubOptions
         Require(FlushInterval > TimeSpan.Zero, "flush interval must be positive", nameof(FlushInterval));
         Require(AdmitPerSecond > 0, $"admit rate must be positive, got {AdmitPerSecond}", nameof(AdmitPerSecond));
         Require(HistoryPerAgent >= 0, "history per agent cannot be negative", nameof(HistoryPerAgent));
+        Require(KeepHistory > TimeSpan.Zero, "history must be kept for a positive time", nameof(KeepHistory));
+        Require(HistoryFullRateFor >= TimeSpan.Zero && HistoryFullRateFor <= KeepHistory, "the full-rate history span must be between 0 and the time history is kept", nameof(HistoryFullRateFor));
+        Require(KeepEvents > TimeSpan.Zero, "agent events must be kept for a positive time", nameof(KeepEvents));
         Require(MaxFrameSize >= 1024 && MaxFrameSize <= 16 * 1024 * 1024, $"max frame size must be between 1 KiB and 16 MiB, got {MaxFrameSize}", nameof(MaxFrameSize));
         Require(MaxStatusFields is > 0 and <= ushort.MaxValue, $"max status fields must be 1-65535, got {MaxStatusFields}", nameof(MaxStatusFields));
         Require(MaxAgents >= 0, "max agents cannot be negative", nameof(MaxAgents));

@@ -90,7 +90,7 @@ internal static partial class Log
     [LoggerMessage(401, LogLevel.Information, "Status writes recovered after {Failures} failures in {Seconds:F1} s")]
     public static partial void StoreRecovered(ILogger logger, int failures, double seconds);
 
-    [LoggerMessage(402, LogLevel.Debug, "Pruned {Deleted} status history samples")]
+    [LoggerMessage(402, LogLevel.Debug, "Pruned {Deleted} status history samples and agent events")]
     public static partial void HistoryPruned(ILogger logger, int deleted);
 
     [LoggerMessage(403, LogLevel.Error, "Pruning the status history failed ({Failures} store failures since the last such line); it is tried again in a minute. {Error}")]

@@ -263,7 +263,11 @@ public sealed class SqliteAccessStore : IAccessStore
     }
 
     /// <inheritdoc/>
-    public Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(long afterId, int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(long afterId, int limit, CancellationToken cancellationToken) =>
+        ReadAuditAsync(afterId, null, limit, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(long afterId, DateTimeOffset? since, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
         _writer.ThrowIfNotReady();
@@ -271,8 +275,9 @@ public sealed class SqliteAccessStore : IAccessStore
             async (connection, ct) =>
             {
                 using var command = connection.CreateCommand();
-                command.CommandText = "SELECT id, at, actor, source, action, target, detail FROM audit_log WHERE id > $after ORDER BY id LIMIT $limit";
-                command.Bind("$after", SqliteType.Integer, afterId).Bind("$limit", SqliteType.Integer, limit);
+                command.CommandText = "SELECT id, at, actor, source, action, target, detail FROM audit_log WHERE id > $after AND at >= $since ORDER BY id LIMIT $limit";
+                command.Bind("$after", SqliteType.Integer, afterId).Bind("$limit", SqliteType.Integer, limit)
+                    .Bind("$since", SqliteType.Integer, since?.ToUnixTimeMilliseconds() ?? long.MinValue);
                 var entries = new List<AuditRecord>();
                 var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))

@@ -74,6 +74,55 @@ public sealed partial class SqliteFleetStore
     }
 
     /// <inheritdoc/>
+    public Task<IReadOnlyList<HistoryEntry>> ReadStatusHistoryAsync(string agentId, DateTimeOffset? since, long? beforeId, int limit, CancellationToken cancellationToken) =>
+        ReadPageAsync(Schema.SelectHistoryPage, agentId, since, beforeId, limit, reader => new HistoryEntry(reader.GetInt64(5), AgentRows.ReadSample(reader)), cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<AgentEventRecord>> ReadAgentEventsAsync(string agentId, DateTimeOffset? since, long? beforeId, int limit, CancellationToken cancellationToken) =>
+        ReadPageAsync(
+            Schema.SelectEventsPage,
+            agentId,
+            since,
+            beforeId,
+            limit,
+            reader => new AgentEventRecord(
+                reader.GetInt64(0),
+                agentId,
+                AgentRows.TimeFromColumn(reader.GetInt64(1)),
+                reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.GetString(4)),
+            cancellationToken);
+
+    private Task<IReadOnlyList<T>> ReadPageAsync<T>(string sql, string agentId, DateTimeOffset? since, long? beforeId, int limit, Func<SqliteDataReader, T> read, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        return ReadAsync<IReadOnlyList<T>>(
+            async (connection, ct) =>
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = sql;
+                command.Parameters.Add("$agent_id", SqliteType.Text).Value = agentId;
+                command.Parameters.Add("$before", SqliteType.Integer).Value = beforeId ?? long.MaxValue;
+                command.Parameters.Add("$since", SqliteType.Integer).Value = since is { } at ? AgentRows.ToColumn(at) : long.MinValue;
+                command.Parameters.Add("$limit", SqliteType.Integer).Value = limit;
+                var items = new List<T>(Math.Min(limit, 1024));
+                SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        items.Add(read(reader));
+                    }
+                }
+
+                return items;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
     /// <remarks>Over every row, retired agents included. (0, 0) for an empty store.</remarks>
     public Task<(ulong MaxEpoch, long MaxSlotOrdinal)> GetCountersAsync(CancellationToken cancellationToken) =>
         ReadAsync(

@@ -36,7 +36,11 @@ public sealed partial class SqliteJobStore
     /// <inheritdoc/>
     /// <remarks>Ids compare by SQLite's binary (ordinal UTF-8) collation. <paramref name="limit"/> 0
     /// returns an empty list; a negative one is rejected.</remarks>
-    public Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, int limit, string? afterId, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, int limit, string? afterId, CancellationToken cancellationToken) =>
+        ListJobsAsync(state, agent, null, limit, afterId, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, DateTimeOffset? submittedSince, int limit, string? afterId, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
         return ReadAsync(
@@ -54,6 +58,12 @@ public sealed partial class SqliteJobStore
                 {
                     sql.Append(" AND (j.lease_owner = $agent OR j.last_agent = $agent)");
                     command.Bind("$agent", SqliteType.Text, agent);
+                }
+
+                if (submittedSince is { } since)
+                {
+                    sql.Append(" AND j.submitted_at >= $since");
+                    command.Bind("$since", SqliteType.Integer, since.ToUnixTimeMilliseconds());
                 }
 
                 if (afterId is not null)

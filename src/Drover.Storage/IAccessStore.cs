@@ -44,6 +44,10 @@ public interface IAccessStore : IAsyncDisposable
 
     /// <summary>Up to <paramref name="limit"/> audit entries with ids above <paramref name="afterId"/>, oldest first.</summary>
     Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(long afterId, int limit, CancellationToken cancellationToken);
+
+    /// <summary>As <see cref="ReadAuditAsync(long, int, CancellationToken)"/>, only entries recorded at or after
+    /// <paramref name="since"/> when it is given.</summary>
+    Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(long afterId, DateTimeOffset? since, int limit, CancellationToken cancellationToken);
 }
 
 /// <summary>A token as stored: never its secret, only the SHA-256 of it.</summary>

@@ -29,6 +29,10 @@ public interface IJobStore : IAsyncDisposable
     /// loaded: <see cref="JobRecord.Content"/> is empty.</summary>
     Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, int limit, string? afterId, CancellationToken cancellationToken);
 
+    /// <summary>As <see cref="ListJobsAsync(string?, string?, int, string?, CancellationToken)"/>, only jobs submitted at or
+    /// after <paramref name="submittedSince"/> when it is given.</summary>
+    Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, DateTimeOffset? submittedSince, int limit, string? afterId, CancellationToken cancellationToken);
+
     /// <summary>Up to <paramref name="limit"/> queued jobs with their content, highest priority first,
     /// then oldest submitted first (then by id).</summary>
     Task<IReadOnlyList<JobRecord>> LoadQueuedAsync(int limit, CancellationToken cancellationToken);

@@ -49,7 +49,7 @@ internal sealed class ChildHubApi : IDisposable
         string? after = null;
         do
         {
-            var query = "api/agents?limit=1000" + (after is null ? string.Empty : "&after=" + Uri.EscapeDataString(after));
+            var query = "api/agents?limit=1000" + (after is null ? string.Empty : "&cursor=" + Uri.EscapeDataString(after));
             var page = await TimedAsync(async () => (await _http.GetFromJsonAsync(new Uri(_api, query), ApiJsonContext.Default.AgentPage))!);
             agents.AddRange(page.Items);
             after = page.Next;

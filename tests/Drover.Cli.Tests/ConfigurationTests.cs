@@ -278,7 +278,7 @@ public sealed class ConfigurationTests : IDisposable
             ["listen"] = "127.0.0.1:1", ["http"] = "off", ["data"] = "/tmp/x", ["hub-id"] = "h", ["token"] = "t", ["open-agents"] = "true", ["agent-key-lifetime"] = "30d", ["interval"] = "30s",
             ["max-reports-per-second"] = "5", ["late-grace"] = "9s", ["missed-reports-for-lost"] = "4", ["stale-after"] = "2h",
             ["retire-after"] = "8d", ["handshake-timeout"] = "11s", ["sweep-interval"] = "2s", ["flush-interval"] = "3s", ["admit-rate"] = "6",
-            ["max-agents"] = "9", ["max-connections"] = "1000", ["max-pending-handshakes"] = "50", ["listen-backlog"] = "100", ["history-per-agent"] = "5", ["history-max-age"] = "2d", ["max-frame-size"] = "128KiB",
+            ["max-agents"] = "9", ["max-connections"] = "1000", ["max-pending-handshakes"] = "50", ["listen-backlog"] = "100", ["history-per-agent"] = "5", ["keep-history"] = "2d", ["history-full-rate"] = "30m", ["keep-events"] = "3d", ["max-frame-size"] = "128KiB",
             ["max-status-fields"] = "10", ["max-file-size"] = "2MiB", ["max-result-size"] = "2MiB", ["max-queued-jobs"] = "10", ["max-queued-bytes"] = "2GiB", ["max-queued-bytes-per-token"] = "512MiB", ["keep-audit"] = "30d",
             ["lease-grace"] = "1s", ["disconnect-grace"] = "1s", ["keep-finished"] = "1h", ["log-level"] = "debug", ["log-format"] = "json",
             ["insecure"] = "true", ["tls-cert"] = "/tmp/hub.pem", ["tls-key"] = "/tmp/hub.key", ["tls-name"] = "hub1.example",

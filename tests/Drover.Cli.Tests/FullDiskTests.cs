@@ -352,7 +352,7 @@ public sealed class FullDiskTests : IAsyncLifetime
     {
         try
         {
-            return JsonDocument.Parse(text).RootElement.GetProperty("error").GetString() ?? text;
+            return JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString() ?? text;
         }
         catch (JsonException)
         {

@@ -15,7 +15,7 @@ namespace Drover.Hub.Tests;
 public sealed class ApiAccessTests
 {
     [Fact]
-    public async Task Without_a_token_every_route_but_healthz_answers_401()
+    public async Task Without_a_token_every_route_but_healthz_and_the_openapi_document_answers_401()
     {
         await using var fixture = await HubFixture.StartAsync();
         using var anonymous = fixture.CreateApiClient(token: null);
@@ -33,7 +33,7 @@ public sealed class ApiAccessTests
             }
 
             using var response = await anonymous.SendAsync(request);
-            if (path == "/healthz")
+            if (path is "/healthz" or "/openapi/v1.json")
             {
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
                 continue;
@@ -42,7 +42,7 @@ public sealed class ApiAccessTests
             Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path}: {(int)response.StatusCode}");
             refused++;
             Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
-            Assert.Contains("needs a token", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            await JobsApiTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, Drover.Api.ProblemCodes.Unauthenticated, says: "needs a token");
         }
 
         using var wrong = fixture.CreateApiClient(ApiTokenText.Generate());
@@ -64,8 +64,7 @@ public sealed class ApiAccessTests
         Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync(new Uri("/api/agents", UriKind.Relative))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync(new Uri("/api/jobs", UriKind.Relative))).StatusCode);
         using var refused = await reader.PostAsync(new Uri("/api/jobs?name=a.txt", UriKind.Relative), new ByteArrayContent("x"u8.ToArray()));
-        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
-        Assert.Contains("has scope read; this needs submit", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await JobsApiTests.AssertErrorAsync(refused, HttpStatusCode.Forbidden, Drover.Api.ProblemCodes.InsufficientScope, says: "has scope read; this needs submit");
         Assert.Empty(await fixture.JobStore.ListJobsAsync(null, null, 10, null, CancellationToken.None));
 
         using var submitted = await submitter.PostAsync(new Uri("/api/jobs?name=a.txt", UriKind.Relative), new ByteArrayContent("x"u8.ToArray()));
@@ -222,9 +221,13 @@ public sealed class ApiAccessTests
         Assert.Contains("args '--fast'", page.Items[1].Detail, StringComparison.Ordinal);
         Assert.Null(page.Next);
 
-        var second = JsonSerializer.Deserialize(await admin.GetStringAsync(new Uri($"/api/audit?after={page.Items[0].Id}&limit=2", UriKind.Relative)), ApiJsonContext.Default.AuditPage)!;
+        var first = JsonSerializer.Deserialize(await admin.GetStringAsync(new Uri("/api/audit?limit=1", UriKind.Relative)), ApiJsonContext.Default.AuditPage)!;
+        var second = JsonSerializer.Deserialize(await admin.GetStringAsync(new Uri($"/api/audit?cursor={first.Next}&limit=2", UriKind.Relative)), ApiJsonContext.Default.AuditPage)!;
         Assert.Equal(["job.submit", "job.cancel"], second.Items.Select(e => e.Action));
-        Assert.Equal(second.Items[1].Id, second.Next);
+        Assert.NotNull(second.Next);
+        var last = JsonSerializer.Deserialize(await admin.GetStringAsync(new Uri($"/api/audit?cursor={second.Next}", UriKind.Relative)), ApiJsonContext.Default.AuditPage)!;
+        Assert.Equal(["token.revoke"], last.Items.Select(e => e.Action));
+        Assert.Null(last.Next);
     }
 
     [Fact]
@@ -301,9 +304,8 @@ public sealed class ApiAccessTests
 
         // No agent runs them, so they stay queued: the fourth is over the first token's share.
         using var refused = await first.PostAsync(new Uri("/api/jobs?name=f3.bin", UriKind.Relative), new ByteArrayContent(new byte[1024]));
-        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.NotNull(refused.Headers.RetryAfter);
-        Assert.Contains("the limit per token is 3072 bytes", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await JobsApiTests.AssertErrorAsync(refused, HttpStatusCode.TooManyRequests, Drover.Api.ProblemCodes.QuotaExceeded, says: "the limit per token is 3072 bytes");
 
         // A multipart request bigger than one token's share is refused as a whole, before the queue is asked.
         using var multipart = new MultipartFormDataContent();

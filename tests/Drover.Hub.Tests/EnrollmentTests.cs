@@ -150,6 +150,18 @@ public sealed class EnrollmentTests
 
         var audit = (await http.GetFromJsonAsync(new Uri("/api/audit", UriKind.Relative), ApiJsonContext.Default.AuditPage))!;
         Assert.Equal(["token.create", "agent.approve", "agent.reject"], audit.Items.Select(e => e.Action));
+
+        // Each decision is an event of the agent too (written with the next status flush), a rejected one included.
+        foreach (var (id, state) in new[] { ("gpu-1", "approved"), ("gpu-2", "rejected") })
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while (!(await http.GetFromJsonAsync(new Uri($"/api/agents/{id}/events", UriKind.Relative), ApiJsonContext.Default.AgentEventPage))!
+                .Items.Any(e => e.Kind == Drover.Storage.AgentEventKinds.Credential && e.Reason == state))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"no {state} credential event of {id}");
+                await Task.Delay(50);
+            }
+        }
     }
 
     [Fact]

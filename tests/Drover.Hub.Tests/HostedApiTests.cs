@@ -50,6 +50,7 @@ public sealed class HostedApiTests : IAsyncLifetime
         DroverHub.ConfigureApiServices(builder.Services);
         await using var app = builder.Build();
         DroverHub? current = null;
+        DroverHub.UseApiProblems(app);
         DroverHub.MapApi(app, () => current);
 
         // The wrong order on purpose (a host must start the hub first): requests meanwhile never reach the hub.
@@ -63,7 +64,8 @@ public sealed class HostedApiTests : IAsyncLifetime
             using var early = await http.GetAsync(new Uri("/api/stats", UriKind.Relative));
             Assert.Equal(HttpStatusCode.ServiceUnavailable, early.StatusCode);
             Assert.Equal("1", early.Headers.GetValues("Retry-After").Single());
-            Assert.Contains("the hub is starting", await early.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal(Drover.Api.ApiProblem.MediaType, early.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("\"code\":\"starting\"", await early.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
         await hub.StartAsync(CancellationToken.None);
@@ -78,6 +80,14 @@ public sealed class HostedApiTests : IAsyncLifetime
         var metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
         Assert.Equal(0, metrics.Value("drover_reports_received_total"));
         Assert.Equal(1, metrics.Value("target_info", ("service_instance_id", "hosted-hub")));
+
+        // The OpenAPI document on the host's app too, open; the framework's 404 under /api as problem details.
+        using var anonymous = new HttpClient { BaseAddress = url };
+        using var openApi = JsonDocument.Parse(await anonymous.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+        Assert.True(openApi.RootElement.GetProperty("paths").TryGetProperty("/api/agents/{id}/events", out _));
+        using var noRoute = await http.GetAsync(new Uri("/api/nothing-here", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, noRoute.StatusCode);
+        Assert.Contains("\"code\":\"no-route\"", await noRoute.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         await app.StopAsync();
     }

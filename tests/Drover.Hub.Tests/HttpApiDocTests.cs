@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Drover.Api;
 using Drover.TestUtilities;
 using Microsoft.AspNetCore.Routing;
 
@@ -57,9 +58,9 @@ public sealed partial class HttpApiDocTests : IAsyncLifetime
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             var body = response.Content.Headers.ContentType?.MediaType == "text/event-stream" ? string.Empty : await response.Content.ReadAsStringAsync();
 
-            // The framework's 404 (no such route) and 405 have no body; the API's own 404s say why.
+            // A path that is no route is 404 no-route, a method a route does not take 405; the API's own 404s are not-found.
             Assert.True(response.StatusCode != HttpStatusCode.MethodNotAllowed, $"{route}: 405");
-            Assert.True(response.StatusCode != HttpStatusCode.NotFound || body.Contains("\"error\"", StringComparison.Ordinal), $"{route}: 404 without an error body (no such route)");
+            Assert.True(response.StatusCode != HttpStatusCode.NotFound || body.Contains($"\"code\":\"{ProblemCodes.NotFound}\"", StringComparison.Ordinal), $"{route}: 404 that is not the API's own ({body})");
             Assert.True((int)response.StatusCode < 500, $"{route}: {(int)response.StatusCode} {body}");
         }
     }

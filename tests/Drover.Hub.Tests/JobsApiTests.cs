@@ -37,12 +37,21 @@ public sealed class JobsApiTests : IAsyncLifetime
         await _fixture.DisposeAsync();
     }
 
-    private static async Task AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string error)
+    /// <summary>An RFC 7807 answer of <paramref name="code"/>; <paramref name="says"/>, when given, is the part of the detail
+    /// that tells this cause from the others of the same code (the theories' rows).</summary>
+    internal static async Task AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string code, string? says = null)
     {
         Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-        var body = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.ApiError);
-        Assert.Equal(error, body!.Error);
+        Assert.Equal(ApiProblem.MediaType, response.Content.Headers.ContentType?.MediaType);
+        var body = (await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.ApiProblem))!;
+        Assert.Equal(code, body.Code);
+        Assert.Equal(ProblemCodes.TypePrefix + code, body.Type);
+        Assert.Equal((int)status, body.Status);
+        Assert.False(string.IsNullOrWhiteSpace(body.Detail));
+        if (says is not null)
+        {
+            Assert.Contains(says, body.Detail, StringComparison.Ordinal);
+        }
     }
 
     private Task<HttpResponseMessage> PostFileAsync(string query, byte[] content) =>
@@ -68,7 +77,7 @@ public sealed class JobsApiTests : IAsyncLifetime
     public async Task A_bad_target_is_400(string to, string error)
     {
         using var response = await PostFileAsync("?to=" + Uri.EscapeDataString(to), [1, 2, 3]);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, error);
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidParameter, says: error);
     }
 
     [Theory]
@@ -82,7 +91,7 @@ public sealed class JobsApiTests : IAsyncLifetime
     public async Task A_bad_timeout_is_400(string timeout, string error)
     {
         using var response = await PostFileAsync("?timeout=" + Uri.EscapeDataString(timeout), [1]);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, error);
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidParameter, says: error);
     }
 
     [Theory]
@@ -98,28 +107,28 @@ public sealed class JobsApiTests : IAsyncLifetime
     public async Task Bad_retries_priority_args_or_a_repeated_or_unknown_parameter_is_400(string query, string error)
     {
         using var response = await PostFileAsync("?" + query, [1]);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, error);
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidParameter, says: error);
     }
 
     [Fact]
     public async Task Args_over_8_KiB_are_400()
     {
         using var response = await PostFileAsync("?args=" + new string('a', 8193), [1]);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "args is 8193 bytes long; the limit is 8192");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidParameter);
     }
 
     [Fact]
     public async Task An_empty_body_is_400()
     {
         using var response = await PostFileAsync(string.Empty, []);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "empty request: send one file as the body, or files as multipart/form-data parts");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidBody);
     }
 
     [Fact]
     public async Task An_oversized_file_with_a_content_length_is_413_naming_the_file_and_the_limit()
     {
         using var response = await PostFileAsync("?name=big.bin", new byte[FileLimit + 1]);
-        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, $"file 'big.bin' {Limit413}");
+        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, ProblemCodes.TooLarge);
     }
 
     [Fact]
@@ -128,7 +137,7 @@ public sealed class JobsApiTests : IAsyncLifetime
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/jobs?name=dir/stream.bin") { Content = new StreamContent(new MemoryStream(new byte[64 * FileLimit])) };
         request.Headers.TransferEncodingChunked = true;
         using var response = await _http.SendAsync(request);
-        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, $"file 'stream.bin' {Limit413}");
+        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, ProblemCodes.TooLarge);
     }
 
     [Fact]
@@ -146,7 +155,7 @@ public sealed class JobsApiTests : IAsyncLifetime
         await using var hub = await HubFixture.StartAsync();
         using var http = hub.CreateApiClient();
         using var response = await http.PostAsync("api/jobs", new ByteArrayContent(new byte[(2 * 1024 * 1024) + 5]));
-        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, "file 'file' is over the limit of 1 MiB (1048576 bytes); the hub's --max-file-size sets it");
+        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, ProblemCodes.TooLarge);
     }
 
     [Fact]
@@ -157,7 +166,7 @@ public sealed class JobsApiTests : IAsyncLifetime
         form.Add(new ByteArrayContent(new byte[FileLimit + 1]), "file", "b.bin");
         form.Add(new ByteArrayContent(new byte[10]), "file", "c.bin");
         using var response = await _http.PostAsync("api/jobs", form);
-        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, $"file 'b.bin' (part 2) {Limit413}");
+        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, ProblemCodes.TooLarge);
     }
 
     [Fact]
@@ -170,7 +179,7 @@ public sealed class JobsApiTests : IAsyncLifetime
         }
 
         using var response = await _http.PostAsync("api/jobs", form);
-        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, "the request carries more than 5 files, more than the queue holds; send fewer per request");
+        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, ProblemCodes.TooLarge);
     }
 
     [Fact]
@@ -179,7 +188,7 @@ public sealed class JobsApiTests : IAsyncLifetime
         var content = new ByteArrayContent(Encoding.ASCII.GetBytes("--x\r\n\r\nabc\r\n--x--\r\n"));
         content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data");
         using var response = await _http.PostAsync("api/jobs", content);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "malformed multipart body: multipart/form-data needs a boundary parameter of 1 to 70 characters");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidBody);
     }
 
     [Fact]
@@ -188,7 +197,7 @@ public sealed class JobsApiTests : IAsyncLifetime
         var content = new ByteArrayContent(Encoding.ASCII.GetBytes("--x\r\n\r\nabc\r\n--x--\r\n"));
         content.Headers.TryAddWithoutValidation("Content-Type", "multipart/mixed; boundary=x");
         using var response = await _http.PostAsync("api/jobs", content);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "content type multipart/mixed is not supported; send one file as the body or files as multipart/form-data");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidBody);
     }
 
     [Fact]
@@ -200,14 +209,14 @@ public sealed class JobsApiTests : IAsyncLifetime
 
             hello, and then the body stops
             """));
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "malformed multipart body: it ends before the closing boundary --XyZ--");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidBody);
     }
 
     [Fact]
     public async Task A_body_that_never_shows_its_boundary_is_400()
     {
         using var response = await _http.PostAsync("api/jobs", Multipart("XyZ", "just some bytes, no parts at all"));
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "malformed multipart body: it ends before the closing boundary --XyZ--");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidBody);
     }
 
     [Fact]
@@ -221,14 +230,14 @@ public sealed class JobsApiTests : IAsyncLifetime
             --XyZ--
 
             """));
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "malformed multipart body: Multipart headers length limit 16384 exceeded.");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidBody);
     }
 
     [Fact]
     public async Task A_multipart_body_with_no_parts_is_400()
     {
         using var response = await _http.PostAsync("api/jobs", Multipart("XyZ", "--XyZ--\n"));
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "empty request: the multipart body has no file parts");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidBody);
     }
 
     [Fact]
@@ -246,7 +255,7 @@ public sealed class JobsApiTests : IAsyncLifetime
             --XyZ--
 
             """));
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "multipart part 2 is not a file: each part needs Content-Disposition: form-data; name=\"file\"; filename=\"NAME\"");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidBody);
     }
 
     [Fact]
@@ -254,7 +263,7 @@ public sealed class JobsApiTests : IAsyncLifetime
     {
         using var form = new MultipartFormDataContent { { new ByteArrayContent([1]), "file", "a.bin" } };
         using var response = await _http.PostAsync("api/jobs?name=x.bin", form);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "name applies to a single-file body; in a multipart request each part's filename names its job");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidParameter);
     }
 
     [Fact]
@@ -369,7 +378,7 @@ public sealed class JobsApiTests : IAsyncLifetime
         using var refused = await _http.PostAsync("api/jobs", second);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.True(refused.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
-        Assert.False(string.IsNullOrEmpty((await refused.Content.ReadFromJsonAsync(ApiJsonContext.Default.ApiError))!.Error));
+        await AssertErrorAsync(refused, HttpStatusCode.ServiceUnavailable, ProblemCodes.QueueFull);
         Assert.Equal(4, (await _fixture.JobStore.ListJobsAsync(null, null, 100, null, CancellationToken.None)).Count);
     }
 
@@ -387,10 +396,10 @@ public sealed class JobsApiTests : IAsyncLifetime
         Assert.Equal(id, view.Id);
 
         using var again = await _http.DeleteAsync("api/jobs/" + id);
-        await AssertErrorAsync(again, HttpStatusCode.Conflict, $"job '{id}' is already cancelled");
+        await AssertErrorAsync(again, HttpStatusCode.Conflict, ProblemCodes.Conflict);
 
         using var unknown = await _http.DeleteAsync("api/jobs/j-00000000000000000000000000");
-        await AssertErrorAsync(unknown, HttpStatusCode.NotFound, "no job 'j-00000000000000000000000000'");
+        await AssertErrorAsync(unknown, HttpStatusCode.NotFound, ProblemCodes.NotFound);
     }
 
     [Fact]
@@ -521,7 +530,7 @@ public sealed class JobsApiTests : IAsyncLifetime
     public async Task An_unknown_job_is_404()
     {
         using var response = await _http.GetAsync("api/jobs/j-nope");
-        await AssertErrorAsync(response, HttpStatusCode.NotFound, "no job 'j-nope'");
+        await AssertErrorAsync(response, HttpStatusCode.NotFound, ProblemCodes.NotFound);
     }
 
     [Fact]
@@ -547,9 +556,9 @@ public sealed class JobsApiTests : IAsyncLifetime
         Assert.Equal("result bytes"u8.ToArray(), await outFile.Content.ReadAsByteArrayAsync());
 
         using var none = await _http.GetAsync($"api/jobs/{running.Id}/result");
-        await AssertErrorAsync(none, HttpStatusCode.NotFound, $"no result for job '{running.Id}' (unknown job, or no result yet)");
+        await AssertErrorAsync(none, HttpStatusCode.NotFound, ProblemCodes.NotFound);
         using var noOut = await _http.GetAsync($"api/jobs/{running.Id}/result/out");
-        await AssertErrorAsync(noOut, HttpStatusCode.NotFound, $"no result for job '{running.Id}' (unknown job, or no result yet)");
+        await AssertErrorAsync(noOut, HttpStatusCode.NotFound, ProblemCodes.NotFound);
     }
 
     [Fact]
@@ -561,7 +570,7 @@ public sealed class JobsApiTests : IAsyncLifetime
         await _fixture.JobStore.RecordResultAsync(result, success: false, CancellationToken.None);
 
         using var noOut = await _http.GetAsync($"api/jobs/{job.Id}/result/out");
-        await AssertErrorAsync(noOut, HttpStatusCode.NotFound, $"the result of job '{job.Id}' has no out file");
+        await AssertErrorAsync(noOut, HttpStatusCode.NotFound, ProblemCodes.NotFound);
         var view = await _http.GetFromJsonAsync($"api/jobs/{job.Id}/result", ApiJsonContext.Default.ResultView);
         Assert.Equal("exit code 3", view!.Error);
         Assert.Equal(0, view.OutFileSize);
@@ -579,8 +588,8 @@ public sealed class JobsApiTests : IAsyncLifetime
 
         var first = await _http.GetFromJsonAsync("api/jobs?limit=2", ApiJsonContext.Default.JobPage);
         Assert.Equal([done.Id, running.Id], first!.Items.Select(j => j.Id));
-        Assert.Equal(running.Id, first.Next);
-        var second = await _http.GetFromJsonAsync($"api/jobs?limit=2&after={first.Next}", ApiJsonContext.Default.JobPage);
+        Assert.NotNull(first.Next);
+        var second = await _http.GetFromJsonAsync($"api/jobs?limit=2&cursor={first.Next}", ApiJsonContext.Default.JobPage);
         Assert.Equal([queued.Id], second!.Items.Select(j => j.Id));
         Assert.Null(second.Next);
 
@@ -603,25 +612,25 @@ public sealed class JobsApiTests : IAsyncLifetime
     [Theory]
     [InlineData("state=finished", "unknown state 'finished'; use one of queued, running, done, dead, cancelled")]
     [InlineData("state=Done", "unknown state 'Done'; use one of queued, running, done, dead, cancelled")]
-    [InlineData("limit=0", "limit must be between 1 and 1000")]
-    [InlineData("limit=1001", "limit must be between 1 and 1000")]
-    [InlineData("limit=ten", "limit must be between 1 and 1000")]
+    [InlineData("limit=0", "limit must be a whole number from 1 to 1000")]
+    [InlineData("limit=1001", "limit must be a whole number from 1 to 1000")]
+    [InlineData("limit=ten", "limit must be a whole number from 1 to 1000")]
     [InlineData("agent=no%20spaces", "agent 'no spaces': agent id has the character U+0020; allowed are A-Z a-z 0-9 . _ : @ -")]
     public async Task A_bad_list_parameter_is_400(string query, string error)
     {
         using var response = await _http.GetAsync("api/jobs?" + query);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, error);
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidParameter, says: error);
     }
 
     [Theory]
-    [InlineData("api/agents?limit=abc", "limit must be between 1 and 1000")]
-    [InlineData("api/agents?limit=0", "limit must be between 1 and 1000")]
+    [InlineData("api/agents?limit=abc", "limit must be a whole number from 1 to 1000")]
+    [InlineData("api/agents?limit=0", "limit must be a whole number from 1 to 1000")]
     [InlineData("api/stats?seconds=x", "seconds must be between 1 and 599")]
     [InlineData("api/stats?seconds=-1", "seconds must be between 1 and 599")]
     public async Task A_non_numeric_agents_or_stats_parameter_is_a_400_that_says_why(string path, string error)
     {
         using var response = await _http.GetAsync(path);
-        await AssertErrorAsync(response, HttpStatusCode.BadRequest, error);
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, ProblemCodes.InvalidParameter, says: error);
     }
 }
 

@@ -158,9 +158,7 @@ public sealed class UploadTests
         };
         using (var response = await http.PostAsync("api/jobs", form))
         {
-            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-            var error = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.ApiError);
-            Assert.Equal("file 'b.bin' (part 2) is over the limit of 256 KiB (262144 bytes); the hub's --max-file-size sets it", error!.Error);
+            await JobsApiTests.AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, ProblemCodes.TooLarge, says: "file 'b.bin' (part 2)");
         }
 
         // The spool files are deleted before the answer is sent.

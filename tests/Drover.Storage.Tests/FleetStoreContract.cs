@@ -2,7 +2,7 @@ namespace Drover.Storage.Tests;
 
 /// <summary>The behaviour every <see cref="IFleetStore"/> must have. An implementation's test class
 /// derives from this and says how to create and reopen a store; every test here then runs against it.</summary>
-public abstract class FleetStoreContract : IAsyncLifetime
+public abstract partial class FleetStoreContract : IAsyncLifetime
 {
     protected static readonly DateTimeOffset T0 = new(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);
 

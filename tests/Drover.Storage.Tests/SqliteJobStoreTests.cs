@@ -95,7 +95,7 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.Equal(2L, await store.WriterPragmaAsync("synchronous", CancellationToken.None)); // FULL
         Assert.Equal("wal", await store.WriterPragmaAsync("journal_mode", CancellationToken.None));
         using SqliteConnection raw = OpenRaw(store.FilePath);
-        Assert.Equal(5L, Scalar(raw, "PRAGMA user_version;"));
+        Assert.Equal(6L, Scalar(raw, "PRAGMA user_version;"));
         Assert.Equal(1L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'agents';"));
         Assert.Equal(5L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('jobs', 'job_content', 'job_results', 'job_attempts', 'stale_results');"));
     }
@@ -222,7 +222,7 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.NotNull(await fleet.GetAgentAsync("old", CancellationToken.None));
         Assert.Equal(1, await jobs.CountQueuedAsync(CancellationToken.None));
         using SqliteConnection check = OpenRaw(path);
-        Assert.Equal(5L, Scalar(check, "PRAGMA user_version;"));
+        Assert.Equal(6L, Scalar(check, "PRAGMA user_version;"));
     }
 
     [Fact]
@@ -310,7 +310,7 @@ public sealed class SqliteJobStoreTests : JobStoreContract
 
         using (SqliteConnection check = OpenRaw(path))
         {
-            Assert.Equal(5L, Scalar(check, "PRAGMA user_version;"));
+            Assert.Equal(6L, Scalar(check, "PRAGMA user_version;"));
             Assert.Equal(1L, Scalar(check, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'jobs_finished';"));
         }
 

@@ -139,11 +139,12 @@ internal static class AccessCommands
     /// <summary><c>drover audit</c>: who submitted, cancelled, made and revoked what, and when.</summary>
     public static Command CreateAudit()
     {
-        var after = new Option<long>("--after") { Description = "Only entries after this id" };
+        var after = new Option<string?>("--cursor") { Description = "Continue where a previous listing stopped (the cursor it printed)" };
+        var since = new Option<DateTimeOffset?>("--since") { Description = "Only entries recorded at or after this time (ISO 8601)" };
         var limit = new Option<int>("--limit") { Description = "Show at most this many entries", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print a JSON array" };
         var api = new ApiAccess();
-        var command = new Command("audit", "Show the audit log, oldest first (admin scope)") { after, limit, json };
+        var command = new Command("audit", "Show the audit log, oldest first (admin scope)") { after, since, limit, json };
         api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -155,7 +156,7 @@ internal static class AccessCommands
 
             return await HubApiClient.RunAsync(api, parse, async client =>
             {
-                var page = await client.ReadAuditAsync(parse.GetValue(after), max, cancellationToken);
+                var page = await client.ReadAuditAsync(parse.GetValue(after), parse.GetValue(since), max, cancellationToken);
                 if (parse.GetValue(json))
                 {
                     Console.Out.WriteLine(JsonSerializer.Serialize([.. page.Items], ApiJsonContext.Default.ListAuditEntryView));
@@ -169,7 +170,7 @@ internal static class AccessCommands
 
                 if (page.Next is { } next)
                 {
-                    await Console.Error.WriteLineAsync($"more: --after {next}");
+                    await Console.Error.WriteLineAsync($"more: --cursor {next}");
                 }
 
                 return ExitCodes.Ok;

@@ -41,7 +41,7 @@ internal static class ClientsCommand
                         query.AddRange((parse.GetValue(label) ?? []).Select(l => $"label={Uri.EscapeDataString(l)}"));
                         if (after is not null)
                         {
-                            query.Add($"after={Uri.EscapeDataString(after)}");
+                            query.Add($"cursor={Uri.EscapeDataString(after)}");
                         }
 
                         var page = await client.ListAgentsAsync(query, cancellationToken);

@@ -54,6 +54,7 @@ internal static class ServeHost
         {
             // The hub is built at start (after validation and the lock); the endpoints ask for it per request.
             hubService = app.Services.GetRequiredService<HubService>();
+            DroverHub.UseApiProblems(app);
             DroverHub.MapApi(app, () => hubService.StartedHub);
         }
 

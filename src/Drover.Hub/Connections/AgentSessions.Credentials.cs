@@ -242,6 +242,12 @@ internal sealed partial class AgentSessions
     private void RefuseCredential(AgentConnection connection, Hello hello, ErrorCode code, TimeSpan retryAfter, string detail)
     {
         ConnectionLog.AuthRefused(SourceKey.From(connection.RemoteIPAddress), connection.RemoteAddress, LogText.Escape(hello.AgentId), code, LogText.Escape(detail, LogText.LongTextMaxLength));
+        if (_registry.TryGet(hello.AgentId, out _))
+        {
+            // Only for an id the hub knows: unknown ids would let anyone fill the store with events.
+            _registry.Events.Add(hello.AgentId, AgentEventKinds.HelloRefused, code.ToString(), $"from {connection.RemoteAddress}: {detail}");
+        }
+
         connection.Refuse(code, retryAfter, detail);
     }
 

@@ -1,5 +1,6 @@
 using Drover.Hub.Fleet;
 using Drover.Protocol;
+using Drover.Storage;
 
 namespace Drover.Hub.Connections;
 
@@ -82,7 +83,10 @@ internal sealed partial class AgentSessions
         {
             var oldSource = replaced.RemoteAddress;
             replaced.Close(DisconnectReason.Replaced, ErrorCode.SessionReplaced, $"a newer session for agent {hello.AgentId} connected from {connection.RemoteAddress}");
-            Takeovers.OnTakeover(hello.AgentId, oldSource, connection.RemoteAddress);
+            if (Takeovers.OnTakeover(hello.AgentId, oldSource, connection.RemoteAddress))
+            {
+                _registry.Events.Add(hello.AgentId, AgentEventKinds.IdFlap, null, $"sessions from {oldSource} and {connection.RemoteAddress} keep taking this id over from each other (two agents share it)");
+            }
         }
 
         if (isNew)

@@ -19,8 +19,17 @@ internal static class DashboardEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/", (HttpContext context) => Serve(context, "index.html")).WithMetadata(RequiredScope.None);
-        app.MapGet("/dashboard/{file}", (HttpContext context, string file) => Serve(context, file)).WithMetadata(RequiredScope.None);
+        app.MapGet("/", (HttpContext context) => Serve(context, "index.html"))
+            .WithMetadata(RequiredScope.None)
+            .Describe("GetDashboard", "The dashboard's page (no token needed: it asks for one)", "dashboard")
+            .Produces<string>(StatusCodes.Status200OK, "text/html")
+            .Open();
+        app.MapGet("/dashboard/{file}", (HttpContext context, string file) => Serve(context, file))
+            .WithMetadata(RequiredScope.None)
+            .Describe("GetDashboardFile", "A script or style of the dashboard (no token needed)", "dashboard")
+            .Produces<string>(StatusCodes.Status200OK, "text/javascript", "text/css")
+            .Problems(StatusCodes.Status404NotFound)
+            .Open();
     }
 
     /// <summary>The embedded files by name, for the tests.</summary>
@@ -30,7 +39,7 @@ internal static class DashboardEndpoints
     {
         if (!Assets.TryGetValue(file, out var asset))
         {
-            return ApiResults.Error($"no dashboard file '{file}'", StatusCodes.Status404NotFound);
+            return ApiResults.NotFound($"no dashboard file '{file}'");
         }
 
         var headers = context.Response.Headers;

@@ -21,21 +21,25 @@ internal static class LiveEndpoints
     public const int MaxStreams = 32;
 
     public static void Map(IEndpointRouteBuilder app, Func<HubApiParts> api) =>
-        app.MapGet("/api/live", (HttpContext context, string? watch) => StreamAsync(context, api().Live, watch));
+        app.MapGet("/api/live", (HttpContext context, string? watch) => StreamAsync(context, api().Live, watch))
+            .Describe("GetLive", "Live updates for the dashboard, as server-sent events: a summary each second and the agents that changed", "dashboard")
+            .Query("watch", $"Comma-separated agent ids (at most {LiveWatch.MaxWatched}) whose every report the stream carries.")
+            .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
+            .Problems(StatusCodes.Status400BadRequest, StatusCodes.Status429TooManyRequests);
 
     private static async Task StreamAsync(HttpContext context, LiveFeed feed, string? watch)
     {
         var ids = (watch ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         if (ids.Count > LiveWatch.MaxWatched)
         {
-            await ApiResults.Error($"watch names at most {LiveWatch.MaxWatched} agent ids", StatusCodes.Status400BadRequest).ExecuteAsync(context).ConfigureAwait(false);
+            await ApiResults.BadRequest($"watch names at most {LiveWatch.MaxWatched} agent ids").ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
 
         if (!feed.TryOpenStream(MaxStreams))
         {
             context.Response.Headers.RetryAfter = "10";
-            await ApiResults.Error($"at most {MaxStreams} live streams are open at once", StatusCodes.Status429TooManyRequests).ExecuteAsync(context).ConfigureAwait(false);
+            await ApiResults.Problem(ProblemCodes.QuotaExceeded, StatusCodes.Status429TooManyRequests, $"at most {MaxStreams} live streams are open at once").ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
 

@@ -19,7 +19,14 @@ internal sealed class AgentRegistry
     private long _nextEpoch;
     private int _connected;
 
-    public AgentRegistry(TimeProvider time) => _time = time;
+    public AgentRegistry(TimeProvider time)
+    {
+        _time = time;
+        Events = new AgentEventLog(time);
+    }
+
+    /// <summary>The agents' connection events, written with the next flush.</summary>
+    public AgentEventLog Events { get; }
 
     public int Count => _agents.Count;
 
@@ -82,9 +89,11 @@ internal sealed class AgentRegistry
         entry = _agents.GetOrAdd(hello.AgentId, id => new AgentEntry(id, Interlocked.Increment(ref _nextOrdinal) - 1) { FirstSeenTicks = now });
 
         AgentConnection? replaced;
+        Presence before;
         lock (entry)
         {
             replaced = entry.Session;
+            before = entry.Presence;
             epoch = (ulong)Interlocked.Increment(ref _nextEpoch);
             entry.Epoch = epoch;
             entry.Session = session;
@@ -97,6 +106,13 @@ internal sealed class AgentRegistry
             entry.Presence = Presence.Online;
             entry.LastDisconnectReason = null;
             isNew = !entry.Stored;
+        }
+
+        Events.Add(hello.AgentId, AgentEventKinds.SessionOpened, null,
+            $"from {address}, version {hello.AgentVersion}, session epoch {epoch}" + (replaced is null ? string.Empty : $", taking over the session from {replaced.RemoteAddress}"));
+        if (!isNew)
+        {
+            Events.PresenceChanged(hello.AgentId, before, Presence.Online);
         }
 
         if (replaced is null)
@@ -121,12 +137,16 @@ internal sealed class AgentRegistry
             }
 
             entry.Session = null;
+            var before = entry.Presence;
             if (!keepPresence)
             {
                 entry.Presence = Presence.Lost;
             }
 
             entry.LastDisconnectReason = reason;
+            var colon = reason.IndexOf(':', StringComparison.Ordinal);
+            Events.Add(entry.Id, AgentEventKinds.SessionClosed, colon > 0 ? reason[..colon] : reason, reason);
+            Events.PresenceChanged(entry.Id, before, entry.Presence);
         }
 
         Interlocked.Decrement(ref _connected);
@@ -155,6 +175,12 @@ internal sealed class AgentRegistry
             entry.StoreStatus(payload);
             entry.StatusAtTicks = now;
             entry.LastSeenTicks = now;
+            if (entry.Presence != Presence.Online)
+            {
+                // A change only (late back to online): a plain report makes no event.
+                Events.PresenceChanged(entry.Id, entry.Presence, Presence.Online);
+            }
+
             entry.Presence = Presence.Online;
             entry.HasUnflushedStatus = true;
         }
@@ -168,6 +194,7 @@ internal sealed class AgentRegistry
     {
         lock (entry)
         {
+            Events.PresenceChanged(entry.Id, entry.Presence, presence, reason);
             entry.Presence = presence;
             if (reason is not null)
             {

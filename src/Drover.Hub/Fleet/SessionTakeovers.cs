@@ -44,8 +44,8 @@ internal sealed class SessionTakeovers(TimeProvider time, ILogger logger)
     }
 
     /// <summary>A session from <paramref name="newSource"/> took <paramref name="agentId"/> over from a session from
-    /// <paramref name="oldSource"/> that was still attached.</summary>
-    public void OnTakeover(string agentId, string oldSource, string newSource)
+    /// <paramref name="oldSource"/> that was still attached. True when this takeover counted as a flap.</summary>
+    public bool OnTakeover(string agentId, string oldSource, string newSource)
     {
         var history = _agents.GetOrAdd(agentId, static _ => new History());
         var now = time.GetUtcNow().UtcTicks;
@@ -58,7 +58,7 @@ internal sealed class SessionTakeovers(TimeProvider time, ILogger logger)
             history.Seen = Math.Min(history.Seen + 1, Threshold);
             if (history.Seen < Threshold || now - history.Times[history.Next] > Window.Ticks)
             {
-                return;
+                return false;
             }
 
             history.Flaps++;
@@ -66,7 +66,7 @@ internal sealed class SessionTakeovers(TimeProvider time, ILogger logger)
             history.SinceLine++;
             if (history.Logged && now - history.LastLineTicks < LogEvery.Ticks)
             {
-                return;
+                return true;
             }
 
             history.Logged = true;
@@ -76,6 +76,7 @@ internal sealed class SessionTakeovers(TimeProvider time, ILogger logger)
         }
 
         Log.AgentIdFlaps(logger, LogText.Escape(agentId), LogText.Escape(oldSource), LogText.Escape(newSource), count, (int)Window.TotalMinutes);
+        return true;
     }
 
     /// <summary>One agent id's takeovers. Guarded by its own lock.</summary>

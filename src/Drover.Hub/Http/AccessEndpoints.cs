@@ -15,10 +15,26 @@ internal static class AccessEndpoints
 
     public static void Map(IEndpointRouteBuilder app, Func<HubApiParts> api)
     {
-        var tokens = app.MapGroup("/api/tokens").WithMetadata(RequiredScope.Admin);
-        tokens.MapGet(string.Empty, () => Results.Json(new TokenList([.. api().Tokens.List().Select(token => ToView(api().Tokens, token))]), ApiJsonContext.Default.TokenList));
-        tokens.MapPost(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => CreateAsync(api(), context)));
-        tokens.MapDelete("/{id}", (HttpContext context, string id) => RevokeAsync(api(), context, id));
+        var tokens = app.MapGroup("/api/tokens").WithMetadata(RequiredScope.Admin).WithTags("access");
+        tokens.MapGet(string.Empty, (HttpContext context) => ListTokens(api().Tokens, context))
+            .Describe("ListTokens", "A page of tokens, oldest first, without their secrets (admin)", "access")
+            .Paged()
+            .Produces<TokenList>()
+            .Problems(StatusCodes.Status400BadRequest);
+        tokens.MapPost(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => CreateAsync(api(), context)))
+            .Describe("CreateToken", "Make an API token or a join token; the answer is the only copy of its secret (admin)", "access")
+            .Query("scope", "read, submit or admin (an API token), or join (a join token, which enrolls agents).", required: true)
+            .Query("name", $"What the token is for (at most {MaxNameLength} characters).")
+            .Query("ttl", "Lifetime, like 90d or 12h (a join token: default 24h; an API token: none).")
+            .Query("uses", "A join token: how many agents it may enroll (default: no limit).", "integer")
+            .Query("label", "A join token: NAME=VALUE given to the agents it enrolls; repeatable.", repeatable: true)
+            .Query("approval", "A join token: auto (default) or hold (an operator approves each agent).")
+            .Produces<TokenCreated>(StatusCodes.Status201Created)
+            .Problems(StatusCodes.Status400BadRequest, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
+        tokens.MapDelete("/{id}", (HttpContext context, string id) => RevokeAsync(api(), context, id))
+            .Describe("RevokeToken", "Revoke a token (admin)", "access")
+            .Produces<TokenView>()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
 
         // An agent id's key binding (docs/protocol.md, Agent keys): forgotten so that the id binds again at its next hello.
         app.MapDelete("/api/agents/{id}/key", async (HttpContext context, string id) =>
@@ -26,14 +42,47 @@ internal static class AccessEndpoints
             var hub = api();
             if (hub.AgentKeys is not { } keys || !await keys.ForgetAsync(id, context.RequestAborted).ConfigureAwait(false))
             {
-                return ApiResults.Error($"agent '{id}' has no key binding", StatusCodes.Status404NotFound);
+                return ApiResults.NotFound($"agent '{id}' has no key binding");
             }
 
             await hub.Audit.RecordAsync(ApiGate.CallerOf(context)!, ApiGate.SourceOf(context), "agent.forget-key", id, string.Empty, CancellationToken.None).ConfigureAwait(false);
             return Results.NoContent();
-        }).WithMetadata(RequiredScope.Admin);
+        }).WithMetadata(RequiredScope.Admin)
+            .Describe("ForgetAgentKey", "Forget an agent id's key binding, so that it binds again at its next hello (admin)", "access")
+            .Produces(StatusCodes.Status204NoContent)
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
 
-        app.MapGet("/api/audit", (Delegate)(Func<HttpContext, Task<IResult>>)(context => ReadAuditAsync(api().Audit, context))).WithMetadata(RequiredScope.Admin);
+        app.MapGet("/api/audit", (Delegate)(Func<HttpContext, Task<IResult>>)(context => ReadAuditAsync(api().Audit, context))).WithMetadata(RequiredScope.Admin)
+            .Describe("ReadAudit", "A page of the audit log, oldest first (admin)", "access")
+            .Query("since", "Only entries recorded at or after this time (ISO 8601).", "date-time")
+            .Paged()
+            .Produces<AuditPage>()
+            .Problems(StatusCodes.Status400BadRequest, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
+    }
+
+    /// <summary><c>GET /api/tokens?limit=N&amp;cursor=C</c>: tokens oldest first (the order the hub holds them in).</summary>
+    private static IResult ListTokens(ApiTokens tokens, HttpContext context)
+    {
+        const string List = "tokens";
+        if (!Paging.TryRead(context.Request.Query, List, out var paging, out var error))
+        {
+            return error!;
+        }
+
+        var all = tokens.List();
+        var start = 0;
+        if (paging.After is { } after)
+        {
+            if (!int.TryParse(after, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out start) || start > all.Count)
+            {
+                return ApiResults.BadRequest("the cursor is damaged; pass the 'next' of the previous page unchanged");
+            }
+        }
+
+        var items = all.Skip(start).Take(paging.Limit).Select(token => ToView(tokens, token)).ToList();
+        var end = start + items.Count;
+        var next = end < all.Count ? Paging.Encode(List, end.ToString(System.Globalization.CultureInfo.InvariantCulture)) : null;
+        return Results.Json(new TokenList(items, next), ApiJsonContext.Default.TokenList);
     }
 
     /// <summary><c>POST /api/tokens?scope=read|submit|admin|join&amp;name=TEXT&amp;ttl=DURATION</c> (a join token also
@@ -82,32 +131,35 @@ internal static class AccessEndpoints
         if (!await api.Tokens.RevokeAsync(id, context.RequestAborted).ConfigureAwait(false))
         {
             return api.Tokens.Find(id) is null
-                ? ApiResults.Error($"no token '{id}'", StatusCodes.Status404NotFound)
-                : ApiResults.Error($"token '{id}' is already revoked", StatusCodes.Status409Conflict);
+                ? ApiResults.NotFound($"no token '{id}'")
+                : ApiResults.Conflict($"token '{id}' is already revoked");
         }
 
         await api.Audit.RecordAsync(ApiGate.CallerOf(context)!, ApiGate.SourceOf(context), "token.revoke", id, string.Empty, context.RequestAborted).ConfigureAwait(false);
         return Results.Json(ToView(api.Tokens, api.Tokens.Find(id)!), ApiJsonContext.Default.TokenView);
     }
 
-    /// <summary><c>GET /api/audit?after=ID&amp;limit=N</c>: entries oldest first.</summary>
+    /// <summary><c>GET /api/audit?since=TIME&amp;limit=N&amp;cursor=C</c>: entries oldest first.</summary>
     private static async Task<IResult> ReadAuditAsync(AuditLog audit, HttpContext context)
     {
+        const string List = "audit";
         var query = context.Request.Query;
-        if (!ApiResults.TryParseQueryInt(query["limit"], ApiResults.DefaultPageSize, 1, ApiResults.MaxPageSize, out var limit))
+        if (!Paging.TryReadSince(query, out var since, out var error) || !Paging.TryRead(query, List, out var paging, out error))
         {
-            return ApiResults.BadRequest($"limit must be between 1 and {ApiResults.MaxPageSize}");
+            return error!;
         }
 
         long after = 0;
-        if (query["after"].ToString() is { Length: > 0 } text && (!long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out after)))
+        if (paging.After is { } text && !long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out after))
         {
-            return ApiResults.BadRequest($"after '{text}' is not an entry id");
+            return ApiResults.BadRequest("the cursor is damaged; pass the 'next' of the previous page unchanged");
         }
 
-        var entries = await audit.Store.ReadAuditAsync(after, limit + 1, context.RequestAborted).ConfigureAwait(false);
+        var limit = paging.Limit;
+        var entries = await audit.Store.ReadAuditAsync(after, since, limit + 1, context.RequestAborted).ConfigureAwait(false);
         var items = entries.Take(limit).Select(e => new AuditEntryView(e.Id, e.At, e.Actor, e.Source, e.Action, e.Target, e.Detail)).ToList();
-        return Results.Json(new AuditPage(items, entries.Count > limit ? items[^1].Id : null), ApiJsonContext.Default.AuditPage);
+        var next = entries.Count > limit ? Paging.Encode(List, items[^1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture)) : null;
+        return Results.Json(new AuditPage(items, next), ApiJsonContext.Default.AuditPage);
     }
 
     internal static TokenView ToView(ApiTokens tokens, TokenRecord token) =>

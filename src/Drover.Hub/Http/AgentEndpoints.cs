@@ -1,3 +1,4 @@
+using System.Globalization;
 using Drover.Api;
 using Drover.Hub.Fleet;
 using Drover.Hub.Status;
@@ -9,77 +10,53 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Drover.Hub.Http;
 
-/// <summary><c>/api/agents</c>: the agents (filtered by state and labels, paged by id) and one agent with its
-/// status history. Reads the fleet through <see cref="IFleetView"/>, the history from the store.</summary>
+/// <summary><c>/api/agents</c>: the agents (<see cref="AgentListing"/>), one agent with its latest status, its status
+/// history and its connection events (paged, newest first). Reads the fleet through <see cref="IFleetView"/>, history and
+/// events from the store.</summary>
 internal static class AgentEndpoints
 {
     private const int HistoryLimit = 100;
 
     public static void Map(IEndpointRouteBuilder app, Func<HubApiParts> api)
     {
-        var agents = app.MapGroup("/api/agents");
-        agents.MapGet(string.Empty, (string? state, string[]? label, string? limit, string? after) =>
-        {
-            var hub = api();
-            return ListAgents(hub.Fleet, hub.Jobs, state, label, limit, after);
-        });
+        var agents = app.MapGroup("/api/agents").WithTags("agents");
+        agents.MapGet(string.Empty, (HttpContext context) => AgentListing.List(api().Fleet, api().Jobs, context))
+            .Describe("ListAgents", "A page of agents, filtered, searched and sorted on the hub", "agents")
+            .Query("state", "Only agents in this presence: online, late, lost, stale or retired.")
+            .Query("label", "key=value: only agents with this label; repeat for several (all must match).", repeatable: true)
+            .Query("since", "Only agents last seen at or after this time (ISO 8601).", "date-time")
+            .Query("q", "Only agents whose id contains this text (case-insensitive).")
+            .Query("sort", "id (default), lastSeen, firstSeen or state; a leading - sorts descending. Ties by id.")
+            .Paged()
+            .Produces<AgentPage>()
+            .Problems(StatusCodes.Status400BadRequest);
         agents.MapGet("/{id}", (string id, CancellationToken cancellationToken) =>
         {
             var hub = api();
             return GetAgentAsync(hub.Fleet, hub.Store, hub.Jobs, id, cancellationToken);
-        });
-    }
-
-    private static IResult ListAgents(IFleetView fleet, IJobControl jobs, string? state, string[]? label, string? limit, string? after)
-    {
-        Presence? wanted = null;
-        if (!string.IsNullOrEmpty(state))
-        {
-            if (!Enum.TryParse<Presence>(state, ignoreCase: true, out var parsed) || int.TryParse(state, out _))
-            {
-                return Results.BadRequest(new ApiError($"unknown state '{state}'; use one of online, late, lost, stale, retired"));
-            }
-
-            wanted = parsed;
-        }
-
-        var selectors = new List<KeyValuePair<string, string>>();
-        foreach (var selector in label ?? [])
-        {
-            var equals = selector.IndexOf('=', StringComparison.Ordinal);
-            if (equals <= 0)
-            {
-                return Results.BadRequest(new ApiError($"label selector '{selector}' must look like key=value"));
-            }
-
-            selectors.Add(new(selector[..equals], selector[(equals + 1)..]));
-        }
-
-        if (!ApiResults.TryParseQueryInt(limit, ApiResults.DefaultPageSize, 1, ApiResults.MaxPageSize, out var pageSize))
-        {
-            return Results.BadRequest(new ApiError($"limit must be between 1 and {ApiResults.MaxPageSize}"));
-        }
-
-        var matches = fleet.Agents
-            .Where(e => (wanted is null || e.Presence == wanted) && selectors.All(s => e.Labels.TryGetValue(s.Key, out var v) && v == s.Value))
-            .OrderBy(e => e.Id, StringComparer.Ordinal)
-            .ToList();
-        var start = after is null ? 0 : matches.FindIndex(e => string.CompareOrdinal(e.Id, after) > 0);
-        if (start < 0)
-        {
-            start = matches.Count;
-        }
-
-        var items = matches.Skip(start).Take(pageSize).Select(e => ToView(fleet, jobs, e)).ToList();
-        var next = start + items.Count < matches.Count ? items[^1].Id : null;
-        return Results.Json(new AgentPage(items, matches.Count, next), ApiJsonContext.Default.AgentPage);
+        })
+            .Describe("GetAgent", "One agent with its latest status samples (at most 100, newest first)", "agents")
+            .Produces<AgentDetail>()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
+        agents.MapGet("/{id}/history", (HttpContext context, string id) => ReadHistoryAsync(api(), context, id))
+            .Describe("GetAgentHistory", "A page of one agent's status history, newest first", "agents")
+            .Query("since", "Only samples received at or after this time (ISO 8601).", "date-time")
+            .Paged()
+            .Produces<StatusHistoryPage>()
+            .Problems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
+        agents.MapGet("/{id}/events", (HttpContext context, string id) => ReadEventsAsync(api(), context, id))
+            .Describe("GetAgentEvents", "A page of one agent's connection events, newest first", "agents")
+            .Query("since", "Only events at or after this time (ISO 8601).", "date-time")
+            .Paged()
+            .Produces<AgentEventPage>()
+            .Problems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
     }
 
     private static async Task<IResult> GetAgentAsync(IFleetView fleet, IFleetStore store, IJobControl jobs, string id, CancellationToken cancellationToken)
     {
         if (!fleet.TryGetAgent(id, out var entry))
         {
-            return Results.Json(new ApiError($"no agent '{id}'"), ApiJsonContext.Default.ApiError, statusCode: StatusCodes.Status404NotFound);
+            return ApiResults.NotFound($"no agent '{id}'");
         }
 
         var samples = await store.GetStatusHistoryAsync(id, HistoryLimit, cancellationToken).ConfigureAwait(false);
@@ -87,7 +64,82 @@ internal static class AgentEndpoints
         return Results.Json(new AgentDetail(ToView(fleet, jobs, entry), history), ApiJsonContext.Default.AgentDetail);
     }
 
-    private static AgentView ToView(IFleetView fleet, IJobControl jobs, AgentEntry entry)
+    /// <summary>Null for an agent the fleet holds, or one the store still has (retired: its history and events outlive it in
+    /// memory); asked only when a page is empty, so that an id with events but no agent row (a rejected enrollment) shows them.</summary>
+    private static async Task<IResult?> CheckKnownAsync(HubApiParts api, string id, CancellationToken cancellationToken) =>
+        api.Fleet.TryGetAgent(id, out _) || await api.Store.GetAgentAsync(id, cancellationToken).ConfigureAwait(false) is not null
+            ? null
+            : ApiResults.NotFound($"no agent '{id}'");
+
+    private static async Task<IResult> ReadHistoryAsync(HubApiParts api, HttpContext context, string id)
+    {
+        const string List = "history";
+        if (!Paging.TryReadSince(context.Request.Query, out var since, out var error) || !Paging.TryRead(context.Request.Query, List, out var paging, out error))
+        {
+            return error!;
+        }
+
+        if (!TryReadId(paging, out var before, out error))
+        {
+            return error!;
+        }
+
+        var rows = await api.Store.ReadStatusHistoryAsync(id, since, before, paging.Limit + 1, context.RequestAborted).ConfigureAwait(false);
+        if (rows.Count == 0 && await CheckKnownAsync(api, id, context.RequestAborted).ConfigureAwait(false) is { } missing)
+        {
+            return missing;
+        }
+
+        var items = rows.Take(paging.Limit).Select(r => ToView(StatusConversions.FromRecord(r.Status), r.Status.ReceivedAt.UtcTicks)).ToList();
+        var next = rows.Count > paging.Limit ? Paging.Encode(List, rows[paging.Limit - 1].Id.ToString(CultureInfo.InvariantCulture)) : null;
+        return Results.Json(new StatusHistoryPage(items, next), ApiJsonContext.Default.StatusHistoryPage);
+    }
+
+    private static async Task<IResult> ReadEventsAsync(HubApiParts api, HttpContext context, string id)
+    {
+        const string List = "events";
+        if (!Paging.TryReadSince(context.Request.Query, out var since, out var error) || !Paging.TryRead(context.Request.Query, List, out var paging, out error))
+        {
+            return error!;
+        }
+
+        if (!TryReadId(paging, out var before, out error))
+        {
+            return error!;
+        }
+
+        var rows = await api.Store.ReadAgentEventsAsync(id, since, before, paging.Limit + 1, context.RequestAborted).ConfigureAwait(false);
+        if (rows.Count == 0 && await CheckKnownAsync(api, id, context.RequestAborted).ConfigureAwait(false) is { } missing)
+        {
+            return missing;
+        }
+
+        var items = rows.Take(paging.Limit).Select(e => new AgentEventView(e.Id, e.At, e.Kind, e.Reason, e.Detail)).ToList();
+        var next = rows.Count > paging.Limit ? Paging.Encode(List, rows[paging.Limit - 1].Id.ToString(CultureInfo.InvariantCulture)) : null;
+        return Results.Json(new AgentEventPage(items, next), ApiJsonContext.Default.AgentEventPage);
+    }
+
+    /// <summary>The row id a history or events cursor holds.</summary>
+    private static bool TryReadId(Paging paging, out long? before, out IResult? error)
+    {
+        before = null;
+        error = null;
+        if (paging.After is null)
+        {
+            return true;
+        }
+
+        if (!long.TryParse(paging.After, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+        {
+            error = ApiResults.BadRequest("the cursor is damaged; pass the 'next' of the previous page unchanged");
+            return false;
+        }
+
+        before = id;
+        return true;
+    }
+
+    internal static AgentView ToView(IFleetView fleet, IJobControl jobs, AgentEntry entry)
     {
         // How many jobs an agent runs now; only agents with job slots are asked about.
         var jobsInFlight = Volatile.Read(ref entry.JobSlots) > 0 ? jobs.InFlightOn(entry.Id) : 0;

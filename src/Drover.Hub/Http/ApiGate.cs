@@ -55,14 +55,14 @@ internal sealed class ApiGate(HubOptions options, ApiTokens tokens, ILogger logg
         if (host.Length > 0 && !IsKnownHost(host))
         {
             Interlocked.Increment(ref _badHost);
-            return Refuse(context, StatusCodes.Status400BadRequest, "unknown host", $"the host '{LogText.Escape(host, 128)}' is not a name of this hub (add it with --http-host)");
+            return Refuse(context, StatusCodes.Status400BadRequest, ProblemCodes.UnknownHost, $"the host '{LogText.Escape(host, 128)}' is not a name of this hub (add it with --http-host)");
         }
 
         var write = !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method);
         if (write && IsCrossOrigin(request))
         {
             Interlocked.Increment(ref _crossOrigin);
-            return Refuse(context, StatusCodes.Status403Forbidden, "cross-origin", "cross-origin requests that change anything are refused");
+            return Refuse(context, StatusCodes.Status403Forbidden, ProblemCodes.CrossOrigin, "cross-origin requests that change anything are refused");
         }
 
         var required = endpointScope ?? (write ? SubmitByDefault : ReadByDefault);
@@ -76,13 +76,13 @@ internal sealed class ApiGate(HubOptions options, ApiTokens tokens, ILogger logg
         {
             Interlocked.Increment(ref _unauthenticated);
             context.Response.Headers.WWWAuthenticate = "Bearer realm=\"drover\"";
-            return Refuse(context, StatusCodes.Status401Unauthorized, "no valid token", $"this API needs a token (Authorization: Bearer TOKEN): {failure}");
+            return Refuse(context, StatusCodes.Status401Unauthorized, ProblemCodes.Unauthenticated, $"this API needs a token (Authorization: Bearer TOKEN): {failure}");
         }
 
         if (caller.Scope < scope)
         {
             Interlocked.Increment(ref _forbidden);
-            return Refuse(context, StatusCodes.Status403Forbidden, "scope", $"token {caller.TokenId} has scope {caller.Scope.Name()}; this needs {scope.Name()}");
+            return Refuse(context, StatusCodes.Status403Forbidden, ProblemCodes.InsufficientScope, $"token {caller.TokenId} has scope {caller.Scope.Name()}; this needs {scope.Name()}");
         }
 
         context.Features.Set(caller);
@@ -127,7 +127,6 @@ internal sealed class ApiGate(HubOptions options, ApiTokens tokens, ILogger logg
             Log.ApiRefused(logger, summary.Count, summary.Key.Source, summary.Key.Reason, summary.Over.TotalSeconds, summary.Detail);
         }
 
-        context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(new ApiError(message), ApiJsonContext.Default.ApiError);
+        return ApiResults.WriteProblemAsync(context, reason, status, message);
     }
 }

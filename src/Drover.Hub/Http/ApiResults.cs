@@ -5,8 +5,8 @@ using Microsoft.AspNetCore.Http;
 
 namespace Drover.Hub.Http;
 
-/// <summary>The answers every endpoint shares: an error is always <see cref="ApiError"/> JSON, and every 400 says
-/// what is wrong.</summary>
+/// <summary>The answers every endpoint shares: an error is always an RFC 7807 <see cref="ApiProblem"/> with a stable
+/// code (<see cref="ProblemCodes"/>), and every 400 says what is wrong.</summary>
 internal static class ApiResults
 {
     public const int DefaultPageSize = 100;
@@ -31,14 +31,31 @@ internal static class ApiResults
     /// cap: the operator frees space and the same request then succeeds), else 500 with the store's message.
     /// <paramref name="consequence"/> says what became of the request (nothing of it was stored).</summary>
     public static IResult StoreFailed(StoreException ex, string consequence) => ex.IsFull
-        ? Error($"the hub's disk is full: {ex.Message}; {consequence}", StatusCodes.Status507InsufficientStorage)
-        : Error(ex.Message, StatusCodes.Status500InternalServerError);
+        ? Problem(ProblemCodes.StoreFull, StatusCodes.Status507InsufficientStorage, $"the hub's disk is full: {ex.Message}; {consequence}")
+        : Problem(ProblemCodes.StoreFailed, StatusCodes.Status500InternalServerError, ex.Message);
 
-    public static IResult NoJob(string id) => Error($"no job '{id}'", StatusCodes.Status404NotFound);
+    public static IResult NoJob(string id) => NotFound($"no job '{id}'");
 
-    public static IResult BadRequest(string message) => Error(message, StatusCodes.Status400BadRequest);
+    public static IResult NotFound(string detail) => Problem(ProblemCodes.NotFound, StatusCodes.Status404NotFound, detail);
 
-    public static IResult TooLarge(string message) => Error(message, StatusCodes.Status413PayloadTooLarge);
+    public static IResult Conflict(string detail) => Problem(ProblemCodes.Conflict, StatusCodes.Status409Conflict, detail);
 
-    public static IResult Error(string message, int status) => Results.Json(new ApiError(message), ApiJsonContext.Default.ApiError, statusCode: status);
+    /// <summary>400 <see cref="ProblemCodes.InvalidParameter"/>: a query parameter is wrong.</summary>
+    public static IResult BadRequest(string detail) => Problem(ProblemCodes.InvalidParameter, StatusCodes.Status400BadRequest, detail);
+
+    /// <summary>400 <see cref="ProblemCodes.InvalidBody"/>: the body is wrong.</summary>
+    public static IResult BadBody(string detail) => Problem(ProblemCodes.InvalidBody, StatusCodes.Status400BadRequest, detail);
+
+    public static IResult TooLarge(string detail) => Problem(ProblemCodes.TooLarge, StatusCodes.Status413PayloadTooLarge, detail);
+
+    /// <summary>An RFC 7807 answer of <paramref name="code"/> (<see cref="ProblemCodes"/>).</summary>
+    public static IResult Problem(string code, int status, string detail) =>
+        Results.Json(ApiProblem.Of(code, status, detail), ApiJsonContext.Default.ApiProblem, ApiProblem.MediaType, status);
+
+    /// <summary>Writes an RFC 7807 answer outside an endpoint (the gate, the start, the framework's 404 and 405).</summary>
+    public static Task WriteProblemAsync(HttpContext context, string code, int status, string detail)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(ApiProblem.Of(code, status, detail), ApiJsonContext.Default.ApiProblem, ApiProblem.MediaType);
+    }
 }

@@ -17,14 +17,25 @@ internal static class EnrollmentEndpoints
 
     public static void Map(IEndpointRouteBuilder app, Func<HubApiParts> api)
     {
-        app.MapGet("/api/agent-credentials", (HttpContext context) => List(api(), context)).WithMetadata(RequiredScope.Admin);
-        app.MapPost("/api/agents/{id}/approve", (HttpContext context, string id) =>
-            DecideAsync(api(), context, id, AgentKeyStates.Approved, [AgentKeyStates.Pending])).WithMetadata(RequiredScope.Admin);
-        app.MapPost("/api/agents/{id}/reject", (HttpContext context, string id) =>
-            DecideAsync(api(), context, id, AgentKeyStates.Rejected, [AgentKeyStates.Pending])).WithMetadata(RequiredScope.Admin);
-        app.MapPost("/api/agents/{id}/revoke", (HttpContext context, string id) =>
-            DecideAsync(api(), context, id, AgentKeyStates.Revoked, [AgentKeyStates.Approved, AgentKeyStates.Pending])).WithMetadata(RequiredScope.Admin);
+        app.MapGet("/api/agent-credentials", (HttpContext context) => List(api(), context)).WithMetadata(RequiredScope.Admin)
+            .Describe("ListAgentCredentials", "A page of agent credentials by agent id (admin)", "access")
+            .Query("state", $"Only credentials in this state: {string.Join(", ", States)}.")
+            .Paged()
+            .Produces<AgentCredentialList>()
+            .Problems(StatusCodes.Status400BadRequest);
+        Decision(app.MapPost("/api/agents/{id}/approve", (HttpContext context, string id) =>
+            DecideAsync(api(), context, id, AgentKeyStates.Approved, [AgentKeyStates.Pending])), "ApproveAgent", "Approve a pending agent credential (admin)");
+        Decision(app.MapPost("/api/agents/{id}/reject", (HttpContext context, string id) =>
+            DecideAsync(api(), context, id, AgentKeyStates.Rejected, [AgentKeyStates.Pending])), "RejectAgent", "Reject a pending agent credential; its session is closed (admin)");
+        Decision(app.MapPost("/api/agents/{id}/revoke", (HttpContext context, string id) =>
+            DecideAsync(api(), context, id, AgentKeyStates.Revoked, [AgentKeyStates.Approved, AgentKeyStates.Pending])), "RevokeAgent", "Revoke an agent credential; its session is closed (admin)");
     }
+
+    private static void Decision(RouteHandlerBuilder builder, string name, string summary) =>
+        builder.WithMetadata(RequiredScope.Admin)
+            .Describe(name, summary, "access")
+            .Produces<AgentCredentialView>()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
 
     private static IResult List(HubApiParts api, HttpContext context)
     {
@@ -34,11 +45,20 @@ internal static class EnrollmentEndpoints
             return ApiResults.BadRequest($"state must be one of {string.Join(", ", States)}");
         }
 
-        var items = (api.AgentKeys?.List() ?? [])
-            .Where(key => state.Length == 0 || key.State == state)
-            .Select(key => ToView(api, key))
+        const string List = "credentials";
+        if (!Paging.TryRead(context.Request.Query, List, out var paging, out var error))
+        {
+            return error!;
+        }
+
+        var matches = (api.AgentKeys?.List() ?? [])
+            .Where(key => (state.Length == 0 || key.State == state) && (paging.After is null || string.CompareOrdinal(key.AgentId, paging.After) > 0))
+            .OrderBy(key => key.AgentId, StringComparer.Ordinal)
+            .Take(paging.Limit + 1)
             .ToList();
-        return Results.Json(new AgentCredentialList(items), ApiJsonContext.Default.AgentCredentialList);
+        var items = matches.Take(paging.Limit).Select(key => ToView(api, key)).ToList();
+        var next = matches.Count > paging.Limit ? Paging.Encode(List, items[^1].AgentId) : null;
+        return Results.Json(new AgentCredentialList(items, next), ApiJsonContext.Default.AgentCredentialList);
     }
 
     /// <summary>Moves <paramref name="id"/>'s credential to <paramref name="state"/> when it is in one of
@@ -47,19 +67,20 @@ internal static class EnrollmentEndpoints
     {
         if (api.AgentKeys is not { } keys || keys.Find(id) is not { } current)
         {
-            return ApiResults.Error($"agent '{id}' has no credential (it never enrolled, or its key was forgotten)", StatusCodes.Status404NotFound);
+            return ApiResults.NotFound($"agent '{id}' has no credential (it never enrolled, or its key was forgotten)");
         }
 
         if (!from.Contains(current.State, StringComparer.Ordinal))
         {
-            return ApiResults.Error($"agent '{id}''s credential is {current.State}; only a {string.Join(" or ", from)} one can become {state}", StatusCodes.Status409Conflict);
+            return ApiResults.Conflict($"agent '{id}''s credential is {current.State}; only a {string.Join(" or ", from)} one can become {state}");
         }
 
         if (!await keys.SetStateAsync(id, state, context.RequestAborted).ConfigureAwait(false))
         {
-            return ApiResults.Error($"agent '{id}' has no credential", StatusCodes.Status404NotFound);
+            return ApiResults.NotFound($"agent '{id}' has no credential");
         }
 
+        api.Events?.Add(id, AgentEventKinds.Credential, state, $"{current.State} → {state} by token {ApiGate.CallerOf(context)!.TokenId}");
         if (state != AgentKeyStates.Approved)
         {
             api.CloseSessionOf?.Invoke(id);

@@ -26,6 +26,7 @@ internal static class HubApi
     {
         services.AddRoutingCore();
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        ApiDocument.ConfigureServices(services);
     }
 
     /// <summary>Listens on <paramref name="endPoint"/>, with the limits the API needs: HTTPS (HTTP/1.1 over TLS 1.2 or 1.3)
@@ -65,7 +66,8 @@ internal static class HubApi
             if (endpoint.RequestDelegate is { } handler)
             {
                 var scope = endpoint.Metadata.OfType<RequiredScope>().LastOrDefault();
-                endpoint.RequestDelegate = context => api() is not { } parts ? StartingAsync(context) : parts.Gate.Check(context, scope) ?? handler(context);
+                endpoint.RequestDelegate = context => api() is not { } parts ? StartingAsync(context) : parts.Gate.Check(context, scope) ?? RunAsync(handler, context);
+                ApiDocument.AddGateProblems(endpoint, open: scope?.Scope is null && scope is not null);
             }
         });
 
@@ -78,17 +80,54 @@ internal static class HubApi
         AccessEndpoints.Map(root, Started);
         EnrollmentEndpoints.Map(root, Started);
         HealthEndpoints.Map(root);
+        ApiDocument.Map(root);
         Dashboard.LiveEndpoints.Map(root, Started);
         Dashboard.DashboardEndpoints.Map(root);
         return root;
     }
 
+    /// <summary>Has the framework's own answers of <paramref name="app"/> under <c>/api/</c> (404 for a path that is no
+    /// route, 405 for a method a route does not take) written as problem details, as the endpoints' are. Before
+    /// <see cref="Map"/>, on the app whose routes it maps.</summary>
+    public static void UseProblems(IApplicationBuilder app) => app.Use(static async (context, next) =>
+    {
+        await next(context).ConfigureAwait(false);
+        var response = context.Response;
+        if (response.HasStarted || response.ContentType is not null || !context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        if (response.StatusCode == StatusCodes.Status404NotFound)
+        {
+            await ApiResults.WriteProblemAsync(context, ProblemCodes.NoRoute, StatusCodes.Status404NotFound, $"no route is {LogTextOf(context.Request.Path)} (docs/http-api.md lists them, /openapi/v1.json describes them)").ConfigureAwait(false);
+        }
+        else if (response.StatusCode == StatusCodes.Status405MethodNotAllowed)
+        {
+            await ApiResults.WriteProblemAsync(context, ProblemCodes.MethodNotAllowed, StatusCodes.Status405MethodNotAllowed, $"{LogTextOf(context.Request.Path)} does not take {context.Request.Method}; it takes {response.Headers.Allow}").ConfigureAwait(false);
+        }
+    });
+
+    private static string LogTextOf(PathString path) => Protocol.LogText.Escape(path.Value, 200);
+
+    /// <summary>Runs an endpoint; a store failure it did not answer itself becomes 500 (507 when the store is full).</summary>
+    private static async Task RunAsync(RequestDelegate handler, HttpContext context)
+    {
+        try
+        {
+            await handler(context).ConfigureAwait(false);
+        }
+        catch (StoreException ex) when (!context.Response.HasStarted)
+        {
+            await ApiResults.StoreFailed(ex, "nothing was changed").ExecuteAsync(context).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The answer before the hub has started: 503, Retry-After: 1.</summary>
     private static Task StartingAsync(HttpContext context)
     {
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = "1";
-        return context.Response.WriteAsJsonAsync(new ApiError("the hub is starting"), ApiJsonContext.Default.ApiError);
+        return ApiResults.WriteProblemAsync(context, ProblemCodes.Starting, StatusCodes.Status503ServiceUnavailable, "the hub is starting");
     }
 
     /// <summary>The private app of a hub that serves its API itself (<see cref="HubOptions.HttpEndPoint"/> without a host).</summary>
@@ -100,6 +139,7 @@ internal static class HubApi
         ConfigureServices(builder.Services);
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endPoint, tls is null ? null : () => tls));
         var app = builder.Build();
+        UseProblems(app);
         Map(app, api);
         return app;
     }
@@ -123,6 +163,9 @@ internal sealed class HubApiParts(HubOptions options, IFleetView fleet, IFleetSt
 
     /// <summary>This hub's Prometheus exposition (<c>GET /metrics</c>).</summary>
     public Metrics.MetricsExporter? Metrics { get; init; }
+
+    /// <summary>The agents' connection events waiting for the next flush (credential decisions are added here).</summary>
+    public Status.AgentEventLog? Events { get; init; }
 
     /// <summary>Closes the open session of an agent id, if any, whose credential an operator revoked or rejected.</summary>
     public Action<string>? CloseSessionOf { get; init; }

@@ -11,7 +11,10 @@ namespace Drover.Hub.Http;
 internal static class JobAttemptEndpoints
 {
     public static void Map(RouteGroupBuilder jobsGroup, Func<HubApiParts> api) =>
-        jobsGroup.MapGet("/{id}/attempts", (string id, CancellationToken cancellationToken) => ListAttemptsAsync(api().JobStore, id, cancellationToken));
+        jobsGroup.MapGet("/{id}/attempts", (string id, CancellationToken cancellationToken) => ListAttemptsAsync(api().JobStore, id, cancellationToken))
+            .Describe("ListJobAttempts", "A job's ended attempts, oldest first, and the one in flight", "jobs")
+            .Produces<AttemptList>()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
 
     private static async Task<IResult> ListAttemptsAsync(IJobStore store, string id, CancellationToken cancellationToken)
     {

@@ -19,7 +19,7 @@ internal static class JobEndpoints
     {
         // A store that fails a read or a cancel answers 500 with its message (507 when it is full), as a failed
         // submission does.
-        var group = app.MapGroup("/api/jobs").AddEndpointFilter(static async (context, next) =>
+        var group = app.MapGroup("/api/jobs").WithTags("jobs").AddEndpointFilter(static async (context, next) =>
         {
             try
             {
@@ -32,9 +32,29 @@ internal static class JobEndpoints
         });
 
         // The handlers that take the HttpContext are cast to Delegate, so that their IResult is written.
-        group.MapPost(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => api().Submission.SubmitAsync(context)));
-        group.MapGet(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => ListJobsAsync(api().JobStore, context)));
-        group.MapGet("/{id}", (string id, CancellationToken cancellationToken) => GetJobAsync(api().JobStore, id, cancellationToken));
+        group.MapPost(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => api().Submission.SubmitAsync(context)))
+            .Describe("SubmitJobs", "Submit one job per file (needs submit scope)", "jobs")
+            .Query("name", "The file name of a single-file body (multipart parts carry their own).")
+            .Query("to", "Where the jobs run: random (default), least-loaded, agent:ID, label:KEY=VALUE.")
+            .Query("args", "Arguments for the handler (at most 8 KiB of UTF-8).")
+            .Query("timeout", "How long a run may take, like 30s or 5m (default 5m, at most 24h).")
+            .Query("retries", "Retries after a failed run, 0 to 100 (default 2).", "integer")
+            .Query("priority", "Higher runs first (default 0).", "integer")
+            .JobFilesBody()
+            .Produces<SubmitResponse>(StatusCodes.Status201Created)
+            .Problems(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status429TooManyRequests, StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status507InsufficientStorage);
+        group.MapGet(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => ListJobsAsync(api().JobStore, context)))
+            .Describe("ListJobs", "A page of jobs in submission order", "jobs")
+            .Query("state", $"Only jobs in this state: {string.Join(", ", JobStateNames)}.")
+            .Query("agent", "Only jobs that run or last ran on this agent id.")
+            .Query("since", "Only jobs submitted at or after this time (ISO 8601).", "date-time")
+            .Paged()
+            .Produces<JobPage>()
+            .Problems(StatusCodes.Status400BadRequest, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
+        group.MapGet("/{id}", (string id, CancellationToken cancellationToken) => GetJobAsync(api().JobStore, id, cancellationToken))
+            .Describe("GetJob", "One job with its latest result's figures", "jobs")
+            .Produces<JobView>()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
         JobResultEndpoints.Map(group, api);
         JobAttemptEndpoints.Map(group, api);
         group.MapDelete("/{id}", async (HttpContext context, string id) =>
@@ -47,7 +67,10 @@ internal static class JobEndpoints
             }
 
             return answer;
-        });
+        })
+            .Describe("CancelJob", "Cancel a queued or running job (needs submit scope)", "jobs")
+            .Produces<JobView>()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
     }
 
     private static async Task<IResult> ListJobsAsync(IJobStore store, HttpContext context)
@@ -73,26 +96,21 @@ internal static class JobEndpoints
             return ApiResults.BadRequest($"agent '{agent}': {reason}");
         }
 
-        if (!ApiResults.TryParseQueryInt(query["limit"], ApiResults.DefaultPageSize, 1, ApiResults.MaxPageSize, out var pageSize))
+        if (!Paging.TryReadSince(query, out var since, out var error) || !Paging.TryRead(query, "jobs", out var paging, out error))
         {
-            return ApiResults.BadRequest($"limit must be between 1 and {ApiResults.MaxPageSize}");
+            return error!;
         }
 
-        string? after = query["after"];
-        if (string.IsNullOrEmpty(after))
-        {
-            after = null;
-        }
-
+        var pageSize = paging.Limit;
         var cancellationToken = context.RequestAborted;
-        var page = await store.ListJobsAsync(state, agent, pageSize + 1, after, cancellationToken).ConfigureAwait(false);
+        var page = await store.ListJobsAsync(state, agent, since, pageSize + 1, paging.After, cancellationToken).ConfigureAwait(false);
         var items = new List<JobView>(Math.Min(page.Count, pageSize));
         foreach (var job in page.Take(pageSize))
         {
             items.Add(await JobViews.ToJobViewAsync(store, job, cancellationToken).ConfigureAwait(false));
         }
 
-        var next = page.Count > pageSize ? items[^1].Id : null;
+        var next = page.Count > pageSize ? Paging.Encode("jobs", items[^1].Id) : null;
         return Results.Json(new JobPage(items, next), ApiJsonContext.Default.JobPage);
     }
 
@@ -110,7 +128,7 @@ internal static class JobEndpoints
         return outcome switch
         {
             CancelResult.Cancelled when job is not null => (Results.Json(await JobViews.ToJobViewAsync(store, job, cancellationToken).ConfigureAwait(false), ApiJsonContext.Default.JobView), true),
-            CancelResult.AlreadyFinal => (ApiResults.Error($"job '{id}' is already {job?.State ?? "finished"}", StatusCodes.Status409Conflict), false),
+            CancelResult.AlreadyFinal => (ApiResults.Conflict($"job '{id}' is already {job?.State ?? "finished"}"), false),
             _ => (ApiResults.NoJob(id), false),
         };
     }

@@ -12,8 +12,14 @@ internal static class JobResultEndpoints
 {
     public static void Map(RouteGroupBuilder jobsGroup, Func<HubApiParts> api)
     {
-        jobsGroup.MapGet("/{id}/result", (string id, CancellationToken cancellationToken) => GetJobResultAsync(api().JobStore, id, cancellationToken));
-        jobsGroup.MapGet("/{id}/result/out", (string id, CancellationToken cancellationToken) => GetJobOutFileAsync(api().JobStore, id, cancellationToken));
+        jobsGroup.MapGet("/{id}/result", (string id, CancellationToken cancellationToken) => GetJobResultAsync(api().JobStore, id, cancellationToken))
+            .Describe("GetJobResult", "A job's latest result", "jobs")
+            .Produces<ResultView>()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
+        jobsGroup.MapGet("/{id}/result/out", (string id, CancellationToken cancellationToken) => GetJobOutFileAsync(api().JobStore, id, cancellationToken))
+            .Describe("GetJobOutFile", "The out file of a job's latest result", "jobs")
+            .Produces<byte[]>(StatusCodes.Status200OK, "application/octet-stream")
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
     }
 
     private static async Task<IResult> GetJobResultAsync(IJobStore store, string id, CancellationToken cancellationToken)
@@ -21,7 +27,7 @@ internal static class JobResultEndpoints
         var result = await store.GetResultAsync(id, withOutFile: true, cancellationToken).ConfigureAwait(false);
         if (result is null)
         {
-            return ApiResults.Error($"no result for job '{id}' (unknown job, or no result yet)", StatusCodes.Status404NotFound);
+            return ApiResults.NotFound($"no result for job '{id}' (unknown job, or no result yet)");
         }
 
         var view = new ResultView(
@@ -44,11 +50,11 @@ internal static class JobResultEndpoints
         var result = await store.GetResultAsync(id, withOutFile: true, cancellationToken).ConfigureAwait(false);
         if (result is null)
         {
-            return ApiResults.Error($"no result for job '{id}' (unknown job, or no result yet)", StatusCodes.Status404NotFound);
+            return ApiResults.NotFound($"no result for job '{id}' (unknown job, or no result yet)");
         }
 
         return result.OutFile.Length == 0
-            ? ApiResults.Error($"the result of job '{id}' has no out file", StatusCodes.Status404NotFound)
+            ? ApiResults.NotFound($"the result of job '{id}' has no out file")
             : Results.Bytes(result.OutFile, "application/octet-stream");
     }
 }

@@ -49,13 +49,13 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
         {
             if (!mediaType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             {
-                return ApiResults.BadRequest($"content type {mediaType.MediaType} is not supported; send one file as the body or files as multipart/form-data");
+                return ApiResults.BadBody($"content type {mediaType.MediaType} is not supported; send one file as the body or files as multipart/form-data");
             }
 
             boundary = HeaderUtilities.RemoveQuotes(mediaType.Boundary).Value;
             if (string.IsNullOrEmpty(boundary) || boundary.Length > 70)
             {
-                return ApiResults.BadRequest("malformed multipart body: multipart/form-data needs a boundary parameter of 1 to 70 characters");
+                return ApiResults.BadBody("malformed multipart body: multipart/form-data needs a boundary parameter of 1 to 70 characters");
             }
 
             if (parameters.Name is not null)
@@ -95,7 +95,7 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
 
                 if (file.Length == 0)
                 {
-                    return ApiResults.BadRequest("empty request: send one file as the body, or files as multipart/form-data parts");
+                    return ApiResults.BadBody("empty request: send one file as the body, or files as multipart/form-data parts");
                 }
 
                 files = [new UploadedFile(name, file)];
@@ -119,14 +119,14 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
         }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
         {
-            return ApiResults.BadRequest($"bad request body: {ex.Message}");
+            return ApiResults.BadBody($"bad request body: {ex.Message}");
         }
         catch (UploadSpoolException ex)
         {
             var consequence = isMultipart ? "none of the request's jobs was accepted" : "the job was not accepted";
             return ex.IsFull
-                ? ApiResults.Error($"the hub's disk is full: {ex.Message}; {consequence}", StatusCodes.Status507InsufficientStorage)
-                : ApiResults.Error($"{ex.Message}; {consequence}", StatusCodes.Status500InternalServerError);
+                ? ApiResults.Problem(ProblemCodes.StoreFull, StatusCodes.Status507InsufficientStorage, $"the hub's disk is full: {ex.Message}; {consequence}")
+                : ApiResults.Problem(ProblemCodes.StoreFailed, StatusCodes.Status500InternalServerError, $"{ex.Message}; {consequence}");
         }
 
         var now = _options.TimeProvider.GetUtcNow();
@@ -166,7 +166,9 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
         {
             var seconds = (long)Math.Max(1, Math.Ceiling(ex.RetryAfter.TotalSeconds));
             context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-            return ApiResults.Error(ex.Message, ex.PerSubmitter ? StatusCodes.Status429TooManyRequests : StatusCodes.Status503ServiceUnavailable);
+            return ex.PerSubmitter
+                ? ApiResults.Problem(ProblemCodes.QuotaExceeded, StatusCodes.Status429TooManyRequests, ex.Message)
+                : ApiResults.Problem(ProblemCodes.QueueFull, StatusCodes.Status503ServiceUnavailable, ex.Message);
         }
         catch (StoreException ex)
         {
@@ -230,7 +232,7 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
                     || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase)
                     || (StringSegment.IsNullOrEmpty(disposition.FileName) && StringSegment.IsNullOrEmpty(disposition.FileNameStar)))
                 {
-                    return (null, ApiResults.BadRequest($"multipart part {number} is not a file: each part needs Content-Disposition: form-data; name=\"file\"; filename=\"NAME\""));
+                    return (null, ApiResults.BadBody($"multipart part {number} is not a file: each part needs Content-Disposition: form-data; name=\"file\"; filename=\"NAME\""));
                 }
 
                 var rawName = HeaderUtilities.RemoveQuotes(StringSegment.IsNullOrEmpty(disposition.FileNameStar) ? disposition.FileName : disposition.FileNameStar).Value;
@@ -257,17 +259,17 @@ internal sealed class JobSubmission(HubOptions options, IJobControl jobs, IFleet
         catch (InvalidDataException ex)
         {
             // A part's headers are too long, too many or not headers at all.
-            return (null, ApiResults.BadRequest($"malformed multipart body: {ex.Message}"));
+            return (null, ApiResults.BadBody($"malformed multipart body: {ex.Message}"));
         }
         catch (IOException ex) when (ex is not Microsoft.AspNetCore.Http.BadHttpRequestException)
         {
             // The reader's own wording ("Unexpected end of Stream, the content may have already been read by
             // another component") misleads: the body ended before its closing boundary.
-            return (null, ApiResults.BadRequest($"malformed multipart body: it ends before the closing boundary --{boundary}--"));
+            return (null, ApiResults.BadBody($"malformed multipart body: it ends before the closing boundary --{boundary}--"));
         }
 
         return files.Count == 0
-            ? (null, ApiResults.BadRequest("empty request: the multipart body has no file parts"))
+            ? (null, ApiResults.BadBody("empty request: the multipart body has no file parts"))
             : (files, null);
     }
 

@@ -10,14 +10,18 @@ namespace Drover.Hub.Http;
 internal static class MetricsEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, Func<HubApiParts> api) =>
-        app.MapGet("/metrics", (HttpContext context) =>
+        app.MapGet("/metrics", async Task<IResult> (HttpContext context) =>
         {
             if (api().Metrics is not { } metrics)
             {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
+                return ApiResults.NotFound("this hub has no metrics");
             }
 
-            return metrics.ScrapeAsync(context);
-        });
+            // The exporter writes the answer itself; an IResult (rather than a bare request delegate) puts the route in
+            // the OpenAPI document.
+            await metrics.ScrapeAsync(context).ConfigureAwait(false);
+            return Results.Empty;
+        })
+        .Describe("GetMetrics", "The hub's metrics in the Prometheus text exposition format (docs/operations.md, Metrics)", "metrics")
+        .Produces<string>(StatusCodes.Status200OK, "text/plain");
 }

@@ -17,13 +17,17 @@ internal static class StatsEndpoints
             var hub = api();
             var access = hub.AgentKeys is { } keys ? hub.Gate.View with { AgentKeysBound = keys.Bound, AgentKeyMismatches = keys.Refused } : hub.Gate.View;
             return GetStatsAsync(hub.Fleet, hub.JobStore, hub.Jobs, access, seconds, cancellationToken);
-        });
+        })
+            .Describe("GetStats", "Fleet, connection, process and job counters", "stats")
+            .Query("seconds", $"Seconds of the arrivals histogram, 1 to {FleetStats.WindowSeconds - 1} (default 60).", "integer")
+            .Produces<StatsView>()
+            .Problems(StatusCodes.Status400BadRequest, StatusCodes.Status500InternalServerError, StatusCodes.Status507InsufficientStorage);
 
     private static async Task<IResult> GetStatsAsync(IFleetView fleet, IJobStore jobStore, IJobControl jobs, AccessView access, string? seconds, CancellationToken cancellationToken)
     {
         if (!ApiResults.TryParseQueryInt(seconds, 60, 1, FleetStats.WindowSeconds - 1, out var histogramSeconds))
         {
-            return Results.BadRequest(new ApiError($"seconds must be between 1 and {FleetStats.WindowSeconds - 1}"));
+            return ApiResults.BadRequest(($"seconds must be between 1 and {FleetStats.WindowSeconds - 1}"));
         }
 
         var byState = fleet.CountByPresence().ToDictionary(p => p.Key.ToString().ToLowerInvariant(), p => p.Value);

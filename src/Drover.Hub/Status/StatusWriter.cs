@@ -17,7 +17,11 @@ internal sealed class StatusWriter : IDisposable
 {
     private static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
 
-    /// <summary>The longest wait between tries while the store fails.</summary>
+    /// <summary>How often the cap of samples per agent is enforced: it walks the whole history.</summary>
+    private static readonly TimeSpan CapPruneEvery = TimeSpan.FromHours(1);
+
+    /// <summary>The bucket of downsampled history.</summary>
+    internal static readonly TimeSpan DownsampleBucket = TimeSpan.FromMinutes(1);
 
     private readonly AgentRegistry _registry;
     private readonly IFleetStore _store;
@@ -31,6 +35,9 @@ internal sealed class StatusWriter : IDisposable
     private long _lastPruneTicks;
     private long _durableUpToTicks;
     private readonly Metrics.HubMetrics _metrics;
+    private long _lastCapPruneTicks;
+    private DateTimeOffset? _downsampledUntil;
+    private List<AgentEventRecord> _unwrittenEvents = [];
 
     public StatusWriter(AgentRegistry registry, IFleetStore store, HubOptions options, ILogger logger, Metrics.HubMetrics metrics)
     {
@@ -70,6 +77,7 @@ internal sealed class StatusWriter : IDisposable
     {
         var time = _options.TimeProvider;
         _lastPruneTicks = time.GetUtcNow().UtcTicks;
+        _lastCapPruneTicks = _lastPruneTicks - CapPruneEvery.Ticks; // the first prune enforces the cap too
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -107,6 +115,9 @@ internal sealed class StatusWriter : IDisposable
 
         var startedTicks = _options.TimeProvider.GetUtcNow().UtcTicks;
         var entries = _registry.DrainDirty();
+        var events = _unwrittenEvents;
+        _unwrittenEvents = [];
+        events.AddRange(_registry.Events.Drain());
         var agents = new List<AgentRecord>(entries.Count);
         var history = new List<StatusSample>();
         var withHistory = new List<AgentEntry>();
@@ -126,12 +137,12 @@ internal sealed class StatusWriter : IDisposable
             }
         }
 
-        if (agents.Count > 0)
+        if (agents.Count > 0 || events.Count > 0)
         {
             try
             {
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
-                await _store.WriteBatchAsync(agents, history, cancellationToken).ConfigureAwait(false);
+                await _store.WriteBatchAsync(agents, history, events, cancellationToken).ConfigureAwait(false);
                 _metrics.StatusFlushed(System.Diagnostics.Stopwatch.GetElapsedTime(started), agents.Count);
                 Flushes++;
                 RowsWritten += agents.Count;
@@ -163,6 +174,9 @@ internal sealed class StatusWriter : IDisposable
                         entry.HasUnflushedStatus = true;
                     }
                 }
+
+                // Kept for the next try, within the event log's bound (the oldest go first).
+                _unwrittenEvents = events.Count > AgentEventLog.Capacity ? events[^AgentEventLog.Capacity..] : events;
 
                 foreach (var entry in entries)
                 {
@@ -215,7 +229,20 @@ internal sealed class StatusWriter : IDisposable
         _lastPruneTicks = now.UtcTicks;
         try
         {
-            var deleted = await _store.PruneStatusHistoryAsync(_options.HistoryPerAgent, now - _options.HistoryMaxAge, cancellationToken).ConfigureAwait(false);
+            // Every minute: the age, the downsampling of what left the full-rate span since the last time (at the first
+            // prune, all the history kept), the events' age. Hourly: the cap per agent.
+            var capDue = now.UtcTicks - _lastCapPruneTicks >= CapPruneEvery.Ticks;
+            var deleted = await _store.PruneStatusHistoryAsync(capDue ? _options.HistoryPerAgent : int.MaxValue, now - _options.KeepHistory, cancellationToken).ConfigureAwait(false);
+            if (capDue)
+            {
+                _lastCapPruneTicks = now.UtcTicks;
+            }
+
+            var downsampleTo = now - _options.HistoryFullRateFor;
+            var downsampleFrom = (_downsampledUntil ?? now - _options.KeepHistory) - DownsampleBucket;
+            deleted += await _store.DownsampleStatusHistoryAsync(downsampleFrom, downsampleTo, DownsampleBucket, cancellationToken).ConfigureAwait(false);
+            _downsampledUntil = downsampleTo;
+            deleted += await _store.PruneAgentEventsAsync(now - _options.KeepEvents, cancellationToken).ConfigureAwait(false);
             _pruneFailures.Success(out _, out _);
             Log.HistoryPruned(_logger, deleted);
         }

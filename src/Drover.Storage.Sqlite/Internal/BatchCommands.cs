@@ -2,7 +2,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Drover.Storage.Sqlite.Internal;
 
-/// <summary>The two statements of a write batch, prepared once on the write connection and reused for
+/// <summary>The three statements of a write batch, prepared once on the write connection and reused for
 /// every row of every batch: only parameter values change per row. Owned by the store; used only while
 /// its write lock is held.</summary>
 internal sealed class BatchCommands : IDisposable
@@ -32,6 +32,13 @@ internal sealed class BatchCommands : IDisposable
     private readonly SqliteParameter _sampleProgress;
     private readonly SqliteParameter _sampleFields;
     private readonly SqliteParameter _sampleReceivedAt;
+
+    private readonly SqliteCommand _insertEvent;
+    private readonly SqliteParameter _eventAgentId;
+    private readonly SqliteParameter _eventAt;
+    private readonly SqliteParameter _eventKind;
+    private readonly SqliteParameter _eventReason;
+    private readonly SqliteParameter _eventDetail;
 
     public BatchCommands(SqliteConnection connection, int commandTimeoutSeconds)
     {
@@ -66,6 +73,16 @@ internal sealed class BatchCommands : IDisposable
         _sampleFields = Add(_insertSample, "$fields", SqliteType.Text);
         _sampleReceivedAt = Add(_insertSample, "$received_at", SqliteType.Integer);
         _insertSample.Prepare();
+
+        _insertEvent = connection.CreateCommand();
+        _insertEvent.CommandText = Schema.InsertEvent;
+        _insertEvent.CommandTimeout = commandTimeoutSeconds;
+        _eventAgentId = Add(_insertEvent, "$agent_id", SqliteType.Text);
+        _eventAt = Add(_insertEvent, "$at", SqliteType.Integer);
+        _eventKind = Add(_insertEvent, "$kind", SqliteType.Text);
+        _eventReason = Add(_insertEvent, "$reason", SqliteType.Text);
+        _eventDetail = Add(_insertEvent, "$detail", SqliteType.Text);
+        _insertEvent.Prepare();
     }
 
     /// <summary>Attaches both commands to the batch's transaction, or detaches them (null).</summary>
@@ -73,6 +90,7 @@ internal sealed class BatchCommands : IDisposable
     {
         _upsert.Transaction = transaction;
         _insertSample.Transaction = transaction;
+        _insertEvent.Transaction = transaction;
     }
 
     public Task<int> UpsertAsync(AgentRecord agent, CancellationToken cancellationToken)
@@ -133,10 +151,27 @@ internal sealed class BatchCommands : IDisposable
         return _insertSample.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    public Task<int> InsertEventAsync(AgentEventRecord agentEvent, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(agentEvent);
+        if (string.IsNullOrEmpty(agentEvent.AgentId) || string.IsNullOrEmpty(agentEvent.Kind))
+        {
+            throw new ArgumentException("An agent event has no agent id or no kind.", nameof(agentEvent));
+        }
+
+        _eventAgentId.Value = agentEvent.AgentId;
+        _eventAt.Value = AgentRows.ToColumn(agentEvent.At);
+        _eventKind.Value = agentEvent.Kind;
+        _eventReason.Value = (object?)agentEvent.Reason ?? DBNull.Value;
+        _eventDetail.Value = agentEvent.Detail ?? string.Empty;
+        return _insertEvent.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public void Dispose()
     {
         _upsert.Dispose();
         _insertSample.Dispose();
+        _insertEvent.Dispose();
     }
 
     private static SqliteParameter Add(SqliteCommand command, string name, SqliteType type)

@@ -164,6 +164,22 @@ internal static class Schema
         ALTER TABLE agent_keys ADD COLUMN changed_at INTEGER NULL;
         ALTER TABLE agent_keys ADD COLUMN expires_at INTEGER NULL;
         """,
+
+        // 5 -> 6: agent events (sessions opened and closed, presence changes, credential decisions, id flaps), written with
+        // the status batches, pruned by age; history is pruned and downsampled by age, found through received_at.
+        """
+        CREATE TABLE agent_events (
+            id       INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            agent_id TEXT    NOT NULL,
+            at       INTEGER NOT NULL,
+            kind     TEXT    NOT NULL,
+            reason   TEXT    NULL,
+            detail   TEXT    NOT NULL
+        );
+        CREATE INDEX agent_events_agent_id ON agent_events (agent_id, id);
+        CREATE INDEX agent_events_at ON agent_events (at);
+        CREATE INDEX status_history_received_at ON status_history (received_at);
+        """,
     ];
 
     /// <summary>The version this code writes and reads.</summary>
@@ -212,6 +228,38 @@ internal static class Schema
         SELECT seq, state, progress, fields, received_at FROM status_history
         WHERE agent_id = $agent_id ORDER BY id DESC LIMIT $limit
         """;
+
+    public const string InsertEvent =
+        """
+        INSERT INTO agent_events (agent_id, at, kind, reason, detail)
+        VALUES ($agent_id, $at, $kind, $reason, $detail)
+        """;
+
+    public const string SelectHistoryPage =
+        """
+        SELECT seq, state, progress, fields, received_at, id FROM status_history
+        WHERE agent_id = $agent_id AND id < $before AND received_at >= $since ORDER BY id DESC LIMIT $limit
+        """;
+
+    public const string SelectEventsPage =
+        """
+        SELECT id, at, kind, reason, detail FROM agent_events
+        WHERE agent_id = $agent_id AND id < $before AND at >= $since ORDER BY id DESC LIMIT $limit
+        """;
+
+    /// <summary>Of the rows received in [from, to), all but the newest of each agent in each bucket of $step ms.</summary>
+    public const string DownsampleHistory =
+        """
+        DELETE FROM status_history
+        WHERE received_at >= $from AND received_at < $to
+          AND id NOT IN (SELECT MAX(id) FROM status_history
+                         WHERE received_at >= $from AND received_at < $to
+                         GROUP BY agent_id, received_at / $step)
+        """;
+
+    public const string PruneHistoryByAge = "DELETE FROM status_history WHERE received_at < $older_than";
+
+    public const string PruneEvents = "DELETE FROM agent_events WHERE at < $older_than";
 
     /// <summary>Rows older than the cut-off, and rows ranked beyond the cap within their agent (newest first).</summary>
     public const string PruneHistory =

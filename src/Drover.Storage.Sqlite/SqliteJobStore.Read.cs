@@ -37,10 +37,10 @@ public sealed partial class SqliteJobStore
     /// <remarks>Ids compare by SQLite's binary (ordinal UTF-8) collation. <paramref name="limit"/> 0
     /// returns an empty list; a negative one is rejected.</remarks>
     public Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, int limit, string? afterId, CancellationToken cancellationToken) =>
-        ListJobsAsync(state, agent, null, limit, afterId, cancellationToken);
+        ListJobsAsync(state, agent, null, limit, afterId, newestFirst: false, cancellationToken);
 
     /// <inheritdoc/>
-    public Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, DateTimeOffset? submittedSince, int limit, string? afterId, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, DateTimeOffset? submittedSince, int limit, string? afterId, bool newestFirst, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
         return ReadAsync(
@@ -68,11 +68,11 @@ public sealed partial class SqliteJobStore
 
                 if (afterId is not null)
                 {
-                    sql.Append(" AND j.id > $after");
+                    sql.Append(newestFirst ? " AND j.id < $after" : " AND j.id > $after");
                     command.Bind("$after", SqliteType.Text, afterId);
                 }
 
-                sql.Append(" ORDER BY j.id LIMIT $limit");
+                sql.Append(newestFirst ? " ORDER BY j.id DESC LIMIT $limit" : " ORDER BY j.id LIMIT $limit");
                 command.Bind("$limit", SqliteType.Integer, limit);
                 command.CommandText = sql.ToString();
                 return ReadJobsAsync(command, withContent: false, ct);

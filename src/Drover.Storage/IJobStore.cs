@@ -30,8 +30,9 @@ public interface IJobStore : IAsyncDisposable
     Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, int limit, string? afterId, CancellationToken cancellationToken);
 
     /// <summary>As <see cref="ListJobsAsync(string?, string?, int, string?, CancellationToken)"/>, only jobs submitted at or
-    /// after <paramref name="submittedSince"/> when it is given.</summary>
-    Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, DateTimeOffset? submittedSince, int limit, string? afterId, CancellationToken cancellationToken);
+    /// after <paramref name="submittedSince"/> when it is given; with <paramref name="newestFirst"/> sorted by id descending
+    /// (the newest submission first), <paramref name="afterId"/> then meaning ids before it.</summary>
+    Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? state, string? agent, DateTimeOffset? submittedSince, int limit, string? afterId, bool newestFirst, CancellationToken cancellationToken);
 
     /// <summary>Up to <paramref name="limit"/> queued jobs with their content, highest priority first,
     /// then oldest submitted first (then by id).</summary>

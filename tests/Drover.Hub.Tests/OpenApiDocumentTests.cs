@@ -188,7 +188,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
         },
         "label" => operation.Path == "/api/agents" ? "role=walk" : null,
         "q" => "walk",
-        "sort" => "-lastSeen",
+        "sort" => operation.Path == "/api/jobs" ? "-id" : "-lastSeen",
         "agent" => AgentId,
         "seconds" => "10",
         "scope" => "read",

@@ -452,6 +452,11 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Equal(["j07"], (await store.ListJobsAsync(JobStates.Done, "agent-a", 100, null, CancellationToken.None)).Select(j => j.Id));
         Assert.Equal(["j06", "j08"], (await store.ListJobsAsync(JobStates.Queued, null, 2, "j04", CancellationToken.None)).Select(j => j.Id));
         Assert.Empty(await store.ListJobsAsync(JobStates.Dead, null, 100, null, CancellationToken.None));
+
+        // The newest first, paged backwards by id.
+        IReadOnlyList<JobRecord> newest = await store.ListJobsAsync(null, null, null, 3, null, newestFirst: true, CancellationToken.None);
+        Assert.Equal(["j09", "j08", "j07"], newest.Select(j => j.Id));
+        Assert.Equal(["j06", "j05"], (await store.ListJobsAsync(null, null, null, 2, newest[^1].Id, newestFirst: true, CancellationToken.None)).Select(j => j.Id));
         Assert.Empty(await store.ListJobsAsync(null, null, 0, null, CancellationToken.None));
     }
 

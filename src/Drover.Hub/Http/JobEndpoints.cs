@@ -44,8 +44,9 @@ internal static class JobEndpoints
             .Produces<SubmitResponse>(StatusCodes.Status201Created)
             .Problems(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status429TooManyRequests, StatusCodes.Status500InternalServerError, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status507InsufficientStorage);
         group.MapGet(string.Empty, (Delegate)(Func<HttpContext, Task<IResult>>)(context => ListJobsAsync(api().JobStore, context)))
-            .Describe("ListJobs", "A page of jobs in submission order", "jobs")
+            .Describe("ListJobs", "A page of jobs in submission order, or the newest first", "jobs")
             .Query("state", $"Only jobs in this state: {string.Join(", ", JobStateNames)}.")
+            .Query("sort", "id (submission order, the default) or -id (the newest first).")
             .Query("agent", "Only jobs that run or last ran on this agent id.")
             .Query("since", "Only jobs submitted at or after this time (ISO 8601).", "date-time")
             .Paged()
@@ -96,21 +97,30 @@ internal static class JobEndpoints
             return ApiResults.BadRequest($"agent '{agent}': {reason}");
         }
 
-        if (!Paging.TryReadSince(query, out var since, out var error) || !Paging.TryRead(query, "jobs", out var paging, out error))
+        // The newest first (the dashboard's latest jobs) or in submission order; a cursor belongs to one of the two.
+        var sort = query["sort"].ToString();
+        if (sort is not ("" or "id" or "-id"))
+        {
+            return ApiResults.BadRequest($"unknown sort '{Protocol.LogText.Escape(sort, 40)}'; use id (submission order) or -id (newest first)");
+        }
+
+        var newestFirst = sort == "-id";
+        var list = newestFirst ? "jobs-newest" : "jobs";
+        if (!Paging.TryReadSince(query, out var since, out var error) || !Paging.TryRead(query, list, out var paging, out error))
         {
             return error!;
         }
 
         var pageSize = paging.Limit;
         var cancellationToken = context.RequestAborted;
-        var page = await store.ListJobsAsync(state, agent, since, pageSize + 1, paging.After, cancellationToken).ConfigureAwait(false);
+        var page = await store.ListJobsAsync(state, agent, since, pageSize + 1, paging.After, newestFirst, cancellationToken).ConfigureAwait(false);
         var items = new List<JobView>(Math.Min(page.Count, pageSize));
         foreach (var job in page.Take(pageSize))
         {
             items.Add(await JobViews.ToJobViewAsync(store, job, cancellationToken).ConfigureAwait(false));
         }
 
-        var next = page.Count > pageSize ? Paging.Encode("jobs", items[^1].Id) : null;
+        var next = page.Count > pageSize ? Paging.Encode(list, items[^1].Id) : null;
         return Results.Json(new JobPage(items, next), ApiJsonContext.Default.JobPage);
     }
 

@@ -126,7 +126,7 @@ export async function agentPage(id) {
 
   async function loadEvents() {
     try {
-      const page = await api(`${path}/events${query({ limit: 50, order: 'desc' })}`);
+      const page = await api(`${path}/events${query({ limit: 50 })}`);
       fill(events, page.items.length ? table(['at', 'event', 'detail'], page.items.map(e =>
         h('tr', {}, h('td', {}, time(e.at)), h('td', {}, e.kind), h('td', {}, e.detail ?? e.reason ?? '')))) : h('p', { class: 'muted' }, 'No events stored.'));
     } catch (e) {
@@ -135,7 +135,7 @@ export async function agentPage(id) {
   }
 
   async function loadJobs() {
-    const page = await api(`/api/jobs${query({ agent: id, limit: 20, order: 'desc' })}`);
+    const page = await api(`/api/jobs${query({ agent: id, limit: 20, sort: '-id' })}`);
     fill(jobs, page.items.length ? table(['job', 'state', 'name', 'exit', 'submitted'], page.items.map(j =>
       h('tr', {}, h('td', {}, h('a', { href: `#/jobs/${encodeURIComponent(j.id)}` }, j.id)), h('td', {}, stateBadge(j.state)), h('td', {}, j.name), h('td', { class: 'num' }, j.exitCode ?? '–'), h('td', {}, time(j.submittedAt))))) : h('p', { class: 'muted' }, 'No jobs on this agent.'));
   }

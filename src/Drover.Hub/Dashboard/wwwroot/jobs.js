@@ -13,7 +13,7 @@ export async function jobsPage(params) {
   let seen = null;
 
   async function load() {
-    const page = await api(`/api/jobs${query({ state, limit: 50, order: 'desc' })}`);
+    const page = await api(`/api/jobs${query({ state, limit: 50, sort: '-id' })}`);
     fill(list, page.items.length ? table(['job', 'state', 'name', 'target', 'agent', 'attempt', 'exit', 'duration', 'submitted'], page.items.map(jobRow), { id: 'jobs-table' }) : h('p', { class: 'muted' }, 'No jobs.'));
   }
 

@@ -84,7 +84,7 @@ public sealed partial class DroverHub : IAsyncDisposable
         _apiParts = new HubApiParts(options, _fleetView, store, jobStore, jobControl, Tokens, Audit, gate, _uploads)
         {
             AgentKeys = AgentKeys,
-            CloseSessionOf = Sessions.CloseRevoked,
+            CloseSessionOf = id => SessionKeys.CloseRevoked(Registry, Sessions.Logger, id),
             Metrics = _metricsExporter,
             Live = new Dashboard.LiveFeed(options, _fleetView, jobStore, jobControl, Writer, () => Registry.DirtyCount),
             Events = Registry.Events,

@@ -14,17 +14,6 @@ internal sealed partial class AgentSessions
     /// <summary>When an agent that waits for approval is told to try again.</summary>
     public static readonly TimeSpan PendingRetryAfter = TimeSpan.FromSeconds(10);
 
-    /// <summary>Closes the open session of <paramref name="agentId"/>, if any, whose credential an operator revoked (or
-    /// rejected): at once, with bye(CredentialRevoked).</summary>
-    public void CloseRevoked(string agentId)
-    {
-        if (_registry.TryGet(agentId, out var entry) && entry.Session is { } session)
-        {
-            Log.AgentRevokedDisconnected(Logger, LogText.Escape(agentId), session.RemoteAddress);
-            session.Close(DisconnectReason.Revoked, ErrorCode.CredentialRevoked, $"agent {agentId}'s credential was revoked by an operator");
-        }
-    }
-
     /// <summary>A session's job_accepted, job_busy or key_rotate.</summary>
     public void OnSessionMessage(AgentConnection connection, Message message)
     {
@@ -37,52 +26,8 @@ internal sealed partial class AgentSessions
                 Jobs.OnBusy(connection, busy);
                 break;
             case KeyRotate rotate:
-                // A session of a bound id got in with that id's key (the hello of a bound id must carry it).
-                if (AgentKeys?.Find(connection.Entry!.Id) is null)
-                {
-                    throw new ProtocolException(ErrorCode.UnexpectedMessage, "key_rotate needs a session whose hello carried an agent_key");
-                }
-
-                if (!AgentIds.IsValidKey(rotate.NewKey, out var problem))
-                {
-                    throw new ProtocolException(ErrorCode.Malformed, problem);
-                }
-
-                _ = RotateKeyAsync(connection, rotate.NewKey);
+                SessionKeys.OnKeyRotate(AgentKeys, Logger, connection, rotate);
                 break;
-        }
-    }
-
-    /// <summary>After the welcome of a hello with a key: tells the agent when its key expires, if it does.</summary>
-    private void SendKeyExpiry(AgentConnection connection, string agentId)
-    {
-        if (AgentKeys?.Find(agentId) is { State: AgentKeyStates.Approved, ExpiresAt: { } expires } key)
-        {
-            connection.Send(new KeyExpiry(key.BoundAt.ToUnixTimeMilliseconds(), expires.ToUnixTimeMilliseconds()));
-        }
-    }
-
-    /// <summary>Binds the session's id to its new key (stored first) and answers key_expiry; a session whose credential is
-    /// no longer approved is closed.</summary>
-    private async Task RotateKeyAsync(AgentConnection connection, string newKey)
-    {
-        var agentId = connection.Entry!.Id;
-        try
-        {
-            if (await AgentKeys!.RotateAsync(agentId, newKey, CancellationToken.None).ConfigureAwait(false) is not { } rotated)
-            {
-                connection.Close(DisconnectReason.Revoked, ErrorCode.CredentialRevoked, $"agent {agentId} has no approved credential to rotate");
-                return;
-            }
-
-            Log.AgentKeyRotated(Logger, LogText.Escape(agentId), rotated.ExpiresAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture) ?? "never");
-            connection.Send(new KeyExpiry(rotated.BoundAt.ToUnixTimeMilliseconds(), rotated.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0));
-        }
-        catch (Exception ex) when (ex is StoreException or ObjectDisposedException or InvalidOperationException)
-        {
-            // The old key stays bound; the agent keeps it and tries again at its next session.
-            Log.Refused(Logger, connection.RemoteAddress, LogText.Escape(agentId), ErrorCode.InternalError, "the store did not take the key rotation: " + ex.Message);
-            connection.Close(DisconnectReason.InternalError, ErrorCode.InternalError, "the hub could not store the new key; keep the old one and retry later");
         }
     }
 
@@ -133,7 +78,7 @@ internal sealed partial class AgentSessions
                 RefuseKeyMismatch(connection, hello);
                 return null;
             case AgentKeyVerdict.Matches when PassesSourceCheck(connection, hello, matches: true, string.Empty):
-                return WithEnrolledLabels(hello);
+                return SessionKeys.WithEnrolledLabels(AgentKeys, hello);
             case AgentKeyVerdict.Matches:
                 return null;
             case AgentKeyVerdict.Pending:
@@ -194,7 +139,7 @@ internal sealed partial class AgentSessions
             return null;
         }
 
-        return WithEnrolledLabels(hello);
+        return SessionKeys.WithEnrolledLabels(AgentKeys, hello);
     }
 
     /// <summary>Checks the credential's verdict together with its source's penalty for earlier wrong ones (one decision in
@@ -214,23 +159,6 @@ internal sealed partial class AgentSessions
             : (ErrorCode.AuthenticationFailed, failure + (ms > 0 ? $"; after {failures} wrong tokens, hellos from this address are refused for {ms} ms" : string.Empty));
         RefuseCredential(connection, hello, code, retryAfter, detail);
         return false;
-    }
-
-    /// <summary>The hello with the labels its join token gives (they override the agent's own of the same names).</summary>
-    private Hello WithEnrolledLabels(Hello hello)
-    {
-        if (AgentKeys?.Find(hello.AgentId)?.Labels is not { Count: > 0 } enrolled)
-        {
-            return hello;
-        }
-
-        var labels = new Dictionary<string, string>(hello.Labels, StringComparer.Ordinal);
-        foreach (var (name, value) in enrolled)
-        {
-            labels[name] = value;
-        }
-
-        return hello with { Labels = labels };
     }
 
     private static void RefusePending(AgentConnection connection, Hello hello) =>

@@ -122,7 +122,7 @@ internal sealed partial class AgentSessions
 
         if (hello.AgentKey.Length > 0)
         {
-            SendKeyExpiry(connection, hello.AgentId);
+            SessionKeys.SendExpiry(AgentKeys, connection, hello.AgentId);
         }
 
         // After the welcome, so that a job frame never precedes it.

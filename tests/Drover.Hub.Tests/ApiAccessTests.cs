@@ -15,7 +15,7 @@ namespace Drover.Hub.Tests;
 public sealed class ApiAccessTests
 {
     [Fact]
-    public async Task Without_a_token_every_route_but_healthz_and_the_openapi_document_answers_401()
+    public async Task Without_a_token_every_route_but_healthz_the_openapi_document_and_the_dashboard_page_answers_401()
     {
         await using var fixture = await HubFixture.StartAsync();
         using var anonymous = fixture.CreateApiClient(token: null);
@@ -26,14 +26,15 @@ public sealed class ApiAccessTests
         var refused = 0;
         foreach (var (method, path) in routes)
         {
-            using var request = new HttpRequestMessage(new HttpMethod(method), path.Replace("{id}", "x", StringComparison.Ordinal));
+            using var request = new HttpRequestMessage(new HttpMethod(method), path.Replace("{id}", "x", StringComparison.Ordinal).Replace("{file}", "app.js", StringComparison.Ordinal));
             if (method == "POST")
             {
                 request.Content = new StringContent("x");
             }
 
             using var response = await anonymous.SendAsync(request);
-            if (path is "/healthz" or "/openapi/v1.json")
+            // Open: the health check, the API's description, and the dashboard's page and scripts (they hold no data).
+            if (path is "/healthz" or "/openapi/v1.json" or "/" or "/dashboard/{file}")
             {
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
                 continue;

@@ -37,7 +37,9 @@ public sealed class HubLoadTests
         Assert.Equal(agents, stats!.ByState["online"]);
         var page = await http.GetFromJsonAsync("api/agents?state=online&limit=1000", ApiJsonContext.Default.AgentPage);
         Assert.Equal(agents, page!.Total);
-        Assert.Equal("load-00999", page.Next);
+        Assert.Equal(1000, page.Items.Count);
+        Assert.Equal("load-00999", page.Items[^1].Id);
+        Assert.NotNull(page.Next);
 
         foreach (var client in clients)
         {

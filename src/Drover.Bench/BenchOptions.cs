@@ -79,6 +79,10 @@ public sealed record BenchOptions
 
     public string Token { get; init; } = "bench-token";
 
+    /// <summary>The simulated agents' ids are this, a dash and a six-digit number: two bench processes against one hub
+    /// need different prefixes (the same ids would take each other's sessions over).</summary>
+    public string IdPrefix { get; init; } = "bench";
+
     /// <summary>The agent port over TLS, as <c>drover serve</c> has it by default (the simulated agents pin the bench
     /// hub's key); without it the bench's hub runs with <c>--insecure</c> (plain TCP).</summary>
     public bool Tls { get; init; }

@@ -49,7 +49,7 @@ public static class FleetBench
 
         // Connect: every agent says hello and sends its first report; the clock stops when all are welcomed.
         var fleet = new SimFleet(hub.AgentEndPoint, options.Token, options.ClosedLoop, options.Naive, options.Agents, options.AgentsPerSourceAddress,
-            jobSlots: options.JobMode ? options.JobSlots : 0) { Trust = hub.Trust };
+            options.IdPrefix, jobSlots: options.JobMode ? options.JobSlots : 0) { Trust = hub.Trust };
         using var stopAgents = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var connectClock = Stopwatch.StartNew();
         var runs = await StartAgentsAsync(fleet, options.ConnectConcurrency, stopAgents.Token).ConfigureAwait(false);

@@ -40,7 +40,7 @@ public sealed class DashboardScaleTests(ITestOutputHelper output)
                 benches.Add(DroverProcess.Start(
                     "bench", "--hub", $"127.0.0.1:{agentPort}", "--hub-pid", serve.Id.ToString(CultureInfo.InvariantCulture), "--hub-api", apiUrl.ToString(),
                     "--api-token", HubFixture.AdminToken, "--agents", Math.Min(AgentsPerBench, agents - started).ToString(CultureInfo.InvariantCulture),
-                    "--duration", "600s", "--warmup", "0", "--idle", "0s"));
+                    "--duration", "600s", "--warmup", "0", "--idle", "0s", "--id-prefix", $"bench{benches.Count}"));
             }
 
             using var api = ApiClients.Create(apiUrl, null, HubFixture.AdminToken, TimeSpan.FromSeconds(30));
@@ -52,6 +52,9 @@ public sealed class DashboardScaleTests(ITestOutputHelper output)
             var figures = await MeasurePageAsync(apiUrl, agents, serve.Id);
             figures["agents"] = agents;
             figures["hubCpuPercentNoViewer"] = Math.Round(idleCpu, 1);
+
+            // Again without a viewer once the browser has gone: the windows before and after bracket the one with it.
+            figures["hubCpuPercentNoViewerAfter"] = Math.Round(await HubCpuAsync(serve.Id, TimeSpan.FromSeconds(20)), 1);
             var json = JsonSerializer.Serialize(figures);
             output.WriteLine(json);
             await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, "dashboard-scale.json"), json);

@@ -27,6 +27,7 @@ internal static class BenchCommand
         var tls = new Option<bool>("--tls") { Description = "The agent port over TLS, as serve has it by default (the simulated agents pin the hub's key); without it the bench's hub runs with --insecure" };
         var hubFingerprint = new Option<string?>("--hub-fingerprint") { Description = "An external hub's key fingerprint: the simulated agents speak TLS to it and pin it" };
         var token = new Option<string>("--token") { Description = "Token the simulated agents present", DefaultValueFactory = _ => "bench-token" };
+        var idPrefix = new Option<string>("--id-prefix") { Description = "The simulated agents' ids are PREFIX-000000, PREFIX-000001, ... (give each bench process against one hub its own)", DefaultValueFactory = _ => "bench" };
         var admitRate = new Option<int?>("--admit-rate") { Description = "--admit-rate for the bench's own hub" };
         var idle = new Option<string>("--idle") { Description = "Idle time before the memory reading", DefaultValueFactory = _ => "5s" };
         var hubEnv = new Option<string[]>("--hub-env") { Description = "KEY=VALUE environment for the bench's own hub (repeatable), e.g. DOTNET_GCgen0size=0x400000" };
@@ -48,7 +49,7 @@ internal static class BenchCommand
 
         var command = new Command("bench", "Simulate a fleet against a hub and measure memory per agent, CPU per report, latency, spread and restarts")
         {
-            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, apiToken, hubFingerprint, tls, token, admitRate, idle, hubEnv, perSource, warmup, json,
+            agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, apiToken, hubFingerprint, tls, token, idPrefix, admitRate, idle, hubEnv, perSource, warmup, json,
             jobs, fileSize, batch, rate, slots, submitters, warmupJobs, jobDrain,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -56,6 +57,11 @@ internal static class BenchCommand
             if (!CliParsing.TryParseDuration(parse.GetValue(interval), out var reportInterval, out var error))
             {
                 return CliParsing.Fail($"--interval: {error}");
+            }
+
+            if (!Protocol.AgentIds.IsValid(parse.GetValue(idPrefix) + "-000000", out var idProblem))
+            {
+                return CliParsing.Fail($"--id-prefix: the agents' ids would be invalid: {idProblem}");
             }
 
             var runFor = parse.GetValue(closedLoop) ? TimeSpan.FromSeconds(10) : TimeSpan.FromSeconds(60);
@@ -137,6 +143,7 @@ internal static class BenchCommand
                 HubApi = api,
                 ApiToken = parse.GetValue(apiToken) ?? Environment.GetEnvironmentVariable("DROVER_API_TOKEN"),
                 Token = parse.GetValue(token)!,
+                IdPrefix = parse.GetValue(idPrefix)!,
                 Tls = parse.GetValue(tls),
                 HubFingerprint = parse.GetValue(hubFingerprint),
                 AdmitRate = parse.GetValue(admitRate),

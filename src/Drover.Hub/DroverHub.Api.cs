@@ -1,19 +1,11 @@
 using System.Net;
-using Drover.Hub.Connections;
-using Drover.Hub.Fleet;
 using Drover.Hub.Http;
 using Drover.Hub.Security;
-using Drover.Hub.Jobs;
-using Drover.Hub.Metrics;
-using Drover.Hub.Status;
-using Drover.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Drover.Hub;
 

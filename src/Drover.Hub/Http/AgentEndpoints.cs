@@ -71,10 +71,43 @@ internal static class AgentEndpoints
             ? null
             : ApiResults.NotFound($"no agent '{id}'");
 
-    private static async Task<IResult> ReadHistoryAsync(HubApiParts api, HttpContext context, string id)
+    private static Task<IResult> ReadHistoryAsync(HubApiParts api, HttpContext context, string id) =>
+        ReadRowsAsync(
+            api,
+            context,
+            id,
+            "history",
+            api.Store.ReadStatusHistoryAsync,
+            r => r.Id,
+            (rows, next) => Results.Json(
+                new StatusHistoryPage([.. rows.Select(r => ToView(StatusConversions.FromRecord(r.Status), r.Status.ReceivedAt.UtcTicks))], next),
+                ApiJsonContext.Default.StatusHistoryPage));
+
+    private static Task<IResult> ReadEventsAsync(HubApiParts api, HttpContext context, string id) =>
+        ReadRowsAsync(
+            api,
+            context,
+            id,
+            "events",
+            api.Store.ReadAgentEventsAsync,
+            e => e.Id,
+            (rows, next) => Results.Json(
+                new AgentEventPage([.. rows.Select(e => new AgentEventView(e.Id, e.At, e.Kind, e.Reason, e.Detail))], next),
+                ApiJsonContext.Default.AgentEventPage));
+
+    /// <summary>A page of one agent's stored rows (history samples or events), newest first: <c>since</c>, <c>limit</c> and
+    /// the <paramref name="list"/>'s cursor (the last row id of the previous page) read from the query; 404 for an id that
+    /// has no rows and that the hub does not know.</summary>
+    private static async Task<IResult> ReadRowsAsync<TRow>(
+        HubApiParts api,
+        HttpContext context,
+        string id,
+        string list,
+        Func<string, DateTimeOffset?, long?, int, CancellationToken, Task<IReadOnlyList<TRow>>> read,
+        Func<TRow, long> rowId,
+        Func<IEnumerable<TRow>, string?, IResult> answer)
     {
-        const string List = "history";
-        if (!Paging.TryReadSince(context.Request.Query, out var since, out var error) || !Paging.TryRead(context.Request.Query, List, out var paging, out error))
+        if (!Paging.TryReadSince(context.Request.Query, out var since, out var error) || !Paging.TryRead(context.Request.Query, list, out var paging, out error))
         {
             return error!;
         }
@@ -84,39 +117,14 @@ internal static class AgentEndpoints
             return error!;
         }
 
-        var rows = await api.Store.ReadStatusHistoryAsync(id, since, before, paging.Limit + 1, context.RequestAborted).ConfigureAwait(false);
+        var rows = await read(id, since, before, paging.Limit + 1, context.RequestAborted).ConfigureAwait(false);
         if (rows.Count == 0 && await CheckKnownAsync(api, id, context.RequestAborted).ConfigureAwait(false) is { } missing)
         {
             return missing;
         }
 
-        var items = rows.Take(paging.Limit).Select(r => ToView(StatusConversions.FromRecord(r.Status), r.Status.ReceivedAt.UtcTicks)).ToList();
-        var next = rows.Count > paging.Limit ? Paging.Encode(List, rows[paging.Limit - 1].Id.ToString(CultureInfo.InvariantCulture)) : null;
-        return Results.Json(new StatusHistoryPage(items, next), ApiJsonContext.Default.StatusHistoryPage);
-    }
-
-    private static async Task<IResult> ReadEventsAsync(HubApiParts api, HttpContext context, string id)
-    {
-        const string List = "events";
-        if (!Paging.TryReadSince(context.Request.Query, out var since, out var error) || !Paging.TryRead(context.Request.Query, List, out var paging, out error))
-        {
-            return error!;
-        }
-
-        if (!TryReadId(paging, out var before, out error))
-        {
-            return error!;
-        }
-
-        var rows = await api.Store.ReadAgentEventsAsync(id, since, before, paging.Limit + 1, context.RequestAborted).ConfigureAwait(false);
-        if (rows.Count == 0 && await CheckKnownAsync(api, id, context.RequestAborted).ConfigureAwait(false) is { } missing)
-        {
-            return missing;
-        }
-
-        var items = rows.Take(paging.Limit).Select(e => new AgentEventView(e.Id, e.At, e.Kind, e.Reason, e.Detail)).ToList();
-        var next = rows.Count > paging.Limit ? Paging.Encode(List, rows[paging.Limit - 1].Id.ToString(CultureInfo.InvariantCulture)) : null;
-        return Results.Json(new AgentEventPage(items, next), ApiJsonContext.Default.AgentEventPage);
+        var next = rows.Count > paging.Limit ? Paging.Encode(list, rowId(rows[paging.Limit - 1]).ToString(CultureInfo.InvariantCulture)) : null;
+        return answer(rows.Take(paging.Limit), next);
     }
 
     /// <summary>The row id a history or events cursor holds.</summary>

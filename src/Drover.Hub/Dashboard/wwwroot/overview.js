@@ -55,7 +55,7 @@ function arrivals(s) {
       card('On time', h('span', { id: 'on-time' }, pct(a.onTimeShare)), 'connected agents whose last report came within interval + grace'),
       card('Lag p50 / p90', `${ms(lag.p50)} / ${ms(lag.p90)}`, `p99 ${ms(lag.p99)} · max ${ms(lag.max)} · over ${num(lag.agents)} agents`, 'lag-card'),
       card('Went silent', h('span', { id: 'went-silent' }, num(a.wentSilent)), 'agents now late or lost that were heard from in the last two intervals')),
-    h('h2', {}, `Arrived (bars) and predicted by the slots (dashed), per second, last ${a.window} s`),
+    h('h2', {}, `Arrived (bars), and predicted by the slots of the agents connected now (dashed), per second, last ${a.window} s`),
     barChart(a.arrived, a.predicted, 160),
     h('p', { class: 'muted' },
       'Each agent reports in its own slot of the interval, so arrivals should follow the dashed line. ',

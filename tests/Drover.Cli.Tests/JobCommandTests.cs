@@ -96,6 +96,27 @@ public sealed partial class JobCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Jobs_wait_waits_for_the_listed_open_jobs_and_prints_each_as_it_ends()
+    {
+        var (_, api) = await StartHubAsync();
+        var (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("w.txt", "x"), "--to", "agent:ghost", "--timeout", "1s", "--json", "--api", api);
+        Assert.True(exit == 0, $"send exited {exit}: {error}");
+        var id = JsonDocument.Parse(output).RootElement.GetProperty("id").GetString()!;
+
+        (exit, output, error) = await DroverProcess.RunAsync("jobs", "--state", "queued", "--wait", "--api", api);
+
+        Assert.Equal(1, exit); // it ended dead: its agent never came within its timeout
+        Assert.Contains("waiting for 1 job", error, StringComparison.Ordinal);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.Contains(id, StringComparison.Ordinal) && l.Contains("queued", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(id, StringComparison.Ordinal) && l.Contains("dead", StringComparison.Ordinal));
+
+        // Nothing open: --wait returns at once.
+        (exit, _, error) = await DroverProcess.RunAsync("jobs", "--state", "queued", "--wait", "--api", api);
+        Assert.True(exit == 0, $"jobs --wait with nothing open exited {exit}: {error}");
+    }
+
+    [Fact]
     public async Task Send_to_a_label_gives_no_warning()
     {
         var (_, api) = await StartHubAsync();

@@ -20,9 +20,13 @@ internal static class JobCommands
         var agent = new Option<string?>("--agent") { Description = "Only jobs placed on this agent" };
         var limit = new Option<int>("--limit") { Description = "Show at most this many jobs", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of a table" };
+        var wait = new Option<bool>("--wait")
+        {
+            Description = "Then wait until every listed job that is queued or running is done, dead or cancelled, printing each as it ends (exit 1 if any ends dead or cancelled)",
+        };
         var api = new ApiAccess();
 
-        var command = new Command("jobs", "List jobs with their state, agent, exit code and duration, oldest first") { state, agent, limit, json };
+        var command = new Command("jobs", "List jobs with their state, agent, exit code and duration, oldest first") { state, agent, limit, json, wait };
         api.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -59,7 +63,15 @@ internal static class JobCommands
                     JobOutput.WriteTable(jobs, more: after is not null);
                 }
 
-                return ExitCodes.Ok;
+                // --wait: the listed jobs still open, polled as send --wait polls its own (with progress on a terminal).
+                var open = jobs.Where(j => !JobStates.IsFinal(j.State)).Select(j => new SubmittedJob(j.Id, j.Name, j.Size, j.Sha256)).ToList();
+                if (!parse.GetValue(wait) || open.Count == 0)
+                {
+                    return ExitCodes.Ok;
+                }
+
+                await Console.Error.WriteLineAsync($"waiting for {(open.Count == 1 ? "1 job" : $"{open.Count:N0} jobs")} (Ctrl-C stops waiting; the jobs go on)");
+                return await CliProgress.RunAsync(progress => SendCommand.WaitAsync(client, open, parse.GetValue(json), TimeProvider.System, cancellationToken, progress));
             });
         });
         return command;

@@ -99,7 +99,8 @@ public sealed partial class JobCommandTests : IAsyncLifetime
     public async Task Jobs_wait_waits_for_the_listed_open_jobs_and_prints_each_as_it_ends()
     {
         var (_, api) = await StartHubAsync();
-        var (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("w.txt", "x"), "--to", "agent:ghost", "--timeout", "1s", "--json", "--api", api);
+        // Its timeout must outlast the start of the next drover process on a loaded machine, so that it is still queued when listed.
+        var (exit, output, error) = await DroverProcess.RunAsync("send", WriteFile("w.txt", "x"), "--to", "agent:ghost", "--timeout", "6s", "--json", "--api", api);
         Assert.True(exit == 0, $"send exited {exit}: {error}");
         var id = JsonDocument.Parse(output).RootElement.GetProperty("id").GetString()!;
 

@@ -63,21 +63,6 @@ internal sealed partial class HubMetrics
     }
 
     /// <summary>The entries of /proc/self/fd (Linux); none elsewhere.</summary>
-    private static IEnumerable<Measurement<long>> CountOpenFiles()
-    {
-        const string Directory = "/proc/self/fd";
-        if (!System.IO.Directory.Exists(Directory))
-        {
-            return [];
-        }
-
-        try
-        {
-            return [new Measurement<long>(System.IO.Directory.EnumerateFileSystemEntries(Directory).LongCount())];
-        }
-        catch (IOException)
-        {
-            return [];
-        }
-    }
+    private static IEnumerable<Measurement<long>> CountOpenFiles() =>
+        Os.SystemLimits.CountOpenFiles() is { } count ? [new Measurement<long>(count)] : [];
 }

@@ -4,6 +4,21 @@ namespace Drover.Hub.Os;
 
 public sealed partial class SystemLimits
 {
+    /// <summary>The descriptors this process holds: the entries of /proc/self/fd (Linux), or null where that cannot be
+    /// read. At 20,000 sockets a count costs a few milliseconds.</summary>
+    public static long? CountOpenFiles()
+    {
+        const string Directory = "/proc/self/fd";
+        try
+        {
+            return System.IO.Directory.Exists(Directory) ? System.IO.Directory.EnumerateFileSystemEntries(Directory).LongCount() : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The process's open-files limit as (soft, hard), from <c>getrlimit(RLIMIT_NOFILE)</c>.
     /// On Windows, which has no such limit, both are <see cref="Unlimited"/>.</summary>
     public static (ulong Soft, ulong Hard) GetOpenFilesLimit()

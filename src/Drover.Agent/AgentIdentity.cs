@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
+using Drover.Agent.Internal;
 using Drover.Protocol;
 
 namespace Drover.Agent;
@@ -104,14 +105,8 @@ public static class AgentIdentity
                 stream.Flush(flushToDisk: true);
             }
 
-            try
-            {
-                File.Move(temporary, path, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another agent with this state directory made one first: it is the one.
-            }
+            // When another agent with this state directory made one first, it is the one.
+            ExclusiveFile.TryPublish(temporary, path);
         }
         finally
         {

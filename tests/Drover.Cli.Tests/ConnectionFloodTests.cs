@@ -44,6 +44,9 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
 
     private static int OpenDescriptors(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
 
+    private static int ThreadsNamed(int pid, string name) =>
+        Directory.GetDirectories($"/proc/{pid}/task").Count(task => File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n') == name);
+
     [Fact]
     public async Task Ten_thousand_silent_sockets_are_closed_at_the_handshake_timeout_while_a_thousand_agents_report_on_time()
     {
@@ -63,6 +66,10 @@ public sealed class ConnectionFloodTests : IAsyncLifetime
         await Poll.UntilAsync(() => StatsAsync(), s => s.ByState["online"] == 1_000, TimeSpan.FromSeconds(15), "1,000 agents online");
         await Task.Delay(interval * 2, deadline.Token);
         _output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: 1,000 agents report; the flood starts");
+
+        // serve runs its sockets' completions on the engine threads (SocketEngine), one per core: with them, not the
+        // thread pool, the honest agents must stay on time below.
+        Assert.Equal(Environment.ProcessorCount, ThreadsNamed(hub.Id, ".NET Sockets"));
 
         var flood = await SilentConnections.OpenAsync(agentPort, 10_000, deadline.Token);
         _output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: 10,000 silent connections open; hub holds {OpenDescriptors(hub.Id)} descriptors");

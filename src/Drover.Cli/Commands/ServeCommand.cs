@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Drover.Cli.Configuration;
 using Drover.Cli.Hosting;
+using Drover.Hub.Os;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -19,6 +20,8 @@ internal static class ServeCommand
         var settings = ServeSettings.Catalog.AddOptions(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
+            // Before anything opens a socket: the engine reads its switch once (SocketEngine explains the choice).
+            SocketEngine.PreferInlineCompletions();
             if (!settings.TryLoad(parse, out var loaded, out var error))
             {
                 await Console.Error.WriteLineAsync($"drover serve: {error}");

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using Drover.Hub.Os;
 using Drover.Protocol;
 
 namespace Drover.Hub.Connections;
@@ -89,6 +90,13 @@ internal sealed partial class AgentConnection
                 if (message is null)
                 {
                     continue;
+                }
+
+                if (message is not (Ping or Pong) && SocketEngine.OnEngineThread)
+                {
+                    // Only the hot path runs on a socket engine thread (SocketEngine): a hello (the store, a key check)
+                    // or a job result (a file to disk) goes on from the thread pool, and so does the rest of this read.
+                    await Task.Yield();
                 }
 
                 if (message is Hello hello)

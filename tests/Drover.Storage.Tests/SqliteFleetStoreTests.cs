@@ -86,6 +86,37 @@ public sealed class SqliteFleetStoreTests : FleetStoreContract
     }
 
     [Fact]
+    public async Task Rows_sit_in_the_order_agents_report_in_and_a_taken_place_does_not_refuse_an_agent()
+    {
+        var store = (SqliteFleetStore)await NewStoreAsync("clustered");
+        // Registered in ordinal order (as the hub does), written in a shuffled order: the rows follow the report moment, the
+        // van der Corput order of the ordinals (0, 32, 16, 48, 8, ... for 64 agents), not the order of the writes.
+        var agents = Enumerable.Range(0, 64).Select(slot => Agent($"r-{slot:D2}", slot: slot)).ToArray();
+        Random.Shared.Shuffle(agents);
+        await WriteAsync(store, agents);
+        // Two more with an ordinal already taken (a store written by something else): stored, just not in place.
+        await WriteAsync(store, Agent("dup-a", slot: 5), Agent("dup-b", slot: 0));
+        await WriteAsync(store, agents[..10]); // and updates keep every row where it is
+
+        using SqliteConnection raw = OpenRaw(store.FilePath);
+        using SqliteCommand command = raw.CreateCommand();
+        command.CommandText = "SELECT slot_ordinal FROM agents WHERE id LIKE 'r-%' ORDER BY rowid";
+        var stored = new List<long>();
+        using (SqliteDataReader reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                stored.Add(reader.GetInt64(0));
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(0, 64).Select(slot => (long)slot).OrderBy(SlotOrder.Key), stored);
+        Assert.Equal(new long[] { 0, 32, 16, 48, 8 }, stored.Take(5));
+        Assert.Equal(66L, Scalar(raw, "SELECT count(*) FROM agents"));
+        Assert.Equal(5L, Scalar(raw, "SELECT slot_ordinal FROM agents WHERE id = 'dup-a'"));
+    }
+
+    [Fact]
     public async Task Columns_use_the_documented_representation()
     {
         var store = (SqliteFleetStore)await NewStoreAsync("columns");

@@ -1,3 +1,5 @@
+using Drover.Storage;
+
 namespace Drover.Hub.Fleet;
 
 /// <summary>Decides when each agent reports. Every agent has a permanent slot ordinal (0, 1, 2, …, in
@@ -27,17 +29,7 @@ internal sealed class ReportSchedule
     public static uint SlotOffsetMs(long ordinal, uint intervalMs) => (uint)(Fraction(ordinal) * intervalMs);
 
     /// <summary>The van der Corput fraction of <paramref name="ordinal"/> in [0, 1).</summary>
-    public static double Fraction(long ordinal)
-    {
-        var x = (ulong)ordinal;
-        x = ((x >> 1) & 0x5555555555555555UL) | ((x & 0x5555555555555555UL) << 1);
-        x = ((x >> 2) & 0x3333333333333333UL) | ((x & 0x3333333333333333UL) << 2);
-        x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FUL) | ((x & 0x0F0F0F0F0F0F0F0FUL) << 4);
-        x = ((x >> 8) & 0x00FF00FF00FF00FFUL) | ((x & 0x00FF00FF00FF00FFUL) << 8);
-        x = ((x >> 16) & 0x0000FFFF0000FFFFUL) | ((x & 0x0000FFFF0000FFFFUL) << 16);
-        x = (x >> 32) | (x << 32);
-        return (x >> 11) * (1.0 / (1UL << 53));
-    }
+    public static double Fraction(long ordinal) => (SlotOrder.ReverseBits((ulong)ordinal) >> 11) * (1.0 / (1UL << 53));
 
     /// <summary>The interval the fleet needs so that <paramref name="agents"/> / interval stays under the
     /// rate cap: never below the configured interval.</summary>

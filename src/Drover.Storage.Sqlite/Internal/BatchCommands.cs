@@ -8,6 +8,7 @@ namespace Drover.Storage.Sqlite.Internal;
 internal sealed class BatchCommands : IDisposable
 {
     private readonly SqliteCommand _upsert;
+    private readonly SqliteParameter _slotKey;
     private readonly SqliteParameter _id;
     private readonly SqliteParameter _labels;
     private readonly SqliteParameter _address;
@@ -45,6 +46,7 @@ internal sealed class BatchCommands : IDisposable
         _upsert = connection.CreateCommand();
         _upsert.CommandText = Schema.UpsertAgent;
         _upsert.CommandTimeout = commandTimeoutSeconds;
+        _slotKey = Add(_upsert, "$slot_key", SqliteType.Integer);
         _id = Add(_upsert, "$id", SqliteType.Text);
         _labels = Add(_upsert, "$labels", SqliteType.Text);
         _address = Add(_upsert, "$address", SqliteType.Text);
@@ -111,6 +113,7 @@ internal sealed class BatchCommands : IDisposable
         _presence.Value = AgentRows.PresenceName(agent.Presence);
         _sessionEpoch.Value = AgentRows.ToColumn(agent.SessionEpoch);
         _slotOrdinal.Value = agent.SlotOrdinal;
+        _slotKey.Value = SlotOrder.Key(agent.SlotOrdinal);
         _lastDisconnectReason.Value = (object?)agent.LastDisconnectReason ?? DBNull.Value;
 
         if (agent.Status is { } status)

@@ -190,11 +190,15 @@ internal static class Schema
         "id, labels, address, version, hub_node, first_seen, last_seen, presence, session_epoch, slot_ordinal, " +
         "last_disconnect_reason, status_seq, status_state, status_progress, status_fields, status_at";
 
+    /// <summary>Inserts or updates one agent. A new agent's row gets the rowid <c>$slot_key</c> (<see cref="SlotOrder.Key"/>
+    /// of its slot ordinal) unless another row has it (then SQLite picks one), so that rows sit in the order agents report
+    /// in: a flush writes the agents that reported in the last second, and with their rows side by side it rewrites a few
+    /// pages of the table rather than most of them (measured in docs/benchmarks.md, "Issue 12").</summary>
     public const string UpsertAgent =
         """
-        INSERT INTO agents (id, labels, address, version, hub_node, first_seen, last_seen, presence, session_epoch,
+        INSERT INTO agents (rowid, id, labels, address, version, hub_node, first_seen, last_seen, presence, session_epoch,
                             slot_ordinal, last_disconnect_reason, status_seq, status_state, status_progress, status_fields, status_at)
-        VALUES ($id, $labels, $address, $version, $hub_node, $first_seen, $last_seen, $presence, $session_epoch,
+        VALUES (CASE WHEN EXISTS (SELECT 1 FROM agents WHERE rowid = $slot_key) THEN NULL ELSE $slot_key END, $id, $labels, $address, $version, $hub_node, $first_seen, $last_seen, $presence, $session_epoch,
                 $slot_ordinal, $last_disconnect_reason, $status_seq, $status_state, $status_progress, $status_fields, $status_at)
         ON CONFLICT (id) DO UPDATE SET
             labels = excluded.labels,

@@ -26,6 +26,11 @@ public sealed record BenchResult
     public double ReportsPerSecond { get; init; }
     public double HubCpuSeconds { get; init; }
     public double HubCpuUsPerReport { get; init; }
+
+    /// <summary>Bytes the hub sent to storage (/proc/PID/io write_bytes) during the report run, per acked report: the store's
+    /// write amplification (the flush, its history rows, SQLite's WAL and checkpoints). Null in job mode, after a restart, or
+    /// where /proc/PID/io cannot be read.</summary>
+    public double? HubWriteBytesPerReport { get; init; }
     public double AckP50Ms { get; init; }
     public double AckP99Ms { get; init; }
     public double ArrivalsPeakToMean { get; init; }

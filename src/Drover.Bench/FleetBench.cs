@@ -83,11 +83,11 @@ public static class FleetBench
         if (options.JobMode)
         {
             jobs = await new JobBenchRun(options, hub, fleet, failures, progress).RunAsync(cancellationToken).ConfigureAwait(false);
-            run = new ReportRun(jobs.Elapsed, jobs.Cpu, 0, [], new RestartFigures());
+            run = new ReportRun(jobs.Elapsed, jobs.Cpu, 0, [], new RestartFigures(), null);
         }
         else
         {
-            run = await RunReportsAsync(options, hub, fleet, idle.CpuTime, ackedBefore, progress, cancellationToken).ConfigureAwait(false);
+            run = await RunReportsAsync(options, hub, fleet, idle, ackedBefore, progress, cancellationToken).ConfigureAwait(false);
         }
 
         var restart = run.Restart;
@@ -151,6 +151,7 @@ public static class FleetBench
             ReportsPerSecond = Math.Round(run.Acked / run.Elapsed.TotalSeconds, 1),
             HubCpuSeconds = Math.Round(run.Cpu.TotalSeconds, 2),
             HubCpuUsPerReport = Math.Round(BenchMath.CpuMicrosecondsPer(run.Cpu, run.Acked), 2),
+            HubWriteBytesPerReport = run.StorageWrites is { } written && run.Acked > 0 ? Math.Round((double)written / run.Acked, 1) : null,
             AckP50Ms = Math.Round(fleet.Latency.Percentile(50).TotalMilliseconds, 3),
             AckP99Ms = Math.Round(fleet.Latency.Percentile(99).TotalMilliseconds, 3),
             ArrivalsPeakToMean = Math.Round(BenchMath.PeakToMean(run.Arrivals), 3),
@@ -170,9 +171,9 @@ public static class FleetBench
     }
 
     /// <summary>The status-report run: closed loop, on slots, naive, or with a kill -9 and restart.</summary>
-    private static async Task<ReportRun> RunReportsAsync(BenchOptions options, HubUnderTest hub, SimFleet fleet, TimeSpan cpuAtStart, long ackedBefore, ProgressHandler? progress, CancellationToken cancellationToken)
+    private static async Task<ReportRun> RunReportsAsync(BenchOptions options, HubUnderTest hub, SimFleet fleet, ProcessFigures atStart, long ackedBefore, ProgressHandler? progress, CancellationToken cancellationToken)
     {
-        var cpuBefore = cpuAtStart;
+        var cpuBefore = atStart.CpuTime;
         var cpuCarried = TimeSpan.Zero;
         fleet.Reporting = true;
         if (options.ClosedLoop)
@@ -204,7 +205,11 @@ public static class FleetBench
         // Stop the run: no new reports, read the figures (the caller then waits for the acks of those in flight).
         fleet.Reporting = false;
         var elapsed = runClock.Elapsed;
-        var cpu = cpuCarried + hub.ReadFigures().CpuTime - cpuBefore;
+        var atEnd = hub.ReadFigures();
+        var cpu = cpuCarried + atEnd.CpuTime - cpuBefore;
+        // Storage writes only for a run without a restart (a new process counts from zero), and only where /proc/PID/io
+        // could be read (write_bytes then counts from the hub's start, never 0 after its store opened).
+        long? written = restart.Done || atEnd.StorageWriteBytes == 0 ? null : atEnd.StorageWriteBytes - atStart.StorageWriteBytes;
         var acked = fleet.Agents.Sum(a => Interlocked.Read(ref a.Acked)) - ackedBefore;
         var arrivals = Array.Empty<long>();
         if (!options.ClosedLoop)
@@ -213,7 +218,7 @@ public static class FleetBench
             arrivals = SteadySeconds(perSecond, restart);
         }
 
-        return new ReportRun(elapsed, cpu, acked, arrivals, restart);
+        return new ReportRun(elapsed, cpu, acked, arrivals, restart, written);
     }
 
     /// <summary>A small fleet connects, reports once and leaves before the "before" reading, so that
@@ -332,7 +337,8 @@ public static class FleetBench
 
     /// <summary>What the measured run gives the common figures: its length, the hub's CPU in it, reports
     /// acknowledged in it, the hub's arrivals per second, and the restart (if any).</summary>
-    private sealed record ReportRun(TimeSpan Elapsed, TimeSpan Cpu, long Acked, long[] Arrivals, RestartFigures Restart);
+    /// <summary>One run's figures; <paramref name="StorageWrites"/>: bytes the hub sent to storage during it (null when unknown).</summary>
+    private sealed record ReportRun(TimeSpan Elapsed, TimeSpan Cpu, long Acked, long[] Arrivals, RestartFigures Restart, long? StorageWrites);
 
     private sealed class RestartFigures
     {

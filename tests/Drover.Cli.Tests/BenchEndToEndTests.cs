@@ -39,6 +39,7 @@ public sealed class BenchEndToEndTests
         Assert.True(result.GetProperty("reports_acked").GetInt64() >= 600, "each agent reports about once a second");
         Assert.True(result.GetProperty("arrivals_peak_to_mean").GetDouble() >= 1.0);
         Assert.True(result.GetProperty("hub_cpu_us_per_report").GetDouble() > 0);
+        Assert.True(result.GetProperty("hub_write_bytes_per_report").GetDouble() > 0, "the flush writes the reports' status");
     }
 
     [Fact]

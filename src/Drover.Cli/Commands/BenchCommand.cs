@@ -280,6 +280,10 @@ internal static class BenchCommand
         void Row(string name, string value) => table.AddRow(name, value);
         Row("reports acked", $"{r.ReportsAcked:N0} ({r.ReportsPerSecond:N0}/s)");
         Row("hub CPU per report", $"{r.HubCpuUsPerReport:0.0} µs ({r.HubCpuSeconds:0.00} s CPU)");
+        if (r.HubWriteBytesPerReport is { } written)
+        {
+            Row("hub storage writes per report", $"{written:N0} B");
+        }
         Row("ack latency p50 / p99", $"{r.AckP50Ms:0.00} / {r.AckP99Ms:0.00} ms");
         if (r.ArrivalsPerSecond.Count > 0)
         {

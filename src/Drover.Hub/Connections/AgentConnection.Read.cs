@@ -92,13 +92,9 @@ internal sealed partial class AgentConnection
                     continue;
                 }
 
-                if (message is not (Ping or Pong) && SocketEngine.OnEngineThread)
-                {
-                    // Only the hot path runs on a socket engine thread (SocketEngine): a hello (the store, a key check)
-                    // or a job result (a file to disk) goes on from the thread pool, and so does the rest of this read.
-                    await Task.Yield();
-                }
-
+                // Only the hot path stays on a socket engine thread (SocketEngine): a hello (the store, a key check), a job
+                // result (the group commit) and the rest of this read go on from the thread pool.
+                await SocketEngine.LeaveEngineThread(unlessHotPath: message is not (Ping or Pong));
                 if (message is Hello hello)
                 {
                     if (Entry is not null)
@@ -209,20 +205,18 @@ internal sealed partial class AgentConnection
 
     private void EnsureCapacity(int size)
     {
-        if (_buffer is null)
-        {
-            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(size, InitialBufferSize));
-            return;
-        }
-
-        if (_buffer.Length >= size)
+        if (_buffer is not null && _buffer.Length >= size)
         {
             return;
         }
 
-        var larger = ArrayPool<byte>.Shared.Rent(size);
-        _buffer.AsSpan(0, _filled).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(size, InitialBufferSize));
+        if (_buffer is not null)
+        {
+            _buffer.AsSpan(0, _filled).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
+
         _buffer = larger;
     }
 

@@ -28,7 +28,24 @@ public static class SocketEngine
         return true;
     }
 
-    /// <summary>True when the current thread is not a thread-pool thread: with inline completions, a socket engine thread that
-    /// every connection of its share waits on.</summary>
-    internal static bool OnEngineThread => !Thread.CurrentThread.IsThreadPoolThread;
+    /// <summary>Awaited, moves the rest of the calling async method to the thread pool when <paramref name="unlessHotPath"/> is
+    /// true and the caller runs on a thread outside the pool (with inline completions, a socket engine thread that every
+    /// connection of its share waits on); otherwise goes on at once.</summary>
+    internal static PoolHop LeaveEngineThread(bool unlessHotPath) => new(unlessHotPath && !Thread.CurrentThread.IsThreadPoolThread);
+
+    /// <summary>The awaitable of <see cref="LeaveEngineThread"/>: like <c>Task.Yield</c>, but only when needed.</summary>
+    internal readonly struct PoolHop(bool needed) : System.Runtime.CompilerServices.ICriticalNotifyCompletion
+    {
+        public bool IsCompleted => !needed;
+
+        public PoolHop GetAwaiter() => this;
+
+        public void GetResult()
+        {
+        }
+
+        public void OnCompleted(Action continuation) => ThreadPool.QueueUserWorkItem(static run => run(), continuation, preferLocal: false);
+
+        public void UnsafeOnCompleted(Action continuation) => ThreadPool.UnsafeQueueUserWorkItem(static run => run(), continuation, preferLocal: false);
+    }
 }

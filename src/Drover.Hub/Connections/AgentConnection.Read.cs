@@ -94,7 +94,7 @@ internal sealed partial class AgentConnection
 
                 // Only the hot path stays on a socket engine thread (SocketEngine): a hello (the store, a key check), a job
                 // result (the group commit) and the rest of this read go on from the thread pool.
-                await SocketEngine.LeaveEngineThread(unlessHotPath: message is not (Ping or Pong));
+                await SocketEngine.LeaveEngineThreadUnless(hotPath: message is Ping or Pong);
                 if (message is Hello hello)
                 {
                     if (Entry is not null)

@@ -28,12 +28,12 @@ public static class SocketEngine
         return true;
     }
 
-    /// <summary>Awaited, moves the rest of the calling async method to the thread pool when <paramref name="unlessHotPath"/> is
-    /// true and the caller runs on a thread outside the pool (with inline completions, a socket engine thread that every
-    /// connection of its share waits on); otherwise goes on at once.</summary>
-    internal static PoolHop LeaveEngineThread(bool unlessHotPath) => new(unlessHotPath && !Thread.CurrentThread.IsThreadPoolThread);
+    /// <summary>Awaited, moves the rest of the calling async method to the thread pool, unless <paramref name="hotPath"/> or
+    /// the caller already runs there; a caller outside the pool is, with inline completions, on a socket engine thread that
+    /// every connection of its share waits on.</summary>
+    internal static PoolHop LeaveEngineThreadUnless(bool hotPath) => new(!hotPath && !Thread.CurrentThread.IsThreadPoolThread);
 
-    /// <summary>The awaitable of <see cref="LeaveEngineThread"/>: like <c>Task.Yield</c>, but only when needed.</summary>
+    /// <summary>The awaitable of <see cref="LeaveEngineThreadUnless"/>: like <c>Task.Yield</c>, but only when needed.</summary>
     internal readonly struct PoolHop(bool needed) : System.Runtime.CompilerServices.ICriticalNotifyCompletion
     {
         public bool IsCompleted => !needed;

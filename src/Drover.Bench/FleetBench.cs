@@ -336,8 +336,8 @@ public static class FleetBench
     }
 
     /// <summary>What the measured run gives the common figures: its length, the hub's CPU in it, reports
-    /// acknowledged in it, the hub's arrivals per second, and the restart (if any).</summary>
-    /// <summary>One run's figures; <paramref name="StorageWrites"/>: bytes the hub sent to storage during it (null when unknown).</summary>
+    /// acknowledged in it, the hub's arrivals per second, the restart (if any), and the bytes the hub sent to storage in
+    /// it (null when unknown).</summary>
     private sealed record ReportRun(TimeSpan Elapsed, TimeSpan Cpu, long Acked, long[] Arrivals, RestartFigures Restart, long? StorageWrites);
 
     private sealed class RestartFigures

@@ -15,17 +15,13 @@ public static class SocketEngine
 
     /// <summary>Turns inline completions on for this process unless the environment already decides (<c>0</c> keeps them
     /// off). Takes effect only before the process's first asynchronous socket operation: <c>drover serve</c> calls it first
-    /// thing. True when they are on.</summary>
-    public static bool PreferInlineCompletions()
+    /// thing.</summary>
+    public static void PreferInlineCompletions()
     {
-        var set = Environment.GetEnvironmentVariable(InlineCompletionsVariable);
-        if (!string.IsNullOrEmpty(set))
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(InlineCompletionsVariable)))
         {
-            return set == "1";
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
         }
-
-        Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
-        return true;
     }
 
     /// <summary>Awaited, moves the rest of the calling async method to the thread pool, unless <paramref name="hotPath"/> or

@@ -30,6 +30,11 @@ public sealed record BenchOptions
     /// <summary>Job mode: the job slots each simulated agent advertises (hello.job_slots). Default 8.</summary>
     public int JobSlots { get; init; } = 8;
 
+    /// <summary>Job mode: how many different files the jobs carry, job i the file i mod this (a file sent to many agents, as
+    /// a fleet's operator sends one script to all); null (default): every job a file of its own. Each run's files (the
+    /// warm-up rounds' and the measured run's) differ from every other run's.</summary>
+    public int? DistinctFiles { get; init; }
+
     /// <summary>Job mode: requests in flight at once (one submitter each). Default 4.</summary>
     public int Submitters { get; init; } = 4;
 
@@ -199,6 +204,11 @@ public sealed record BenchOptions
         if (JobSlots < 1 || JobSlots > ushort.MaxValue)
         {
             throw new ArgumentException($"--slots must be between 1 and {ushort.MaxValue:N0}, got {JobSlots:N0}");
+        }
+
+        if (DistinctFiles is < 1)
+        {
+            throw new ArgumentException($"--distinct-files must be at least 1, got {DistinctFiles:N0}");
         }
 
         if (Submitters < 1 || Submitters > 256)

@@ -59,6 +59,9 @@ public sealed record BenchResult
     public double? Rate { get; init; }
     public int? JobSlots { get; init; }
     public int? Submitters { get; init; }
+
+    /// <summary>How many different files the jobs carried; null: every job its own.</summary>
+    public int? DistinctFiles { get; init; }
     public long? JobsAccepted { get; init; }
 
     /// <summary>Jobs whose submission failed for good (the failures say why).</summary>

@@ -26,7 +26,7 @@ public sealed partial class SqliteJobStore
         return _writer.InTransactionAsync(
             async (commands, transaction, ct) =>
             {
-                await JobChanges.ApplySubmissionsAsync(commands, transaction, jobs, ct).ConfigureAwait(false);
+                await JobChanges.ApplySubmissionsAsync(commands, transaction, jobs, _recentContents, ct).ConfigureAwait(false);
                 return 0;
             },
             $"the submission of {jobs.Count} jobs",
@@ -145,7 +145,7 @@ public sealed partial class SqliteJobStore
         return _writer.InTransactionAsync(
             async (commands, transaction, ct) =>
             {
-                await JobChanges.ApplySubmissionsAsync(commands, transaction, submit, ct).ConfigureAwait(false);
+                await JobChanges.ApplySubmissionsAsync(commands, transaction, submit, _recentContents, ct).ConfigureAwait(false);
 
                 bool[] leased = leases.Count == 0 ? [] : new bool[leases.Count];
                 for (int i = 0; i < leased.Length; i++)

@@ -23,9 +23,10 @@ namespace Drover.Storage.Sqlite;
 /// one fsync per transaction, which the hub spreads over a whole batch through <see cref="ApplyAsync"/>.
 /// (The fleet store keeps <c>synchronous=NORMAL</c> on its own connection, also when it shares the file.)</para>
 /// <para>Representation: times as unix milliseconds (read back in UTC, sub-millisecond precision dropped);
-/// the timeout as milliseconds; content in its own table (<c>job_content</c>) so that state changes do
-/// not rewrite it; results one row per job (<c>job_results</c>), failed and abandoned attempts in
-/// <c>job_attempts</c>, results for attempts that are no longer current in <c>stale_results</c>.</para>
+/// the timeout as milliseconds; files in a table of their own (<c>contents</c>) so that state changes do not rewrite
+/// them, one row shared by the jobs that carry the same file while the store still remembers storing it
+/// (<c>Internal/RecentContents.cs</c>), deleted by the prune that takes the last job holding it; results one row per
+/// job (<c>job_results</c>), failed and abandoned attempts in <c>job_attempts</c>, results for attempts that are no longer current in <c>stale_results</c>.</para>
 /// <para>Errors: SQLite failures surface as <see cref="StoreException"/> naming the file and the cause;
 /// a failed write is rolled back in full.</para>
 /// </remarks>
@@ -34,6 +35,7 @@ public sealed partial class SqliteJobStore : IJobStore
     private readonly TimeProvider _time;
     private readonly StoreFile _file;
     private readonly StoreWriter<PreparedCommands> _writer;
+    private readonly RecentContents _recentContents = new();
 
     /// <summary>A store on <see cref="SqliteStoreOptions.Path"/>, stamping with <see cref="SqliteStoreOptions.TimeProvider"/>.</summary>
     public SqliteJobStore(SqliteStoreOptions options)

@@ -13,7 +13,11 @@ public interface IJobStore : IAsyncDisposable
     /// already stored (or twice in the list) fails the whole call with <see cref="StoreException"/> and
     /// stores none of them. A job's content comes from <see cref="JobRecord.Content"/> or, when it is set, from
     /// <see cref="JobRecord.ContentFile"/> (copied in bounded chunks; a file that cannot be read, or whose length is not
-    /// <see cref="JobRecord.FileSize"/>, fails the call with <see cref="StoreException"/>). Returns when it is committed.</summary>
+    /// <see cref="JobRecord.FileSize"/>, fails the call with <see cref="StoreException"/>). Jobs whose files are the same may share one
+    /// stored copy (kept while any of them is stored); each reads back its own file. <see cref="JobRecord.Sha256"/> must be
+    /// the SHA-256 of the content: a job whose hash is missing or not its content's fails the call with
+    /// <see cref="ArgumentException"/> (with <see cref="StoreException"/> for a content file, checked as it is read). Returns
+    /// when it is committed.</summary>
     Task SubmitAsync(IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken);
 
     /// <summary>How many jobs are queued.</summary>

@@ -46,6 +46,8 @@ public sealed record JobRecord
 
     public long FileSize { get; init; }
 
+    /// <summary>The SHA-256 of the file (32 bytes). The store finds a file it already holds by this hash (jobs with the
+    /// same file share one copy), so it checks the hash against the bytes it is given.</summary>
     public byte[] Sha256 { get; init; } = [];
 
     /// <summary>The file itself, at most <see cref="MaxContentBytes"/>. Empty in listings, in what

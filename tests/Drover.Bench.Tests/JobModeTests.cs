@@ -35,6 +35,7 @@ public class JobOptionsTests
         Assert.Contains("--jobs", Assert.Throws<ArgumentException>(new BenchOptions { Jobs = 10, ClosedLoop = true }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("--jobs", Assert.Throws<ArgumentException>(new BenchOptions { Jobs = 10, RestartAt = TimeSpan.FromSeconds(5) }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("--drain", Assert.Throws<ArgumentException>(new BenchOptions { Jobs = 10, JobDrain = TimeSpan.Zero }.Validate).Message, StringComparison.Ordinal);
+        Assert.Contains("--distinct-files", Assert.Throws<ArgumentException>(new BenchOptions { Jobs = 10, DistinctFiles = 0 }.Validate).Message, StringComparison.Ordinal);
 
         var options = new BenchOptions { Jobs = 20_000 };
         options.Validate();
@@ -232,6 +233,23 @@ public class JobSubmitterTests
         Assert.All(hub.Files.Values, content => Assert.Equal(100, content.Length));
         Assert.Equal(1_050, hub.Files.Values.Select(Convert.ToHexString).Distinct().Count()); // every file differs
         Assert.All(hub.Paths, path => Assert.Equal("/api/jobs", path));
+    }
+
+    [Fact]
+    public async Task Distinct_files_repeat_every_n_jobs_and_two_runs_never_share_a_file()
+    {
+        var hub = new FakeJobsApi();
+        using var http = new HttpClient(hub);
+        var options = new BenchOptions { Jobs = 100, FileSize = 64, Batch = 25, Submitters = 2, DistinctFiles = 7 };
+        await new JobSubmitter(http, new Uri("http://hub.test/"), new JobTracker("w0-", 100), options, _ => { }).RunAsync(CancellationToken.None);
+        await new JobSubmitter(http, new Uri("http://hub.test/"), new JobTracker("b-", 100), options, _ => { }).RunAsync(CancellationToken.None);
+
+        string FileOf(string name) => Convert.ToHexString(hub.Files[name]);
+        Assert.Equal(200, hub.Files.Count);
+        Assert.Equal(14, hub.Files.Values.Select(Convert.ToHexString).Distinct().Count()); // 7 per run, none shared
+        Assert.Equal(FileOf("b-000003"), FileOf("b-000010"));
+        Assert.NotEqual(FileOf("b-000003"), FileOf("b-000004"));
+        Assert.NotEqual(FileOf("b-000003"), FileOf("w0-000003"));
     }
 
     [Fact]

@@ -245,7 +245,8 @@ public sealed class FullDiskTests : IAsyncLifetime
         Assert.Equal(accepted.Count, db.Count("SELECT COUNT(*) FROM jobs WHERE state = 'done'"));
         Assert.Equal(accepted.Count, db.Count("SELECT COUNT(*) FROM job_results r JOIN jobs j ON j.id = r.job_id WHERE r.attempt = j.attempt AND r.outcome = 'completed' AND r.exit_code = 0"));
         Assert.Equal(accepted.Count, db.Count("SELECT COUNT(*) FROM job_results"));
-        Assert.Equal(accepted.Count, db.Count("SELECT COUNT(*) FROM job_content"));
+        Assert.Equal(accepted.Count, db.Count("SELECT COUNT(*) FROM jobs j JOIN contents c ON c.id = j.content_id AND c.sha256 = j.sha256"));
+        Assert.Equal(accepted.Count, db.Count("SELECT SUM(jobs) FROM content_holders"));
         Assert.Equal(AgentCount, db.Count("SELECT COUNT(*) FROM agents"));
         Assert.All(accepted, id => Assert.Equal(1, handler.RunsOf(id)));
         _output.WriteLine($"store: {accepted.Count} jobs, all done, one result each; integrity ok; whole test {total.Elapsed.TotalSeconds:F1} s");

@@ -239,7 +239,7 @@ public sealed class JobReliabilityTests : IAsyncLifetime
 
         using (var db = new HubDatabase(data))
         {
-            Assert.Equal(1, db.Execute("UPDATE job_content SET content = $p0 WHERE job_id = $p1", "the fake content\n"u8.ToArray(), jobId));
+            Assert.Equal(1, db.Execute("UPDATE contents SET content = $p0 WHERE id = (SELECT content_id FROM jobs WHERE id = $p1)", "the fake content\n"u8.ToArray(), jobId));
         }
 
         var (_, port, api2) = await StartServeAsync(data);

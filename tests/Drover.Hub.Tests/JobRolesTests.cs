@@ -63,7 +63,7 @@ public sealed class JobRolesTests
     public void Files_stay_in_memory_only_within_the_content_budget_and_leave_it_when_placed_or_gone()
     {
         var table = new JobTable(new HubOptions { TimeProvider = new FakeTimeProvider(Start) }, contentBudget: 10);
-        var jobs = Enumerable.Range(0, 4).Select(_ => Active(table, MakeJob(content: new byte[4]))).ToList();
+        var jobs = Enumerable.Range(0, 4).Select(i => Active(table, MakeJob(content: [(byte)i, 0, 0, 0]))).ToList();
         lock (table.Lock)
         {
             foreach (var job in jobs)
@@ -72,7 +72,7 @@ public sealed class JobRolesTests
                 table.TryHoldContentLocked(job, job.Record.Content);
             }
 
-            // 4 + 4 fit the 10 bytes; the third and fourth are left to the store.
+            // 4 + 4 fit the 10 bytes; the third and fourth (other files) are left to the store.
             Assert.Equal([true, true, false, false], jobs.Select(j => j.Content is not null));
             Assert.Equal(8, table.FileBytesHeld);
 
@@ -86,6 +86,36 @@ public sealed class JobRolesTests
             table.RemoveLocked(jobs[1], finished: true);
             Assert.Null(jobs[1].Content);
             Assert.Equal(4, table.FileBytesHeld);
+        }
+    }
+
+    [Fact]
+    public void Jobs_with_the_same_file_share_one_array_counted_once_until_the_last_of_them_is_placed()
+    {
+        var table = new JobTable(new HubOptions { TimeProvider = new FakeTimeProvider(Start) }, contentBudget: 10);
+
+        // Three submissions of one 8-byte file (each with its own copy, as three requests bring it) and one other file.
+        var same = Enumerable.Range(0, 3).Select(_ => Active(table, MakeJob(content: "same 8 b"u8.ToArray()))).ToList();
+        var other = Active(table, MakeJob(content: "other 8b"u8.ToArray()));
+        lock (table.Lock)
+        {
+            foreach (var job in same.Append(other))
+            {
+                table.AddSubmittedLocked(job);
+                table.TryHoldContentLocked(job, job.Record.Content);
+            }
+
+            Assert.All(same, job => Assert.Same(same[0].Record.Content, job.Content));
+            Assert.Null(other.Content); // 8 + 8 is over the 10 bytes
+            Assert.Equal(8, table.FileBytesHeld);
+
+            Assert.Same(same[0].Record.Content, table.TakeContentLocked(same[0]));
+            table.RemoveLocked(same[1], finished: true);
+            Assert.Equal(8, table.FileBytesHeld); // same[2] still holds it
+            Assert.Same(same[0].Record.Content, table.TakeContentLocked(same[2]));
+            Assert.Equal(0, table.FileBytesHeld);
+            table.TryHoldContentLocked(other, other.Record.Content);
+            Assert.Equal(8, table.FileBytesHeld);
         }
     }
 

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace Drover.Storage.Tests;
 
 /// <summary>The part of the job store contract on job files: a submission's content from a file
@@ -33,7 +35,7 @@ public abstract class JobContentContract : IAsyncLifetime
         Id = id,
         FileName = id + ".bin",
         FileSize = content?.Length ?? 3,
-        Sha256 = [1, 2, 3, 4],
+        Sha256 = SHA256.HashData(content ?? [0x65, 0x63, 0x68]),
         Content = content ?? [0x65, 0x63, 0x68],
         Timeout = TimeSpan.FromMinutes(5),
         SubmittedAt = new DateTimeOffset(2025, 3, 1, 12, 0, 0, TimeSpan.Zero),
@@ -54,8 +56,10 @@ public abstract class JobContentContract : IAsyncLifetime
         return (path, bytes);
     }
 
+    /// <summary>A job whose content is the file at <paramref name="path"/>, with the hash of what the file holds now (of no
+    /// bytes when it does not exist).</summary>
     private static JobRecord FromFile(string id, string path, long size) =>
-        Job(id) with { Content = [], ContentFile = path, FileSize = size };
+        Job(id) with { Content = [], ContentFile = path, FileSize = size, Sha256 = SHA256.HashData(File.Exists(path) ? File.ReadAllBytes(path) : []) };
 
     [Fact]
     public async Task A_content_file_is_copied_whole_and_read_back_by_id_and_the_file_is_left_to_its_owner()
@@ -103,6 +107,73 @@ public abstract class JobContentContract : IAsyncLifetime
             // The store still works after the rollbacks.
             await SubmitAsync(store, FromFile("fine", path, bytes.Length));
             Assert.Equal(bytes, (await GetAsync(store, "fine")).Content);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Jobs_that_carry_the_same_file_each_read_it_back_whole_however_it_arrived()
+    {
+        IJobStore store = await NewStoreAsync();
+        var directory = Directory.CreateTempSubdirectory("drover-content-").FullName;
+        try
+        {
+            var (path, bytes) = ContentFile(directory, (2 * 64 * 1024) + 7);
+            await SubmitAsync(store, Job("a", content: bytes), Job("b", content: bytes), Job("other", content: [1, 2, 3]));
+            await SubmitAsync(store, FromFile("c", path, bytes.Length), Job("d", content: bytes));
+
+            IReadOnlyList<byte[]?> contents = await store.LoadContentAsync(["a", "b", "c", "d", "other"], CancellationToken.None);
+            Assert.All(contents.Take(4), content => Assert.Equal(bytes, content));
+            Assert.Equal([1, 2, 3], contents[4]);
+            Assert.Equal(bytes, (await GetAsync(store, "c")).Content);
+            Assert.Equal(SHA256.HashData(bytes), (await GetAsync(store, "c")).Sha256);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_file_whose_first_storing_was_rolled_back_is_stored_again_and_never_confused_with_another()
+    {
+        IJobStore store = await NewStoreAsync();
+        byte[] h = [1, 1, 1];
+        byte[] g = [2, 2, 2];
+        await SubmitAsync(store, Job("taken"));
+
+        // h is stored, then the batch fails on the taken id and rolls back; g then takes the place h had.
+        await Assert.ThrowsAsync<StoreException>(() => SubmitAsync(store, Job("h1", content: h), Job("taken")));
+        await SubmitAsync(store, Job("g", content: g));
+        await SubmitAsync(store, Job("h2", content: h), Job("h3", content: h));
+
+        Assert.Equal([g, h, h], await store.LoadContentAsync(["g", "h2", "h3"], CancellationToken.None));
+        Assert.Null(await store.GetJobAsync("h1", withContent: true, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_job_whose_hash_is_not_its_file_s_is_refused_so_it_cannot_stand_for_another_file()
+    {
+        IJobStore store = await NewStoreAsync();
+        var directory = Directory.CreateTempSubdirectory("drover-content-").FullName;
+        try
+        {
+            byte[] real = [1, 2, 3];
+            byte[] forged = [6, 6, 6];
+            var (path, bytes) = ContentFile(directory, 1000);
+
+            // The forged file claims the real one's hash: stored under it, a later job with the real file would be sent it.
+            await Assert.ThrowsAsync<ArgumentException>(() => SubmitAsync(store, Job("forged") with { Content = forged, Sha256 = SHA256.HashData(real) }));
+            await Assert.ThrowsAsync<ArgumentException>(() => SubmitAsync(store, Job("no-hash") with { Sha256 = [] }));
+            await Assert.ThrowsAsync<StoreException>(() => SubmitAsync(store, FromFile("forged-file", path, bytes.Length) with { Sha256 = SHA256.HashData(real) }));
+            Assert.Empty(await store.ListJobsAsync(null, null, 10, null, CancellationToken.None));
+
+            await SubmitAsync(store, Job("real", content: real), FromFile("file", path, bytes.Length));
+            Assert.Equal(real, (await GetAsync(store, "real")).Content);
+            Assert.Equal(bytes, (await GetAsync(store, "file")).Content);
         }
         finally
         {

@@ -46,7 +46,7 @@ public abstract class JobStoreContract : IAsyncLifetime
         Target = "label:role=build",
         FileName = id + ".sh",
         FileSize = content?.Length ?? 3,
-        Sha256 = [1, 2, 3, 4],
+        Sha256 = System.Security.Cryptography.SHA256.HashData(content ?? [0x65, 0x63, 0x68]),
         Content = content ?? [0x65, 0x63, 0x68],
         Args = "--fast \"quoted\"",
         Timeout = TimeSpan.FromMinutes(5),
@@ -445,7 +445,7 @@ public abstract class JobStoreContract : IAsyncLifetime
         Assert.Equal(["j04", "j05", "j06", "j07"], page2.Select(j => j.Id));
         Assert.Equal(["j08", "j09"], page3.Select(j => j.Id));
         Assert.All(page1.Concat(page2).Concat(page3), j => Assert.Empty(j.Content));
-        Assert.Equal([1, 2, 3, 4], page1[0].Sha256);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData([0x65, 0x63, 0x68]), page1[0].Sha256);
 
         Assert.Equal(["j03", "j05"], (await store.ListJobsAsync(JobStates.Running, null, 100, null, CancellationToken.None)).Select(j => j.Id));
         Assert.Equal(["j03", "j07"], (await store.ListJobsAsync(null, "agent-a", 100, null, CancellationToken.None)).Select(j => j.Id));

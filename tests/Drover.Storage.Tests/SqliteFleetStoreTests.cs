@@ -80,7 +80,7 @@ public sealed class SqliteFleetStoreTests : FleetStoreContract
             Assert.Equal("wal", await store.WriterPragmaAsync("journal_mode", CancellationToken.None));
             using SqliteConnection raw = OpenRaw(path);
             Assert.Equal("wal", Scalar(raw, "PRAGMA journal_mode;"));
-            Assert.Equal(6L, Scalar(raw, "PRAGMA user_version;")); // 1: agents, 2: jobs (SqliteJobStore), 3: the finished-jobs index, 4: tokens and audit (SqliteAccessStore), 5: enrollment, 6: agent events
+            Assert.Equal(7L, Scalar(raw, "PRAGMA user_version;")); // 1: agents, 2: jobs (SqliteJobStore), 3: the finished-jobs index, 4: tokens and audit (SqliteAccessStore), 5: enrollment, 6: agent events, 7: files stored once
             Assert.Equal(1L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'status_history_agent_id';"));
         }
     }

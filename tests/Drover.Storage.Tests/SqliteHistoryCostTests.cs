@@ -72,6 +72,6 @@ public sealed class SqliteHistoryCostTests(ITestOutputHelper output) : IAsyncLif
         Assert.Equal(3UL, Assert.Single(await store.ReadStatusHistoryAsync("edge-7", null, null, 10, CancellationToken.None)).Status.Sequence);
         await store.WriteBatchAsync([], [], [new AgentEventRecord(0, "edge-7", T0, AgentEventKinds.Presence, "lost", "online → lost")], CancellationToken.None);
         Assert.Equal("lost", Assert.Single(await store.ReadAgentEventsAsync("edge-7", null, null, 10, CancellationToken.None)).Reason);
-        Assert.Equal(6L, await store.WriterPragmaAsync("user_version", CancellationToken.None));
+        Assert.Equal(7L, await store.WriterPragmaAsync("user_version", CancellationToken.None));
     }
 }

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Drover.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
@@ -95,9 +96,9 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.Equal(2L, await store.WriterPragmaAsync("synchronous", CancellationToken.None)); // FULL
         Assert.Equal("wal", await store.WriterPragmaAsync("journal_mode", CancellationToken.None));
         using SqliteConnection raw = OpenRaw(store.FilePath);
-        Assert.Equal(6L, Scalar(raw, "PRAGMA user_version;"));
+        Assert.Equal(7L, Scalar(raw, "PRAGMA user_version;"));
         Assert.Equal(1L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'agents';"));
-        Assert.Equal(5L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('jobs', 'job_content', 'job_results', 'job_attempts', 'stale_results');"));
+        Assert.Equal(5L, Scalar(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('jobs', 'contents', 'job_results', 'job_attempts', 'stale_results');"));
     }
 
     [Fact]
@@ -135,7 +136,7 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.Equal("1:agent-1:exit-nonzero:boom:1,2:agent-2:lease-expired:lease-expired:0", Scalar(raw,
             "SELECT group_concat(attempt || ':' || agent_id || ':' || outcome || ':' || error || ':' || from_result, ',') FROM (SELECT * FROM job_attempts WHERE job_id = 'a' ORDER BY attempt);"));
         Assert.Equal("2:agent-2", Scalar(raw, "SELECT group_concat(attempt || ':' || agent_id) FROM stale_results WHERE job_id = 'a';"));
-        Assert.Equal(1L, Scalar(raw, "SELECT count(*) FROM job_content WHERE job_id = 'a';"));
+        Assert.Equal(1L, Scalar(raw, "SELECT count(*) FROM contents WHERE id = (SELECT content_id FROM jobs WHERE id = 'a');"));
     }
 
     [Fact]
@@ -222,7 +223,7 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.NotNull(await fleet.GetAgentAsync("old", CancellationToken.None));
         Assert.Equal(1, await jobs.CountQueuedAsync(CancellationToken.None));
         using SqliteConnection check = OpenRaw(path);
-        Assert.Equal(6L, Scalar(check, "PRAGMA user_version;"));
+        Assert.Equal(7L, Scalar(check, "PRAGMA user_version;"));
     }
 
     [Fact]
@@ -247,7 +248,7 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.True(await LeaseAsync(store, "running", 2, "agent-2"));
         using SqliteConnection raw = OpenRaw(store.FilePath);
         string Rows(string id) => (string)Scalar(raw,
-            $"SELECT (SELECT count(*) FROM jobs WHERE id = '{id}') || ',' || (SELECT count(*) FROM job_content WHERE job_id = '{id}') || ',' || " +
+            $"SELECT (SELECT count(*) FROM jobs WHERE id = '{id}') || ',' || (SELECT count(*) FROM contents WHERE id = (SELECT content_id FROM jobs WHERE id = '{id}')) || ',' || " +
             $"(SELECT count(*) FROM job_results WHERE job_id = '{id}') || ',' || (SELECT count(*) FROM job_attempts WHERE job_id = '{id}') || ',' || " +
             $"(SELECT count(*) FROM stale_results WHERE job_id = '{id}');")!;
         Assert.Equal("1,1,1,2,1", Rows("old"));
@@ -257,6 +258,43 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.Equal("0,0,0,0,0", Rows("old"));
         Assert.Equal("1,1,1,2,1", Rows("new"));
         Assert.Equal("1,1,1,1,0", Rows("running"));
+    }
+
+    [Fact]
+    public async Task A_file_sent_in_many_jobs_is_stored_once_and_goes_with_the_last_job_that_holds_it()
+    {
+        var store = (SqliteJobStore)await NewStoreAsync("content-once");
+        byte[] shared = new byte[4096];
+        new Random(7).NextBytes(shared);
+        JobRecord[] fanOut = Enumerable.Range(0, 1000).Select(i => Job($"to-{i:D4}") with { Content = shared, FileSize = shared.Length, Sha256 = SHA256.HashData(shared) }).ToArray();
+        await store.SubmitAsync(fanOut[..600], CancellationToken.None);
+        await store.SubmitAsync(fanOut[600..], CancellationToken.None);
+        await SubmitAsync(store, Job("own"));
+
+        using SqliteConnection raw = OpenRaw(store.FilePath);
+        const string Holders = "SELECT group_concat(jobs) FROM (SELECT h.jobs FROM content_holders h JOIN contents c ON c.id = h.content_id ORDER BY h.jobs DESC);";
+        Assert.Equal("1000,1", Scalar(raw, Holders)!.ToString());
+        Assert.Equal(2L, Scalar(raw, "SELECT count(*) FROM contents;"));
+
+        // Finish all but two of the fan-out at T0 + 1 min, those two and "own" later (one transaction); prune what finished
+        // before T0 + 1 h.
+        (string Id, DateTimeOffset At)[] finished = [.. fanOut.Select((job, i) => (job.Id, i < 998 ? T0.AddMinutes(1) : T0.AddHours(2))), ("own", T0.AddHours(2))];
+        JobBatchOutcome outcome = await store.ApplyAsync(
+            new JobBatch
+            {
+                Leases = [.. finished.Select(job => new JobLease(job.Id, "agent-1", 1, T0.AddDays(1)))],
+                Results = [.. finished.Select(job => new JobResultSubmission(Result(job.Id, 1, "agent-1") with { RecordedAt = job.At }, Success: true))],
+            },
+            CancellationToken.None);
+        Assert.All(outcome.Results, recording => Assert.Equal(ResultRecording.Recorded, recording));
+
+        Assert.Equal(998, await store.PruneFinishedAsync(T0.AddHours(1), 10_000, CancellationToken.None));
+        Assert.Equal("2,1", Scalar(raw, Holders)!.ToString());
+        Assert.Equal([shared, shared], await store.LoadContentAsync(["to-0998", "to-0999"], CancellationToken.None));
+
+        Assert.Equal(3, await store.PruneFinishedAsync(T0.AddHours(3), 10_000, CancellationToken.None));
+        Assert.Equal(0L, Scalar(raw, "SELECT count(*) FROM contents;"));
+        Assert.Equal(0L, Scalar(raw, "SELECT count(*) FROM content_holders;"));
     }
 
     [Fact]
@@ -310,14 +348,25 @@ public sealed class SqliteJobStoreTests : JobStoreContract
 
         using (SqliteConnection check = OpenRaw(path))
         {
-            Assert.Equal(6L, Scalar(check, "PRAGMA user_version;"));
+            Assert.Equal(7L, Scalar(check, "PRAGMA user_version;"));
             Assert.Equal(1L, Scalar(check, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'jobs_finished';"));
+        }
+
+        // Migration 7 moves each job's file to a row of its own.
+        using (SqliteConnection check = OpenRaw(path))
+        {
+            Assert.Equal(2L, Scalar(check, "SELECT count(*) FROM jobs j JOIN contents c ON c.id = j.content_id AND c.sha256 = j.sha256;"));
         }
 
         Assert.Equal(JobStates.Done, (await GetAsync(migrated, "old")).State);
         Assert.Equal(1, await migrated.PruneFinishedAsync(T0, 100, CancellationToken.None));
         Assert.Null(await migrated.GetJobAsync("old", withContent: false, CancellationToken.None));
         Assert.Equal(1, await migrated.CountQueuedAsync(CancellationToken.None));
+        Assert.Equal([0x65], (await GetAsync(migrated, "queued")).Content);
+        using (SqliteConnection check = OpenRaw(path))
+        {
+            Assert.Equal("1,1", Scalar(check, "SELECT (SELECT count(*) FROM contents) || ',' || (SELECT group_concat(jobs) FROM content_holders);")); // the pruned job's file went with it
+        }
     }
 
     [Fact]
@@ -356,7 +405,7 @@ public sealed class SqliteJobStoreTests : JobStoreContract
         Assert.Contains("rolled back", error.Message, StringComparison.Ordinal);
         Assert.Equal(19, Assert.IsType<SqliteException>(error.InnerException).SqliteErrorCode); // SQLITE_CONSTRAINT
         using SqliteConnection raw = OpenRaw(store.FilePath);
-        Assert.Equal(1L, Scalar(raw, "SELECT count(*) FROM job_content;"));
+        Assert.Equal(1L, Scalar(raw, "SELECT count(*) FROM contents;"));
     }
 
     [Fact]

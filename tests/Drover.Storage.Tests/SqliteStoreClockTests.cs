@@ -87,7 +87,7 @@ public sealed class SqliteStoreClockTests : IAsyncLifetime
         Target = "random",
         FileName = id + ".sh",
         FileSize = 3,
-        Sha256 = [1, 2, 3, 4],
+        Sha256 = System.Security.Cryptography.SHA256.HashData([0x65, 0x63, 0x68]),
         Content = [0x65, 0x63, 0x68],
         Args = "",
         Timeout = TimeSpan.FromMinutes(5),

@@ -270,6 +270,7 @@ internal sealed class JobBenchRun
                 Rate = options.Rate,
                 JobSlots = options.JobSlots,
                 Submitters = options.Submitters,
+                DistinctFiles = options.DistinctFiles,
                 JobsAccepted = t.AcceptedCount,
                 JobsRefused = t.RefusedCount,
                 JobsDone = done,

@@ -31,6 +31,7 @@ internal sealed class JobSubmitter
     private readonly int _submitters;
     private readonly Action<string> _fail;
     private readonly byte[] _template;
+    private readonly int? _distinctFiles;
     private int _nextBatch;
     private long _requests;
     private long _retries;
@@ -45,8 +46,15 @@ internal sealed class JobSubmitter
         _rate = options.Rate;
         _submitters = options.Submitters;
         _fail = fail;
+        _distinctFiles = options.DistinctFiles;
         _template = new byte[_fileSize];
         new Random(4242).NextBytes(_template);
+
+        // The run's mark in bytes 8-15: a warm-up round's files and the measured run's differ, so that no run finds its
+        // files already stored by an earlier one (the store keeps each file once).
+        Span<byte> run = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(run, (ulong)StringComparer.Ordinal.GetHashCode(tracker.Prefix) ^ (ulong)Environment.TickCount64);
+        run[..Math.Clamp(_fileSize - 8, 0, 8)].CopyTo(_template.AsSpan(Math.Min(8, _fileSize)));
     }
 
     /// <summary>Requests answered (any status).</summary>
@@ -55,13 +63,14 @@ internal sealed class JobSubmitter
     /// <summary>Requests answered 503 and sent again.</summary>
     public long Retries => Interlocked.Read(ref _retries);
 
-    /// <summary>Fills <paramref name="destination"/> with job <paramref name="index"/>'s file: the shared random
-    /// template with the index in its first bytes, so that every file's content (and hash) differs.</summary>
+    /// <summary>Fills <paramref name="destination"/> with job <paramref name="index"/>'s file: the run's random template
+    /// with the file's number in its first bytes (the index, or the index mod <see cref="BenchOptions.DistinctFiles"/>),
+    /// so that files of different numbers differ in content and hash.</summary>
     public void FillFile(int index, Span<byte> destination)
     {
         _template.CopyTo(destination);
         Span<byte> stamp = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(stamp, index);
+        BinaryPrimitives.WriteInt64LittleEndian(stamp, _distinctFiles is { } distinct ? index % distinct : index);
         stamp[..Math.Min(8, destination.Length)].CopyTo(destination);
     }
 

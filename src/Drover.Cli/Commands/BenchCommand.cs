@@ -43,6 +43,7 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch") { Description = "Job mode: files per request (multipart); 1 sends one raw-body request per file", DefaultValueFactory = _ => new BenchOptions().Batch };
         var rate = new Option<double?>("--rate") { Description = "Job mode: pace submission at this many jobs/s (open loop); default: as fast as the hub takes them" };
         var slots = new Option<int>("--slots") { Description = "Job mode: job slots each simulated agent advertises", DefaultValueFactory = _ => 8 };
+        var distinctFiles = new Option<int?>("--distinct-files") { Description = "Job mode: how many different files the jobs carry (job i carries file i mod N, as one script sent to many agents); default: every job its own file" };
         var submitters = new Option<int>("--submitters") { Description = "Job mode: requests in flight at once", DefaultValueFactory = _ => 4 };
         var warmupJobs = new Option<int>("--warmup-jobs") { Description = "Job mode: jobs in each of 3 warm-up rounds before the measured run (the hub's code reaches its final JIT tier); 0 for none", DefaultValueFactory = _ => 5_000 };
         var jobDrain = new Option<string>("--drain") { Description = "Job mode: how long to wait for results after the last submission before counting the missing ones lost", DefaultValueFactory = _ => "30s" };
@@ -50,7 +51,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Simulate a fleet against a hub and measure memory per agent, CPU per report, latency, spread and restarts")
         {
             agents, interval, duration, closedLoop, naive, restartAt, hub, hubPid, hubApi, apiToken, hubFingerprint, tls, token, idPrefix, admitRate, idle, hubEnv, perSource, warmup, json,
-            jobs, fileSize, batch, rate, slots, submitters, warmupJobs, jobDrain,
+            jobs, fileSize, batch, rate, slots, distinctFiles, submitters, warmupJobs, jobDrain,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -129,6 +130,7 @@ internal static class BenchCommand
                 Batch = parse.GetValue(batch),
                 Rate = parse.GetValue(rate),
                 JobSlots = parse.GetValue(slots),
+                DistinctFiles = parse.GetValue(distinctFiles),
                 Submitters = parse.GetValue(submitters),
                 WarmUpJobs = parse.GetValue(warmupJobs),
                 JobDrain = drainFor,
@@ -260,7 +262,8 @@ internal static class BenchCommand
     {
         void Row(string name, string value) => table.AddRow(name, value);
         var pace = r.Rate is { } rate ? $"paced at {rate:N0} jobs/s" : "unpaced";
-        Row("jobs", $"{r.Jobs:N0} of {SizeText.Format(r.FileSizeBytes ?? 0)}, {r.Batch:N0} per request ({pace}, {r.Submitters} submitters); {r.Agents:N0} agents × {r.JobSlots} slots");
+        var files = r.DistinctFiles is { } distinct ? $", {distinct:N0} different files" : string.Empty;
+        Row("jobs", $"{r.Jobs:N0} of {SizeText.Format(r.FileSizeBytes ?? 0)}{files}, {r.Batch:N0} per request ({pace}, {r.Submitters} submitters); {r.Agents:N0} agents × {r.JobSlots} slots");
         Row("jobs done / accepted", $"{r.JobsDone:N0} / {r.JobsAccepted:N0} (refused {r.JobsRefused:N0}; the hub counts {r.HubJobsDone:N0} done, {r.HubJobsDead:N0} dead, {r.HubJobsOpen:N0} open)");
         Row("jobs per second, end to end", $"{r.JobsPerSecond:N0} (in {r.JobSeconds:0.00} s; accepted at {r.SubmitPerSecond:N0}/s)");
         Row("submit → result p50 / p99 / max", $"{r.JobP50Ms:0.00} / {r.JobP99Ms:0.00} / {r.JobMaxMs:0.00} ms");

@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using Drover.Storage;
+
 namespace Drover.Hub.Jobs;
 
 /// <summary>Every queued and running job in memory, by id, and the room they take in the queue (bounded by
@@ -8,8 +11,8 @@ namespace Drover.Hub.Jobs;
 /// <remarks>Files in memory: a queued job whose file arrived in memory (a small one, see <c>Http/UploadSpool.cs</c>) keeps
 /// it in <see cref="ActiveJob.Content"/> while the jobs' kept files total at most the content budget
 /// (<see cref="ContentBudget"/>), so that the dispatch sends it without reading it from the store; every other file is
-/// only in the store until the dispatch reads it. A file leaves memory when its job is placed (a retry reads it from
-/// the store) or leaves the table.</remarks>
+/// only in the store until the dispatch reads it. Jobs with the same file (by SHA-256) share one array, counted once. A
+/// file leaves memory when its last job is placed (a retry reads it from the store) or leaves the table.</remarks>
 internal sealed class JobTable(HubOptions options, long contentBudget = JobTable.ContentBudget)
 {
     /// <summary>The most file bytes queued jobs keep in memory: 16 MiB, about 4,000 files of 4 KiB, more than the queue
@@ -18,6 +21,7 @@ internal sealed class JobTable(HubOptions options, long contentBudget = JobTable
 
     private readonly HubOptions _options = options;
     private long _contentHeld;
+    private readonly Dictionary<Sha256Key, KeptFile> _kept = [];
     private readonly TimeProvider _time = options.TimeProvider;
     private readonly Dictionary<string, ActiveJob> _jobs = new(StringComparer.Ordinal);
     private readonly RateWindow _finishRate = new(10);
@@ -79,27 +83,57 @@ internal sealed class JobTable(HubOptions options, long contentBudget = JobTable
         }
     }
 
-    /// <summary>Keeps <paramref name="content"/> in <paramref name="job"/>'s memory when it fits the content budget.</summary>
+    /// <summary>Keeps <paramref name="content"/> in <paramref name="job"/>'s memory when it fits the content budget. A file
+    /// already kept for another job (the same SHA-256) is shared, not kept again and not counted again: a file sent to 1,000
+    /// agents is one array. A job without a SHA-256 is not kept.</summary>
     public void TryHoldContentLocked(ActiveJob job, byte[] content)
     {
-        if (job.Content is null && _contentHeld + content.Length <= contentBudget)
+        if (job.Content is not null || job.Record.Sha256.Length != SHA256.HashSizeInBytes)
+        {
+            return;
+        }
+
+        var key = Sha256Key.Of(job.Record.Sha256);
+        if (_kept.TryGetValue(key, out var kept))
+        {
+            job.Content = kept.Bytes;
+            kept.Holders++;
+        }
+        else if (_contentHeld + content.Length <= contentBudget)
         {
             job.Content = content;
+            _kept.Add(key, new KeptFile(content));
             _contentHeld += content.Length;
         }
     }
 
-    /// <summary>Takes the job's file out of memory (placed or gone) and returns it; null when it was not kept.</summary>
+    /// <summary>Takes the job's file out of memory (placed or gone) and returns it; null when it was not kept. The array may
+    /// be shared with other jobs: read it, never write it.</summary>
     public byte[]? TakeContentLocked(ActiveJob job)
     {
         var content = job.Content;
-        if (content is not null)
+        if (content is null)
         {
-            job.Content = null;
+            return null;
+        }
+
+        job.Content = null;
+        var key = Sha256Key.Of(job.Record.Sha256);
+        if (_kept.TryGetValue(key, out var kept) && --kept.Holders == 0)
+        {
+            _kept.Remove(key);
             _contentHeld -= content.Length;
         }
 
         return content;
+    }
+
+    /// <summary>A file kept in memory and how many queued jobs hold it.</summary>
+    private sealed class KeptFile(byte[] bytes)
+    {
+        public byte[] Bytes { get; } = bytes;
+
+        public int Holders { get; set; } = 1;
     }
 
     /// <summary>Jobs accepted since start.</summary>

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 
 namespace Drover.Storage.Sqlite.Internal;
@@ -11,7 +12,9 @@ internal static class JobChanges
     /// <summary>The size of the chunks a content file (<see cref="JobRecord.ContentFile"/>) is copied in.</summary>
     private const int ContentChunk = 64 * 1024;
 
-    public static async ValueTask ApplySubmissionsAsync(PreparedCommands commands, SqliteTransaction transaction, IReadOnlyList<JobRecord> jobs, CancellationToken cancellationToken)
+    /// <summary>Stores new jobs and their files: a file already stored lately (<paramref name="recent"/>) is shared, any
+    /// other gets a row of its own.</summary>
+    public static async ValueTask ApplySubmissionsAsync(PreparedCommands commands, SqliteTransaction transaction, IReadOnlyList<JobRecord> jobs, RecentContents recent, CancellationToken cancellationToken)
     {
         if (jobs.Count == 0)
         {
@@ -19,82 +22,130 @@ internal static class JobChanges
         }
 
         SqliteCommand insert = commands.Get(JobSql.InsertJob, transaction);
-        SqliteCommand content = commands.Get(JobSql.InsertContent, transaction);
         for (int i = 0; i < jobs.Count; i++)
         {
             JobRecord job = jobs[i];
+            long contentId = job.ContentFile is { } file
+                ? await StoreContentFileAsync(commands, transaction, recent, job, file, cancellationToken).ConfigureAwait(false)
+                : await StoreContentAsync(commands, transaction, recent, job, cancellationToken).ConfigureAwait(false);
             await insert
                 .Bind("$id", SqliteType.Text, job.Id)
                 .Bind("$priority", SqliteType.Integer, job.Priority)
                 .Bind("$target", SqliteType.Text, job.Target ?? string.Empty)
                 .Bind("$file_name", SqliteType.Text, job.FileName ?? string.Empty)
                 .Bind("$file_size", SqliteType.Integer, job.FileSize)
-                .Bind("$sha256", SqliteType.Blob, job.Sha256 ?? [])
+                .Bind("$sha256", SqliteType.Blob, job.Sha256)
                 .Bind("$args", SqliteType.Text, job.Args ?? string.Empty)
                 .Bind("$timeout_ms", SqliteType.Integer, (long)job.Timeout.TotalMilliseconds)
                 .Bind("$max_retries", SqliteType.Integer, job.MaxRetries)
                 .Bind("$submitted_at", SqliteType.Integer, JobSql.ToColumn(job.SubmittedAt))
+                .Bind("$content_id", SqliteType.Integer, contentId)
                 .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            if (job.ContentFile is { } file)
-            {
-                await InsertContentFromFileAsync(commands, transaction, job.Id, file, job.FileSize, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await content
-                    .Bind("$id", SqliteType.Text, job.Id)
-                    .Bind("$content", SqliteType.Blob, job.Content ?? [])
-                    .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
         }
     }
 
-    /// <summary>Inserts a content row of <paramref name="size"/> zero bytes and fills it from <paramref name="path"/> through
-    /// SQLite's incremental blob I/O, <see cref="ContentChunk"/> bytes at a time (one pooled buffer, rented and returned
-    /// here), so a file of any allowed size costs one chunk of memory. A file that cannot be read or is not
-    /// <paramref name="size"/> bytes long throws <see cref="StoreException"/>, and the caller's transaction rolls back.</summary>
-    private static async ValueTask InsertContentFromFileAsync(PreparedCommands commands, SqliteTransaction transaction, string jobId, string path, long size, CancellationToken cancellationToken)
+    /// <summary>The row of <paramref name="job"/>'s file (in memory, hash checked by <see cref="JobValidation"/>): one stored
+    /// lately, or a new one.</summary>
+    private static async ValueTask<long> StoreContentAsync(PreparedCommands commands, SqliteTransaction transaction, RecentContents recent, JobRecord job, CancellationToken cancellationToken)
     {
-        var rowid = (long)(await commands.Get(JobSql.InsertContentPlaceholder, transaction)
-            .Bind("$id", SqliteType.Text, jobId)
-            .Bind("$size", SqliteType.Integer, size)
-            .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        if (size == 0)
+        var key = Sha256Key.Of(job.Sha256);
+        if (await FindStoredAsync(commands, transaction, recent, key, job.Sha256, cancellationToken).ConfigureAwait(false) is { } stored)
         {
-            return;
+            return stored;
         }
 
+        var id = (long)(await commands.Get(JobSql.InsertContent, transaction)
+            .Bind("$sha256", SqliteType.Blob, job.Sha256)
+            .Bind("$content", SqliteType.Blob, job.Content ?? [])
+            .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        await AddFirstHolderAsync(commands, transaction, recent, key, id, cancellationToken).ConfigureAwait(false);
+        return id;
+    }
+
+    /// <summary>The row that stored the file of <paramref name="key"/> lately, if it still holds it (then counted as held by
+    /// one more job); else null.</summary>
+    private static async ValueTask<long?> FindStoredAsync(PreparedCommands commands, SqliteTransaction transaction, RecentContents recent, Sha256Key key, byte[] sha256, CancellationToken cancellationToken)
+    {
+        if (!recent.TryFind(key, out var id))
+        {
+            return null;
+        }
+
+        int added = await commands.Get(JobSql.AddContentHolder, transaction)
+            .Bind("$id", SqliteType.Integer, id)
+            .Bind("$sha256", SqliteType.Blob, sha256)
+            .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return added == 1 ? id : null;
+    }
+
+    /// <summary>Counts the first job holding the new file row <paramref name="id"/>, and remembers the row.</summary>
+    private static async ValueTask AddFirstHolderAsync(PreparedCommands commands, SqliteTransaction transaction, RecentContents recent, Sha256Key key, long id, CancellationToken cancellationToken)
+    {
+        await commands.Get(JobSql.InsertContentHolder, transaction)
+            .Bind("$id", SqliteType.Integer, id)
+            .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        recent.Remember(key, id);
+    }
+
+    /// <summary>The row of the file at <paramref name="path"/>, <paramref name="job"/>'s content: one stored lately, or a new
+    /// row of <see cref="JobRecord.FileSize"/> zero bytes filled through SQLite's incremental blob I/O
+    /// <see cref="ContentChunk"/> bytes at a time (one pooled buffer), so a file of any allowed size costs one chunk of memory.
+    /// Either way the file is read and hashed: a file that cannot be read, is not <see cref="JobRecord.FileSize"/> bytes long
+    /// or does not hash to <see cref="JobRecord.Sha256"/> throws <see cref="StoreException"/>, and the caller's transaction
+    /// rolls back.</summary>
+    private static async ValueTask<long> StoreContentFileAsync(PreparedCommands commands, SqliteTransaction transaction, RecentContents recent, JobRecord job, string path, CancellationToken cancellationToken)
+    {
+        var key = Sha256Key.Of(job.Sha256);
+        long? stored = await FindStoredAsync(commands, transaction, recent, key, job.Sha256, cancellationToken).ConfigureAwait(false);
+        long id = stored ?? (long)(await commands.Get(JobSql.InsertContentPlaceholder, transaction)
+            .Bind("$sha256", SqliteType.Blob, job.Sha256)
+            .Bind("$size", SqliteType.Integer, job.FileSize)
+            .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ContentChunk);
         try
         {
             var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
             await using (source.ConfigureAwait(false))
             {
-                if (source.Length != size)
+                if (source.Length != job.FileSize)
                 {
-                    throw new StoreException($"The content file of job '{jobId}' ({path}) has {source.Length} bytes, not the {size} of the job.");
+                    throw new StoreException($"The content file of job '{job.Id}' ({path}) has {source.Length} bytes, not the {job.FileSize} of the job.");
                 }
 
-                using var blob = new SqliteBlob(transaction.Connection!, "job_content", "content", rowid);
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                using SqliteBlob? blob = stored is null && job.FileSize > 0 ? new SqliteBlob(transaction.Connection!, "contents", "content", id) : null;
                 int read;
                 while ((read = await source.ReadAsync(buffer.AsMemory(0, ContentChunk), cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    blob.Write(buffer, 0, read);
+                    hash.AppendData(buffer, 0, read);
+                    blob?.Write(buffer, 0, read);
+                }
+
+                if (!hash.GetHashAndReset().AsSpan().SequenceEqual(job.Sha256))
+                {
+                    throw new StoreException($"The content file of job '{job.Id}' ({path}) does not hash to the job's SHA-256.");
                 }
             }
         }
         catch (IOException e)
         {
-            throw new StoreException($"Cannot read the content file of job '{jobId}' ({path}): {e.Message}", e);
+            throw new StoreException($"Cannot read the content file of job '{job.Id}' ({path}): {e.Message}", e);
         }
         catch (UnauthorizedAccessException e)
         {
-            throw new StoreException($"Cannot read the content file of job '{jobId}' ({path}): {e.Message}", e);
+            throw new StoreException($"Cannot read the content file of job '{job.Id}' ({path}): {e.Message}", e);
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
+
+        if (stored is null)
+        {
+            await AddFirstHolderAsync(commands, transaction, recent, key, id, cancellationToken).ConfigureAwait(false);
+        }
+
+        return id;
     }
 
     public static async ValueTask<bool> ApplyLeaseAsync(

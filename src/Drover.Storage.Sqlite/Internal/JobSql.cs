@@ -14,25 +14,35 @@ internal static class JobSql
     public const string InsertJob =
         """
         INSERT INTO jobs (id, state, priority, target, file_name, file_size, sha256, args, timeout_ms, max_retries,
-                          attempt, lease_owner, lease_expires_at, last_agent, submitted_at, finished_at, dead_reason)
+                          attempt, lease_owner, lease_expires_at, last_agent, submitted_at, finished_at, dead_reason, content_id)
         VALUES ($id, 'queued', $priority, $target, $file_name, $file_size, $sha256, $args, $timeout_ms, $max_retries,
-                0, NULL, NULL, NULL, $submitted_at, NULL, NULL)
+                0, NULL, NULL, NULL, $submitted_at, NULL, NULL, $content_id)
         """;
 
-    public const string InsertContent = "INSERT INTO job_content (job_id, content) VALUES ($id, $content)";
+    /// <summary>A new file's row; returns its id.</summary>
+    public const string InsertContent = "INSERT INTO contents (sha256, content) VALUES ($sha256, $content) RETURNING id";
 
-    /// <summary>A content row of <c>$size</c> zero bytes, to be filled through incremental blob I/O; returns its rowid.</summary>
-    public const string InsertContentPlaceholder = "INSERT INTO job_content (job_id, content) VALUES ($id, zeroblob($size)) RETURNING rowid";
+    /// <summary>As <see cref="InsertContent"/> for a file copied in afterwards: the row holds <c>$size</c> zero bytes, to be
+    /// filled through incremental blob I/O.</summary>
+    public const string InsertContentPlaceholder = "INSERT INTO contents (sha256, content) VALUES ($sha256, zeroblob($size)) RETURNING id";
 
-    public const string SelectContent = "SELECT content FROM job_content WHERE job_id = $id";
+    /// <summary>A new file's first holder.</summary>
+    public const string InsertContentHolder = "INSERT INTO content_holders (content_id, jobs) VALUES ($id, 1)";
+
+    /// <summary>One more holder for the row <c>$id</c> if it holds the file of hash <c>$sha256</c> (the store's memory of
+    /// recent files is a hint): one row changed, or none.</summary>
+    public const string AddContentHolder =
+        "UPDATE content_holders SET jobs = jobs + 1 WHERE content_id = $id AND EXISTS (SELECT 1 FROM contents WHERE id = $id AND sha256 = $sha256)";
+
+    public const string SelectContent = "SELECT c.content FROM jobs j JOIN contents c ON c.id = j.content_id WHERE j.id = $id";
 
     public const string SelectJob =
-        "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id WHERE j.id = $id";
+        "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN contents c ON c.id = j.content_id WHERE j.id = $id";
 
     public const string SelectJobWithoutContent = "SELECT " + JobColumns + " FROM jobs j WHERE j.id = $id";
 
     public const string SelectQueued =
-        "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN job_content c ON c.job_id = j.id " +
+        "SELECT " + JobColumns + ", c.content FROM jobs j LEFT JOIN contents c ON c.id = j.content_id " +
         "WHERE j.state = 'queued' ORDER BY j.priority DESC, j.submitted_at, j.id LIMIT $limit";
 
     /// <summary>Queued and running, in the order <see cref="SelectQueued"/> uses, without content.</summary>
@@ -140,11 +150,16 @@ internal static class JobSql
         "SELECT id FROM jobs INDEXED BY jobs_finished WHERE state IN ('done', 'dead', 'cancelled') AND finished_at < $before " +
         "ORDER BY finished_at LIMIT $limit";
 
-    /// <summary>A prune: the rows that belong to the jobs first, the jobs last (they select the set). The
-    /// count of the last statement is the number of jobs pruned.</summary>
+    /// <summary>A prune: the rows that belong to the jobs first, the jobs last (they select the set). A file goes with the
+    /// last job that holds it. The count of the last statement is the number of jobs pruned.</summary>
     public static readonly string[] Prune =
     [
-        "DELETE FROM job_content WHERE job_id IN (" + SelectPrunable + ")",
+        "WITH pruned AS (SELECT content_id, count(*) AS n FROM jobs WHERE id IN (" + SelectPrunable + ") GROUP BY content_id) " +
+        "UPDATE content_holders SET jobs = jobs - (SELECT n FROM pruned WHERE pruned.content_id = content_holders.content_id) " +
+        "WHERE content_id IN (SELECT content_id FROM pruned)",
+        "DELETE FROM contents WHERE id IN (SELECT content_id FROM jobs WHERE id IN (" + SelectPrunable + ")) " +
+        "AND (SELECT jobs FROM content_holders WHERE content_id = contents.id) <= 0",
+        "DELETE FROM content_holders WHERE content_id IN (SELECT content_id FROM jobs WHERE id IN (" + SelectPrunable + ")) AND jobs <= 0",
         "DELETE FROM job_results WHERE job_id IN (" + SelectPrunable + ")",
         "DELETE FROM job_attempts WHERE job_id IN (" + SelectPrunable + ")",
         "DELETE FROM stale_results WHERE job_id IN (" + SelectPrunable + ")",

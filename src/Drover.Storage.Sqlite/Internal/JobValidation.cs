@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace Drover.Storage.Sqlite.Internal;
 
 /// <summary>The argument checks of the job store's writes, run before anything is written (an invalid item of a
@@ -53,6 +55,18 @@ internal static class JobValidation
         if (job.ContentFile is not null && (job.Content is { Length: > 0 } || job.FileSize < 0 || job.FileSize > JobRecord.MaxContentBytes))
         {
             throw new ArgumentException($"Job '{job.Id}' has a content file: its Content must be empty and its FileSize ({job.FileSize}) between 0 and {JobRecord.MaxContentBytes}.", nameof(job));
+        }
+
+        // Files are stored once by their hash (contents.sha256): a job whose hash is not its file's would be sent another
+        // job's file. A content file is checked as it is copied (JobChanges), a file in memory here.
+        if (job.Sha256 is not { Length: SHA256.HashSizeInBytes })
+        {
+            throw new ArgumentException($"Job '{job.Id}' has no SHA-256 of its file ({job.Sha256?.Length ?? 0} bytes, not {SHA256.HashSizeInBytes}).", nameof(job));
+        }
+
+        if (job.ContentFile is null && !SHA256.HashData(job.Content ?? []).AsSpan().SequenceEqual(job.Sha256))
+        {
+            throw new ArgumentException($"Job '{job.Id}': its SHA-256 is not that of its content.", nameof(job));
         }
 
         if (job.MaxRetries < 0 || job.Timeout < TimeSpan.Zero)

@@ -180,6 +180,28 @@ internal static class Schema
         CREATE INDEX agent_events_at ON agent_events (at);
         CREATE INDEX status_history_received_at ON status_history (received_at);
         """,
+
+        // 6 -> 7: a job's file in a row of its own that jobs with the same file share, and how many jobs hold each (in a table
+        // of small rows: a change to a contents row would rewrite its file). SqliteJobStore finds a file it stored lately by
+        // its hash in memory, not through an index: the keys of an index on the hash are random, so it would rewrite a page of
+        // itself for nearly every new file. A prune deletes a file with the last job that holds it. Every stored job's file
+        // moves over as it was (one row per job).
+        """
+        CREATE TABLE contents (
+            id      INTEGER NOT NULL PRIMARY KEY,
+            sha256  BLOB    NOT NULL,
+            content BLOB    NOT NULL
+        );
+        CREATE TABLE content_holders (
+            content_id INTEGER NOT NULL PRIMARY KEY,
+            jobs       INTEGER NOT NULL
+        );
+        ALTER TABLE jobs ADD COLUMN content_id INTEGER NULL;
+        INSERT INTO contents (id, sha256, content) SELECT c.rowid, j.sha256, c.content FROM job_content c JOIN jobs j ON j.id = c.job_id;
+        INSERT INTO content_holders (content_id, jobs) SELECT id, 1 FROM contents;
+        UPDATE jobs SET content_id = (SELECT c.rowid FROM job_content c WHERE c.job_id = jobs.id);
+        DROP TABLE job_content;
+        """,
     ];
 
     /// <summary>The version this code writes and reads.</summary>

@@ -67,6 +67,40 @@ public sealed class HubLivenessTests
     }
 
     [Fact]
+    public async Task An_agent_back_from_late_or_back_after_a_reconnect_is_late_again_on_time()
+    {
+        // The sweep looks at an agent only when its deadline comes (Fleet/LivenessDeadlines.cs): a report or a new session
+        // must never leave it queued past the moment it is late again.
+        var time = new FakeTimeProvider(Start);
+        await using var fixture = await StartAsync(time);
+        await AdvanceAsync(time, TimeSpan.FromSeconds(13)); // past the restart grace
+        var client = await ConnectAsync(fixture, "comeback");
+        Assert.True(fixture.Hub.Registry.TryGet("comeback", out var entry));
+        await AdvanceAsync(time, TimeSpan.FromSeconds(14));
+        await HubFixture.WaitUntilAsync(() => entry.Presence == Presence.Late, because: "late after interval + grace");
+
+        // Back online with a report; silent again, it is late 12 s later (interval + grace), long before it would be lost.
+        await client.SendAsync(RawProtocolClient.MakeStatus(1));
+        await client.ReceiveAsync<StatusAck>();
+        Assert.Equal(Presence.Online, entry.Presence);
+        await AdvanceAsync(time, TimeSpan.FromSeconds(11));
+        Assert.Equal(Presence.Online, entry.Presence);
+        await AdvanceAsync(time, TimeSpan.FromSeconds(2));
+        await HubFixture.WaitUntilAsync(() => entry.Presence == Presence.Late, because: "late again one interval plus grace after its report");
+
+        // Gone (lost, next look at its stale age, an hour away), then back with a new session: late again on time.
+        await client.DisposeAsync();
+        await HubFixture.WaitUntilAsync(() => entry.Presence == Presence.Lost, because: "its session closed");
+        await AdvanceAsync(time, TimeSpan.FromSeconds(5));
+        await using var again = await ConnectAsync(fixture, "comeback");
+        Assert.Equal(Presence.Online, entry.Presence);
+        await AdvanceAsync(time, TimeSpan.FromSeconds(11));
+        Assert.Equal(Presence.Online, entry.Presence);
+        await AdvanceAsync(time, TimeSpan.FromSeconds(2));
+        await HubFixture.WaitUntilAsync(() => entry.Presence == Presence.Late, because: "late one interval plus grace after its new session");
+    }
+
+    [Fact]
     public async Task A_reporting_agent_stays_online()
     {
         var time = new FakeTimeProvider(Start);

@@ -64,6 +64,10 @@ internal sealed class AgentEntry
     /// <summary>1 while the entry waits in the write-behind queue (Interlocked).</summary>
     public int Dirty;
 
+    /// <summary>When the liveness sweep looks at this agent next (UTC ticks; 0: not queued). The sweep's own field
+    /// (<see cref="LivenessDeadlines"/>).</summary>
+    public long SweepDueTicks;
+
     public static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>();
 
     /// <summary>The latest status, decoded (call under the entry's lock).</summary>

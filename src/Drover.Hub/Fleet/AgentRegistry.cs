@@ -13,6 +13,7 @@ internal sealed class AgentRegistry
 {
     private readonly ConcurrentDictionary<string, AgentEntry> _agents = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<AgentEntry> _dirty = new();
+    private readonly ConcurrentQueue<AgentEntry> _sessionChanges = new();
     private readonly TimeProvider _time;
     private readonly SharedStrings _strings = new();
     private long _nextOrdinal;
@@ -87,6 +88,7 @@ internal sealed class AgentRegistry
     {
         var now = _time.GetUtcNow().UtcTicks;
         entry = _agents.GetOrAdd(hello.AgentId, id => new AgentEntry(id, Interlocked.Increment(ref _nextOrdinal) - 1) { FirstSeenTicks = now });
+        _sessionChanges.Enqueue(entry);
 
         AgentConnection? replaced;
         Presence before;
@@ -150,9 +152,17 @@ internal sealed class AgentRegistry
         }
 
         Interlocked.Decrement(ref _connected);
+        _sessionChanges.Enqueue(entry);
         MarkDirty(entry);
         return true;
     }
+
+    /// <summary>An agent whose session was attached or detached since the last call (new agents included; an agent may
+    /// come more than once): the liveness sweep looks at these at once, since their deadlines moved.</summary>
+    public bool TryTakeSessionChange([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out AgentEntry entry) => _sessionChanges.TryDequeue(out entry);
+
+    /// <summary>Whether <paramref name="entry"/> is the registered entry of its agent (not removed, not replaced).</summary>
+    public bool IsCurrent(AgentEntry entry) => _agents.TryGetValue(entry.Id, out var current) && ReferenceEquals(current, entry);
 
     /// <summary>Records a report (its validated payload) from the session with <paramref name="epoch"/>;
     /// false if that session was superseded.</summary>

@@ -13,6 +13,9 @@ internal sealed class LivenessSweep
 {
     private const int TrimAfterAgents = 1_000;
     private const int TrimAfterConnections = 1_000;
+
+    /// <summary>How often every agent is looked at, whatever its deadline.</summary>
+    private static readonly TimeSpan FullPassEvery = TimeSpan.FromMinutes(1);
     private readonly HubOptions _options;
     private readonly TimeProvider _time;
     private readonly AgentRegistry _registry;
@@ -29,6 +32,8 @@ internal sealed class LivenessSweep
     private long _acceptedAtLastTrim;
     private long _acceptedAtLastSweep;
     private int _quietSweeps;
+    private readonly LivenessDeadlines _deadlines = new();
+    private long _fullPassAtTicks;
 
     public LivenessSweep(
         HubOptions options,
@@ -100,6 +105,7 @@ internal sealed class LivenessSweep
         if (_schedule.Update(_registry.Connected))
         {
             BroadcastSchedule();
+            _fullPassAtTicks = 0;
         }
 
         SweepLiveness(now);
@@ -160,64 +166,166 @@ internal sealed class LivenessSweep
         }
     }
 
+    /// <summary>Liveness: every agent whose deadline passed, or whose session changed, is looked at and queued again at
+    /// its next deadline (<see cref="LivenessDeadlines"/>); every agent is looked at in a full pass at the first sweep,
+    /// when the schedule changed (the interval, hence every deadline, moved) and once every <see cref="FullPassEvery"/>
+    /// (a safety net that costs one old-style pass a minute).</summary>
     private void SweepLiveness(long now)
     {
-        var interval = TimeSpan.FromMilliseconds(_schedule.IntervalMs).Ticks;
-        var grace = _options.LateGraceFor(TimeSpan.FromTicks(interval)).Ticks;
-        var lostAfter = interval * _options.MissedReportsForLost + grace;
-        var inGrace = InRestartGrace;
-        int late = 0, lost = 0, stale = 0, retired = 0;
-
-        foreach (var entry in _registry.Entries)
+        var rules = new LivenessRules(_schedule.IntervalMs, _options, InRestartGrace, Volatile.Read(ref _restartGraceUntilTicks), _rescheduledAtTicks);
+        var changes = default(LivenessChanges);
+        if (now >= _fullPassAtTicks)
         {
-            AgentConnection? session;
-            Presence presence;
-            long silent;
-            lock (entry)
+            _deadlines.Clear();
+            foreach (var entry in _registry.Entries)
             {
-                session = entry.Session;
-                presence = entry.Presence;
-                silent = now - (session is null ? entry.LastSeenTicks : Math.Max(entry.LastSeenTicks, _rescheduledAtTicks));
+                Examine(entry, now, rules, ref changes);
             }
 
-            if (session is not null)
+            _fullPassAtTicks = now + FullPassEvery.Ticks;
+        }
+
+        while (_registry.TryTakeSessionChange(out var changed))
+        {
+            // Queued again at once: an agent that reconnected has its next deadline one interval from now.
+            if (_registry.IsCurrent(changed))
             {
-                if (silent > lostAfter && !inGrace)
-                {
-                    lost++;
-                    session.Close(DisconnectReason.MissedReports, ErrorCode.IdleTimeout, $"missed {_options.MissedReportsForLost} reports in a row");
-                }
-                else if (silent > interval + grace && presence == Presence.Online)
-                {
-                    late++;
-                    _registry.SetPresence(entry, Presence.Late, null);
-                }
-
-                continue;
+                Examine(changed, now, rules, ref changes);
             }
+        }
 
+        while (_deadlines.TryTakeDue(now, out var due))
+        {
+            if (_registry.IsCurrent(due))
+            {
+                Examine(due, now, rules, ref changes);
+            }
+        }
+
+        if (changes.Any)
+        {
+            Log.SweepChanges(_logger, changes.Late, changes.Lost, changes.Stale, changes.Retired);
+        }
+    }
+
+    /// <summary>One agent: marks it late, closes it (lost), moves it to stale or retires it when its time came, then
+    /// queues it at its next deadline (never this sweep again: at least one tick later).</summary>
+    private void Examine(AgentEntry entry, long now, in LivenessRules rules, ref LivenessChanges changes)
+    {
+        AgentConnection? session;
+        Presence presence;
+        long lastSeen;
+        lock (entry)
+        {
+            session = entry.Session;
+            presence = entry.Presence;
+            lastSeen = entry.LastSeenTicks;
+        }
+
+        long next;
+        if (session is not null)
+        {
+            var since = Math.Max(lastSeen, rules.RescheduledAtTicks);
+            var silent = now - since;
+            if (silent > rules.LostAfter && !rules.InGrace)
+            {
+                changes.Lost++;
+                session.Close(DisconnectReason.MissedReports, ErrorCode.IdleTimeout, $"missed {_options.MissedReportsForLost} reports in a row");
+                next = now; // the close detaches it; until then, look again at the next sweep
+            }
+            else if (silent > rules.LateAfter && presence == Presence.Online)
+            {
+                changes.Late++;
+                _registry.SetPresence(entry, Presence.Late, null);
+                next = NextForLate(since, now, rules);
+            }
+            else
+            {
+                // Online: late one interval plus grace after its last report (a report since only moves that later).
+                next = presence == Presence.Online ? After(since, rules.LateAfter) : NextForLate(since, now, rules);
+            }
+        }
+        else
+        {
+            var silent = now - lastSeen;
             switch (presence)
             {
-                case Presence.Online or Presence.Late when !inGrace:
+                case Presence.Online or Presence.Late when !rules.InGrace:
                     // Loaded from the store at start and not back within the restart grace.
-                    lost++;
+                    changes.Lost++;
                     _registry.SetPresence(entry, Presence.Lost, "did not reconnect after the hub restarted");
+                    next = After(lastSeen, _options.StaleAfter.Ticks);
+                    break;
+                case Presence.Online or Presence.Late:
+                    next = rules.GraceUntilTicks;
                     break;
                 case Presence.Lost when silent > _options.StaleAfter.Ticks:
-                    stale++;
+                    changes.Stale++;
                     _registry.SetPresence(entry, Presence.Stale, null);
+                    next = After(lastSeen, _options.RetireAfter.Ticks);
+                    break;
+                case Presence.Lost:
+                    next = After(lastSeen, _options.StaleAfter.Ticks);
                     break;
                 case Presence.Stale when silent > _options.RetireAfter.Ticks:
-                    retired++;
+                    changes.Retired++;
                     _registry.SetPresence(entry, Presence.Retired, null);
                     _registry.Remove(entry);
+                    return;
+                case Presence.Stale:
+                    next = After(lastSeen, _options.RetireAfter.Ticks);
                     break;
+                default:
+                    return;
             }
         }
 
-        if (late + lost + stale + retired > 0)
+        _deadlines.Schedule(entry, Math.Max(next, now + 1));
+    }
+
+    /// <summary>A late agent's next look: when it would be lost, or sooner if it may report and be late again meanwhile
+    /// (back online at a report, it is late again one interval plus grace after it).</summary>
+    private static long NextForLate(long since, long now, in LivenessRules rules) =>
+        Math.Min(After(since, rules.LostAfter), After(now, rules.LateAfter));
+
+    /// <summary>The first tick more than <paramref name="span"/> after <paramref name="since"/> (saturating).</summary>
+    private static long After(long since, long span) => span >= long.MaxValue - since ? long.MaxValue : since + span + 1;
+
+    /// <summary>One sweep's liveness thresholds, in ticks.</summary>
+    private readonly struct LivenessRules
+    {
+        public LivenessRules(uint intervalMs, HubOptions options, bool inGrace, long graceUntilTicks, long rescheduledAtTicks)
         {
-            Log.SweepChanges(_logger, late, lost, stale, retired);
+            var interval = TimeSpan.FromMilliseconds(intervalMs).Ticks;
+            var grace = options.LateGraceFor(TimeSpan.FromTicks(interval)).Ticks;
+            LateAfter = interval + grace;
+            LostAfter = (interval * options.MissedReportsForLost) + grace;
+            InGrace = inGrace;
+            GraceUntilTicks = graceUntilTicks;
+            RescheduledAtTicks = rescheduledAtTicks;
         }
+
+        /// <summary>Silence after which a connected agent is late.</summary>
+        public long LateAfter { get; }
+
+        /// <summary>Silence after which a connected agent is lost (its session closed).</summary>
+        public long LostAfter { get; }
+
+        public bool InGrace { get; }
+
+        public long GraceUntilTicks { get; }
+
+        public long RescheduledAtTicks { get; }
+    }
+
+    /// <summary>What one sweep changed, for its log line.</summary>
+    private struct LivenessChanges
+    {
+        public int Late;
+        public int Lost;
+        public int Stale;
+        public int Retired;
+
+        public readonly bool Any => Late + Lost + Stale + Retired > 0;
     }
 }

@@ -57,8 +57,8 @@ internal static class JobValidation
             throw new ArgumentException($"Job '{job.Id}' has a content file: its Content must be empty and its FileSize ({job.FileSize}) between 0 and {JobRecord.MaxContentBytes}.", nameof(job));
         }
 
-        // Files are stored once by their hash (contents.sha256): a job whose hash is not its file's would be sent another
-        // job's file. A content file is checked as it is copied (JobChanges), a file in memory here.
+        // Jobs share a stored file by its hash (RecentContents): a job whose hash is not its file's could make a later job
+        // with that hash be sent this file. A content file is checked as it is read (JobChanges), a file in memory here.
         if (job.Sha256 is not { Length: SHA256.HashSizeInBytes })
         {
             throw new ArgumentException($"Job '{job.Id}' has no SHA-256 of its file ({job.Sha256?.Length ?? 0} bytes, not {SHA256.HashSizeInBytes}).", nameof(job));

@@ -50,10 +50,10 @@ internal sealed class JobSubmitter
         _template = new byte[_fileSize];
         new Random(4242).NextBytes(_template);
 
-        // The run's mark in bytes 8-15: a warm-up round's files and the measured run's differ, so that no run finds its
-        // files already stored by an earlier one (the store keeps each file once).
+        // A random mark of this run in bytes 8-15: a warm-up round's files and the measured run's differ, so that no run
+        // finds its files already stored by an earlier one (the store shares a file it already holds).
         Span<byte> run = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(run, (ulong)StringComparer.Ordinal.GetHashCode(tracker.Prefix) ^ (ulong)Environment.TickCount64);
+        BinaryPrimitives.WriteInt64LittleEndian(run, Random.Shared.NextInt64());
         run[..Math.Clamp(_fileSize - 8, 0, 8)].CopyTo(_template.AsSpan(Math.Min(8, _fileSize)));
     }
 

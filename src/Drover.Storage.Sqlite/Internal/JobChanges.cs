@@ -25,9 +25,7 @@ internal static class JobChanges
         for (int i = 0; i < jobs.Count; i++)
         {
             JobRecord job = jobs[i];
-            long contentId = job.ContentFile is { } file
-                ? await StoreContentFileAsync(commands, transaction, recent, job, file, cancellationToken).ConfigureAwait(false)
-                : await StoreContentAsync(commands, transaction, recent, job, cancellationToken).ConfigureAwait(false);
+            long contentId = await StoreContentAsync(commands, transaction, recent, job, cancellationToken).ConfigureAwait(false);
             await insert
                 .Bind("$id", SqliteType.Text, job.Id)
                 .Bind("$priority", SqliteType.Integer, job.Priority)
@@ -44,63 +42,58 @@ internal static class JobChanges
         }
     }
 
-    /// <summary>The row of <paramref name="job"/>'s file (in memory, hash checked by <see cref="JobValidation"/>): one stored
-    /// lately, or a new one.</summary>
+    /// <summary>The row of <paramref name="job"/>'s file: the row that stored it lately, if it still holds it (then counted as
+    /// held by one more job), else a new row with one holder, remembered in <paramref name="recent"/>. A file in memory was
+    /// checked against its hash by <see cref="JobValidation"/>; a content file is checked here as it is read, also when it
+    /// is already stored.</summary>
     private static async ValueTask<long> StoreContentAsync(PreparedCommands commands, SqliteTransaction transaction, RecentContents recent, JobRecord job, CancellationToken cancellationToken)
     {
         var key = Sha256Key.Of(job.Sha256);
-        if (await FindStoredAsync(commands, transaction, recent, key, job.Sha256, cancellationToken).ConfigureAwait(false) is { } stored)
+        if (recent.TryFind(key, out var known) && await commands.Get(JobSql.AddContentHolder, transaction)
+                .Bind("$id", SqliteType.Integer, known)
+                .Bind("$sha256", SqliteType.Blob, job.Sha256)
+                .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
         {
-            return stored;
+            if (job.ContentFile is { } stored)
+            {
+                await CopyContentFileAsync(transaction, job, stored, intoRow: null, cancellationToken).ConfigureAwait(false);
+            }
+
+            return known;
         }
 
-        var id = (long)(await commands.Get(JobSql.InsertContent, transaction)
-            .Bind("$sha256", SqliteType.Blob, job.Sha256)
-            .Bind("$content", SqliteType.Blob, job.Content ?? [])
-            .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        await AddFirstHolderAsync(commands, transaction, recent, key, id, cancellationToken).ConfigureAwait(false);
-        return id;
-    }
-
-    /// <summary>The row that stored the file of <paramref name="key"/> lately, if it still holds it (then counted as held by
-    /// one more job); else null.</summary>
-    private static async ValueTask<long?> FindStoredAsync(PreparedCommands commands, SqliteTransaction transaction, RecentContents recent, Sha256Key key, byte[] sha256, CancellationToken cancellationToken)
-    {
-        if (!recent.TryFind(key, out var id))
+        long id;
+        if (job.ContentFile is { } file)
         {
-            return null;
+            id = (long)(await commands.Get(JobSql.InsertContentPlaceholder, transaction)
+                .Bind("$sha256", SqliteType.Blob, job.Sha256)
+                .Bind("$size", SqliteType.Integer, job.FileSize)
+                .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            await CopyContentFileAsync(transaction, job, file, intoRow: id, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            id = (long)(await commands.Get(JobSql.InsertContent, transaction)
+                .Bind("$sha256", SqliteType.Blob, job.Sha256)
+                .Bind("$content", SqliteType.Blob, job.Content ?? [])
+                .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         }
 
-        int added = await commands.Get(JobSql.AddContentHolder, transaction)
-            .Bind("$id", SqliteType.Integer, id)
-            .Bind("$sha256", SqliteType.Blob, sha256)
-            .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        return added == 1 ? id : null;
-    }
-
-    /// <summary>Counts the first job holding the new file row <paramref name="id"/>, and remembers the row.</summary>
-    private static async ValueTask AddFirstHolderAsync(PreparedCommands commands, SqliteTransaction transaction, RecentContents recent, Sha256Key key, long id, CancellationToken cancellationToken)
-    {
         await commands.Get(JobSql.InsertContentHolder, transaction)
             .Bind("$id", SqliteType.Integer, id)
             .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         recent.Remember(key, id);
+        return id;
     }
 
-    /// <summary>The row of the file at <paramref name="path"/>, <paramref name="job"/>'s content: one stored lately, or a new
-    /// row of <see cref="JobRecord.FileSize"/> zero bytes filled through SQLite's incremental blob I/O
-    /// <see cref="ContentChunk"/> bytes at a time (one pooled buffer), so a file of any allowed size costs one chunk of memory.
-    /// Either way the file is read and hashed: a file that cannot be read, is not <see cref="JobRecord.FileSize"/> bytes long
+    /// <summary>Reads the file at <paramref name="path"/>, <paramref name="job"/>'s content, and hashes it; with
+    /// <paramref name="intoRow"/>, copies it into that <c>contents</c> row (of <see cref="JobRecord.FileSize"/> zero bytes)
+    /// through SQLite's incremental blob I/O, <see cref="ContentChunk"/> bytes at a time (one pooled buffer), so a file of any
+    /// allowed size costs one chunk of memory. A file that cannot be read, is not <see cref="JobRecord.FileSize"/> bytes long
     /// or does not hash to <see cref="JobRecord.Sha256"/> throws <see cref="StoreException"/>, and the caller's transaction
     /// rolls back.</summary>
-    private static async ValueTask<long> StoreContentFileAsync(PreparedCommands commands, SqliteTransaction transaction, RecentContents recent, JobRecord job, string path, CancellationToken cancellationToken)
+    private static async ValueTask CopyContentFileAsync(SqliteTransaction transaction, JobRecord job, string path, long? intoRow, CancellationToken cancellationToken)
     {
-        var key = Sha256Key.Of(job.Sha256);
-        long? stored = await FindStoredAsync(commands, transaction, recent, key, job.Sha256, cancellationToken).ConfigureAwait(false);
-        long id = stored ?? (long)(await commands.Get(JobSql.InsertContentPlaceholder, transaction)
-            .Bind("$sha256", SqliteType.Blob, job.Sha256)
-            .Bind("$size", SqliteType.Integer, job.FileSize)
-            .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ContentChunk);
         try
         {
@@ -113,7 +106,7 @@ internal static class JobChanges
                 }
 
                 using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                using SqliteBlob? blob = stored is null && job.FileSize > 0 ? new SqliteBlob(transaction.Connection!, "contents", "content", id) : null;
+                using SqliteBlob? blob = intoRow is { } row && job.FileSize > 0 ? new SqliteBlob(transaction.Connection!, "contents", "content", row) : null;
                 int read;
                 while ((read = await source.ReadAsync(buffer.AsMemory(0, ContentChunk), cancellationToken).ConfigureAwait(false)) > 0)
                 {
@@ -139,13 +132,6 @@ internal static class JobChanges
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
-
-        if (stored is null)
-        {
-            await AddFirstHolderAsync(commands, transaction, recent, key, id, cancellationToken).ConfigureAwait(false);
-        }
-
-        return id;
     }
 
     public static async ValueTask<bool> ApplyLeaseAsync(

@@ -114,6 +114,34 @@ public sealed class SimAgentJobTests
         await run.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task A_hub_frame_the_protocol_does_not_allow_fails_the_run_and_says_which()
+    {
+        // A reschedule in answer to a hello (the hub sent it before the welcome: a bug the bench used to swallow, the agent
+        // just reconnecting) is reported as the hub's failure; the agent goes on reconnecting.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var fleet = new SimFleet((IPEndPoint)listener.LocalEndpoint, "t", closedLoop: false, naive: false, agents: 1, agentsPerSource: 100, jobSlots: 0);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var run = fleet.Agents[0].RunAsync(stop.Token);
+
+        using (var socket = await listener.AcceptSocketAsync(stop.Token))
+        {
+            var hub = new ScriptedHub(socket);
+            Assert.IsType<Hello>(await hub.ReadAsync(stop.Token));
+            await hub.SendAsync(new Reschedule(20_000, 0), stop.Token);
+            using var again = await listener.AcceptSocketAsync(stop.Token); // it reconnects
+        }
+
+        var failure = Assert.Single(fleet.Failures);
+        Assert.Contains("the hub broke the protocol (UnexpectedMessage)", failure, StringComparison.Ordinal);
+        Assert.Contains("expected welcome, got Reschedule", failure, StringComparison.Ordinal);
+
+        await stop.CancelAsync();
+        fleet.Agents[0].Close();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     private static Job JobFor(string id, string name, byte[] content) =>
         new(id, 1, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 60_000, 60_000, name, SHA256.HashData(content), string.Empty, content);
 

@@ -202,6 +202,53 @@ public sealed class HubLivenessTests
     }
 
     [Fact]
+    public async Task A_new_agent_whose_registration_is_being_committed_when_the_interval_stretches_gets_its_welcome_first()
+    {
+        // The protocol's answer to a hello is one welcome or one refuse. A new agent's session is in the registry while
+        // its registration commits, so a reschedule broadcast then reached it before its welcome and the agent (ours
+        // too) dropped the session as a protocol error: 968 of 19,000 simulated agents in one connect storm.
+        var time = new FakeTimeProvider(Start);
+        await using var fixture = await StartAsync(time, more: o => o with { MaxReportsPerSecond = 2 });
+        var clients = new List<RawProtocolClient>();
+        for (var i = 0; i < 20; i++)
+        {
+            clients.Add(await ConnectAsync(fixture, $"fits-{i}"));
+        }
+
+        // Another writer holds the store, so the 21st agent's registration waits for its commit.
+        await using (var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(fixture.DataDirectory, "drover.db")};Pooling=False"))
+        {
+            await blocker.OpenAsync();
+            await using (var hold = blocker.CreateCommand())
+            {
+                hold.CommandText = "BEGIN IMMEDIATE;";
+                await hold.ExecuteNonQueryAsync();
+            }
+
+            var late = await RawProtocolClient.ConnectAsync(fixture.AgentEndPoint);
+            clients.Add(late);
+            await late.SendAsync(RawProtocolClient.MakeHello("one-too-many"));
+            await HubFixture.WaitUntilAsync(() => fixture.Hub.Registry.Connected == 21, because: "the session is attached before its commit");
+            await AdvanceAsync(time, TimeSpan.FromSeconds(1));
+            await HubFixture.WaitUntilAsync(() => fixture.Hub.CurrentInterval == TimeSpan.FromMilliseconds(12_500), because: "21 agents at 2 reports/s need 10.5 s, stepped by a quarter");
+            await using (var release = blocker.CreateCommand())
+            {
+                release.CommandText = "ROLLBACK;";
+                await release.ExecuteNonQueryAsync();
+            }
+        }
+
+        await AdvanceAsync(time, TimeSpan.FromSeconds(2));
+        var welcome = Assert.IsType<Welcome>(await clients[^1].ReceiveAsync());
+        Assert.Equal(12_500u, welcome.IntervalMs);
+        Assert.Equal(12_500u, (await clients[0].ReceiveAsync<Reschedule>()).IntervalMs);
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task The_interval_stretches_when_the_fleet_exceeds_the_report_rate_and_agents_are_told()
     {
         var time = new FakeTimeProvider(Start);

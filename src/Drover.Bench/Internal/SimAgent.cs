@@ -92,7 +92,13 @@ internal sealed partial class SimAgent
             {
                 retryAfter = await SessionAsync(stop).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or ProtocolException or OperationCanceledException)
+            catch (ProtocolException ex)
+            {
+                // A frame the protocol does not allow here is the hub's bug, not load: the run fails and says so (the
+                // agent goes on reconnecting, as the real one does).
+                _fleet.Fail($"{Id}: the hub broke the protocol ({ex.Code}): {ex.Message}");
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
             {
             }
             finally

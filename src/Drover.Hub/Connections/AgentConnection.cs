@@ -13,6 +13,7 @@ internal sealed partial class AgentConnection : IDisposable
     private readonly AgentSessions _sessions;
     private int _closed;
     private int _jobSlots;
+    private int _welcomed;
 
     public AgentConnection(Socket socket, AgentSessions sessions, long acceptedTicks)
     {
@@ -93,6 +94,16 @@ internal sealed partial class AgentConnection : IDisposable
     {
         Interlocked.Exchange(ref _closed, 1);
         _transport.Dispose();
+    }
+
+    /// <summary>The welcome went out (a hello's one answer): frames the hub starts (reschedule, job_cancel) wait for it.</summary>
+    public bool IsWelcomed => Volatile.Read(ref _welcomed) != 0;
+
+    /// <summary>Sends the welcome, then marks the session welcomed with a full fence (see LivenessSweep.BroadcastSchedule).</summary>
+    public void SendWelcome(Welcome welcome)
+    {
+        Send(welcome);
+        Interlocked.Exchange(ref _welcomed, 1);
     }
 
     internal void Established(AgentEntry entry, ulong epoch, int jobSlots)

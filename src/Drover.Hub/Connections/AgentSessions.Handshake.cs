@@ -110,7 +110,7 @@ internal sealed partial class AgentSessions
         }
 
         var interval = _schedule.IntervalMs;
-        connection.Send(new Welcome(
+        connection.SendWelcome(new Welcome(
             version,
             epoch,
             interval,
@@ -119,6 +119,13 @@ internal sealed partial class AgentSessions
             (uint)connection.MaxReadFrameSize,
             (ushort)Options.MaxStatusFields,
             Options.HubId));
+
+        // A reschedule broadcast while this session waited for its welcome skipped it (LivenessSweep.BroadcastSchedule):
+        // if the interval moved after the welcome read it, tell the agent now.
+        if (_schedule.IntervalMs is var now && now != interval)
+        {
+            connection.Send(new Reschedule(now, ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, now)));
+        }
 
         if (hello.AgentKey.Length > 0)
         {

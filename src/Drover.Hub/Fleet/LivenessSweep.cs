@@ -160,9 +160,16 @@ internal sealed class LivenessSweep
         _rescheduledAtTicks = _time.GetUtcNow().UtcTicks;
         var interval = _schedule.IntervalMs;
         Log.IntervalChanged(_logger, interval, _registry.Connected, _options.MaxReportsPerSecond);
+
+        // A session not yet welcomed must not get a frame before its welcome; it checks the interval again after sending
+        // the welcome (AgentConnection.SendWelcome). The fence orders the interval's store before the reads of the flag.
+        Interlocked.MemoryBarrier();
         foreach (var entry in _registry.Entries)
         {
-            entry.Session?.Send(new Reschedule(interval, ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, interval)));
+            if (entry.Session is { IsWelcomed: true } session)
+            {
+                session.Send(new Reschedule(interval, ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, interval)));
+            }
         }
     }
 

@@ -79,7 +79,8 @@ internal sealed class LeaseSweep
                         var reason = $"timed out: no result within {JobDispatcher.FormatDuration(job.Record.Timeout)}";
                         job.Requeuing = true;
                         requeues.Add((job, job.Attempt, reason));
-                        if (agent.Session is { } session)
+                        // A session still waiting for its welcome re-announces the attempt after it and is told to cancel then.
+                        if (agent.Session is { IsWelcomed: true } session)
                         {
                             cancels.Add((session, new JobCancel(job.Id, (uint)job.Attempt, reason)));
                         }

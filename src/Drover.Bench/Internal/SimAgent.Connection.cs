@@ -16,6 +16,12 @@ internal sealed partial class SimAgent
         _socket = socket;
         if (_fleet.SourceAddressFor(Index) is { } source)
         {
+            if (OperatingSystem.IsLinux())
+            {
+                // IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect, unique per (source, hub) pair, not at bind.
+                socket.SetRawSocketOption(0, 24, BitConverter.GetBytes(1));
+            }
+
             socket.Bind(new IPEndPoint(source, 0));
         }
 

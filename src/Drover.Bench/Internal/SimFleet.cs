@@ -75,8 +75,8 @@ internal sealed class SimFleet
 
     public IReadOnlyCollection<string> Failures => _failures;
 
-    /// <summary>Past <c>agentsPerSource</c> agents, each block connects from its own 127.0.0.x so that
-    /// the ~28,000 ephemeral ports of one source address are never exhausted. Null: the default.</summary>
+    /// <summary>Past <c>agentsPerSource</c> agents, each block connects from its own 127.0.0.x, so that no source address
+    /// holds so many connections to the hub that choosing a port slows down or runs out. Null: the default.</summary>
     public IPAddress? SourceAddressFor(int index)
     {
         var block = index / _agentsPerSource;

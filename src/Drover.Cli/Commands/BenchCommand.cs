@@ -33,8 +33,8 @@ internal static class BenchCommand
         var hubEnv = new Option<string[]>("--hub-env") { Description = "KEY=VALUE environment for the bench's own hub (repeatable), e.g. DOTNET_GCgen0size=0x400000" };
         var perSource = new Option<int>("--agents-per-source-address")
         {
-            Description = "Agents per 127.0.0.x source address before the next one is used (one address has ~28,000 ephemeral ports)",
-            DefaultValueFactory = _ => 25_000,
+            Description = "Agents per 127.0.0.x source address before the next one is used (past ~14,000 from one address, Linux's choice of a port slows every connect)",
+            DefaultValueFactory = _ => new BenchOptions().AgentsPerSourceAddress,
         };
         var warmup = new Option<int>("--warmup") { Description = "Agents that connect and leave before the 'before' memory reading (one-time costs are not per agent); 0 for none", DefaultValueFactory = _ => 200 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every figure" };

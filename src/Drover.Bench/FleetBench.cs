@@ -49,7 +49,15 @@ public static class FleetBench
 
         // Connect: every agent says hello and sends its first report; the clock stops when all are welcomed.
         var fleet = new SimFleet(hub.AgentEndPoint, options.Token, options.ClosedLoop, options.Naive, options.Agents, options.AgentsPerSourceAddress,
-            options.IdPrefix, jobSlots: options.JobMode ? options.JobSlots : 0) { Trust = hub.Trust };
+            options.IdPrefix, jobSlots: options.JobMode ? options.JobSlots : 0)
+        {
+            Trust = hub.Trust,
+
+            // Agents that run jobs report on their slots from the start, as real ones do: kept quiet (for the memory
+            // reading of a status run) they went lost after three intervals, the hub closed them, and the jobs they held
+            // waited out the disconnect grace (30 s), so any job run longer than about 30 s ended 30 s late.
+            Reporting = options.JobMode,
+        };
         using var stopAgents = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var connectClock = Stopwatch.StartNew();
         var runs = await StartAgentsAsync(fleet, options.ConnectConcurrency, stopAgents.Token).ConfigureAwait(false);

@@ -89,6 +89,18 @@ public sealed class BenchEndToEndTests
     }
 
     [Fact]
+    public async Task Agents_running_jobs_keep_reporting_so_a_job_run_longer_than_three_intervals_loses_no_time()
+    {
+        // At a 1 s interval the hub closes an agent silent for three intervals plus the grace; the simulated agents used to
+        // stay quiet in job mode, so the jobs they held waited out the 30 s disconnect grace.
+        var result = await BenchAsync("--jobs", "400", "--rate", "50", "--agents", "10", "--batch", "10", "--interval", "1s", "--warmup-jobs", "0", "--drain", "20s");
+        Assert.Equal(400, result.GetProperty("jobs_done").GetInt64());
+        Assert.Equal(0, result.GetProperty("jobs_lost").GetInt64());
+        Assert.InRange(result.GetProperty("job_seconds").GetDouble(), 6, 15); // 400 at 50 a second: 8 s, longer than 3 intervals plus the grace
+        Assert.True(result.GetProperty("job_max_ms").GetDouble() < 5_000, $"a job took {result.GetProperty("job_max_ms").GetDouble()} ms");
+    }
+
+    [Fact]
     public async Task Wrong_bench_flags_are_refused_clearly()
     {
         var (exit, _, error) = await DroverProcess.RunAsync("bench", "--closed-loop", "--naive");

@@ -8,6 +8,10 @@ namespace Drover.Bench.Internal;
 /// <summary>The simulated agent's connection: connect (and the TLS handshake when the fleet has a trust), write, close.</summary>
 internal sealed partial class SimAgent
 {
+    /// <summary>Linux's <c>SOL_IP</c> and <c>IP_BIND_ADDRESS_NO_PORT</c> (linux/in.h).</summary>
+    private const int SolIp = 0;
+    private const int IpBindAddressNoPort = 24;
+
     /// <summary>A connected socket to the hub (from the fleet's source address for this agent), with <c>_tls</c> over it
     /// when the fleet speaks TLS.</summary>
     private async Task<Socket> ConnectAsync(CancellationToken stop)
@@ -18,8 +22,8 @@ internal sealed partial class SimAgent
         {
             if (OperatingSystem.IsLinux())
             {
-                // IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect, unique per (source, hub) pair, not at bind.
-                socket.SetRawSocketOption(0, 24, BitConverter.GetBytes(1));
+                // The port is chosen at connect, unique per (source, hub) pair, not at bind among all of the address's.
+                socket.SetRawSocketOption(SolIp, IpBindAddressNoPort, BitConverter.GetBytes(1));
             }
 
             socket.Bind(new IPEndPoint(source, 0));

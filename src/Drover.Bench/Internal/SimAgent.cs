@@ -150,9 +150,14 @@ internal sealed partial class SimAgent
             return TimeSpan.FromMilliseconds(refuse.RetryAfterMs);
         }
 
+        if (first is null)
+        {
+            return TimeSpan.Zero; // closed before answering (a hub killed or restarting, a connection over its caps): reconnect
+        }
+
         if (first is not Welcome welcome)
         {
-            throw new ProtocolException(ErrorCode.UnexpectedMessage, $"expected welcome, got {first?.Type}");
+            throw new ProtocolException(ErrorCode.UnexpectedMessage, $"expected welcome, got {first.Type}");
         }
 
         _clockOffsetMs = welcome.HubTimeUnixMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

@@ -8,7 +8,8 @@ namespace Drover.Bench.Tests;
 
 /// <summary>A simulated agent in job mode against a scripted hub on a loopback socket: what it advertises,
 /// how it answers jobs (including one larger than its first receive buffer, and one that arrives before the
-/// acks of earlier ones), how it checks hashes, and what the result acks mark done.</summary>
+/// acks of earlier ones), how it checks hashes, and what the result acks mark done; and, in any mode, which hub frames
+/// fail the run as protocol errors.</summary>
 public sealed class SimAgentJobTests
 {
     [Fact]

@@ -26,7 +26,16 @@ internal sealed partial class AgentConnection
     private bool _shutdownAfterDrain;
 
     /// <summary>Bytes waiting in the outbound queue (for tests and diagnostics).</summary>
-    public long BacklogBytes { get { lock (_transport) { return _backlogBytes; } } }
+    public long BacklogBytes
+    {
+        get
+        {
+            lock (_transport)
+            {
+                return _backlogBytes;
+            }
+        }
+    }
 
     /// <summary>The most bytes the outbound queue may hold: one job frame per slot plus one, since the hub
     /// never has more jobs in flight on an agent than it has slots (so more than that means it does not read);

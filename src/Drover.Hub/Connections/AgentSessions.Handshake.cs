@@ -122,9 +122,10 @@ internal sealed partial class AgentSessions
 
         // A reschedule broadcast while this session waited for its welcome skipped it (LivenessSweep.BroadcastSchedule):
         // if the interval moved after the welcome read it, tell the agent now.
-        if (_schedule.IntervalMs is var now && now != interval)
+        var current = _schedule.IntervalMs;
+        if (current != interval)
         {
-            connection.Send(new Reschedule(now, ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, now)));
+            connection.Send(new Reschedule(current, ReportSchedule.SlotOffsetMs(entry.SlotOrdinal, current)));
         }
 
         if (hello.AgentKey.Length > 0)
